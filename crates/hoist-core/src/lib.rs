@@ -1,0 +1,20 @@
+//! The pure core of hoist: the spec and its validation, the lifecycle state machine, the
+//! release chain, command status transitions. Nothing here does I/O or knows about
+//! SQLite, SSH, processes or clocks; callers pass in what the world looks like.
+
+pub mod command_status;
+pub mod duration;
+pub mod env_name;
+pub mod host_address;
+pub mod lifecycle;
+pub mod release_chain;
+pub mod release_id;
+pub mod spec;
+
+pub use command_status::CommandStatus;
+pub use env_name::EnvName;
+pub use host_address::HostAddress;
+pub use lifecycle::{Action, EnvState, Step};
+pub use release_chain::{ReleaseChain, ReleaseMeta, ReleaseStatus};
+pub use release_id::ReleaseId;
+pub use spec::Spec;

@@ -1,0 +1,132 @@
+//! The spec, `Hoist.toml`: what to build and upload, how to run the service, and the
+//! environments to deploy to. `Spec::parse` turns text into a validated `Spec` or into
+//! diagnostics that point at the offending line; nothing here reads files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::env_name::EnvName;
+use crate::host_address::HostAddress;
+
+mod diagnostic;
+mod parse;
+mod schema;
+mod starter;
+
+pub use diagnostic::{SpecDiagnostic, SpecErrors};
+
+/// A whole, validated spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub app: App,
+    pub build: Build,
+    pub hooks: Hooks,
+    /// The long-running service, if the app has one (a static site has none).
+    pub service: Option<Service>,
+    pub config: ConfigTemplates,
+    /// `[env.NAME]` tables, by name.
+    pub envs: BTreeMap<EnvName, EnvSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    /// Local shell commands run in order, in the spec's directory, before uploading.
+    pub steps: Vec<String>,
+    /// What to upload, relative to the spec's directory: either these paths (default `["."]`)…
+    pub upload: Vec<PathBuf>,
+    /// …or one directory whose contents become the release.
+    pub upload_version: Option<PathBuf>,
+    /// Glob patterns (gitignore style) left out of the upload; `.git` and `.hoist` always are.
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Hooks {
+    /// Run in the new release directory after upload, before it is marked ready.
+    pub post_upload: Vec<String>,
+    /// Run in the live release before it is switched away from.
+    pub stop: Vec<String>,
+    /// Run in the new live release after the switch.
+    pub start: Vec<String>,
+    /// When given, `run` switches and runs these instead of stop/start (`apachectl graceful`).
+    pub refresh: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Recreate,
+    BlueGreen,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// Shell command; `$PORT` is set in its environment.
+    pub command: String,
+    /// The public port users reach.
+    pub port: u16,
+    pub strategy: Strategy,
+    /// SIGTERM, then this long, then SIGKILL.
+    pub stop_grace: Duration,
+    pub health: Option<Health>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    /// HTTP path probed on `127.0.0.1:$PORT`, starting with `/`.
+    pub path: String,
+    pub expect_status: u16,
+    pub interval: Duration,
+    /// Per-try timeout.
+    pub timeout: Duration,
+    /// Overall deadline before the release is declared unhealthy.
+    pub deadline: Duration,
+    /// Consecutive successful tries needed.
+    pub successes: u32,
+}
+
+/// `[config] templates = ["deploy/app.ini.j2"]`: minijinja templates rendered at configure
+/// time into the host's `config/` directory (name without `.j2`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConfigTemplates {
+    pub templates: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvSpec {
+    pub hosts: Vec<HostAddress>,
+    pub keep_releases: u32,
+    /// Plain variables, written to the env file and given to templates.
+    pub vars: BTreeMap<String, String>,
+    /// Names of environment variables read at configure time; their values are secret.
+    pub secrets: Vec<String>,
+    /// Directories under `shared/` linked into every release.
+    pub shared_dirs: Vec<PathBuf>,
+}
+
+impl Spec {
+    /// Parses and validates a spec. On failure every problem found is returned, each with a
+    /// byte span into `text` where one is known.
+    pub fn parse(text: &str) -> Result<Spec, SpecErrors> {
+        parse::parse(text)
+    }
+
+    /// The JSON Schema of `Hoist.toml`.
+    pub fn json_schema() -> serde_json::Value {
+        schema::json_schema()
+    }
+
+    /// A commented starter spec for `hoist init`, which parses as valid.
+    pub fn starter(app_name: &str) -> String {
+        starter::starter(app_name)
+    }
+
+    pub fn env(&self, name: &EnvName) -> Option<&EnvSpec> {
+        self.envs.get(name)
+    }
+}

@@ -1,0 +1,5 @@
+//! Adapters: the real implementations of the ports.
+
+pub mod http_probe;
+pub mod local_host;
+pub mod sqlite_store;

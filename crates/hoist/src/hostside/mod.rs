@@ -1,0 +1,10 @@
+//! The on-host operations over one deploy root: layout, uploads, lock file, instances,
+//! audit log. The local host adapter calls them directly; remote hosts will run them through
+//! a hidden `hoist host …` subcommand, so each is one whole, atomic operation.
+
+pub mod audit_log;
+pub mod exec;
+pub mod layout;
+pub mod lock_file;
+pub mod process_runtime;
+pub mod release_writer;

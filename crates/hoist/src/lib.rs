@@ -1,0 +1,12 @@
+//! hoist: deploy services to hosts you own. Data flows one way:
+//! CLI → command (recorded) → ops → ports → adapters → hosts.
+
+pub mod adapters;
+pub mod cli;
+pub mod error;
+pub mod hostside;
+pub mod ops;
+pub mod ports;
+pub mod source_tree;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,189 @@
+//! The state store: what was asked (commands), what the controller believes (environments,
+//! releases), and the audit timeline (events). SQLite now; PostgreSQL later, same trait.
+
+use std::time::Duration;
+
+use hoist_core::{Action, CommandStatus, EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::ports::host::LockHolder;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentRecord {
+    pub name: EnvName,
+    pub state: EnvState,
+    /// The last failure, cleared when that step later succeeds.
+    pub failure: Option<StepFailure>,
+    /// The release `live` should point at on every host.
+    pub live_release: Option<ReleaseId>,
+    /// A release made by `release` and not yet run.
+    pub pending_release: Option<ReleaseId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepFailure {
+    pub step: Step,
+    /// One-line summary; never contains a secret.
+    pub error: String,
+    pub at: Timestamp,
+    pub command_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCommand {
+    pub kind: Action,
+    pub env: EnvName,
+    /// The invocation's arguments (never secret values).
+    pub args: serde_json::Value,
+    pub requested_by: String,
+    pub status: CommandStatus,
+    pub execute_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    pub id: i64,
+    pub kind: Action,
+    pub env: EnvName,
+    pub args: serde_json::Value,
+    pub requested_by: String,
+    pub status: CommandStatus,
+    pub created_at: Timestamp,
+    pub execute_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub error: Option<String>,
+    /// Who runs it, while it runs: to tell a crashed runner from a live one.
+    pub runner: Option<LockHolder>,
+    pub steps: Vec<StepLogEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepLogEntry {
+    pub step: String,
+    pub ok: bool,
+    pub started_at: Timestamp,
+    pub elapsed_ms: u64,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandFilter {
+    pub env: Option<EnvName>,
+    pub status: Option<CommandStatus>,
+    /// Newest first, at most this many (0: no limit).
+    pub limit: usize,
+}
+
+/// A release as the controller recorded it (the host's layout is the truth for what is there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    pub env: EnvName,
+    pub id: ReleaseId,
+    pub status: ReleaseStatus,
+    pub content_hash: String,
+    pub config_hash: String,
+    pub created_at: Timestamp,
+    pub command_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub at: Timestamp,
+    pub env: Option<EnvName>,
+    pub command_id: Option<i64>,
+    /// Dotted kind: `command.started`, `step.failed`, `release.ready`, `env.state`, …
+    pub kind: String,
+    /// Human-readable; never contains a secret.
+    pub message: String,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    #[serde(flatten)]
+    pub event: NewEvent,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub env: Option<EnvName>,
+    pub command_id: Option<i64>,
+    /// Only events with an id greater than this (for following).
+    pub after_id: Option<i64>,
+    /// At most this many, oldest first (0: no limit).
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired,
+    /// Someone holds an unexpired lease.
+    Held {
+        holder: LockHolder,
+        expires_at: Timestamp,
+    },
+}
+
+pub trait Store: Send {
+    fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>>;
+    fn environments(&self) -> Result<Vec<EnvironmentRecord>>;
+    /// Inserts or replaces the record with this name.
+    fn save_environment(&self, env: &EnvironmentRecord) -> Result<()>;
+
+    fn insert_command(&self, command: &NewCommand) -> Result<CommandRecord>;
+    /// Moves a command to `status`, refusing transitions `CommandStatus::can_become` forbids.
+    /// Sets `started_at` on `running` (with `runner`), `finished_at` on terminal states.
+    fn set_command_status(
+        &self,
+        id: i64,
+        status: CommandStatus,
+        runner: Option<&LockHolder>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> Result<CommandRecord>;
+    fn append_command_step(&self, id: i64, entry: &StepLogEntry) -> Result<()>;
+    fn command(&self, id: i64) -> Result<Option<CommandRecord>>;
+    fn commands(&self, filter: &CommandFilter) -> Result<Vec<CommandRecord>>;
+
+    /// Takes the environment's lease for `ttl` if nobody holds an unexpired one.
+    fn acquire_lease(
+        &self,
+        env: &EnvName,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<LeaseOutcome>;
+    /// Takes the lease over from `stale` (known dead) only if `stale` still holds it.
+    fn take_over_lease(
+        &self,
+        env: &EnvName,
+        stale: &LockHolder,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Extends the lease if `holder` still holds it; false if it was lost.
+    fn renew_lease(
+        &self,
+        env: &EnvName,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Drops the lease if `holder` holds it.
+    fn release_lease(&self, env: &EnvName, holder: &LockHolder) -> Result<()>;
+
+    /// Inserts or updates (by env + id) a release record.
+    fn save_release(&self, release: &ReleaseRecord) -> Result<()>;
+    fn releases(&self, env: &EnvName) -> Result<Vec<ReleaseRecord>>;
+
+    fn append_event(&self, event: &NewEvent) -> Result<Event>;
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;
+}
