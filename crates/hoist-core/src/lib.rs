@@ -3,6 +3,7 @@
 //! SQLite, SSH, processes or clocks; callers pass in what the world looks like.
 
 pub mod command_status;
+pub mod deploy_plan;
 pub mod duration;
 pub mod env_name;
 pub mod host_address;

@@ -266,3 +266,112 @@ macro_rules! from_str_by_all {
 from_str_by_all!(EnvState);
 from_str_by_all!(Step);
 from_str_by_all!(Action);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole table, written out by hand: rows are states (`-` = unknown), columns are
+    /// actions in `Action::ALL` order; a cell is the next state's initial, or `x` for refused.
+    /// C created, P provisioned, F configured, R released, U running, D destroyed.
+    const TABLE: [(&str, &str); 7] = [
+        //            create prov conf rel run deploy rollback remove prune destroy
+        (
+            "-",
+            /*  */ "C     x    x    x   x   U      x        x      x     x",
+        ),
+        (
+            "created",
+            "x     P    x    x   x   U      x        x      x     D",
+        ),
+        (
+            "provisioned",
+            "x     P    F    x   x   U      x        P      P     D",
+        ),
+        (
+            "configured",
+            "x     F    F    R   x   U      x        F      F     D",
+        ),
+        (
+            "released",
+            "x     R    R    R   U   U      U        R      R     D",
+        ),
+        (
+            "running",
+            "x     U    U    R   U   U      U        U      U     D",
+        ),
+        (
+            "destroyed",
+            "C     x    x    x   x   U      x        x      x     x",
+        ),
+    ];
+
+    fn state_of(letter: &str) -> Option<EnvState> {
+        Some(match letter {
+            "C" => EnvState::Created,
+            "P" => EnvState::Provisioned,
+            "F" => EnvState::Configured,
+            "R" => EnvState::Released,
+            "U" => EnvState::Running,
+            "D" => EnvState::Destroyed,
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn every_state_times_every_action_matches_the_table() {
+        for (state_name, row) in TABLE {
+            let state = if state_name == "-" {
+                None
+            } else {
+                Some(state_name.parse::<EnvState>().unwrap())
+            };
+            let cells: Vec<&str> = row.split_whitespace().collect();
+            assert_eq!(cells.len(), Action::ALL.len());
+            for (action, cell) in Action::ALL.into_iter().zip(cells) {
+                let got = transition(state, action).ok();
+                assert_eq!(got, state_of(cell), "{state_name} × {action}");
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_carry_a_hint_naming_a_command() {
+        for state in [None].into_iter().chain(EnvState::ALL.map(Some)) {
+            for action in Action::ALL {
+                if let Err(refusal) = transition(state, action) {
+                    assert!(
+                        refusal.hint.contains("`hoist "),
+                        "{refusal}: {}",
+                        refusal.hint
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn steps_from_follow_the_lifecycle_order() {
+        assert_eq!(steps_from(None), Step::ALL);
+        assert_eq!(steps_from(Some(EnvState::Created)), &Step::ALL[1..]);
+        assert!(steps_from(Some(EnvState::Running)).is_empty());
+        // Running each listed step from its state always leads to `running`.
+        for state in [None].into_iter().chain(EnvState::ALL.map(Some)) {
+            let mut current = state;
+            for step in steps_from(state) {
+                current = Some(transition(current, step.action()).unwrap());
+            }
+            assert_eq!(current, Some(EnvState::Running), "from {state:?}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for action in Action::ALL {
+            assert_eq!(action.as_str().parse::<Action>(), Ok(action));
+        }
+        for state in EnvState::ALL {
+            assert_eq!(state.as_str().parse::<EnvState>(), Ok(state));
+        }
+    }
+}

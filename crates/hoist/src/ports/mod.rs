@@ -2,15 +2,19 @@
 //! drive ops with real adapters over temp directories.
 
 pub mod clock;
+pub mod connector;
 pub mod host;
 pub mod probe;
 pub mod progress;
 pub mod runtime;
+pub mod secrets;
 pub mod store;
 
 pub use clock::Clock;
+pub use connector::{HostConnector, HostHandle};
 pub use host::Host;
 pub use probe::Probe;
 pub use progress::Progress;
 pub use runtime::Runtime;
+pub use secrets::SecretSource;
 pub use store::Store;
