@@ -1,1 +1,35 @@
-//! TODO
+//! Ops: one function per operation, over ports and an options struct. They never print
+//! (progress goes through the `Progress` port) and never parse arguments.
+
+pub mod check;
+pub mod command_run;
+pub mod config_render;
+pub mod configure;
+pub mod context;
+pub mod create;
+pub mod deploy;
+pub mod destroy;
+pub mod environment_lease;
+pub mod liveness;
+pub mod outcome;
+pub mod provision;
+pub mod release;
+pub mod releases;
+mod report;
+pub mod rollback;
+pub mod run;
+pub mod status;
+
+pub use check::{CheckOptions, CheckReport, check};
+pub use configure::{ConfigureOptions, configure};
+pub use context::{Actor, Context};
+pub use create::{CreateOptions, create};
+pub use deploy::{DeployOptions, deploy};
+pub use destroy::{DestroyOptions, destroy};
+pub use outcome::CommandOutcome;
+pub use provision::{ProvisionOptions, provision};
+pub use release::{ReleaseOptions, release};
+pub use releases::{ListReleasesOptions, PruneOptions, RemoveReleaseOptions, list_releases, prune, remove_release};
+pub use rollback::{RollbackOptions, rollback};
+pub use run::{RunOptions, run};
+pub use status::{StatusOptions, list, status};

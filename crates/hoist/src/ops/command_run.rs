@@ -1,0 +1,309 @@
+//! One state-changing invocation as a recorded Command: inserted, the environment leased
+//! (store) and locked (hosts), steps run with progress and a step log, the lifecycle state
+//! advanced, the outcome recorded, and everything released — or, if the process dies, left
+//! so that the next call sees the dead runner and continues.
+
+use std::time::{Duration, Instant};
+
+use hoist_core::lifecycle::transition;
+use hoist_core::{Action, CommandStatus, EnvName, EnvState, Step};
+
+use crate::error::{Error, Result};
+use crate::ops::context::Context;
+use crate::ops::environment_lease::EnvironmentLease;
+use crate::ops::liveness;
+use crate::ports::HostHandle;
+use crate::ports::host::LockHolder;
+use crate::ports::store::{CommandFilter, CommandRecord, EnvironmentRecord, NewCommand, NewEvent, StepFailure, StepLogEntry};
+
+pub struct CommandRun<'c> {
+    pub ctx: &'c Context<'c>,
+    pub action: Action,
+    pub env_name: EnvName,
+    /// The stored environment; `None` until `create` has run.
+    pub env: Option<EnvironmentRecord>,
+    pub command: CommandRecord,
+    pub hosts: Vec<HostHandle>,
+    lease: Option<EnvironmentLease>,
+    total: usize,
+    index: usize,
+    failed_step: Option<String>,
+}
+
+impl std::fmt::Debug for CommandRun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandRun").field("action", &self.action).field("env", &self.env_name).finish_non_exhaustive()
+    }
+}
+
+impl<'c> CommandRun<'c> {
+    /// Records the command, recovers from dead runners, takes the environment and checks the
+    /// lifecycle allows `action`. Touches no host yet.
+    pub fn begin(ctx: &'c Context<'c>, action: Action, env_name: &EnvName, args: serde_json::Value) -> Result<Self> {
+        let now = ctx.clock.now();
+        let command = ctx.store.insert_command(&NewCommand {
+            kind: action,
+            env: env_name.clone(),
+            args,
+            requested_by: ctx.actor.name.clone(),
+            status: CommandStatus::Scheduled,
+            execute_at: Some(now),
+            created_at: now,
+        })?;
+        let mut run = Self {
+            ctx,
+            action,
+            env_name: env_name.clone(),
+            env: None,
+            command,
+            hosts: Vec::new(),
+            lease: None,
+            total: 1,
+            index: 0,
+            failed_step: None,
+        };
+        match run.start() {
+            Ok(()) => Ok(run),
+            Err(error) => Err(run.abandon(error)),
+        }
+    }
+
+    fn start(&mut self) -> Result<()> {
+        let ctx = self.ctx;
+        let holder = LockHolder {
+            owner: ctx.actor.name.clone(),
+            pid: ctx.actor.pid,
+            machine: ctx.actor.machine.clone(),
+            started_at: ctx.clock.now().to_string(),
+            message: format!("{} {} {}", ctx.invocation, self.action, self.env_name),
+            command_id: Some(self.command.id),
+        };
+        self.lease = Some(EnvironmentLease::acquire(ctx, &self.env_name, holder.clone())?);
+        self.mark_interrupted_commands()?;
+        self.command = ctx.store.set_command_status(
+            self.command.id,
+            CommandStatus::Running,
+            Some(&holder),
+            None,
+            ctx.clock.now(),
+        )?;
+        self.event("command.started", format!("{} {} started by {}", self.action, self.env_name, ctx.actor.name))?;
+        self.env = ctx.store.environment(&self.env_name)?;
+        transition(self.state(), self.action)?;
+        Ok(())
+    }
+
+    /// Commands of this environment still `running` whose runner is dead are `interrupted`.
+    fn mark_interrupted_commands(&self) -> Result<()> {
+        let ctx = self.ctx;
+        let filter = CommandFilter { env: Some(self.env_name.clone()), status: Some(CommandStatus::Running), limit: 0 };
+        for stale in ctx.store.commands(&filter)? {
+            let dead = stale.runner.as_ref().is_none_or(|runner| liveness::holder_is_dead(runner, &ctx.actor.machine));
+            if stale.id != self.command.id && dead {
+                let pid = stale.runner.as_ref().map_or(0, |r| r.pid);
+                let reason = format!("interrupted: its runner (pid {pid}) died");
+                ctx.store.set_command_status(stale.id, CommandStatus::Interrupted, None, Some(&reason), ctx.clock.now())?;
+                ctx.progress.note(&format!("command {} ({} {}) was interrupted; continuing from where it stopped", stale.id, stale.kind, stale.env));
+                self.event("command.interrupted", format!("command {} {reason}", stale.id))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn state(&self) -> Option<EnvState> {
+        self.env.as_ref().map(|env| env.state)
+    }
+
+    /// The stored environment; an internal error if it does not exist yet.
+    pub fn env_mut(&mut self) -> Result<&mut EnvironmentRecord> {
+        let name = &self.env_name;
+        self.env.as_mut().ok_or_else(|| Error::internal(format!("environment `{name}` is not recorded")))
+    }
+
+    pub fn save_env(&mut self) -> Result<()> {
+        let now = self.ctx.clock.now();
+        let env = self.env_mut()?;
+        env.updated_at = now;
+        let env = env.clone();
+        self.ctx.store.save_environment(&env)
+    }
+
+    /// Connects to and locks every host of the environment, in spec order.
+    pub fn connect_hosts(&mut self) -> Result<()> {
+        let env_spec = self.ctx.env_spec(&self.env_name)?;
+        let Some(lease) = self.lease.as_mut() else {
+            return Err(Error::internal("hosts connected without a lease"));
+        };
+        for address in &env_spec.hosts {
+            let handle = self.ctx.hosts.connect(address)?;
+            lease.lock_host(self.ctx, &self.env_name, &handle)?;
+            self.hosts.push(handle);
+        }
+        Ok(())
+    }
+
+    /// How many steps this command will show (`[n/N]`).
+    pub fn plan(&mut self, total: usize) {
+        self.total = total.max(1);
+    }
+
+    /// Runs one step: progress, step log, events; a lifecycle `step` advances the state on
+    /// success and records the failure otherwise (and, while it runs, records it as
+    /// interrupted, so a crash leaves the right failure behind).
+    pub fn step<T>(&mut self, label: &str, step: Option<Step>, body: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.index += 1;
+        let (index, total) = (self.index, self.total.max(self.index));
+        let started_at = self.ctx.clock.now();
+        let started = Instant::now();
+        self.ctx.progress.step_started(index, total, label);
+        let state_before = self.state();
+        if let (Some(step), Some(_)) = (step, self.env.as_ref()) {
+            self.record_failure(step, "interrupted: the runner stopped during this step".to_owned())?;
+        }
+        let result = body(self);
+        let elapsed = started.elapsed();
+        self.ctx.progress.step_finished(index, total, label, elapsed, result.is_ok());
+        let detail = result.as_ref().err().map(|e| e.to_string());
+        self.ctx.store.append_command_step(
+            self.command.id,
+            &StepLogEntry { step: label.to_owned(), ok: result.is_ok(), started_at, elapsed_ms: millis(elapsed), detail },
+        )?;
+        match &result {
+            Ok(_) => {
+                if let Some(step) = step {
+                    self.advance(state_before, step)?;
+                }
+                self.event("step.succeeded", format!("{label} succeeded in {:.1}s", elapsed.as_secs_f64()))?;
+            }
+            Err(error) => {
+                if let Some(step) = step {
+                    self.record_failure(step, first_line(&error.to_string()))?;
+                }
+                self.failed_step = Some(label.to_owned());
+                self.event("step.failed", format!("{label} failed: {}", first_line(&error.to_string())))?;
+            }
+        }
+        result
+    }
+
+    fn advance(&mut self, state_before: Option<EnvState>, step: Step) -> Result<()> {
+        let next = transition(state_before, step.action())?;
+        let env = self.env_mut()?;
+        let changed = env.state != next;
+        env.state = next;
+        env.failure = None;
+        self.save_env()?;
+        if changed {
+            self.event("env.state", format!("environment is {next}"))?;
+        }
+        Ok(())
+    }
+
+    /// Records a failure that happened outside a numbered step (deploy's build, which runs
+    /// before it knows its plan) as a failure of `step`.
+    pub fn record_step_failure(&mut self, step: Step, label: &str, error: &Error) -> Result<()> {
+        self.failed_step = Some(label.to_owned());
+        if self.env.is_some() {
+            self.record_failure(step, first_line(&error.to_string()))?;
+        }
+        self.event("step.failed", format!("{label} failed: {}", first_line(&error.to_string())))
+    }
+
+    fn record_failure(&mut self, step: Step, error: String) -> Result<()> {
+        let (at, command_id) = (self.ctx.clock.now(), Some(self.command.id));
+        self.env_mut()?.failure = Some(StepFailure { step, error, at, command_id });
+        self.save_env()
+    }
+
+    /// Moves the environment to the state `action` leads to (for actions that are not
+    /// lifecycle steps: rollback, remove, prune, destroy).
+    pub fn set_state_after(&mut self, action: Action) -> Result<()> {
+        let next = transition(self.state(), action)?;
+        let env = self.env_mut()?;
+        env.state = next;
+        env.failure = None;
+        self.save_env()?;
+        self.event("env.state", format!("environment is {next}"))
+    }
+
+    pub fn event(&self, kind: &str, message: String) -> Result<()> {
+        self.ctx.store.append_event(&NewEvent {
+            at: self.ctx.clock.now(),
+            env: Some(self.env_name.clone()),
+            command_id: Some(self.command.id),
+            kind: kind.to_owned(),
+            message,
+            actor: self.ctx.actor.name.clone(),
+        })?;
+        Ok(())
+    }
+
+    /// Records the outcome, writes each host's audit line and lets go of the environment.
+    pub fn finish<T>(mut self, result: Result<T>) -> Result<T> {
+        let ctx = self.ctx;
+        let (status, error) = match &result {
+            Ok(_) => (CommandStatus::Succeeded, None),
+            Err(error) => (CommandStatus::Failed, Some(first_line(&error.to_string()))),
+        };
+        let recorded = ctx.store.set_command_status(self.command.id, status, None, error.as_deref(), ctx.clock.now());
+        let audit = serde_json::json!({
+            "at": ctx.clock.now().to_string(),
+            "command_id": self.command.id,
+            "action": self.action,
+            "env": self.env_name,
+            "actor": ctx.actor.name,
+            "status": status,
+            "error": error,
+        });
+        for handle in &self.hosts {
+            // The audit line is best-effort: a destroyed root has nowhere to hold it.
+            let _ = handle.host.audit(&audit);
+        }
+        let _ = self.event(&format!("command.{status}"), format!("{} {} {status}", self.action, self.env_name));
+        self.release();
+        recorded?;
+        result.map_err(|error| self.explain_failure(error))
+    }
+
+    /// Ends a command that never got going (locked, refused by the lifecycle): it is still
+    /// recorded, as failed, with the reason.
+    fn abandon(mut self, error: Error) -> Error {
+        let ctx = self.ctx;
+        let (id, now) = (self.command.id, ctx.clock.now());
+        if self.command.status == CommandStatus::Scheduled {
+            let _ = ctx.store.set_command_status(id, CommandStatus::Running, None, None, now);
+        }
+        let _ = ctx.store.set_command_status(id, CommandStatus::Failed, None, Some(&first_line(&error.to_string())), now);
+        self.release();
+        error
+    }
+
+    fn release(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.release(self.ctx, &self.env_name, &self.hosts);
+        }
+    }
+
+    fn explain_failure(&self, error: Error) -> Error {
+        let Some(step) = &self.failed_step else {
+            return error;
+        };
+        let continue_with = if self.action == Action::Deploy || self.action.as_str() == step.as_str() {
+            self.ctx.command_line(self.action.as_str(), &self.env_name)
+        } else {
+            self.ctx.command_line("deploy", &self.env_name)
+        };
+        error
+            .context(format!("{} of `{}` failed at step `{step}`", self.action, self.env_name))
+            .hint(format!("fix the cause above, then continue with `{continue_with}`"))
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The first line of a message, for summaries that must stay one line.
+pub fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}

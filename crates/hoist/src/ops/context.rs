@@ -1,0 +1,61 @@
+//! What every op needs: the spec, the store, a way to reach hosts, the clock, a progress
+//! listener, where secrets come from, and who is acting.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hoist_core::{EnvName, Spec};
+use hoist_core::spec::EnvSpec;
+
+use crate::error::{Error, Result};
+use crate::ports::{Clock, HostConnector, Progress, SecretSource, Store};
+
+/// Who runs this process: recorded on commands, leases, locks and events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `user@machine`.
+    pub name: String,
+    pub machine: String,
+    pub pid: u32,
+}
+
+pub struct Context<'a> {
+    pub spec: &'a Spec,
+    /// The directory of `Hoist.toml`: builds run there, uploads start there.
+    pub spec_dir: PathBuf,
+    pub store: &'a dyn Store,
+    pub hosts: &'a dyn HostConnector,
+    pub clock: &'a dyn Clock,
+    pub progress: &'a dyn Progress,
+    pub secrets: &'a dyn SecretSource,
+    pub actor: Actor,
+    /// How long to wait for a held environment before giving up.
+    pub lock_wait: Duration,
+    /// How to spell `hoist` in a command that continues (e.g. `hoist -f ci/Hoist.toml`).
+    pub invocation: String,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("spec_dir", &self.spec_dir).field("actor", &self.actor).finish_non_exhaustive()
+    }
+}
+
+impl Context<'_> {
+    /// The spec's `[env.NAME]`, or an error listing the environments it has.
+    pub fn env_spec(&self, name: &EnvName) -> Result<&EnvSpec> {
+        self.spec.env(name).ok_or_else(|| {
+            let known: Vec<String> = self.spec.envs.keys().map(|n| format!("`{n}`")).collect();
+            Error::failed(format!("environment `{name}` is not in the spec")).hint(if known.is_empty() {
+                "add an `[env.NAME]` table to Hoist.toml".to_owned()
+            } else {
+                format!("the spec defines {}; add `[env.{name}]` to Hoist.toml to create it", known.join(", "))
+            })
+        })
+    }
+
+    /// The exact command line for an action on an environment, for hints.
+    pub fn command_line(&self, verb: &str, env: &EnvName) -> String {
+        format!("{} {verb} {env}", self.invocation)
+    }
+}

@@ -1,0 +1,105 @@
+//! `deploy`: the porcelain. Reads the recorded state, works out which steps are left (all of
+//! them for a new environment; release + run for a changed tree; nothing when nothing
+//! changed) and runs them in-process, so a failure or a crash is simply continued next time.
+
+use hoist_core::deploy_plan::{ContentKey, DeployInputs, deploy_plan};
+use hoist_core::{Action, EnvName, ReleaseId, ReleaseStatus, Step};
+
+use crate::error::Result;
+use crate::ops::command_run::CommandRun;
+use crate::ops::configure::configure_step;
+use crate::ops::context::Context;
+use crate::ops::create::create_step;
+use crate::ops::outcome::CommandOutcome;
+use crate::ops::provision::provision_step;
+use crate::ops::releases::prune_hosts;
+use crate::ops::release::{PreparedRelease, prepare, release_step};
+use crate::ops::report;
+use crate::ops::run::{RunMode, has_release, run_step, run_target};
+
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    pub env: EnvName,
+}
+
+pub fn deploy(ctx: &Context<'_>, options: &DeployOptions) -> Result<CommandOutcome> {
+    ctx.env_spec(&options.env)?;
+    let mut run = CommandRun::begin(ctx, Action::Deploy, &options.env, serde_json::json!({}))?;
+    let result = deploy_steps(&mut run);
+    let env = options.env.clone();
+    let mut outcome = report::finish_with(run, result, |plan: &Vec<Step>| match plan.is_empty() {
+        true => format!("nothing to deploy: `{env}` already runs this tree and configuration"),
+        false => format!("`{env}` is deployed"),
+    })?;
+    outcome.unchanged = outcome.steps.is_empty();
+    Ok(outcome)
+}
+
+/// Returns the plan it ran.
+fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
+    let ctx = run.ctx;
+    let mut prepared = None;
+    if has_release(run.state()) {
+        // The plan depends on whether the built tree differs from what runs: build first.
+        ctx.progress.note("building to compare with the live release");
+        match prepare(ctx, &run.env_name) {
+            Ok(built) => prepared = Some(built),
+            Err(error) => {
+                run.record_step_failure(Step::Release, "release", &error)?;
+                return Err(error);
+            }
+        }
+    }
+    let plan = match &prepared {
+        Some(built) => deploy_plan(&inputs(run, built)?),
+        None => hoist_core::lifecycle::steps_from(run.state()).to_vec(),
+    };
+    run.plan(plan.len());
+    for step in &plan {
+        if *step != Step::Create && run.hosts.is_empty() {
+            run.connect_hosts()?;
+        }
+        match step {
+            Step::Create => run.step("create", Some(Step::Create), create_step)?,
+            Step::Provision => run.step("provision", Some(Step::Provision), provision_step)?,
+            Step::Configure => run.step("configure", Some(Step::Configure), configure_step).map(drop)?,
+            Step::Release => run
+                .step("release", Some(Step::Release), |run| {
+                    let built = match prepared.take() {
+                        Some(built) => built,
+                        None => prepare(run.ctx, &run.env_name)?,
+                    };
+                    release_step(run, &built)
+                })
+                .map(drop)?,
+            Step::Run => run.step("run", Some(Step::Run), |run| {
+                let target = run_target(run)?;
+                run_step(run, &target, RunMode::Forward)
+            })?,
+        }
+    }
+    if plan.contains(&Step::Release) {
+        let keep = ctx.env_spec(&run.env_name)?.keep_releases;
+        let removed = prune_hosts(run, keep)?;
+        if removed > 0 {
+            ctx.progress.note(&format!("pruned {removed} old releases (keep_releases = {keep})"));
+        }
+    }
+    Ok(plan)
+}
+
+fn inputs(run: &CommandRun<'_>, built: &PreparedRelease) -> Result<DeployInputs> {
+    let releases = run.ctx.store.releases(&run.env_name)?;
+    let key_of = |id: Option<&ReleaseId>, usable: fn(ReleaseStatus) -> bool| {
+        id.and_then(|id| releases.iter().find(|r| &r.id == id))
+            .filter(|r| usable(r.status))
+            .map(|r| ContentKey { content_hash: r.content_hash.clone(), config_hash: r.config_hash.clone() })
+    };
+    let env = run.env.as_ref();
+    Ok(DeployInputs {
+        state: run.state(),
+        wanted: built.key(),
+        live: key_of(env.and_then(|e| e.live_release.as_ref()), |_| true),
+        pending: key_of(env.and_then(|e| e.pending_release.as_ref()), |s| s == ReleaseStatus::Ready),
+    })
+}

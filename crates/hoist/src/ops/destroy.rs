@@ -1,0 +1,37 @@
+//! `destroy`: stop the service and delete the deploy root on every host; the environment's
+//! record stays, as `destroyed`, with its history.
+
+use hoist_core::{Action, EnvName};
+
+use crate::error::Result;
+use crate::ops::command_run::CommandRun;
+use crate::ops::context::Context;
+use crate::ops::outcome::CommandOutcome;
+use crate::ops::report;
+
+#[derive(Debug, Clone)]
+pub struct DestroyOptions {
+    pub env: EnvName,
+}
+
+pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOutcome> {
+    ctx.env_spec(&options.env)?;
+    let mut run = CommandRun::begin(ctx, Action::Destroy, &options.env, serde_json::json!({}))?;
+    let result = run.connect_hosts().and_then(|()| {
+        run.step("destroy", None, |run| {
+            let grace = run.ctx.spec.service.as_ref().map(|s| s.stop_grace);
+            for handle in &run.hosts {
+                if let Some(grace) = grace {
+                    handle.runtime.stop(grace)?;
+                }
+                handle.host.destroy()?;
+                run.event("host.destroyed", format!("{} removed", handle.host.address()))?;
+            }
+            let env = run.env_mut()?;
+            env.live_release = None;
+            env.pending_release = None;
+            run.set_state_after(Action::Destroy)
+        })
+    });
+    report::finish(run, result, format!("environment `{}` is destroyed", options.env))
+}

@@ -1,0 +1,113 @@
+//! Holding an environment: the store's lease (one command per environment across
+//! controllers) and each host's lock file. A dead holder is taken over with a note; a live
+//! one is waited for up to `--lock-wait`, then named in the error.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hoist_core::EnvName;
+use jiff::Timestamp;
+
+use crate::error::{Error, Result};
+use crate::ops::context::Context;
+use crate::ops::liveness;
+use crate::ports::HostHandle;
+use crate::ports::host::{LockHolder, LockOutcome};
+use crate::ports::store::LeaseOutcome;
+
+/// Long enough for any step; renewed at every lock operation. A crashed runner on this
+/// machine is detected by its pid long before the lease runs out.
+const LEASE_TTL: Duration = Duration::from_secs(3600);
+const RETRY_EVERY: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+pub struct EnvironmentLease {
+    holder: LockHolder,
+    /// Hosts whose lock file we hold, by address.
+    locked_hosts: Vec<String>,
+}
+
+impl EnvironmentLease {
+    pub fn acquire(ctx: &Context<'_>, env: &EnvName, holder: LockHolder) -> Result<Self> {
+        let deadline = Instant::now() + ctx.lock_wait;
+        loop {
+            match ctx.store.acquire_lease(env, &holder, LEASE_TTL, ctx.clock.now())? {
+                LeaseOutcome::Acquired => return Ok(Self { holder, locked_hosts: Vec::new() }),
+                LeaseOutcome::Held { holder: stale, .. } if liveness::holder_is_dead(&stale, &ctx.actor.machine) => {
+                    if ctx.store.take_over_lease(env, &stale, &holder, LEASE_TTL, ctx.clock.now())? {
+                        ctx.progress.note(&format!("took over the lease of `{env}` from a dead runner: {}", describe(&stale)));
+                        return Ok(Self { holder, locked_hosts: Vec::new() });
+                    }
+                }
+                LeaseOutcome::Held { holder: other, .. } => {
+                    if Instant::now() >= deadline {
+                        return Err(locked_error(env, &other));
+                    }
+                }
+            }
+            thread::sleep(RETRY_EVERY);
+        }
+    }
+
+    /// Takes the host's lock file, waiting like `acquire` for a live holder.
+    pub fn lock_host(&mut self, ctx: &Context<'_>, env: &EnvName, handle: &HostHandle) -> Result<()> {
+        let deadline = Instant::now() + ctx.lock_wait;
+        loop {
+            match handle.host.lock(&self.holder)? {
+                LockOutcome::Acquired => break,
+                LockOutcome::Reclaimed { stale } => {
+                    ctx.progress.note(&format!(
+                        "reclaimed the lock on `{}` from a dead holder: {}",
+                        handle.host.address(),
+                        describe(&stale)
+                    ));
+                    break;
+                }
+                LockOutcome::Held { holder } => {
+                    if Instant::now() >= deadline {
+                        return Err(locked_error(env, &holder).context(format!(
+                            "host `{}` of environment `{env}` is locked",
+                            handle.host.address()
+                        )));
+                    }
+                }
+            }
+            thread::sleep(RETRY_EVERY);
+        }
+        self.locked_hosts.push(handle.host.address().to_string());
+        Ok(())
+    }
+
+    /// Lets go of every host lock and the lease; failures here must not hide the outcome.
+    pub fn release(self, ctx: &Context<'_>, env: &EnvName, hosts: &[HostHandle]) {
+        for handle in hosts {
+            if self.locked_hosts.contains(&handle.host.address().to_string()) {
+                let _ = handle.host.unlock(&self.holder);
+            }
+        }
+        let _ = ctx.store.release_lease(env, &self.holder);
+    }
+}
+
+fn describe(holder: &LockHolder) -> String {
+    let since = holder
+        .started_at
+        .parse::<Timestamp>()
+        .ok()
+        .map(|at| {
+            let seconds = Timestamp::now().as_second().saturating_sub(at.as_second());
+            match seconds {
+                0..60 => format!("{seconds} seconds ago"),
+                60..7200 => format!("{} minutes ago", seconds / 60),
+                _ => format!("{} hours ago", seconds / 3600),
+            }
+        })
+        .unwrap_or_else(|| holder.started_at.clone());
+    format!("`{}` started by {} (pid {}) {since}", holder.message, holder.owner, holder.pid)
+}
+
+fn locked_error(env: &EnvName, holder: &LockHolder) -> Error {
+    Error::locked(format!("environment `{env}` is locked"))
+        .cause(describe(holder))
+        .hint("wait for it with `--lock-wait 5m`; a dead holder's lock is reclaimed automatically")
+}

@@ -1,0 +1,38 @@
+//! `provision`: create the deploy layout on every host and record what tools each has.
+
+use hoist_core::{Action, EnvName, Step};
+
+use crate::error::Result;
+use crate::ops::command_run::CommandRun;
+use crate::ops::context::Context;
+use crate::ops::outcome::CommandOutcome;
+use crate::ops::report;
+
+#[derive(Debug, Clone)]
+pub struct ProvisionOptions {
+    pub env: EnvName,
+}
+
+pub fn provision(ctx: &Context<'_>, options: &ProvisionOptions) -> Result<CommandOutcome> {
+    ctx.env_spec(&options.env)?;
+    let mut run = CommandRun::begin(ctx, Action::Provision, &options.env, serde_json::json!({}))?;
+    let result = run.connect_hosts().and_then(|()| run.step("provision", Some(Step::Provision), provision_step));
+    let message = format!("environment `{}` is provisioned", options.env);
+    report::finish(run, result, message)
+}
+
+/// Lays out every host and records its tools as an event.
+pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
+    for handle in &run.hosts {
+        let facts = handle.host.provision()?;
+        let tools: Vec<String> = facts
+            .tools
+            .iter()
+            .map(|(tool, path)| format!("{tool}: {}", path.as_deref().unwrap_or("missing")))
+            .collect();
+        let summary = format!("{} ({}/{}): {}", handle.host.address(), facts.os, facts.arch, tools.join(", "));
+        run.ctx.progress.note(&summary);
+        run.event("host.provisioned", summary)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! `release`: build locally, then on every host create `releases/<id>` (unchanged files
+//! hard-linked to `live`, changed ones written new), run `post_upload` in it, and mark it
+//! ready — the last thing, so a cut-off release is never mistaken for a complete one.
+
+use hoist_core::deploy_plan::ContentKey;
+use hoist_core::{Action, EnvName, ReleaseId, ReleaseStatus, Step};
+use jiff::Timestamp;
+
+use crate::error::{Error, Result};
+use crate::hostside::exec;
+use crate::ops::command_run::{CommandRun, first_line};
+use crate::ops::config_render::{self, ConfigSnapshot};
+use crate::ops::context::Context;
+use crate::ops::outcome::CommandOutcome;
+use crate::ops::report;
+use crate::ports::host::{ExecDir, NewRelease, ReleaseInfo};
+use crate::ports::store::ReleaseRecord;
+use crate::source_tree::SourceTree;
+
+#[derive(Debug, Clone)]
+pub struct ReleaseOptions {
+    pub env: EnvName,
+}
+
+/// A built tree and its configuration, ready to upload.
+#[derive(Debug, Clone)]
+pub struct PreparedRelease {
+    pub tree: SourceTree,
+    pub snapshot: ConfigSnapshot,
+}
+
+impl PreparedRelease {
+    pub fn key(&self) -> ContentKey {
+        ContentKey { content_hash: self.tree.content_hash.clone(), config_hash: self.snapshot.hash.clone() }
+    }
+}
+
+pub fn release(ctx: &Context<'_>, options: &ReleaseOptions) -> Result<CommandOutcome> {
+    ctx.env_spec(&options.env)?;
+    let mut run = CommandRun::begin(ctx, Action::Release, &options.env, serde_json::json!({}))?;
+    let result = run.connect_hosts().and_then(|()| {
+        run.step("release", Some(Step::Release), |run| {
+            let prepared = prepare(run.ctx, &run.env_name)?;
+            release_step(run, &prepared)
+        })
+    });
+    report::finish_with(run, result, |id| format!("release `{id}` is ready; start it with `hoist run {}`", options.env))
+}
+
+/// Runs the build steps in the spec's directory and collects the tree to upload.
+pub fn prepare(ctx: &Context<'_>, env: &EnvName) -> Result<PreparedRelease> {
+    for command in &ctx.spec.build.steps {
+        ctx.progress.note(&format!("build: {command}"));
+        let output = exec::run_shell(&ctx.spec_dir, command, &[])?;
+        if output.status != 0 {
+            return Err(Error::failed(format!("build step `{command}` exited with status {}", output.status))
+                .cause(tail(&output.output, 20))
+                .hint("run the build step by hand in the spec's directory to see why"));
+        }
+    }
+    let tree = SourceTree::collect(&ctx.spec_dir, &ctx.spec.build)?;
+    let snapshot = config_render::snapshot(ctx.spec, &ctx.spec_dir, env, ctx.env_spec(env)?)?;
+    Ok(PreparedRelease { tree, snapshot })
+}
+
+/// Uploads `prepared` to every host as one new release and marks it ready everywhere.
+pub(crate) fn release_step(run: &mut CommandRun<'_>, prepared: &PreparedRelease) -> Result<ReleaseId> {
+    let ctx = run.ctx;
+    for handle in &run.hosts {
+        for id in handle.host.discard_incomplete()? {
+            ctx.progress.note(&format!("{}: release `{id}` was cut off; marked failed", handle.host.address()));
+        }
+    }
+    let id = fresh_id(run, &prepared.tree.content_hash)?;
+    let now = ctx.clock.now();
+    let info = ReleaseInfo {
+        id: id.clone(),
+        status: ReleaseStatus::Uploading,
+        content_hash: prepared.tree.content_hash.clone(),
+        config_hash: prepared.snapshot.hash.clone(),
+        created_at: now.to_string(),
+        created_by: ctx.actor.name.clone(),
+        source_rev: None,
+        config_snapshot: prepared.snapshot.value.clone(),
+        error: None,
+    };
+    let env_spec = ctx.env_spec(&run.env_name)?;
+    let new_release = NewRelease { info, shared_dirs: env_spec.shared_dirs.clone() };
+    save_record(run, &id, prepared, ReleaseStatus::Uploading, now)?;
+
+    let uploaded = upload_everywhere(run, &new_release, prepared);
+    if let Err(error) = uploaded {
+        let reason = first_line(&error.to_string());
+        for handle in &run.hosts {
+            let _ = handle.host.mark_failed(&id, &reason);
+        }
+        save_record(run, &id, prepared, ReleaseStatus::Failed, now)?;
+        return Err(error);
+    }
+    for handle in &run.hosts {
+        handle.host.mark_ready(&id)?;
+    }
+    save_record(run, &id, prepared, ReleaseStatus::Ready, now)?;
+    run.env_mut()?.pending_release = Some(id.clone());
+    run.save_env()?;
+    run.event("release.ready", format!("release {id} is ready ({} files)", prepared.tree.file_count()))?;
+    Ok(id)
+}
+
+fn upload_everywhere(run: &CommandRun<'_>, release: &NewRelease, prepared: &PreparedRelease) -> Result<()> {
+    let ctx = run.ctx;
+    let id = &release.info.id;
+    let hook_env = [
+        ("HOIST_RELEASE".to_owned(), id.to_string()),
+        ("HOIST_ENV".to_owned(), run.env_name.to_string()),
+    ];
+    for handle in &run.hosts {
+        let address = handle.host.address();
+        let report = handle.host.upload(release, &prepared.tree)?;
+        ctx.progress.note(&format!(
+            "{address}: {} files, {} linked, {} written ({} bytes)",
+            report.files, report.linked, report.written, report.bytes_written
+        ));
+        for command in &ctx.spec.hooks.post_upload {
+            let output = handle.host.exec(&ExecDir::Release(id.clone()), command, &hook_env)?;
+            if output.status != 0 {
+                return Err(Error::failed(format!(
+                    "post_upload `{command}` exited with status {} on `{address}`",
+                    output.status
+                ))
+                .cause(tail(&output.output, 20)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `YYYYMMDDTHHMMSSZ-<hash>`, moved a second on if that id is taken on any host or in the
+/// store (the same content released twice within a second).
+fn fresh_id(run: &CommandRun<'_>, content_hash: &str) -> Result<ReleaseId> {
+    let ctx = run.ctx;
+    let mut taken: Vec<ReleaseId> = ctx.store.releases(&run.env_name)?.into_iter().map(|r| r.id).collect();
+    for handle in &run.hosts {
+        taken.extend(handle.host.releases()?.infos.into_keys());
+    }
+    let mut at = ctx.clock.now();
+    loop {
+        let id = ReleaseId::new(&at.strftime("%Y%m%dT%H%M%SZ").to_string(), content_hash)?;
+        if !taken.contains(&id) {
+            return Ok(id);
+        }
+        at = at.checked_add(jiff::SignedDuration::from_secs(1)).map_err(|e| Error::internal(e.to_string()))?;
+    }
+}
+
+fn save_record(
+    run: &CommandRun<'_>,
+    id: &ReleaseId,
+    prepared: &PreparedRelease,
+    status: ReleaseStatus,
+    created_at: Timestamp,
+) -> Result<()> {
+    run.ctx.store.save_release(&ReleaseRecord {
+        env: run.env_name.clone(),
+        id: id.clone(),
+        status,
+        content_hash: prepared.tree.content_hash.clone(),
+        config_hash: prepared.snapshot.hash.clone(),
+        created_at,
+        command_id: Some(run.command.id),
+    })
+}
+
+/// The last `lines` lines of a command's output, for error causes.
+pub fn tail(output: &str, lines: usize) -> String {
+    let all: Vec<&str> = output.trim_end().lines().collect();
+    let start = all.len().saturating_sub(lines);
+    let text = all[start..].join("\n");
+    if text.is_empty() { "(no output)".to_owned() } else { format!("output:\n{text}") }
+}

@@ -1,0 +1,226 @@
+//! `run`: make the pending release live on every host — with `recreate`: stop hooks, stop
+//! the old instance, switch `live` atomically, start the new one, start hooks, then the
+//! health probe; or, when `refresh` hooks are given, switch and refresh. A failed probe puts
+//! the old release back (switch, start) and marks the new one failed.
+
+use hoist_core::spec::{Service, Strategy};
+use hoist_core::{Action, EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
+
+use crate::error::{Error, Result};
+use crate::ops::command_run::CommandRun;
+use crate::ops::context::Context;
+use crate::ops::outcome::CommandOutcome;
+use crate::ops::release::tail;
+use crate::ops::report;
+use crate::ports::HostHandle;
+use crate::ports::host::ExecDir;
+use crate::ports::runtime::InstanceSpec;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub env: EnvName,
+}
+
+/// Why a release is being made live: rollback never uses refresh hooks (assume the
+/// current release is broken) and tolerates failing stop hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    Forward,
+    Rollback,
+}
+
+pub fn run(ctx: &Context<'_>, options: &RunOptions) -> Result<CommandOutcome> {
+    ctx.env_spec(&options.env)?;
+    let mut run = CommandRun::begin(ctx, Action::Run, &options.env, serde_json::json!({}))?;
+    let result = run.connect_hosts().and_then(|()| {
+        run.step("run", Some(Step::Run), |run| {
+            let target = run_target(run)?;
+            run_step(run, &target, RunMode::Forward)?;
+            Ok(target)
+        })
+    });
+    report::finish_with(run, result, |id| format!("release `{id}` is live in `{}`", options.env))
+}
+
+/// The release `run` makes live: the pending one, else the live one again.
+pub(crate) fn run_target(run: &CommandRun<'_>) -> Result<ReleaseId> {
+    let env = run.env.as_ref();
+    env.and_then(|e| e.pending_release.clone().or_else(|| e.live_release.clone())).ok_or_else(|| {
+        Error::failed(format!("environment `{}` has no release to run", run.env_name))
+            .hint(format!("make one with `{}`", run.ctx.command_line("release", &run.env_name)))
+    })
+}
+
+/// Makes `target` live on every host, in order, and records it.
+pub(crate) fn run_step(run: &mut CommandRun<'_>, target: &ReleaseId, mode: RunMode) -> Result<()> {
+    let ctx = run.ctx;
+    if let Some(service) = &ctx.spec.service
+        && service.strategy == Strategy::BlueGreen
+    {
+        return Err(Error::failed("strategy `blue-green` is not available yet")
+            .hint("use `strategy = \"recreate\"` in `[service]` until blue-green lands"));
+    }
+    let mut previous = None;
+    for index in 0..run.hosts.len() {
+        match make_live(run, &run.hosts[index], target, mode) {
+            Ok(before) => previous = before,
+            Err(error) => {
+                forget_failed_target(run, index, target)?;
+                return Err(error);
+            }
+        }
+    }
+    let env = run.env_mut()?;
+    env.live_release = Some(target.clone());
+    if env.pending_release.as_ref() == Some(target) || mode == RunMode::Rollback {
+        env.pending_release = None;
+    }
+    run.save_env()?;
+    set_record_status(run, target, ReleaseStatus::Live)?;
+    if let Some(previous) = previous.filter(|p| p != target) {
+        set_record_status(run, &previous, ReleaseStatus::Retired)?;
+    }
+    run.event("release.live", format!("release {target} is live"))
+}
+
+/// After a failed run on host `index`: the store follows what that host now serves, and a
+/// release marked failed is no longer pending.
+fn forget_failed_target(run: &mut CommandRun<'_>, index: usize, target: &ReleaseId) -> Result<()> {
+    let host_releases = run.hosts[index].host.releases()?;
+    let target_failed = host_releases.infos.get(target).is_some_and(|info| info.status == ReleaseStatus::Failed);
+    let env = run.env_mut()?;
+    env.live_release = host_releases.live;
+    if target_failed {
+        env.pending_release = None;
+    }
+    run.save_env()
+}
+
+/// One host: returns the release that was live before.
+fn make_live(run: &CommandRun<'_>, handle: &HostHandle, target: &ReleaseId, mode: RunMode) -> Result<Option<ReleaseId>> {
+    let ctx = run.ctx;
+    let hooks = &ctx.spec.hooks;
+    let address = handle.host.address();
+    let previous = handle.host.releases()?.live;
+    let hook_env = vec![
+        ("HOIST_RELEASE".to_owned(), target.to_string()),
+        ("HOIST_ENV".to_owned(), run.env_name.to_string()),
+    ];
+
+    if mode == RunMode::Forward && !hooks.refresh.is_empty() && previous.is_some() {
+        handle.host.switch_live(target)?;
+        run_hooks(handle, &hooks.refresh, &ExecDir::Release(target.clone()), &hook_env, "refresh")?;
+    } else {
+        if let Some(live) = &previous {
+            let stopped = run_hooks(handle, &hooks.stop, &ExecDir::Release(live.clone()), &hook_env, "stop");
+            match (stopped, mode) {
+                (Err(error), RunMode::Rollback) => ctx.progress.note(&format!("{address}: ignoring a failed stop hook: {error}")),
+                (result, _) => result?,
+            }
+        }
+        if let Some(service) = &ctx.spec.service {
+            handle.runtime.stop(service.stop_grace)?;
+        }
+        handle.host.switch_live(target)?;
+        if let Some(service) = &ctx.spec.service {
+            start_instance(run, handle, service, target)?;
+        }
+        run_hooks(handle, &hooks.start, &ExecDir::Release(target.clone()), &hook_env, "start")?;
+    }
+
+    let Some(service) = &ctx.spec.service else {
+        return Ok(previous);
+    };
+    let Some(health) = &service.health else {
+        return Ok(previous);
+    };
+    let report = handle.probe.wait_healthy(service.port, health);
+    if report.healthy {
+        ctx.progress.note(&format!("{address}: healthy after {} tries ({:.1}s)", report.attempts, report.elapsed.as_secs_f64()));
+        return Ok(previous);
+    }
+    let log_tail = handle.runtime.log_tail(target, 20).unwrap_or_else(|e| format!("(no log: {e})"));
+    let failure = Error::failed(format!("release `{target}` failed its health check on `{address}`"))
+        .cause(format!(
+            "GET {} expected {}; last answers: {}",
+            health.path,
+            health.expect_status,
+            report.last_answers.join(", ")
+        ))
+        .cause(format!("service log:\n{log_tail}"));
+    Err(put_back(run, handle, service, target, previous, failure))
+}
+
+/// After a failed probe: stop the new instance, switch back to the previous release, start it
+/// again and mark the new release failed. Returns the error to report.
+fn put_back(
+    run: &CommandRun<'_>,
+    handle: &HostHandle,
+    service: &Service,
+    target: &ReleaseId,
+    previous: Option<ReleaseId>,
+    failure: Error,
+) -> Error {
+    let ctx = run.ctx;
+    let address = handle.host.address();
+    if let Err(error) = handle.runtime.stop(service.stop_grace) {
+        return failure.cause(format!("and stopping it failed: {error}"));
+    }
+    let Some(previous) = previous.filter(|p| p != target) else {
+        return failure.hint("nothing older to go back to; fix the service and deploy again");
+    };
+    let restored = handle
+        .host
+        .switch_live(&previous)
+        .and_then(|()| handle.host.mark_failed(target, "failed its health check"))
+        .and_then(|()| start_instance(run, handle, service, &previous).map(|_| ()));
+    match restored {
+        Ok(()) => {
+            ctx.progress.note(&format!("{address}: switched back to `{previous}`, which serves again"));
+            let _ = set_record_status(run, target, ReleaseStatus::Failed);
+            failure.hint(format!("`{previous}` is serving again; fix the service and deploy again"))
+        }
+        Err(error) => failure.cause(format!("and putting `{previous}` back failed: {error}")),
+    }
+}
+
+fn start_instance(run: &CommandRun<'_>, handle: &HostHandle, service: &Service, release: &ReleaseId) -> Result<()> {
+    let spec = InstanceSpec {
+        release: release.clone(),
+        command: service.command.clone(),
+        port: service.port,
+        env: vec![("HOIST_ENV".to_owned(), run.env_name.to_string())],
+    };
+    let instance = handle.runtime.start(&spec)?;
+    run.ctx.progress.note(&format!("{}: started `{release}` (pid {}) on port {}", handle.host.address(), instance.pid, instance.port));
+    Ok(())
+}
+
+fn run_hooks(handle: &HostHandle, commands: &[String], dir: &ExecDir, env: &[(String, String)], kind: &str) -> Result<()> {
+    for command in commands {
+        let output = handle.host.exec(dir, command, env)?;
+        if output.status != 0 {
+            return Err(Error::failed(format!(
+                "{kind} hook `{command}` exited with status {} on `{}`",
+                output.status,
+                handle.host.address()
+            ))
+            .cause(tail(&output.output, 20)));
+        }
+    }
+    Ok(())
+}
+
+fn set_record_status(run: &CommandRun<'_>, id: &ReleaseId, status: ReleaseStatus) -> Result<()> {
+    let store = run.ctx.store;
+    if let Some(mut record) = store.releases(&run.env_name)?.into_iter().find(|r| &r.id == id) {
+        record.status = status;
+        store.save_release(&record)?;
+    }
+    Ok(())
+}
+
+/// Whether the environment is in a state where `run` makes sense (for `deploy`).
+pub(crate) fn has_release(state: Option<EnvState>) -> bool {
+    matches!(state, Some(EnvState::Released | EnvState::Running))
+}
