@@ -9,11 +9,18 @@ use std::time::Duration;
 use crate::env_name::EnvName;
 use crate::host_address::HostAddress;
 
+mod defaults;
 mod diagnostic;
+mod environments;
+mod names;
 mod parse;
+mod problems;
 mod schema;
+mod section;
 mod starter;
+mod suggest;
 
+pub use defaults::explain_defaults;
 pub use diagnostic::{SpecDiagnostic, SpecErrors};
 
 /// A whole, validated spec.
@@ -130,3 +137,6 @@ impl Spec {
         self.envs.get(name)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,316 @@
-//! TODO(spec helper): TOML → validated `Spec`.
+//! Text → validated `Spec`: parse the TOML keeping spans, then read each table, reporting
+//! every problem found rather than stopping at the first.
 
-use super::{Spec, SpecDiagnostic, SpecErrors};
+use super::environments::read_environments;
+use super::names::{APP_NAME_HINT, PathKind, app_name_problem, relative_path, relative_paths};
+use super::problems::Problems;
+use super::section::Section;
+use super::suggest;
+use super::{
+    App, Build, ConfigTemplates, Health, Hooks, Service, Spec, SpecDiagnostic, SpecErrors,
+    Strategy, defaults,
+};
+
+const TOP_LEVEL_KEYS: &[&str] = &["app", "build", "hooks", "service", "config", "env"];
+const APP_KEYS: &[&str] = &["name"];
+const BUILD_KEYS: &[&str] = &["steps", "upload", "upload_version", "exclude"];
+const HOOK_KEYS: &[&str] = &["post_upload", "stop", "start", "refresh"];
+const SERVICE_KEYS: &[&str] = &["command", "port", "strategy", "stop_grace", "health"];
+const HEALTH_KEYS: &[&str] = &[
+    "path",
+    "expect_status",
+    "interval",
+    "timeout",
+    "deadline",
+    "successes",
+];
+const CONFIG_KEYS: &[&str] = &["templates"];
+const STRATEGIES: &[&str] = &["recreate", "blue-green"];
 
 pub(super) fn parse(text: &str) -> Result<Spec, SpecErrors> {
-    let _ = text;
-    Err(SpecErrors(vec![SpecDiagnostic {
-        message: "not implemented".into(),
-        hint: None,
-        span: None,
-    }]))
+    let document = toml_edit::Document::parse(text).map_err(|error| {
+        SpecErrors(vec![SpecDiagnostic {
+            message: format!("invalid TOML: {}", error.message().trim_end()),
+            hint: None,
+            span: error.span(),
+        }])
+    })?;
+    let mut problems = Problems::default();
+    let root = Section::root(document.as_table());
+    root.check_keys(TOP_LEVEL_KEYS, &mut problems);
+
+    let app = read_app(&root, &mut problems);
+    let build = match root.section("build", &mut problems) {
+        Some(section) => read_build(&section, &mut problems),
+        None => Build {
+            steps: Vec::new(),
+            upload: vec![defaults::UPLOAD.into()],
+            upload_version: None,
+            exclude: Vec::new(),
+        },
+    };
+    let hooks = root
+        .section("hooks", &mut problems)
+        .map(|section| read_hooks(&section, &mut problems))
+        .unwrap_or_default();
+    let service = root
+        .section("service", &mut problems)
+        .map(|section| read_service(&section, &mut problems));
+    let config = root
+        .section("config", &mut problems)
+        .map(|section| read_config(&section, &mut problems))
+        .unwrap_or_default();
+    let envs = read_environments(&root, &app.name, &mut problems);
+
+    if !problems.is_empty() {
+        return Err(problems.into_errors());
+    }
+    Ok(Spec {
+        app,
+        build,
+        hooks,
+        service,
+        config,
+        envs,
+    })
+}
+
+fn read_app(root: &Section<'_>, problems: &mut Problems) -> App {
+    let Some(field) = root.field("app") else {
+        problems.error_with_hint(
+            None,
+            "missing `[app]`",
+            "add `[app]` with a line `name = \"my-app\"`",
+        );
+        return App {
+            name: String::new(),
+        };
+    };
+    let Some(section) = field.section(None, problems) else {
+        return App {
+            name: String::new(),
+        };
+    };
+    section.check_keys(APP_KEYS, problems);
+    let name = section
+        .required("name", "name = \"my-app\"", problems)
+        .and_then(|field| field.string(problems));
+    let name = match name {
+        Some(name) => match app_name_problem(name.value) {
+            Some(reason) => {
+                problems.error_with_hint(
+                    name.span,
+                    format!("invalid app name `{}`: {reason}", name.value),
+                    APP_NAME_HINT,
+                );
+                String::new()
+            }
+            None => name.value.to_owned(),
+        },
+        None => String::new(),
+    };
+    App { name }
+}
+
+fn read_build(section: &Section<'_>, problems: &mut Problems) -> Build {
+    section.check_keys(BUILD_KEYS, problems);
+    let steps = section
+        .field("steps")
+        .and_then(|field| field.commands(problems))
+        .unwrap_or_default();
+    let upload_field = section.field("upload");
+    let mut upload = upload_field
+        .as_ref()
+        .and_then(|field| {
+            let texts = field.strings(problems)?;
+            if texts.is_empty() {
+                problems.error_with_hint(
+                    field.span(),
+                    "`upload` must list at least one path",
+                    "leave `upload` out to upload the whole spec directory",
+                );
+            }
+            relative_paths(&texts, "upload", PathKind::Any, problems)
+        })
+        .unwrap_or_default();
+    let upload_version = section.field("upload_version").and_then(|field| {
+        if upload_field.is_some() {
+            problems.error_with_hint(
+                field.key_span.clone(),
+                "`upload` and `upload_version` cannot both be set",
+                "use `upload` to list the paths to send, or `upload_version` to send one built directory's contents",
+            );
+        }
+        let text = field.string(problems)?;
+        relative_path(&text, "upload_version", PathKind::Any, problems)
+    });
+    if upload_field.is_none() && upload_version.is_none() {
+        upload = vec![defaults::UPLOAD.into()];
+    }
+    let exclude = section
+        .field("exclude")
+        .and_then(|field| field.strings(problems))
+        .map(|texts| texts.iter().map(|text| text.value.to_owned()).collect())
+        .unwrap_or_default();
+    Build {
+        steps,
+        upload,
+        upload_version,
+        exclude,
+    }
+}
+
+fn read_hooks(section: &Section<'_>, problems: &mut Problems) -> Hooks {
+    section.check_keys(HOOK_KEYS, problems);
+    let mut commands = |key| {
+        section
+            .field(key)
+            .and_then(|field| field.commands(problems))
+            .unwrap_or_default()
+    };
+    Hooks {
+        post_upload: commands("post_upload"),
+        stop: commands("stop"),
+        start: commands("start"),
+        refresh: commands("refresh"),
+    }
+}
+
+fn read_service(section: &Section<'_>, problems: &mut Problems) -> Service {
+    section.check_keys(SERVICE_KEYS, problems);
+    let command = section
+        .required(
+            "command",
+            "command = \"python3 app.py --port $PORT\"",
+            problems,
+        )
+        .and_then(|field| {
+            let text = field.string(problems)?;
+            if text.value.trim().is_empty() {
+                problems.error(text.span, "`command` must not be empty");
+                return None;
+            }
+            Some(text.value.to_owned())
+        })
+        .unwrap_or_default();
+    let port = section
+        .required("port", "port = 8080", problems)
+        .and_then(|field| field.integer(1, 65535, problems))
+        .and_then(|port| u16::try_from(port).ok())
+        .unwrap_or_default();
+    let strategy = section
+        .field("strategy")
+        .and_then(|field| {
+            let text = field.text();
+            let strategy = match text.as_ref().map(|text| text.value) {
+                Some("recreate") => Some(Strategy::Recreate),
+                Some("blue-green") => Some(Strategy::BlueGreen),
+                _ => None,
+            };
+            if strategy.is_none() {
+                let close = text.and_then(|text| suggest::closest(text.value, STRATEGIES));
+                let hint = match close {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "`recreate` stops the old release before starting the new one; `blue-green` starts the new one first".to_owned(),
+                };
+                problems.error_with_hint(
+                    field.span(),
+                    "`strategy` must be `\"recreate\"` or `\"blue-green\"`",
+                    hint,
+                );
+            }
+            strategy
+        })
+        .unwrap_or(defaults::STRATEGY);
+    let stop_grace = section
+        .field("stop_grace")
+        .and_then(|field| field.duration(true, problems))
+        .unwrap_or(defaults::STOP_GRACE);
+    let health = section
+        .section("health", problems)
+        .map(|health| read_health(&health, problems));
+    Service {
+        command,
+        port,
+        strategy,
+        stop_grace,
+        health,
+    }
+}
+
+fn read_health(section: &Section<'_>, problems: &mut Problems) -> Health {
+    section.check_keys(HEALTH_KEYS, problems);
+    let path = section
+        .required("path", "path = \"/health\"", problems)
+        .and_then(|field| {
+            let text = field.string(problems)?;
+            let clean = !text
+                .value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control());
+            if !text.value.starts_with('/') || !clean {
+                problems.error_with_hint(
+                    text.span,
+                    format!(
+                        "health `path` `{}` must be a URL path starting with `/`",
+                        text.value
+                    ),
+                    "write the path the service answers on, like `/health` or `/`",
+                );
+                return None;
+            }
+            Some(text.value.to_owned())
+        })
+        .unwrap_or_default();
+    let expect_status = section
+        .field("expect_status")
+        .and_then(|field| field.integer(100, 599, problems))
+        .and_then(|status| u16::try_from(status).ok())
+        .unwrap_or(defaults::HEALTH_EXPECT_STATUS);
+    let duration = |key, default, problems: &mut Problems| {
+        section
+            .field(key)
+            .and_then(|field| field.duration(false, problems))
+            .unwrap_or(default)
+    };
+    let interval = duration("interval", defaults::HEALTH_INTERVAL, problems);
+    let timeout = duration("timeout", defaults::HEALTH_TIMEOUT, problems);
+    let deadline = duration("deadline", defaults::HEALTH_DEADLINE, problems);
+    if deadline < timeout {
+        let span = section
+            .field("deadline")
+            .or_else(|| section.field("timeout"))
+            .and_then(|field| field.span());
+        problems.error(
+            span,
+            format!(
+                "health `deadline` ({}) must be at least `timeout` ({})",
+                crate::duration::format_duration(deadline),
+                crate::duration::format_duration(timeout),
+            ),
+        );
+    }
+    let successes = section
+        .field("successes")
+        .and_then(|field| field.integer(1, i64::from(u32::MAX), problems))
+        .and_then(|successes| u32::try_from(successes).ok())
+        .unwrap_or(defaults::HEALTH_SUCCESSES);
+    Health {
+        path,
+        expect_status,
+        interval,
+        timeout,
+        deadline,
+        successes,
+    }
+}
+
+fn read_config(section: &Section<'_>, problems: &mut Problems) -> ConfigTemplates {
+    section.check_keys(CONFIG_KEYS, problems);
+    let templates = section
+        .field("templates")
+        .and_then(|field| field.strings(problems))
+        .and_then(|texts| relative_paths(&texts, "templates", PathKind::Inside, problems))
+        .unwrap_or_default();
+    ConfigTemplates { templates }
 }

@@ -1,5 +1,274 @@
-//! TODO(spec helper): the JSON Schema of `Hoist.toml`.
+//! The JSON Schema (draft 2020-12) of `Hoist.toml`, for editors (taplo, VS Code "Even Better
+//! TOML") and for `hoist spec schema`. Written by hand so it says what the parser checks;
+//! defaults come from `defaults` so the two cannot drift.
 
-pub(super) fn json_schema() -> serde_json::Value {
-    serde_json::Value::Null
+use serde_json::{Value, json};
+
+use super::defaults;
+use crate::duration::format_duration;
+
+/// `500ms`, `10s`, `2m30s`: what `parse_duration` reads.
+const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h|d))+$";
+const ENV_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,62}$";
+const APP_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9_.-]{0,62}$";
+const VARIABLE_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+/// Relative, non-empty, no `..` component (NUL cannot appear in TOML strings unescaped and
+/// is refused by the parser).
+const RELATIVE_PATH_PATTERN: &str = "^(?!/)(?!~)(?!(.*/)?\\.\\.(/|$)).+$";
+
+pub(super) fn json_schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Hoist.toml",
+        "description": "A hoist spec: what to build and upload, how to run the service, and the environments to deploy to.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["app", "env"],
+        "properties": {
+            "app": app(),
+            "build": build(),
+            "hooks": hooks(),
+            "service": service(),
+            "config": config(),
+            "env": environments(),
+        },
+        "$defs": {
+            "duration": {
+                "type": "string",
+                "pattern": DURATION_PATTERN,
+                "description": "A duration: numbers with units `ms`, `s`, `m`, `h`, `d`, e.g. `500ms`, `2m30s`.",
+            },
+            "relativePath": {
+                "type": "string",
+                "minLength": 1,
+                "pattern": RELATIVE_PATH_PATTERN,
+                "description": "A relative path without `..`.",
+            },
+            "commands": {
+                "description": "One shell command or a list of them, run in order.",
+                "oneOf": [
+                    { "type": "string", "minLength": 1 },
+                    { "type": "array", "items": { "type": "string", "minLength": 1 } },
+                ],
+                "default": [],
+            },
+        },
+    })
+}
+
+fn app() -> Value {
+    json!({
+        "type": "object",
+        "description": "The application being deployed.",
+        "additionalProperties": false,
+        "required": ["name"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": APP_NAME_PATTERN,
+                "description": "The app's name: 1-63 lowercase letters, digits, `-`, `_` or `.`, starting with a letter or digit.",
+            },
+        },
+    })
+}
+
+fn build() -> Value {
+    json!({
+        "type": "object",
+        "description": "How a release is built locally and what is uploaded.",
+        "additionalProperties": false,
+        "not": { "required": ["upload", "upload_version"] },
+        "properties": {
+            "steps": {
+                "$ref": "#/$defs/commands",
+                "description": "Local shell commands run in order in the spec's directory before uploading.",
+            },
+            "upload": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "$ref": "#/$defs/relativePath" },
+                "default": [defaults::UPLOAD],
+                "description": "Paths to upload, relative to the spec's directory. Not with `upload_version`.",
+            },
+            "upload_version": {
+                "$ref": "#/$defs/relativePath",
+                "description": "One directory whose contents become the release. Not with `upload`.",
+            },
+            "exclude": {
+                "type": "array",
+                "items": { "type": "string" },
+                "default": [],
+                "description": "Gitignore-style globs left out of the upload; `.git` and `.hoist` always are.",
+            },
+        },
+    })
+}
+
+fn hooks() -> Value {
+    let hook =
+        |description: &str| json!({ "$ref": "#/$defs/commands", "description": description });
+    json!({
+        "type": "object",
+        "description": "Shell commands run on each host at points of a deploy.",
+        "additionalProperties": false,
+        "properties": {
+            "post_upload": hook("Run in the new release directory after upload, before it is marked ready."),
+            "stop": hook("Run in the live release before it is switched away from."),
+            "start": hook("Run in the new live release after the switch."),
+            "refresh": hook("When given, run after the switch instead of stop/start (e.g. `apachectl graceful`)."),
+        },
+    })
+}
+
+fn service() -> Value {
+    json!({
+        "type": "object",
+        "description": "The long-running service; leave out for a static site.",
+        "additionalProperties": false,
+        "required": ["command", "port"],
+        "properties": {
+            "command": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Shell command starting the service; it must listen on `$PORT`.",
+            },
+            "port": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 65535,
+                "description": "The public port users reach.",
+            },
+            "strategy": {
+                "enum": ["recreate", "blue-green"],
+                "default": defaults::STRATEGY.as_str(),
+                "description": "`recreate` stops the old release, then starts the new one; `blue-green` starts the new one on another port and switches when it is healthy.",
+            },
+            "stop_grace": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::STOP_GRACE),
+                "description": "How long after SIGTERM before SIGKILL.",
+            },
+            "health": health(),
+        },
+    })
+}
+
+fn health() -> Value {
+    json!({
+        "type": "object",
+        "description": "An HTTP check on `127.0.0.1:$PORT` a new release must pass.",
+        "additionalProperties": false,
+        "required": ["path"],
+        "properties": {
+            "path": {
+                "type": "string",
+                "pattern": "^/\\S*$",
+                "description": "The HTTP path probed, starting with `/`.",
+            },
+            "expect_status": {
+                "type": "integer",
+                "minimum": 100,
+                "maximum": 599,
+                "default": defaults::HEALTH_EXPECT_STATUS,
+                "description": "The HTTP status a healthy service answers with.",
+            },
+            "interval": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::HEALTH_INTERVAL),
+                "description": "Time between tries.",
+            },
+            "timeout": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::HEALTH_TIMEOUT),
+                "description": "How long one try may take.",
+            },
+            "deadline": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::HEALTH_DEADLINE),
+                "description": "How long before the release is declared unhealthy; at least `timeout`.",
+            },
+            "successes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": u32::MAX,
+                "default": defaults::HEALTH_SUCCESSES,
+                "description": "Consecutive successful tries needed.",
+            },
+        },
+    })
+}
+
+fn config() -> Value {
+    json!({
+        "type": "object",
+        "description": "Configuration rendered on each host at configure time.",
+        "additionalProperties": false,
+        "properties": {
+            "templates": {
+                "type": "array",
+                "items": { "$ref": "#/$defs/relativePath" },
+                "default": [],
+                "description": "minijinja templates rendered into the host's `config/` directory (name without `.j2`).",
+            },
+        },
+    })
+}
+
+fn environments() -> Value {
+    json!({
+        "type": "object",
+        "description": "The environments to deploy to, by name (`[env.dev]`, `[env.prod]`).",
+        "minProperties": 1,
+        "propertyNames": { "pattern": ENV_NAME_PATTERN },
+        "additionalProperties": environment(),
+    })
+}
+
+fn environment() -> Value {
+    json!({
+        "type": "object",
+        "description": "One environment: its hosts and what they are given.",
+        "additionalProperties": false,
+        "required": ["hosts"],
+        "properties": {
+            "hosts": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": true,
+                "items": {
+                    "type": "string",
+                    "pattern": "^local:/.+",
+                    "description": "A host: `local:/absolute/deploy/root` on this machine.",
+                },
+                "description": "Where the environment runs.",
+            },
+            "keep_releases": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000,
+                "default": defaults::KEEP_RELEASES,
+                "description": "How many releases to keep on each host for rollback.",
+            },
+            "vars": {
+                "type": "object",
+                "propertyNames": { "pattern": VARIABLE_NAME_PATTERN, "not": { "const": "PORT" } },
+                "additionalProperties": { "type": "string" },
+                "default": {},
+                "description": "Plain variables, written to the env file and given to templates.",
+            },
+            "secrets": {
+                "type": "array",
+                "uniqueItems": true,
+                "items": { "type": "string", "pattern": VARIABLE_NAME_PATTERN, "not": { "const": "PORT" } },
+                "default": [],
+                "description": "Names of environment variables read at configure time; their values are secret.",
+            },
+            "shared_dirs": {
+                "type": "array",
+                "items": { "$ref": "#/$defs/relativePath" },
+                "default": [],
+                "description": "Directories under `shared/` linked into every release.",
+            },
+        },
+    })
 }

@@ -1,5 +1,146 @@
-//! TODO(spec helper): the starter spec `hoist init` writes.
+//! The starter spec `hoist init` writes: every table, each key explained, serving the
+//! current directory with Python's built-in web server so the first deploy just works.
 
+/// The starter for `app_name`, made into a valid app name first (`My App` → `my-app`) so
+/// that whatever directory `hoist init` runs in, the spec it writes parses.
 pub(super) fn starter(app_name: &str) -> String {
-    format!("[app]\nname = \"{app_name}\"\n")
+    STARTER.replace("{app}", &app_name_from(app_name))
+}
+
+/// Lowercases, turns anything else not allowed into `-`, and drops leading punctuation.
+fn app_name_from(wanted: &str) -> String {
+    let lowered: String = wanted
+        .trim()
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name: String = lowered
+        .trim_start_matches(['-', '_', '.'])
+        .chars()
+        .take(63)
+        .collect();
+    if name.is_empty() {
+        "app".to_owned()
+    } else {
+        name
+    }
+}
+
+const STARTER: &str = r#"# Hoist.toml: how hoist builds, uploads and runs this app.
+# Paths are relative to this file's directory. Durations read like `500ms`, `10s`, `2m30s`.
+
+[app]
+# Lowercase letters, digits, `-`, `_` and `.`.
+name = "{app}"
+
+[build]
+# Shell commands run here, in order, before uploading (e.g. "npm ci", "make dist").
+steps = []
+# What to upload: these paths...
+upload = ["."]
+# ...or instead one directory whose contents become the release:
+# upload_version = "dist"
+# Gitignore-style globs left out of the upload (`.git` and `.hoist` always are).
+exclude = []
+
+[hooks]
+# Each hook is a command or a list of commands, run on the host.
+# In the new release, after upload, before it is marked ready:
+post_upload = []
+# In the live release, before switching away from it:
+stop = []
+# In the new live release, after the switch:
+start = []
+# If set, run after the switch instead of stop/start (e.g. "apachectl graceful"):
+refresh = []
+
+# The long-running service. Leave this table out for a static site.
+[service]
+# Shell command starting the service; hoist sets $PORT to the port it must listen on.
+command = "python3 -m http.server $PORT"
+# The public port users reach.
+port = 8080
+# "recreate" stops the old release, then starts the new one.
+# "blue-green" starts the new one on another port and switches once it is healthy.
+strategy = "recreate"
+# How long after SIGTERM before SIGKILL.
+stop_grace = "10s"
+
+# An HTTP check on 127.0.0.1:$PORT that a new release must pass.
+[service.health]
+path = "/"
+expect_status = 200
+# Time between tries, how long one try may take, and when to give up.
+interval = "500ms"
+timeout = "2s"
+deadline = "30s"
+# Consecutive successful tries needed.
+successes = 1
+
+[config]
+# minijinja templates rendered into each host's `config/` at configure time
+# (written without the `.j2`), e.g. ["deploy/app.ini.j2"].
+templates = []
+
+# One table per environment: `hoist deploy dev`.
+[env.dev]
+# Where it runs: `local:/absolute/path` is a deploy root on this machine.
+hosts = ["local:/tmp/hoist/{app}/dev"]
+# Releases kept on each host for `hoist rollback`.
+keep_releases = 5
+# Plain variables, written to the env file and given to templates.
+vars = { APP_ENV = "dev" }
+# Names of environment variables read when configuring; their values stay secret.
+secrets = []
+# Directories under `shared/` linked into every release (uploads, caches).
+shared_dirs = []
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::super::Strategy;
+    use super::super::tests::{env_name, host, parsed};
+    use super::*;
+
+    #[test]
+    fn starter_parses_with_the_documented_setup() {
+        let spec = parsed(&starter("hello"));
+        assert_eq!(spec.app.name, "hello");
+        let Some(service) = &spec.service else {
+            panic!("no service");
+        };
+        assert_eq!(service.command, "python3 -m http.server $PORT");
+        assert_eq!(service.port, 8080);
+        assert_eq!(service.strategy, Strategy::Recreate);
+        assert_eq!(service.health.as_ref().map(|h| h.path.as_str()), Some("/"));
+        let dev = &spec.envs[&env_name("dev")];
+        assert_eq!(dev.hosts, vec![host("local:/tmp/hoist/hello/dev")]);
+    }
+
+    #[test]
+    fn starter_parses_whatever_the_directory_is_called() {
+        for wanted in [
+            "My App",
+            "../x",
+            "\"quoted\"",
+            "",
+            "-rf",
+            "site.example.org",
+            &"x".repeat(80),
+        ] {
+            let spec = parsed(&starter(wanted));
+            assert!(!spec.app.name.is_empty(), "{wanted:?}");
+        }
+        assert_eq!(app_name_from("My App"), "my-app");
+        assert_eq!(app_name_from("site.example.org"), "site.example.org");
+        assert_eq!(app_name_from("-rf"), "rf");
+        assert_eq!(app_name_from("???"), "app");
+    }
 }

@@ -1,0 +1,57 @@
+//! The value every optional spec key takes when left out, in one place so the parser, the
+//! JSON Schema and `explain_defaults` cannot disagree.
+
+use std::time::Duration;
+
+use super::Strategy;
+use crate::duration::format_duration;
+
+pub(super) const UPLOAD: &str = ".";
+pub(super) const STRATEGY: Strategy = Strategy::Recreate;
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(super) const HEALTH_EXPECT_STATUS: u16 = 200;
+pub(super) const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
+pub(super) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
+pub(super) const HEALTH_SUCCESSES: u32 = 1;
+pub(super) const KEEP_RELEASES: u32 = 5;
+
+impl Strategy {
+    /// As written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recreate => "recreate",
+            Self::BlueGreen => "blue-green",
+        }
+    }
+}
+
+/// Every optional key (dotted, `env.NAME` for any environment) and its default, as written
+/// in the spec.
+pub fn explain_defaults() -> Vec<(&'static str, String)> {
+    let quoted_duration = |duration| format!("\"{}\"", format_duration(duration));
+    vec![
+        ("build.steps", "[]".to_owned()),
+        ("build.upload", format!("[\"{UPLOAD}\"]")),
+        ("build.exclude", "[]".to_owned()),
+        ("hooks.post_upload", "[]".to_owned()),
+        ("hooks.stop", "[]".to_owned()),
+        ("hooks.start", "[]".to_owned()),
+        ("hooks.refresh", "[]".to_owned()),
+        ("service.strategy", format!("\"{}\"", STRATEGY.as_str())),
+        ("service.stop_grace", quoted_duration(STOP_GRACE)),
+        (
+            "service.health.expect_status",
+            HEALTH_EXPECT_STATUS.to_string(),
+        ),
+        ("service.health.interval", quoted_duration(HEALTH_INTERVAL)),
+        ("service.health.timeout", quoted_duration(HEALTH_TIMEOUT)),
+        ("service.health.deadline", quoted_duration(HEALTH_DEADLINE)),
+        ("service.health.successes", HEALTH_SUCCESSES.to_string()),
+        ("config.templates", "[]".to_owned()),
+        ("env.NAME.keep_releases", KEEP_RELEASES.to_string()),
+        ("env.NAME.vars", "{}".to_owned()),
+        ("env.NAME.secrets", "[]".to_owned()),
+        ("env.NAME.shared_dirs", "[]".to_owned()),
+    ]
+}

@@ -1,0 +1,199 @@
+//! The JSON Schema checked against real specs with a small checker for the keywords it
+//! uses (no regex ones), so the schema and the parser agree on what a spec is.
+
+use serde_json::{Map, Value, json};
+
+use super::super::Spec;
+
+/// Checks `value` against the keywords this schema uses, except the regex ones; returns
+/// what does not match, with a JSON-pointer-ish path.
+fn check(schema: &Value, root: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
+    let Some(schema) = schema.as_object() else {
+        return;
+    };
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let name = reference.trim_start_matches("#/$defs/");
+        check(&root["$defs"][name], root, value, path, problems);
+    }
+    if let Some(expected) = schema.get("type").and_then(Value::as_str) {
+        let actual = match value {
+            Value::Object(_) => "object",
+            Value::Array(_) => "array",
+            Value::String(_) => "string",
+            Value::Number(number) if number.is_i64() || number.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "boolean",
+            Value::Null => "null",
+        };
+        if actual != expected {
+            problems.push(format!("{path}: {actual} is not {expected}"));
+            return;
+        }
+    }
+    if let Some(choices) = schema.get("enum").and_then(Value::as_array)
+        && !choices.contains(value)
+    {
+        problems.push(format!("{path}: {value} not in enum"));
+    }
+    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+        let matching = options
+            .iter()
+            .filter(|option| {
+                let mut found = Vec::new();
+                check(option, root, value, path, &mut found);
+                found.is_empty()
+            })
+            .count();
+        if matching != 1 {
+            problems.push(format!("{path}: matches {matching} of oneOf"));
+        }
+    }
+    let number = value.as_i64();
+    let bound = |keyword| schema.get(keyword).and_then(Value::as_i64);
+    if let (Some(minimum), Some(number)) = (bound("minimum"), number)
+        && number < minimum
+    {
+        problems.push(format!("{path}: below minimum"));
+    }
+    if let (Some(maximum), Some(number)) = (bound("maximum"), number)
+        && number > maximum
+    {
+        problems.push(format!("{path}: above maximum"));
+    }
+    if let Some(items) = value.as_array() {
+        for (index, item) in items.iter().enumerate() {
+            if let Some(item_schema) = schema.get("items") {
+                check(
+                    item_schema,
+                    root,
+                    item,
+                    &format!("{path}/{index}"),
+                    problems,
+                );
+            }
+        }
+    }
+    if let Some(object) = value.as_object() {
+        check_object(schema, root, object, path, problems);
+    }
+}
+
+/// The root shows as `/`, the rest as `/service/port`.
+fn shown(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
+fn check_object(
+    schema: &Map<String, Value>,
+    root: &Value,
+    object: &Map<String, Value>,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    for required in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if !object.contains_key(required.as_str().unwrap_or_default()) {
+            problems.push(format!("{}: missing {required}", shown(path)));
+        }
+    }
+    let properties = schema.get("properties").and_then(Value::as_object);
+    for (key, item) in object {
+        let item_path = format!("{path}/{key}");
+        match (
+            properties.and_then(|p| p.get(key)),
+            schema.get("additionalProperties"),
+        ) {
+            (Some(property), _) => check(property, root, item, &item_path, problems),
+            (None, Some(Value::Bool(false))) => problems.push(format!("{item_path}: not allowed")),
+            (None, Some(additional)) => check(additional, root, item, &item_path, problems),
+            (None, None) => {}
+        }
+    }
+}
+
+fn toml_as_json(text: &str) -> Value {
+    match toml::from_str(text) {
+        Ok(value) => value,
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[test]
+fn schema_describes_every_table() {
+    let schema = Spec::json_schema();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let properties = &schema["properties"];
+    for table in ["app", "build", "hooks", "service", "config", "env"] {
+        assert_eq!(properties[table]["type"], "object", "{table}");
+        assert!(properties[table]["description"].is_string(), "{table}");
+    }
+    assert_eq!(schema["required"], json!(["app", "env"]));
+    assert_eq!(
+        properties["service"]["properties"]["strategy"]["enum"],
+        json!(["recreate", "blue-green"])
+    );
+    assert_eq!(
+        properties["env"]["propertyNames"]["pattern"],
+        "^[a-z0-9][a-z0-9_-]{0,62}$"
+    );
+}
+
+#[test]
+fn starter_spec_satisfies_the_schema() {
+    let schema = Spec::json_schema();
+    let mut problems = Vec::new();
+    check(
+        &schema,
+        &schema,
+        &toml_as_json(&Spec::starter("hello")),
+        "",
+        &mut problems,
+    );
+    assert_eq!(problems, Vec::<String>::new());
+}
+
+#[test]
+fn schema_refuses_what_the_parser_refuses() {
+    let schema = Spec::json_schema();
+    for (text, expected) in [
+        ("[app]\nname = \"x\"\n", "/: missing \"env\""),
+        (
+            "[app]\nname = \"x\"\n[env.dev]\nhosts = []\nprot = 1\n",
+            "/env/dev/prot: not allowed",
+        ),
+        (
+            "[app]\nname = \"x\"\n[service]\ncommand = \"x\"\nport = 70000\n[env.dev]\nhosts = []\n",
+            "/service/port: above maximum",
+        ),
+        (
+            "[app]\nname = \"x\"\n[service]\ncommand = \"x\"\nport = 1\nstrategy = \"rolling\"\n[env.dev]\nhosts = []\n",
+            "/service/strategy: \"rolling\" not in enum",
+        ),
+    ] {
+        assert!(Spec::parse(text).is_err(), "{text}");
+        let mut problems = Vec::new();
+        check(&schema, &schema, &toml_as_json(text), "", &mut problems);
+        assert!(
+            problems.contains(&expected.to_owned()),
+            "{text}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn schema_defaults_match_the_parser() {
+    let schema = Spec::json_schema();
+    let health = &schema["properties"]["service"]["properties"]["health"]["properties"];
+    assert_eq!(health["interval"]["default"], "500ms");
+    assert_eq!(health["deadline"]["default"], "30s");
+    let environment = &schema["properties"]["env"]["additionalProperties"];
+    assert_eq!(environment["properties"]["keep_releases"]["default"], 5);
+    assert_eq!(environment["required"], json!(["hosts"]));
+}
