@@ -1,5 +1,7 @@
 //! Adapters: the real implementations of the ports.
 
+pub mod env_secrets;
 pub mod http_probe;
+pub mod local_connector;
 pub mod local_host;
 pub mod sqlite_store;

@@ -1,5 +1,60 @@
 //! The command line: clap arguments, thin commands, rendering, diagnostics.
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub mod args;
+pub mod commands;
+pub mod printer;
+pub mod progress_printer;
+pub mod session;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::args::{Cli, Command};
+use crate::cli::printer::{Printer, report_error};
+use crate::error::{Error, ErrorKind};
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => ErrorKind::Failed.exit_code(),
+            };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let printer = Printer {
+        json: cli.global.json,
+    };
+    match run(&cli, printer) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report_error(&error, printer.json);
+            ExitCode::from(error.kind.exit_code())
+        }
+    }
+}
+
+fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
+    use commands::*;
+    let global = &cli.global;
+    match &cli.command {
+        Command::Init(args) => init::exec(global, args, printer),
+        Command::Spec(command) => spec::exec(global, command, printer),
+        Command::Create(args) => lifecycle::create(global, args, printer),
+        Command::Provision(args) => lifecycle::provision(global, args, printer),
+        Command::Configure(args) => lifecycle::configure(global, args, printer),
+        Command::Release(args) => lifecycle::release(global, args, printer),
+        Command::Run(args) => lifecycle::run(global, args, printer),
+        Command::Deploy(args) => lifecycle::deploy(global, args, printer),
+        Command::Rollback(args) => rollback::exec(global, args, printer),
+        Command::Releases(command) => releases::exec(global, command, printer),
+        Command::Destroy(args) => destroy::exec(global, args, printer),
+        Command::List => status::list(global, printer),
+        Command::Status(args) => status::status(global, args, printer),
+        Command::Check(args) => check::exec(global, args, printer),
+    }
 }

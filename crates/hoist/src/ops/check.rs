@@ -51,16 +51,29 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
         };
         match ctx.hosts.connect(address) {
             Ok(handle) => check_host(ctx, &handle, state, &mut host_check),
-            Err(error) => host_check.problems.push(format!("cannot reach the host: {error}")),
+            Err(error) => host_check
+                .problems
+                .push(format!("cannot reach the host: {error}")),
         }
         hosts.push(host_check);
     }
     let ok = hosts.iter().all(|h| h.problems.is_empty());
-    Ok(CheckReport { env: options.env.clone(), state, hosts, ok })
+    Ok(CheckReport {
+        env: options.env.clone(),
+        state,
+        hosts,
+        ok,
+    })
 }
 
-fn check_host(ctx: &Context<'_>, handle: &HostHandle, state: Option<EnvState>, out: &mut HostCheck) {
-    let expects_layout = matches!(state, Some(s) if s >= EnvState::Provisioned && s != EnvState::Destroyed);
+fn check_host(
+    ctx: &Context<'_>,
+    handle: &HostHandle,
+    state: Option<EnvState>,
+    out: &mut HostCheck,
+) {
+    let expects_layout =
+        matches!(state, Some(s) if s >= EnvState::Provisioned && s != EnvState::Destroyed);
     match handle.host.releases() {
         Ok(releases) => {
             out.live = releases.live.clone();
@@ -73,7 +86,9 @@ fn check_host(ctx: &Context<'_>, handle: &HostHandle, state: Option<EnvState>, o
                 ));
             }
         }
-        Err(error) if expects_layout => out.problems.push(format!("cannot read the layout: {error}")),
+        Err(error) if expects_layout => out
+            .problems
+            .push(format!("cannot read the layout: {error}")),
         Err(_) => {}
     }
     let Some(service) = &ctx.spec.service else {
@@ -84,22 +99,34 @@ fn check_host(ctx: &Context<'_>, handle: &HostHandle, state: Option<EnvState>, o
             out.instance_alive = current.alive;
             out.instance_release = Some(current.instance.release.clone());
             if !current.alive && state == Some(EnvState::Running) {
-                out.problems.push(format!("the instance of `{}` (pid {}) is not running", current.instance.release, current.instance.pid));
+                out.problems.push(format!(
+                    "the instance of `{}` (pid {}) is not running",
+                    current.instance.release, current.instance.pid
+                ));
             }
             if current.alive && out.live.as_ref() != Some(&current.instance.release) {
-                out.problems.push(format!("the running instance is `{}` but `live` is {}", current.instance.release, show(out.live.as_ref())));
+                out.problems.push(format!(
+                    "the running instance is `{}` but `live` is {}",
+                    current.instance.release,
+                    show(out.live.as_ref())
+                ));
             }
         }
-        Ok(None) if state == Some(EnvState::Running) => out.problems.push("no instance is recorded as running".to_owned()),
+        Ok(None) if state == Some(EnvState::Running) => out
+            .problems
+            .push("no instance is recorded as running".to_owned()),
         Ok(None) => {}
-        Err(error) => out.problems.push(format!("cannot read the instance: {error}")),
+        Err(error) => out
+            .problems
+            .push(format!("cannot read the instance: {error}")),
     }
     if let (Some(health), true) = (&service.health, out.instance_alive) {
         match handle.probe.probe_once(service.port, health) {
             Ok(_) => out.healthy = Some(true),
             Err(answer) => {
                 out.healthy = Some(false);
-                out.problems.push(format!("health check GET {} failed: {answer}", health.path));
+                out.problems
+                    .push(format!("health check GET {} failed: {answer}", health.path));
             }
         }
     }

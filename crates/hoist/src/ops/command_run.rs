@@ -14,7 +14,10 @@ use crate::ops::environment_lease::EnvironmentLease;
 use crate::ops::liveness;
 use crate::ports::HostHandle;
 use crate::ports::host::LockHolder;
-use crate::ports::store::{CommandFilter, CommandRecord, EnvironmentRecord, NewCommand, NewEvent, StepFailure, StepLogEntry};
+use crate::ports::store::{
+    CommandFilter, CommandRecord, EnvironmentRecord, NewCommand, NewEvent, StepFailure,
+    StepLogEntry,
+};
 
 pub struct CommandRun<'c> {
     pub ctx: &'c Context<'c>,
@@ -32,14 +35,22 @@ pub struct CommandRun<'c> {
 
 impl std::fmt::Debug for CommandRun<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommandRun").field("action", &self.action).field("env", &self.env_name).finish_non_exhaustive()
+        f.debug_struct("CommandRun")
+            .field("action", &self.action)
+            .field("env", &self.env_name)
+            .finish_non_exhaustive()
     }
 }
 
 impl<'c> CommandRun<'c> {
     /// Records the command, recovers from dead runners, takes the environment and checks the
     /// lifecycle allows `action`. Touches no host yet.
-    pub fn begin(ctx: &'c Context<'c>, action: Action, env_name: &EnvName, args: serde_json::Value) -> Result<Self> {
+    pub fn begin(
+        ctx: &'c Context<'c>,
+        action: Action,
+        env_name: &EnvName,
+        args: serde_json::Value,
+    ) -> Result<Self> {
         let now = ctx.clock.now();
         let command = ctx.store.insert_command(&NewCommand {
             kind: action,
@@ -78,7 +89,11 @@ impl<'c> CommandRun<'c> {
             message: format!("{} {} {}", ctx.invocation, self.action, self.env_name),
             command_id: Some(self.command.id),
         };
-        self.lease = Some(EnvironmentLease::acquire(ctx, &self.env_name, holder.clone())?);
+        self.lease = Some(EnvironmentLease::acquire(
+            ctx,
+            &self.env_name,
+            holder.clone(),
+        )?);
         self.mark_interrupted_commands()?;
         self.command = ctx.store.set_command_status(
             self.command.id,
@@ -87,7 +102,13 @@ impl<'c> CommandRun<'c> {
             None,
             ctx.clock.now(),
         )?;
-        self.event("command.started", format!("{} {} started by {}", self.action, self.env_name, ctx.actor.name))?;
+        self.event(
+            "command.started",
+            format!(
+                "{} {} started by {}",
+                self.action, self.env_name, ctx.actor.name
+            ),
+        )?;
         self.env = ctx.store.environment(&self.env_name)?;
         transition(self.state(), self.action)?;
         Ok(())
@@ -96,15 +117,34 @@ impl<'c> CommandRun<'c> {
     /// Commands of this environment still `running` whose runner is dead are `interrupted`.
     fn mark_interrupted_commands(&self) -> Result<()> {
         let ctx = self.ctx;
-        let filter = CommandFilter { env: Some(self.env_name.clone()), status: Some(CommandStatus::Running), limit: 0 };
+        let filter = CommandFilter {
+            env: Some(self.env_name.clone()),
+            status: Some(CommandStatus::Running),
+            limit: 0,
+        };
         for stale in ctx.store.commands(&filter)? {
-            let dead = stale.runner.as_ref().is_none_or(|runner| liveness::holder_is_dead(runner, &ctx.actor.machine));
+            let dead = stale
+                .runner
+                .as_ref()
+                .is_none_or(|runner| liveness::holder_is_dead(runner, &ctx.actor.machine));
             if stale.id != self.command.id && dead {
                 let pid = stale.runner.as_ref().map_or(0, |r| r.pid);
                 let reason = format!("interrupted: its runner (pid {pid}) died");
-                ctx.store.set_command_status(stale.id, CommandStatus::Interrupted, None, Some(&reason), ctx.clock.now())?;
-                ctx.progress.note(&format!("command {} ({} {}) was interrupted; continuing from where it stopped", stale.id, stale.kind, stale.env));
-                self.event("command.interrupted", format!("command {} {reason}", stale.id))?;
+                ctx.store.set_command_status(
+                    stale.id,
+                    CommandStatus::Interrupted,
+                    None,
+                    Some(&reason),
+                    ctx.clock.now(),
+                )?;
+                ctx.progress.note(&format!(
+                    "command {} ({} {}) was interrupted; continuing from where it stopped",
+                    stale.id, stale.kind, stale.env
+                ));
+                self.event(
+                    "command.interrupted",
+                    format!("command {} {reason}", stale.id),
+                )?;
             }
         }
         Ok(())
@@ -117,7 +157,9 @@ impl<'c> CommandRun<'c> {
     /// The stored environment; an internal error if it does not exist yet.
     pub fn env_mut(&mut self) -> Result<&mut EnvironmentRecord> {
         let name = &self.env_name;
-        self.env.as_mut().ok_or_else(|| Error::internal(format!("environment `{name}` is not recorded")))
+        self.env
+            .as_mut()
+            .ok_or_else(|| Error::internal(format!("environment `{name}` is not recorded")))
     }
 
     pub fn save_env(&mut self) -> Result<()> {
@@ -150,7 +192,12 @@ impl<'c> CommandRun<'c> {
     /// Runs one step: progress, step log, events; a lifecycle `step` advances the state on
     /// success and records the failure otherwise (and, while it runs, records it as
     /// interrupted, so a crash leaves the right failure behind).
-    pub fn step<T>(&mut self, label: &str, step: Option<Step>, body: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    pub fn step<T>(
+        &mut self,
+        label: &str,
+        step: Option<Step>,
+        body: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
         self.index += 1;
         let (index, total) = (self.index, self.total.max(self.index));
         let started_at = self.ctx.clock.now();
@@ -158,29 +205,46 @@ impl<'c> CommandRun<'c> {
         self.ctx.progress.step_started(index, total, label);
         let state_before = self.state();
         if let (Some(step), Some(_)) = (step, self.env.as_ref()) {
-            self.record_failure(step, "interrupted: the runner stopped during this step".to_owned())?;
+            self.record_failure(
+                step,
+                "interrupted: the runner stopped during this step".to_owned(),
+            )?;
         }
         let result = body(self);
         let elapsed = started.elapsed();
-        self.ctx.progress.step_finished(index, total, label, elapsed, result.is_ok());
+        self.ctx
+            .progress
+            .step_finished(index, total, label, elapsed, result.is_ok());
         let detail = result.as_ref().err().map(|e| e.to_string());
         self.ctx.store.append_command_step(
             self.command.id,
-            &StepLogEntry { step: label.to_owned(), ok: result.is_ok(), started_at, elapsed_ms: millis(elapsed), detail },
+            &StepLogEntry {
+                step: label.to_owned(),
+                ok: result.is_ok(),
+                started_at,
+                elapsed_ms: millis(elapsed),
+                detail,
+            },
         )?;
         match &result {
             Ok(_) => {
                 if let Some(step) = step {
                     self.advance(state_before, step)?;
                 }
-                self.event("step.succeeded", format!("{label} succeeded in {:.1}s", elapsed.as_secs_f64()))?;
+                self.event(
+                    "step.succeeded",
+                    format!("{label} succeeded in {:.1}s", elapsed.as_secs_f64()),
+                )?;
             }
             Err(error) => {
                 if let Some(step) = step {
                     self.record_failure(step, first_line(&error.to_string()))?;
                 }
                 self.failed_step = Some(label.to_owned());
-                self.event("step.failed", format!("{label} failed: {}", first_line(&error.to_string())))?;
+                self.event(
+                    "step.failed",
+                    format!("{label} failed: {}", first_line(&error.to_string())),
+                )?;
             }
         }
         result
@@ -206,12 +270,20 @@ impl<'c> CommandRun<'c> {
         if self.env.is_some() {
             self.record_failure(step, first_line(&error.to_string()))?;
         }
-        self.event("step.failed", format!("{label} failed: {}", first_line(&error.to_string())))
+        self.event(
+            "step.failed",
+            format!("{label} failed: {}", first_line(&error.to_string())),
+        )
     }
 
     fn record_failure(&mut self, step: Step, error: String) -> Result<()> {
         let (at, command_id) = (self.ctx.clock.now(), Some(self.command.id));
-        self.env_mut()?.failure = Some(StepFailure { step, error, at, command_id });
+        self.env_mut()?.failure = Some(StepFailure {
+            step,
+            error,
+            at,
+            command_id,
+        });
         self.save_env()
     }
 
@@ -245,7 +317,13 @@ impl<'c> CommandRun<'c> {
             Ok(_) => (CommandStatus::Succeeded, None),
             Err(error) => (CommandStatus::Failed, Some(first_line(&error.to_string()))),
         };
-        let recorded = ctx.store.set_command_status(self.command.id, status, None, error.as_deref(), ctx.clock.now());
+        let recorded = ctx.store.set_command_status(
+            self.command.id,
+            status,
+            None,
+            error.as_deref(),
+            ctx.clock.now(),
+        );
         let audit = serde_json::json!({
             "at": ctx.clock.now().to_string(),
             "command_id": self.command.id,
@@ -259,7 +337,10 @@ impl<'c> CommandRun<'c> {
             // The audit line is best-effort: a destroyed root has nowhere to hold it.
             let _ = handle.host.audit(&audit);
         }
-        let _ = self.event(&format!("command.{status}"), format!("{} {} {status}", self.action, self.env_name));
+        let _ = self.event(
+            &format!("command.{status}"),
+            format!("{} {} {status}", self.action, self.env_name),
+        );
         self.release();
         recorded?;
         result.map_err(|error| self.explain_failure(error))
@@ -271,9 +352,17 @@ impl<'c> CommandRun<'c> {
         let ctx = self.ctx;
         let (id, now) = (self.command.id, ctx.clock.now());
         if self.command.status == CommandStatus::Scheduled {
-            let _ = ctx.store.set_command_status(id, CommandStatus::Running, None, None, now);
+            let _ = ctx
+                .store
+                .set_command_status(id, CommandStatus::Running, None, None, now);
         }
-        let _ = ctx.store.set_command_status(id, CommandStatus::Failed, None, Some(&first_line(&error.to_string())), now);
+        let _ = ctx.store.set_command_status(
+            id,
+            CommandStatus::Failed,
+            None,
+            Some(&first_line(&error.to_string())),
+            now,
+        );
         self.release();
         error
     }
@@ -288,14 +377,20 @@ impl<'c> CommandRun<'c> {
         let Some(step) = &self.failed_step else {
             return error;
         };
-        let continue_with = if self.action == Action::Deploy || self.action.as_str() == step.as_str() {
-            self.ctx.command_line(self.action.as_str(), &self.env_name)
-        } else {
-            self.ctx.command_line("deploy", &self.env_name)
-        };
+        let continue_with =
+            if self.action == Action::Deploy || self.action.as_str() == step.as_str() {
+                self.ctx.command_line(self.action.as_str(), &self.env_name)
+            } else {
+                self.ctx.command_line("deploy", &self.env_name)
+            };
         error
-            .context(format!("{} of `{}` failed at step `{step}`", self.action, self.env_name))
-            .hint(format!("fix the cause above, then continue with `{continue_with}`"))
+            .context(format!(
+                "{} of `{}` failed at step `{step}`",
+                self.action, self.env_name
+            ))
+            .hint(format!(
+                "fix the cause above, then continue with `{continue_with}`"
+            ))
     }
 }
 

@@ -24,11 +24,19 @@ pub struct ConfigSnapshot {
     pub hash: String,
 }
 
-pub fn snapshot(spec: &Spec, spec_dir: &Path, env_name: &EnvName, env: &EnvSpec) -> Result<ConfigSnapshot> {
+pub fn snapshot(
+    spec: &Spec,
+    spec_dir: &Path,
+    env_name: &EnvName,
+    env: &EnvSpec,
+) -> Result<ConfigSnapshot> {
     let mut templates = BTreeMap::new();
     for path in &spec.config.templates {
         let text = read_template(spec_dir, path)?;
-        templates.insert(output_name(path)?, blake3::hash(text.as_bytes()).to_hex().to_string());
+        templates.insert(
+            output_name(path)?,
+            blake3::hash(text.as_bytes()).to_hex().to_string(),
+        );
     }
     let service = spec.service.as_ref().map(|service| {
         serde_json::json!({
@@ -45,7 +53,9 @@ pub fn snapshot(spec: &Spec, spec_dir: &Path, env_name: &EnvName, env: &EnvSpec)
         "service": service,
         "templates": templates,
     });
-    let hash = blake3::hash(value.to_string().as_bytes()).to_hex().to_string();
+    let hash = blake3::hash(value.to_string().as_bytes())
+        .to_hex()
+        .to_string();
     Ok(ConfigSnapshot { value, hash })
 }
 
@@ -69,7 +79,10 @@ pub fn render(
     for (name, value) in env.vars.iter().chain(secret_values.iter()) {
         env_file.push_str(&format!("{name}={}\n", shell_quote(value)));
     }
-    let mut files = vec![ConfigFile { name: ENV_FILE.to_owned(), contents: env_file.into_bytes() }];
+    let mut files = vec![ConfigFile {
+        name: ENV_FILE.to_owned(),
+        contents: env_file.into_bytes(),
+    }];
 
     let mut jinja = minijinja::Environment::new();
     jinja.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -88,7 +101,10 @@ pub fn render(
                 .cause(error)
                 .hint("templates see `app`, `env`, `port`, `vars.NAME` and `secrets.NAME`")
         })?;
-        files.push(ConfigFile { name, contents: rendered.into_bytes() });
+        files.push(ConfigFile {
+            name,
+            contents: rendered.into_bytes(),
+        });
     }
     Ok(files)
 }
@@ -104,11 +120,17 @@ fn read_template(spec_dir: &Path, path: &Path) -> Result<String> {
 
 /// `deploy/app.ini.j2` → `app.ini`.
 fn output_name(path: &Path) -> Result<String> {
-    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let file = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let name = file.strip_suffix(".j2").unwrap_or(file);
     if name.is_empty() || name == ENV_FILE || name.starts_with('.') {
-        return Err(Error::failed(format!("config template `{}` would be written as `{name}`", path.display()))
-            .hint("name templates like `app.ini.j2`; `env` is reserved for the env file"));
+        return Err(Error::failed(format!(
+            "config template `{}` would be written as `{name}`",
+            path.display()
+        ))
+        .hint("name templates like `app.ini.j2`; `env` is reserved for the env file"));
     }
     Ok(name.to_owned())
 }
@@ -130,7 +152,10 @@ mod tests {
 
     #[test]
     fn output_names_drop_j2_and_refuse_env() {
-        assert_eq!(output_name(Path::new("deploy/app.ini.j2")).unwrap(), "app.ini");
+        assert_eq!(
+            output_name(Path::new("deploy/app.ini.j2")).unwrap(),
+            "app.ini"
+        );
         assert!(output_name(Path::new("env.j2")).is_err());
     }
 }

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hoist_core::{EnvName, Spec};
 use hoist_core::spec::EnvSpec;
+use hoist_core::{EnvName, Spec};
 
 use crate::error::{Error, Result};
 use crate::ports::{Clock, HostConnector, Progress, SecretSource, Store};
@@ -37,7 +37,10 @@ pub struct Context<'a> {
 
 impl std::fmt::Debug for Context<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("spec_dir", &self.spec_dir).field("actor", &self.actor).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("spec_dir", &self.spec_dir)
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
     }
 }
 
@@ -46,11 +49,16 @@ impl Context<'_> {
     pub fn env_spec(&self, name: &EnvName) -> Result<&EnvSpec> {
         self.spec.env(name).ok_or_else(|| {
             let known: Vec<String> = self.spec.envs.keys().map(|n| format!("`{n}`")).collect();
-            Error::failed(format!("environment `{name}` is not in the spec")).hint(if known.is_empty() {
-                "add an `[env.NAME]` table to Hoist.toml".to_owned()
-            } else {
-                format!("the spec defines {}; add `[env.{name}]` to Hoist.toml to create it", known.join(", "))
-            })
+            Error::failed(format!("environment `{name}` is not in the spec")).hint(
+                if known.is_empty() {
+                    "add an `[env.NAME]` table to Hoist.toml".to_owned()
+                } else {
+                    format!(
+                        "the spec defines {}; add `[env.{name}]` to Hoist.toml to create it",
+                        known.join(", ")
+                    )
+                },
+            )
         })
     }
 

@@ -18,7 +18,11 @@ pub fn create(ctx: &Context<'_>, options: &CreateOptions) -> Result<CommandOutco
     ctx.env_spec(&options.env)?;
     let mut run = CommandRun::begin(ctx, Action::Create, &options.env, serde_json::json!({}))?;
     let result = run.step("create", Some(Step::Create), create_step);
-    report::finish(run, result, format!("environment `{}` is created", options.env))
+    report::finish(
+        run,
+        result,
+        format!("environment `{}` is created", options.env),
+    )
 }
 
 /// Writes a fresh record (replacing a destroyed one).

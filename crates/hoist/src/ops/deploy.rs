@@ -12,8 +12,8 @@ use crate::ops::context::Context;
 use crate::ops::create::create_step;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::provision::provision_step;
-use crate::ops::releases::prune_hosts;
 use crate::ops::release::{PreparedRelease, prepare, release_step};
+use crate::ops::releases::prune_hosts;
 use crate::ops::report;
 use crate::ops::run::{RunMode, has_release, run_step, run_target};
 
@@ -41,7 +41,8 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
     let mut prepared = None;
     if has_release(run.state()) {
         // The plan depends on whether the built tree differs from what runs: build first.
-        ctx.progress.note("building to compare with the live release");
+        ctx.progress
+            .note("building to compare with the live release");
         match prepare(ctx, &run.env_name) {
             Ok(built) => prepared = Some(built),
             Err(error) => {
@@ -62,7 +63,9 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
         match step {
             Step::Create => run.step("create", Some(Step::Create), create_step)?,
             Step::Provision => run.step("provision", Some(Step::Provision), provision_step)?,
-            Step::Configure => run.step("configure", Some(Step::Configure), configure_step).map(drop)?,
+            Step::Configure => run
+                .step("configure", Some(Step::Configure), configure_step)
+                .map(drop)?,
             Step::Release => run
                 .step("release", Some(Step::Release), |run| {
                     let built = match prepared.take() {
@@ -82,7 +85,9 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
         let keep = ctx.env_spec(&run.env_name)?.keep_releases;
         let removed = prune_hosts(run, keep)?;
         if removed > 0 {
-            ctx.progress.note(&format!("pruned {removed} old releases (keep_releases = {keep})"));
+            ctx.progress.note(&format!(
+                "pruned {removed} old releases (keep_releases = {keep})"
+            ));
         }
     }
     Ok(plan)
@@ -93,13 +98,18 @@ fn inputs(run: &CommandRun<'_>, built: &PreparedRelease) -> Result<DeployInputs>
     let key_of = |id: Option<&ReleaseId>, usable: fn(ReleaseStatus) -> bool| {
         id.and_then(|id| releases.iter().find(|r| &r.id == id))
             .filter(|r| usable(r.status))
-            .map(|r| ContentKey { content_hash: r.content_hash.clone(), config_hash: r.config_hash.clone() })
+            .map(|r| ContentKey {
+                content_hash: r.content_hash.clone(),
+                config_hash: r.config_hash.clone(),
+            })
     };
     let env = run.env.as_ref();
     Ok(DeployInputs {
         state: run.state(),
         wanted: built.key(),
         live: key_of(env.and_then(|e| e.live_release.as_ref()), |_| true),
-        pending: key_of(env.and_then(|e| e.pending_release.as_ref()), |s| s == ReleaseStatus::Ready),
+        pending: key_of(env.and_then(|e| e.pending_release.as_ref()), |s| {
+            s == ReleaseStatus::Ready
+        }),
     })
 }

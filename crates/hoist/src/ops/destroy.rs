@@ -25,7 +25,10 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
                     handle.runtime.stop(grace)?;
                 }
                 handle.host.destroy()?;
-                run.event("host.destroyed", format!("{} removed", handle.host.address()))?;
+                run.event(
+                    "host.destroyed",
+                    format!("{} removed", handle.host.address()),
+                )?;
             }
             let env = run.env_mut()?;
             env.live_release = None;
@@ -33,5 +36,9 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
             run.set_state_after(Action::Destroy)
         })
     });
-    report::finish(run, result, format!("environment `{}` is destroyed", options.env))
+    report::finish(
+        run,
+        result,
+        format!("environment `{}` is destroyed", options.env),
+    )
 }

@@ -31,12 +31,34 @@ impl EnvironmentLease {
     pub fn acquire(ctx: &Context<'_>, env: &EnvName, holder: LockHolder) -> Result<Self> {
         let deadline = Instant::now() + ctx.lock_wait;
         loop {
-            match ctx.store.acquire_lease(env, &holder, LEASE_TTL, ctx.clock.now())? {
-                LeaseOutcome::Acquired => return Ok(Self { holder, locked_hosts: Vec::new() }),
-                LeaseOutcome::Held { holder: stale, .. } if liveness::holder_is_dead(&stale, &ctx.actor.machine) => {
-                    if ctx.store.take_over_lease(env, &stale, &holder, LEASE_TTL, ctx.clock.now())? {
-                        ctx.progress.note(&format!("took over the lease of `{env}` from a dead runner: {}", describe(&stale)));
-                        return Ok(Self { holder, locked_hosts: Vec::new() });
+            match ctx
+                .store
+                .acquire_lease(env, &holder, LEASE_TTL, ctx.clock.now())?
+            {
+                LeaseOutcome::Acquired => {
+                    return Ok(Self {
+                        holder,
+                        locked_hosts: Vec::new(),
+                    });
+                }
+                LeaseOutcome::Held { holder: stale, .. }
+                    if liveness::holder_is_dead(&stale, &ctx.actor.machine) =>
+                {
+                    if ctx.store.take_over_lease(
+                        env,
+                        &stale,
+                        &holder,
+                        LEASE_TTL,
+                        ctx.clock.now(),
+                    )? {
+                        ctx.progress.note(&format!(
+                            "took over the lease of `{env}` from a dead runner: {}",
+                            describe(&stale)
+                        ));
+                        return Ok(Self {
+                            holder,
+                            locked_hosts: Vec::new(),
+                        });
                     }
                 }
                 LeaseOutcome::Held { holder: other, .. } => {
@@ -50,7 +72,12 @@ impl EnvironmentLease {
     }
 
     /// Takes the host's lock file, waiting like `acquire` for a live holder.
-    pub fn lock_host(&mut self, ctx: &Context<'_>, env: &EnvName, handle: &HostHandle) -> Result<()> {
+    pub fn lock_host(
+        &mut self,
+        ctx: &Context<'_>,
+        env: &EnvName,
+        handle: &HostHandle,
+    ) -> Result<()> {
         let deadline = Instant::now() + ctx.lock_wait;
         loop {
             match handle.host.lock(&self.holder)? {
@@ -81,7 +108,10 @@ impl EnvironmentLease {
     /// Lets go of every host lock and the lease; failures here must not hide the outcome.
     pub fn release(self, ctx: &Context<'_>, env: &EnvName, hosts: &[HostHandle]) {
         for handle in hosts {
-            if self.locked_hosts.contains(&handle.host.address().to_string()) {
+            if self
+                .locked_hosts
+                .contains(&handle.host.address().to_string())
+            {
                 let _ = handle.host.unlock(&self.holder);
             }
         }
@@ -103,7 +133,10 @@ fn describe(holder: &LockHolder) -> String {
             }
         })
         .unwrap_or_else(|| holder.started_at.clone());
-    format!("`{}` started by {} (pid {}) {since}", holder.message, holder.owner, holder.pid)
+    format!(
+        "`{}` started by {} (pid {}) {since}",
+        holder.message, holder.owner, holder.pid
+    )
 }
 
 fn locked_error(env: &EnvName, holder: &LockHolder) -> Error {

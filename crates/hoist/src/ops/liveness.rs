@@ -8,7 +8,9 @@ pub fn pid_alive(pid: u32) -> bool {
         return false;
     };
     // Field 3 (state) follows the last `)`, which closes the command name.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
     !matches!(state, Some("Z" | "X") | None)
 }
 

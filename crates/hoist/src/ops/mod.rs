@@ -29,7 +29,9 @@ pub use destroy::{DestroyOptions, destroy};
 pub use outcome::CommandOutcome;
 pub use provision::{ProvisionOptions, provision};
 pub use release::{ReleaseOptions, release};
-pub use releases::{ListReleasesOptions, PruneOptions, RemoveReleaseOptions, list_releases, prune, remove_release};
+pub use releases::{
+    ListReleasesOptions, PruneOptions, RemoveReleaseOptions, list_releases, prune, remove_release,
+};
 pub use rollback::{RollbackOptions, rollback};
 pub use run::{RunOptions, run};
 pub use status::{StatusOptions, list, status};

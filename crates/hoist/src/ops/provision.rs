@@ -16,7 +16,9 @@ pub struct ProvisionOptions {
 pub fn provision(ctx: &Context<'_>, options: &ProvisionOptions) -> Result<CommandOutcome> {
     ctx.env_spec(&options.env)?;
     let mut run = CommandRun::begin(ctx, Action::Provision, &options.env, serde_json::json!({}))?;
-    let result = run.connect_hosts().and_then(|()| run.step("provision", Some(Step::Provision), provision_step));
+    let result = run
+        .connect_hosts()
+        .and_then(|()| run.step("provision", Some(Step::Provision), provision_step));
     let message = format!("environment `{}` is provisioned", options.env);
     report::finish(run, result, message)
 }
@@ -30,7 +32,13 @@ pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
             .iter()
             .map(|(tool, path)| format!("{tool}: {}", path.as_deref().unwrap_or("missing")))
             .collect();
-        let summary = format!("{} ({}/{}): {}", handle.host.address(), facts.os, facts.arch, tools.join(", "));
+        let summary = format!(
+            "{} ({}/{}): {}",
+            handle.host.address(),
+            facts.os,
+            facts.arch,
+            tools.join(", ")
+        );
         run.ctx.progress.note(&summary);
         run.event("host.provisioned", summary)?;
     }

@@ -31,7 +31,10 @@ pub struct PreparedRelease {
 
 impl PreparedRelease {
     pub fn key(&self) -> ContentKey {
-        ContentKey { content_hash: self.tree.content_hash.clone(), config_hash: self.snapshot.hash.clone() }
+        ContentKey {
+            content_hash: self.tree.content_hash.clone(),
+            config_hash: self.snapshot.hash.clone(),
+        }
     }
 }
 
@@ -44,7 +47,12 @@ pub fn release(ctx: &Context<'_>, options: &ReleaseOptions) -> Result<CommandOut
             release_step(run, &prepared)
         })
     });
-    report::finish_with(run, result, |id| format!("release `{id}` is ready; start it with `hoist run {}`", options.env))
+    report::finish_with(run, result, |id| {
+        format!(
+            "release `{id}` is ready; start it with `hoist run {}`",
+            options.env
+        )
+    })
 }
 
 /// Runs the build steps in the spec's directory and collects the tree to upload.
@@ -53,9 +61,12 @@ pub fn prepare(ctx: &Context<'_>, env: &EnvName) -> Result<PreparedRelease> {
         ctx.progress.note(&format!("build: {command}"));
         let output = exec::run_shell(&ctx.spec_dir, command, &[])?;
         if output.status != 0 {
-            return Err(Error::failed(format!("build step `{command}` exited with status {}", output.status))
-                .cause(tail(&output.output, 20))
-                .hint("run the build step by hand in the spec's directory to see why"));
+            return Err(Error::failed(format!(
+                "build step `{command}` exited with status {}",
+                output.status
+            ))
+            .cause(tail(&output.output, 20))
+            .hint("run the build step by hand in the spec's directory to see why"));
         }
     }
     let tree = SourceTree::collect(&ctx.spec_dir, &ctx.spec.build)?;
@@ -64,11 +75,17 @@ pub fn prepare(ctx: &Context<'_>, env: &EnvName) -> Result<PreparedRelease> {
 }
 
 /// Uploads `prepared` to every host as one new release and marks it ready everywhere.
-pub(crate) fn release_step(run: &mut CommandRun<'_>, prepared: &PreparedRelease) -> Result<ReleaseId> {
+pub(crate) fn release_step(
+    run: &mut CommandRun<'_>,
+    prepared: &PreparedRelease,
+) -> Result<ReleaseId> {
     let ctx = run.ctx;
     for handle in &run.hosts {
         for id in handle.host.discard_incomplete()? {
-            ctx.progress.note(&format!("{}: release `{id}` was cut off; marked failed", handle.host.address()));
+            ctx.progress.note(&format!(
+                "{}: release `{id}` was cut off; marked failed",
+                handle.host.address()
+            ));
         }
     }
     let id = fresh_id(run, &prepared.tree.content_hash)?;
@@ -85,7 +102,10 @@ pub(crate) fn release_step(run: &mut CommandRun<'_>, prepared: &PreparedRelease)
         error: None,
     };
     let env_spec = ctx.env_spec(&run.env_name)?;
-    let new_release = NewRelease { info, shared_dirs: env_spec.shared_dirs.clone() };
+    let new_release = NewRelease {
+        info,
+        shared_dirs: env_spec.shared_dirs.clone(),
+    };
     save_record(run, &id, prepared, ReleaseStatus::Uploading, now)?;
 
     let uploaded = upload_everywhere(run, &new_release, prepared);
@@ -103,11 +123,21 @@ pub(crate) fn release_step(run: &mut CommandRun<'_>, prepared: &PreparedRelease)
     save_record(run, &id, prepared, ReleaseStatus::Ready, now)?;
     run.env_mut()?.pending_release = Some(id.clone());
     run.save_env()?;
-    run.event("release.ready", format!("release {id} is ready ({} files)", prepared.tree.file_count()))?;
+    run.event(
+        "release.ready",
+        format!(
+            "release {id} is ready ({} files)",
+            prepared.tree.file_count()
+        ),
+    )?;
     Ok(id)
 }
 
-fn upload_everywhere(run: &CommandRun<'_>, release: &NewRelease, prepared: &PreparedRelease) -> Result<()> {
+fn upload_everywhere(
+    run: &CommandRun<'_>,
+    release: &NewRelease,
+    prepared: &PreparedRelease,
+) -> Result<()> {
     let ctx = run.ctx;
     let id = &release.info.id;
     let hook_env = [
@@ -122,7 +152,9 @@ fn upload_everywhere(run: &CommandRun<'_>, release: &NewRelease, prepared: &Prep
             report.files, report.linked, report.written, report.bytes_written
         ));
         for command in &ctx.spec.hooks.post_upload {
-            let output = handle.host.exec(&ExecDir::Release(id.clone()), command, &hook_env)?;
+            let output = handle
+                .host
+                .exec(&ExecDir::Release(id.clone()), command, &hook_env)?;
             if output.status != 0 {
                 return Err(Error::failed(format!(
                     "post_upload `{command}` exited with status {} on `{address}`",
@@ -139,7 +171,12 @@ fn upload_everywhere(run: &CommandRun<'_>, release: &NewRelease, prepared: &Prep
 /// store (the same content released twice within a second).
 fn fresh_id(run: &CommandRun<'_>, content_hash: &str) -> Result<ReleaseId> {
     let ctx = run.ctx;
-    let mut taken: Vec<ReleaseId> = ctx.store.releases(&run.env_name)?.into_iter().map(|r| r.id).collect();
+    let mut taken: Vec<ReleaseId> = ctx
+        .store
+        .releases(&run.env_name)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     for handle in &run.hosts {
         taken.extend(handle.host.releases()?.infos.into_keys());
     }
@@ -149,7 +186,9 @@ fn fresh_id(run: &CommandRun<'_>, content_hash: &str) -> Result<ReleaseId> {
         if !taken.contains(&id) {
             return Ok(id);
         }
-        at = at.checked_add(jiff::SignedDuration::from_secs(1)).map_err(|e| Error::internal(e.to_string()))?;
+        at = at
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .map_err(|e| Error::internal(e.to_string()))?;
     }
 }
 
@@ -176,5 +215,9 @@ pub fn tail(output: &str, lines: usize) -> String {
     let all: Vec<&str> = output.trim_end().lines().collect();
     let start = all.len().saturating_sub(lines);
     let text = all[start..].join("\n");
-    if text.is_empty() { "(no output)".to_owned() } else { format!("output:\n{text}") }
+    if text.is_empty() {
+        "(no output)".to_owned()
+    } else {
+        format!("output:\n{text}")
+    }
 }

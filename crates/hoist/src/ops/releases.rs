@@ -77,8 +77,14 @@ pub fn remove_release(ctx: &Context<'_>, options: &RemoveReleaseOptions) -> Resu
                 found |= releases.infos.contains_key(&options.id);
             }
             if !found {
-                return Err(Error::failed(format!("release `{}` does not exist in `{}`", options.id, options.env))
-                    .hint(format!("`{}` shows the releases", run.ctx.command_line("releases list", &options.env))));
+                return Err(Error::failed(format!(
+                    "release `{}` does not exist in `{}`",
+                    options.id, options.env
+                ))
+                .hint(format!(
+                    "`{}` shows the releases",
+                    run.ctx.command_line("releases list", &options.env)
+                )));
             }
             for handle in &run.hosts {
                 if handle.host.releases()?.infos.contains_key(&options.id) {
@@ -88,7 +94,11 @@ pub fn remove_release(ctx: &Context<'_>, options: &RemoveReleaseOptions) -> Resu
             run.event("release.removed", format!("release {} removed", options.id))
         })
     });
-    report::finish(run, result, format!("release `{}` removed from `{}`", options.id, options.env))
+    report::finish(
+        run,
+        result,
+        format!("release `{}` removed from `{}`", options.id, options.env),
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -99,12 +109,20 @@ pub struct PruneOptions {
 }
 
 pub fn prune(ctx: &Context<'_>, options: &PruneOptions) -> Result<CommandOutcome> {
-    let keep = options.keep.unwrap_or(ctx.env_spec(&options.env)?.keep_releases).max(1);
+    let keep = options
+        .keep
+        .unwrap_or(ctx.env_spec(&options.env)?.keep_releases)
+        .max(1);
     let args = serde_json::json!({ "keep": keep });
     let mut run = CommandRun::begin(ctx, Action::Prune, &options.env, args)?;
-    let result = run.connect_hosts().and_then(|()| run.step("prune", None, |run| prune_hosts(run, keep)));
+    let result = run
+        .connect_hosts()
+        .and_then(|()| run.step("prune", None, |run| prune_hosts(run, keep)));
     report::finish_with(run, result, |removed: &usize| {
-        format!("pruned {removed} releases from `{}`, keeping {keep}", options.env)
+        format!(
+            "pruned {removed} releases from `{}`, keeping {keep}",
+            options.env
+        )
     })
 }
 
@@ -114,7 +132,10 @@ pub(crate) fn prune_hosts(run: &CommandRun<'_>, keep: u32) -> Result<usize> {
     for handle in &run.hosts {
         let gone = handle.host.prune(keep as usize)?;
         for id in &gone {
-            run.event("release.pruned", format!("release {id} pruned on {}", handle.host.address()))?;
+            run.event(
+                "release.pruned",
+                format!("release {id} pruned on {}", handle.host.address()),
+            )?;
         }
         removed += gone.len();
     }

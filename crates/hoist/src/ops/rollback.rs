@@ -28,7 +28,9 @@ pub fn rollback(ctx: &Context<'_>, options: &RollbackOptions) -> Result<CommandO
             Ok(target)
         })
     });
-    report::finish_with(run, result, |id| format!("rolled back `{}` to `{id}`", options.env))
+    report::finish_with(run, result, |id| {
+        format!("rolled back `{}` to `{id}`", options.env)
+    })
 }
 
 /// Every host must agree on the target; the first host's chain decides it.
@@ -38,9 +40,13 @@ fn rollback_target(run: &CommandRun<'_>, to: Option<&ReleaseId>) -> Result<Relea
         let releases = handle.host.releases()?;
         let here = releases.chain.rollback_target(to).map_err(|error| {
             let hint = error.hint();
-            Error::failed(format!("cannot roll back `{}` on `{}`", run.env_name, handle.host.address()))
-                .cause(error)
-                .hint(hint)
+            Error::failed(format!(
+                "cannot roll back `{}` on `{}`",
+                run.env_name,
+                handle.host.address()
+            ))
+            .cause(error)
+            .hint(hint)
         })?;
         match &target {
             None => target = Some(here),

@@ -39,16 +39,25 @@ pub fn run(ctx: &Context<'_>, options: &RunOptions) -> Result<CommandOutcome> {
             Ok(target)
         })
     });
-    report::finish_with(run, result, |id| format!("release `{id}` is live in `{}`", options.env))
+    report::finish_with(run, result, |id| {
+        format!("release `{id}` is live in `{}`", options.env)
+    })
 }
 
 /// The release `run` makes live: the pending one, else the live one again.
 pub(crate) fn run_target(run: &CommandRun<'_>) -> Result<ReleaseId> {
     let env = run.env.as_ref();
-    env.and_then(|e| e.pending_release.clone().or_else(|| e.live_release.clone())).ok_or_else(|| {
-        Error::failed(format!("environment `{}` has no release to run", run.env_name))
-            .hint(format!("make one with `{}`", run.ctx.command_line("release", &run.env_name)))
-    })
+    env.and_then(|e| e.pending_release.clone().or_else(|| e.live_release.clone()))
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "environment `{}` has no release to run",
+                run.env_name
+            ))
+            .hint(format!(
+                "make one with `{}`",
+                run.ctx.command_line("release", &run.env_name)
+            ))
+        })
 }
 
 /// Makes `target` live on every host, in order, and records it.
@@ -87,7 +96,10 @@ pub(crate) fn run_step(run: &mut CommandRun<'_>, target: &ReleaseId, mode: RunMo
 /// release marked failed is no longer pending.
 fn forget_failed_target(run: &mut CommandRun<'_>, index: usize, target: &ReleaseId) -> Result<()> {
     let host_releases = run.hosts[index].host.releases()?;
-    let target_failed = host_releases.infos.get(target).is_some_and(|info| info.status == ReleaseStatus::Failed);
+    let target_failed = host_releases
+        .infos
+        .get(target)
+        .is_some_and(|info| info.status == ReleaseStatus::Failed);
     let env = run.env_mut()?;
     env.live_release = host_releases.live;
     if target_failed {
@@ -97,7 +109,12 @@ fn forget_failed_target(run: &mut CommandRun<'_>, index: usize, target: &Release
 }
 
 /// One host: returns the release that was live before.
-fn make_live(run: &CommandRun<'_>, handle: &HostHandle, target: &ReleaseId, mode: RunMode) -> Result<Option<ReleaseId>> {
+fn make_live(
+    run: &CommandRun<'_>,
+    handle: &HostHandle,
+    target: &ReleaseId,
+    mode: RunMode,
+) -> Result<Option<ReleaseId>> {
     let ctx = run.ctx;
     let hooks = &ctx.spec.hooks;
     let address = handle.host.address();
@@ -109,12 +126,26 @@ fn make_live(run: &CommandRun<'_>, handle: &HostHandle, target: &ReleaseId, mode
 
     if mode == RunMode::Forward && !hooks.refresh.is_empty() && previous.is_some() {
         handle.host.switch_live(target)?;
-        run_hooks(handle, &hooks.refresh, &ExecDir::Release(target.clone()), &hook_env, "refresh")?;
+        run_hooks(
+            handle,
+            &hooks.refresh,
+            &ExecDir::Release(target.clone()),
+            &hook_env,
+            "refresh",
+        )?;
     } else {
         if let Some(live) = &previous {
-            let stopped = run_hooks(handle, &hooks.stop, &ExecDir::Release(live.clone()), &hook_env, "stop");
+            let stopped = run_hooks(
+                handle,
+                &hooks.stop,
+                &ExecDir::Release(live.clone()),
+                &hook_env,
+                "stop",
+            );
             match (stopped, mode) {
-                (Err(error), RunMode::Rollback) => ctx.progress.note(&format!("{address}: ignoring a failed stop hook: {error}")),
+                (Err(error), RunMode::Rollback) => ctx
+                    .progress
+                    .note(&format!("{address}: ignoring a failed stop hook: {error}")),
                 (result, _) => result?,
             }
         }
@@ -125,7 +156,13 @@ fn make_live(run: &CommandRun<'_>, handle: &HostHandle, target: &ReleaseId, mode
         if let Some(service) = &ctx.spec.service {
             start_instance(run, handle, service, target)?;
         }
-        run_hooks(handle, &hooks.start, &ExecDir::Release(target.clone()), &hook_env, "start")?;
+        run_hooks(
+            handle,
+            &hooks.start,
+            &ExecDir::Release(target.clone()),
+            &hook_env,
+            "start",
+        )?;
     }
 
     let Some(service) = &ctx.spec.service else {
@@ -136,18 +173,27 @@ fn make_live(run: &CommandRun<'_>, handle: &HostHandle, target: &ReleaseId, mode
     };
     let report = handle.probe.wait_healthy(service.port, health);
     if report.healthy {
-        ctx.progress.note(&format!("{address}: healthy after {} tries ({:.1}s)", report.attempts, report.elapsed.as_secs_f64()));
+        ctx.progress.note(&format!(
+            "{address}: healthy after {} tries ({:.1}s)",
+            report.attempts,
+            report.elapsed.as_secs_f64()
+        ));
         return Ok(previous);
     }
-    let log_tail = handle.runtime.log_tail(target, 20).unwrap_or_else(|e| format!("(no log: {e})"));
-    let failure = Error::failed(format!("release `{target}` failed its health check on `{address}`"))
-        .cause(format!(
-            "GET {} expected {}; last answers: {}",
-            health.path,
-            health.expect_status,
-            report.last_answers.join(", ")
-        ))
-        .cause(format!("service log:\n{log_tail}"));
+    let log_tail = handle
+        .runtime
+        .log_tail(target, 20)
+        .unwrap_or_else(|e| format!("(no log: {e})"));
+    let failure = Error::failed(format!(
+        "release `{target}` failed its health check on `{address}`"
+    ))
+    .cause(format!(
+        "GET {} expected {}; last answers: {}",
+        health.path,
+        health.expect_status,
+        report.last_answers.join(", ")
+    ))
+    .cause(format!("service log:\n{log_tail}"));
     Err(put_back(run, handle, service, target, previous, failure))
 }
 
@@ -176,15 +222,24 @@ fn put_back(
         .and_then(|()| start_instance(run, handle, service, &previous).map(|_| ()));
     match restored {
         Ok(()) => {
-            ctx.progress.note(&format!("{address}: switched back to `{previous}`, which serves again"));
+            ctx.progress.note(&format!(
+                "{address}: switched back to `{previous}`, which serves again"
+            ));
             let _ = set_record_status(run, target, ReleaseStatus::Failed);
-            failure.hint(format!("`{previous}` is serving again; fix the service and deploy again"))
+            failure.hint(format!(
+                "`{previous}` is serving again; fix the service and deploy again"
+            ))
         }
         Err(error) => failure.cause(format!("and putting `{previous}` back failed: {error}")),
     }
 }
 
-fn start_instance(run: &CommandRun<'_>, handle: &HostHandle, service: &Service, release: &ReleaseId) -> Result<()> {
+fn start_instance(
+    run: &CommandRun<'_>,
+    handle: &HostHandle,
+    service: &Service,
+    release: &ReleaseId,
+) -> Result<()> {
     let spec = InstanceSpec {
         release: release.clone(),
         command: service.command.clone(),
@@ -192,11 +247,22 @@ fn start_instance(run: &CommandRun<'_>, handle: &HostHandle, service: &Service, 
         env: vec![("HOIST_ENV".to_owned(), run.env_name.to_string())],
     };
     let instance = handle.runtime.start(&spec)?;
-    run.ctx.progress.note(&format!("{}: started `{release}` (pid {}) on port {}", handle.host.address(), instance.pid, instance.port));
+    run.ctx.progress.note(&format!(
+        "{}: started `{release}` (pid {}) on port {}",
+        handle.host.address(),
+        instance.pid,
+        instance.port
+    ));
     Ok(())
 }
 
-fn run_hooks(handle: &HostHandle, commands: &[String], dir: &ExecDir, env: &[(String, String)], kind: &str) -> Result<()> {
+fn run_hooks(
+    handle: &HostHandle,
+    commands: &[String],
+    dir: &ExecDir,
+    env: &[(String, String)],
+    kind: &str,
+) -> Result<()> {
     for command in commands {
         let output = handle.host.exec(dir, command, env)?;
         if output.status != 0 {
@@ -213,7 +279,11 @@ fn run_hooks(handle: &HostHandle, commands: &[String], dir: &ExecDir, env: &[(St
 
 fn set_record_status(run: &CommandRun<'_>, id: &ReleaseId, status: ReleaseStatus) -> Result<()> {
     let store = run.ctx.store;
-    if let Some(mut record) = store.releases(&run.env_name)?.into_iter().find(|r| &r.id == id) {
+    if let Some(mut record) = store
+        .releases(&run.env_name)?
+        .into_iter()
+        .find(|r| &r.id == id)
+    {
         record.status = status;
         store.save_release(&record)?;
     }

@@ -92,12 +92,35 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
             Ok((live, handle.runtime.current()?))
         });
         hosts.push(match read {
-            Ok((live_release, instance)) => HostStatus { address: address.to_string(), live_release, instance, error: None },
-            Err(error) => HostStatus { address: address.to_string(), live_release: None, instance: None, error: Some(error.to_string()) },
+            Ok((live_release, instance)) => HostStatus {
+                address: address.to_string(),
+                live_release,
+                instance,
+                error: None,
+            },
+            Err(error) => HostStatus {
+                address: address.to_string(),
+                live_release: None,
+                instance: None,
+                error: Some(error.to_string()),
+            },
         });
     }
-    let filter = CommandFilter { env: Some(options.env.clone()), status: None, limit: 1 };
+    let filter = CommandFilter {
+        env: Some(options.env.clone()),
+        status: None,
+        limit: 1,
+    };
     let last_command = ctx.store.commands(&filter)?.into_iter().next();
-    let url = ctx.spec.service.as_ref().map(|s| format!("http://127.0.0.1:{}/", s.port));
-    Ok(EnvStatus { summary, hosts, last_command, url })
+    let url = ctx
+        .spec
+        .service
+        .as_ref()
+        .map(|s| format!("http://127.0.0.1:{}/", s.port));
+    Ok(EnvStatus {
+        summary,
+        hosts,
+        last_command,
+        url,
+    })
 }

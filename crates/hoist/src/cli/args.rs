@@ -1,0 +1,156 @@
+//! The command line, as clap sees it. Values are parsed into core types here, so bad input
+//! is refused before anything is opened or written.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hoist_core::duration::parse_duration;
+use hoist_core::{EnvName, ReleaseId};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hoist",
+    version,
+    about = "Deploy services to hosts you own: versioned releases, atomic switches, rollback, an audit trail.",
+    after_help = "Exit codes: 0 ok, 1 failed step or bad input, 2 internal error, 3 environment locked.\n\
+                  Quick start: `hoist init`, edit Hoist.toml, then `hoist deploy dev`."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The spec to use (default: `Hoist.toml` here or in a parent directory)
+    #[arg(short = 'f', long = "spec", global = true, value_name = "PATH")]
+    pub spec: Option<PathBuf>,
+    /// The state store (default: `.hoist/state.db` beside the spec)
+    #[arg(long, global = true, value_name = "PATH", env = "HOIST_STATE")]
+    pub state: Option<PathBuf>,
+    /// Print a machine-readable result on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Wait this long for a locked environment (e.g. `2m`)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration, default_value = "0s")]
+    pub lock_wait: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter Hoist.toml
+    Init(InitArgs),
+    /// Validate the spec or print its JSON Schema
+    #[command(subcommand)]
+    Spec(SpecCommand),
+    /// Record an environment the spec defines
+    Create(EnvArgs),
+    /// Create the deploy layout on the environment's hosts and check their tools
+    Provision(EnvArgs),
+    /// Render the env file and config templates into the hosts' config/
+    Configure(EnvArgs),
+    /// Build and upload a new release, ready to run
+    Release(EnvArgs),
+    /// Make the pending release live (stop, switch, start, health check)
+    Run(EnvArgs),
+    /// Run whatever steps are left: create, provision, configure, release, run
+    Deploy(EnvArgs),
+    /// Make an earlier release live again
+    Rollback(RollbackArgs),
+    /// List, remove or prune releases
+    #[command(subcommand)]
+    Releases(ReleasesCommand),
+    /// Stop the service and delete the environment's deploy roots
+    Destroy(DestroyArgs),
+    /// List the environments of the spec and the store
+    List,
+    /// Show an environment's state, hosts, instances and last command
+    Status(EnvArgs),
+    /// Compare what was recorded with what the hosts have; exit 1 on drift
+    Check(EnvArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Environment name, as in `[env.NAME]`
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app's name (default: the directory's name)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Overwrite an existing Hoist.toml
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Validate the spec; exit 1 with every problem found
+    Check {
+        /// Also list every default value
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Print the JSON Schema of Hoist.toml
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+    /// The release to go back to (default: the one before the live one)
+    #[arg(long, value_name = "ID", value_parser = release_id)]
+    pub to: Option<ReleaseId>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleasesCommand {
+    /// List the releases on every host
+    List(EnvArgs),
+    /// Delete a release that is not live
+    Remove {
+        #[arg(value_parser = env_name)]
+        env: EnvName,
+        #[arg(value_parser = release_id)]
+        id: ReleaseId,
+    },
+    /// Delete failed releases and all but the newest kept ones
+    Prune {
+        #[arg(value_parser = env_name)]
+        env: EnvName,
+        /// How many to keep (default: the spec's `keep_releases`)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+    /// Do not ask for confirmation
+    #[arg(long)]
+    pub yes: bool,
+}
+
+fn env_name(text: &str) -> Result<EnvName, String> {
+    text.parse::<EnvName>()
+        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
+}
+
+fn release_id(text: &str) -> Result<ReleaseId, String> {
+    text.parse::<ReleaseId>()
+        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|e| format!("{e}\nhint: {}", e.hint()))
+}

@@ -1,0 +1,10 @@
+//! One module per command (or family of tiny ones): build the options, call one op, print.
+
+pub mod check;
+pub mod destroy;
+pub mod init;
+pub mod lifecycle;
+pub mod releases;
+pub mod rollback;
+pub mod spec;
+pub mod status;

@@ -1,0 +1,97 @@
+//! `[n/N] step … ✓ 1.2s` on stderr. Notes printed while a step runs go on their own
+//! indented lines; the step's line is then repeated with its result.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::cli::session::no_color;
+use crate::ports::Progress;
+
+#[derive(Debug)]
+pub struct ProgressPrinter {
+    quiet: bool,
+    color: bool,
+    /// The label of a step whose line is still open (no newline yet).
+    open: Mutex<Option<String>>,
+}
+
+impl ProgressPrinter {
+    pub fn new(quiet: bool) -> Self {
+        let color = !no_color() && std::io::stderr().is_terminal();
+        Self {
+            quiet,
+            color,
+            open: Mutex::new(None),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn write(&self, text: &str) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(text.as_bytes());
+        let _ = stderr.flush();
+    }
+}
+
+impl Progress for ProgressPrinter {
+    fn step_started(&self, index: usize, total: usize, label: &str) {
+        if self.quiet {
+            return;
+        }
+        let head = format!("[{index}/{total}] {label} …");
+        self.write(&self.paint("1", &head));
+        if let Ok(mut open) = self.open.lock() {
+            *open = Some(head);
+        }
+    }
+
+    fn step_finished(&self, index: usize, total: usize, label: &str, elapsed: Duration, ok: bool) {
+        if self.quiet {
+            return;
+        }
+        let mark = if ok {
+            self.paint("32", "✓")
+        } else {
+            self.paint("31", "✗")
+        };
+        let tail = format!(" {mark} {:.1}s\n", elapsed.as_secs_f64());
+        let still_open = self
+            .open
+            .lock()
+            .map(|mut open| open.take().is_some())
+            .unwrap_or(false);
+        if still_open {
+            self.write(&tail);
+        } else {
+            self.write(&format!(
+                "{}{tail}",
+                self.paint("1", &format!("[{index}/{total}] {label} …"))
+            ));
+        }
+    }
+
+    fn note(&self, message: &str) {
+        if self.quiet {
+            return;
+        }
+        let was_open = self
+            .open
+            .lock()
+            .map(|mut open| open.take().is_some())
+            .unwrap_or(false);
+        let lead = if was_open { "\n" } else { "" };
+        let body: Vec<String> = message
+            .lines()
+            .map(|line| format!("      {line}"))
+            .collect();
+        self.write(&format!("{lead}{}\n", self.paint("2", &body.join("\n"))));
+    }
+}

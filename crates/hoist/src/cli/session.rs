@@ -1,0 +1,160 @@
+//! Everything a command needs from the outside world, found once: the spec (given, or
+//! `Hoist.toml` here or upward), the state store, who is acting, and the process
+//! environment. The only place that reads environment variables besides secrets.
+
+use std::path::{Path, PathBuf};
+
+use hoist_core::Spec;
+
+use crate::adapters::env_secrets::EnvSecrets;
+use crate::adapters::local_connector::LocalConnector;
+use crate::adapters::sqlite_store::SqliteStore;
+use crate::cli::args::GlobalArgs;
+use crate::cli::progress_printer::ProgressPrinter;
+use crate::error::{Error, Result};
+use crate::ops::{Actor, Context};
+use crate::ports::clock::SystemClock;
+
+pub const SPEC_FILE: &str = "Hoist.toml";
+
+/// The spec as loaded: its path, its directory and the parsed value.
+#[derive(Debug)]
+pub struct LoadedSpec {
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub spec: Spec,
+}
+
+/// The parts a `Context` borrows, owned here.
+pub struct Session {
+    pub spec: LoadedSpec,
+    pub store: SqliteStore,
+    pub connector: LocalConnector,
+    pub clock: SystemClock,
+    pub progress: ProgressPrinter,
+    pub secrets: EnvSecrets,
+    pub actor: Actor,
+    pub lock_wait: std::time::Duration,
+    pub invocation: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("spec", &self.spec.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Loads the spec, then opens the store (creating it) — in that order, so a bad spec
+    /// leaves nothing behind on disk.
+    pub fn open(global: &GlobalArgs) -> Result<Self> {
+        let spec = load_spec(global.spec.as_deref())?;
+        let state_path = global
+            .state
+            .clone()
+            .unwrap_or_else(|| spec.dir.join(".hoist").join("state.db"));
+        let store = SqliteStore::open(&state_path)?;
+        let invocation = match &global.spec {
+            Some(path) => format!("hoist -f {}", path.display()),
+            None => "hoist".to_owned(),
+        };
+        Ok(Self {
+            spec,
+            store,
+            connector: LocalConnector,
+            clock: SystemClock,
+            progress: ProgressPrinter::new(global.json),
+            secrets: EnvSecrets,
+            actor: actor(),
+            lock_wait: global.lock_wait,
+            invocation,
+        })
+    }
+
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            spec: &self.spec.spec,
+            spec_dir: self.spec.dir.clone(),
+            store: &self.store,
+            hosts: &self.connector,
+            clock: &self.clock,
+            progress: &self.progress,
+            secrets: &self.secrets,
+            actor: self.actor.clone(),
+            lock_wait: self.lock_wait,
+            invocation: self.invocation.clone(),
+        }
+    }
+}
+
+/// Reads and validates the spec at `given`, or finds `Hoist.toml` from the current directory up.
+pub fn load_spec(given: Option<&Path>) -> Result<LoadedSpec> {
+    let path = match given {
+        Some(path) => path.to_path_buf(),
+        None => find_spec()?,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        Error::failed(format!("cannot read the spec `{}`", path.display()))
+            .cause(error)
+            .hint("give the spec with `-f PATH`, or create one with `hoist init`")
+    })?;
+    let spec = Spec::parse(&text).map_err(|errors| {
+        let count = errors.0.len();
+        Error::failed(format!(
+            "the spec `{}` has {count} problem{}",
+            path.display(),
+            if count == 1 { "" } else { "s" }
+        ))
+        .cause(format!(
+            "\n{}",
+            errors.render(&path.display().to_string(), &text).trim_end()
+        ))
+    })?;
+    let absolute = std::path::absolute(&path).map_err(|e| Error::io("resolve", &path, e))?;
+    let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(LoadedSpec { path, dir, spec })
+}
+
+fn find_spec() -> Result<PathBuf> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::internal("cannot read the current directory").cause(e))?;
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(SPEC_FILE);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::failed(format!(
+        "no `{SPEC_FILE}` in `{}` or any parent directory",
+        cwd.display()
+    ))
+    .hint("create one with `hoist init`, or give one with `-f PATH`"))
+}
+
+fn actor() -> Actor {
+    let machine = nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let user = std::env::var("USER")
+        .ok()
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    Actor {
+        name: format!("{user}@{machine}"),
+        machine,
+        pid: std::process::id(),
+    }
+}
+
+/// `NO_COLOR` set to anything non-empty turns colour off.
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
