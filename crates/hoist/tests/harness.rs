@@ -1,0 +1,243 @@
+//! A fluent harness: a project directory with the example app and a spec, a deploy root
+//! beside it, the `hoist` binary run against them, and HTTP checks on the service's port.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hoist::hostside::layout::Layout;
+use tempfile::TempDir;
+
+pub const APP_PY: &str = include_str!("../../../examples/hello/app.py");
+
+/// The default spec; `{port}` and `{root}` are filled in.
+pub const SPEC: &str = r#"
+[app]
+name = "hello"
+
+[build]
+upload = ["."]
+exclude = ["*.pyc", "__pycache__/"]
+
+[hooks]
+post_upload = "python3 -m py_compile app.py"
+
+[service]
+command = "exec python3 app.py"
+port = {port}
+stop_grace = "3s"
+
+[service.health]
+path = "/health"
+interval = "50ms"
+timeout = "1s"
+deadline = "10s"
+
+[env.dev]
+hosts = ["local:{root}"]
+keep_releases = 3
+vars = { GREETING = "hi" }
+"#;
+
+pub struct Test {
+    pub temp: TempDir,
+    /// The project: Hoist.toml, app.py, message.txt.
+    pub project: PathBuf,
+    /// The deploy root of `dev`.
+    pub root: PathBuf,
+    pub port: u16,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        let temp = tempfile::Builder::new().prefix("hoist-test-").tempdir().expect("temp dir");
+        let project = temp.path().join("app");
+        let root = temp.path().join("hosts").join("dev");
+        std::fs::create_dir_all(&project).expect("project dir");
+        let test = Self { port: free_port(), temp, project, root };
+        test.write("app.py", APP_PY);
+        test.write("message.txt", "v1\n");
+        test.spec(SPEC)
+    }
+
+    /// Replaces Hoist.toml; `{port}` and `{root}` are filled in.
+    pub fn spec(self, text: &str) -> Self {
+        let text = text.replace("{port}", &self.port.to_string()).replace("{root}", &self.root.display().to_string());
+        self.write("Hoist.toml", &text);
+        self
+    }
+
+    pub fn write(&self, path: &str, contents: &str) {
+        let full = self.project.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).expect("parent dir");
+        }
+        std::fs::write(full, contents).expect("write project file");
+    }
+
+    pub fn remove(&self, path: &str) {
+        std::fs::remove_file(self.project.join(path)).expect("remove project file");
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
+        command.args(args).current_dir(&self.project).env("NO_COLOR", "1").env_remove("HOIST_STATE");
+        command
+    }
+
+    pub fn hoist(&self, args: &[&str]) -> Outcome {
+        self.hoist_with(args, &[])
+    }
+
+    pub fn hoist_with(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied()).stdin(Stdio::null());
+        Outcome::from(command.output().expect("run hoist"), args)
+    }
+
+    /// Starts hoist without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn hoist")
+    }
+
+    /// GET on the service; `Err` with the reason when nothing answers.
+    pub fn get(&self, path: &str) -> Result<(u16, String), String> {
+        http_get(self.port, path)
+    }
+
+    /// The body of `GET /`, panicking with the reason when the service does not answer 200.
+    pub fn body(&self) -> String {
+        match self.get("/") {
+            Ok((200, body)) => body,
+            other => panic!("GET / did not answer 200: {other:?}"),
+        }
+    }
+
+    /// The release `live` points at.
+    pub fn live(&self) -> Option<String> {
+        let target = std::fs::read_link(self.root.join("live")).ok()?;
+        target.file_name().map(|n| n.to_string_lossy().into_owned())
+    }
+
+    pub fn layout(&self) -> Layout {
+        Layout::open(self.root.clone())
+    }
+
+    /// DESIGN.md § On each host: `live` resolves to a complete release, the chain is consistent.
+    pub fn assert_invariants(&self) {
+        let releases = self.layout().read().expect("read layout");
+        assert_eq!(releases.chain.violations(), Vec::<String>::new(), "chain invariants");
+        if let Some(live) = &releases.live {
+            let status = releases.infos.get(live).map(|i| i.status);
+            assert!(
+                matches!(status, Some(hoist_core::ReleaseStatus::Ready | hoist_core::ReleaseStatus::Retired)),
+                "live {live} has status {status:?}"
+            );
+            assert!(self.root.join("live").join("app.py").is_file(), "live resolves to a complete release");
+        }
+    }
+
+    pub fn state_db(&self) -> PathBuf {
+        self.project.join(".hoist").join("state.db")
+    }
+
+    /// Every file under `dir`, with its contents, for "nothing changed" checks.
+    pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap_or_default()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Waits until `path` exists (a hook's marker), up to `timeout`.
+    pub fn wait_for_file(path: &Path, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "{} did not appear", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Test {
+    /// Never leave a service running: kill the recorded instance's process group.
+    fn drop(&mut self) {
+        let record = self.root.join("run").join("instance.json");
+        if let Ok(text) = std::fs::read_to_string(record)
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(pid) = value.get("pid").and_then(serde_json::Value::as_i64)
+        {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    fn from(output: Output, args: &[&str]) -> Self {
+        Self {
+            args: args.iter().map(ToString::to_string).collect(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, 0, "hoist {:?} failed:\nstdout:\n{}\nstderr:\n{}", self.args, self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "hoist {:?}: exit {} not {code}:\nstdout:\n{}\nstderr:\n{}", self.args, self.code, self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_contains(self, needle: &str) -> Self {
+        assert!(self.stderr.contains(needle), "hoist {:?}: stderr lacks {needle:?}:\n{}", self.args, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_contains(self, needle: &str) -> Self {
+        assert!(self.stdout.contains(needle), "hoist {:?}: stdout lacks {needle:?}:\n{}", self.args, self.stdout);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
