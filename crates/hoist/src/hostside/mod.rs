@@ -6,5 +6,6 @@ pub mod audit_log;
 pub mod exec;
 pub mod layout;
 pub mod lock_file;
+pub mod proc_identity;
 pub mod process_runtime;
 pub mod release_writer;

@@ -1,0 +1,342 @@
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hoist_core::ReleaseId;
+use hoist_core::spec::Health;
+
+use super::*;
+use crate::adapters::http_probe::HttpProbe;
+use crate::ports::probe::Probe;
+
+const RELEASE: &str = "20261121T235959Z-3f2a9c1d";
+
+struct Root {
+    dir: tempfile::TempDir,
+    runtime: ProcessRuntime,
+    release: ReleaseId,
+}
+
+impl Root {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("releases").join(RELEASE)).unwrap();
+        let runtime = ProcessRuntime::new(dir.path());
+        Root {
+            dir,
+            runtime,
+            release: RELEASE.parse().unwrap(),
+        }
+    }
+
+    fn release_dir(&self) -> PathBuf {
+        self.dir.path().join("releases").join(RELEASE)
+    }
+
+    fn spec(&self, command: &str) -> InstanceSpec {
+        InstanceSpec {
+            release: self.release.clone(),
+            command: command.to_owned(),
+            port: 18080,
+            env: vec![("FROM_SPEC".to_owned(), "spec value".to_owned())],
+        }
+    }
+
+    fn write_config_env(&self, text: &str) {
+        fs::create_dir_all(self.dir.path().join("config")).unwrap();
+        fs::write(self.dir.path().join("config").join("env"), text).unwrap();
+    }
+
+    fn log(&self) -> String {
+        self.runtime.log_tail(&self.release, 1_000).unwrap()
+    }
+
+    /// Waits for a file the instance writes into its release directory.
+    fn wait_for_file(&self, name: &str) -> String {
+        let path = self.release_dir().join(name);
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = fs::read_to_string(&path)
+                && text.ends_with('\n')
+            {
+                return text.trim().to_owned();
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no {name}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Root {
+    /// A failed test must not leave its instance running.
+    fn drop(&mut self) {
+        let _ = self.runtime.stop(Duration::ZERO);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn starts_records_and_stops_an_instance() {
+    let root = Root::new();
+    root.write_config_env("FROM_CONFIG='configured value'\nFROM_SPEC=overridden by the spec\n");
+    let command = "echo \"port=$PORT release=$HOIST_RELEASE config=$FROM_CONFIG spec=$FROM_SPEC \
+                   cwd=$(pwd)\"; env > env.txt; echo >> env.txt; exec sleep 100";
+    let instance = root.runtime.start(&root.spec(command)).unwrap();
+    assert_eq!(instance.release, root.release);
+    assert_eq!(instance.port, 18080);
+    assert!(instance.started_at.parse::<jiff::Timestamp>().is_ok());
+
+    let state = root.runtime.current().unwrap().unwrap();
+    assert!(state.alive);
+    assert_eq!(state.instance, instance);
+    let stat = proc_identity::read(instance.pid).unwrap();
+    assert_eq!(stat.process_group, instance.pid, "leads its own group");
+    assert_eq!(stat.start_ticks, instance.start_ticks);
+
+    let environment = root.wait_for_file("env.txt");
+    assert!(environment.contains("FROM_CONFIG=configured value"));
+    assert!(environment.contains("PATH="));
+    assert!(
+        !environment.contains("CARGO_"),
+        "inherited too much:\n{environment}"
+    );
+    let log = root.log();
+    let expected = format!(
+        "port=18080 release={RELEASE} config=configured value spec=spec value cwd={}",
+        root.release_dir().display()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(log.starts_with("==> hoist: starting release"), "{log}");
+
+    let refusal = root.runtime.start(&root.spec("sleep 1")).unwrap_err();
+    assert!(refusal.message.contains("still running"), "{refusal}");
+    assert!(refusal.message.contains(&instance.pid.to_string()));
+
+    let stopped = root.runtime.stop(Duration::from_secs(5)).unwrap();
+    assert_eq!(stopped, Some(instance.clone()));
+    assert!(!proc_identity::is_running(instance.pid));
+    assert_eq!(root.runtime.current().unwrap(), None);
+    assert_eq!(root.runtime.stop(Duration::from_secs(1)).unwrap(), None);
+}
+
+#[test]
+fn an_instance_ignoring_sigterm_is_killed_after_the_grace() {
+    let root = Root::new();
+    let instance = root
+        .runtime
+        .start(&root.spec("trap '' TERM; echo ready > ready; sleep 100"))
+        .unwrap();
+    root.wait_for_file("ready");
+    let started = Instant::now();
+    let stopped = root.runtime.stop(Duration::from_millis(300)).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(stopped.map(|i| i.pid), Some(instance.pid));
+    assert!(proc_identity::group_members(instance.pid).is_empty());
+}
+
+#[test]
+fn a_reused_pid_is_never_signalled() {
+    let root = Root::new();
+    // Leading its own group, like any shell job: only the start time tells it apart.
+    let mut unrelated = Command::new("sleep")
+        .arg("5")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = unrelated.id();
+    let stat = proc_identity::read(pid).unwrap();
+    let record = Instance {
+        release: root.release.clone(),
+        pid,
+        start_ticks: stat.start_ticks + 1,
+        port: 18080,
+        started_at: "2026-11-21T23:59:59Z".to_owned(),
+        log: "unused".to_owned(),
+    };
+    root.runtime.write_record(&record).unwrap();
+    assert!(!root.runtime.current().unwrap().unwrap().alive);
+
+    assert_eq!(root.runtime.stop(Duration::from_millis(100)).unwrap(), None);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        unrelated.try_wait().unwrap(),
+        None,
+        "the unrelated sleep died"
+    );
+    assert_eq!(root.runtime.current().unwrap(), None, "record forgotten");
+    unrelated.kill().unwrap();
+    unrelated.wait().unwrap();
+}
+
+#[test]
+fn a_command_that_exits_at_once_fails_with_its_log() {
+    let root = Root::new();
+    let error = root
+        .runtime
+        .start(&root.spec("echo 'cannot bind the port' >&2; exit 3"))
+        .unwrap_err();
+    assert!(error.message.contains("exited at once"), "{error}");
+    assert!(error.message.contains("exit status: 3"), "{error}");
+    assert!(
+        error.to_string().contains("cannot bind the port"),
+        "{error}"
+    );
+    assert_eq!(root.runtime.current().unwrap(), None);
+}
+
+#[test]
+fn children_of_the_instance_are_stopped_with_it() {
+    let root = Root::new();
+    let instance = root
+        .runtime
+        .start(&root.spec("sleep 100 & echo $! > child.pid; wait"))
+        .unwrap();
+    let child: u32 = root.wait_for_file("child.pid").parse().unwrap();
+    assert!(proc_identity::is_running(child));
+    assert_eq!(
+        proc_identity::read(child).unwrap().process_group,
+        instance.pid
+    );
+    assert!(root.runtime.stop(Duration::from_secs(5)).unwrap().is_some());
+    assert!(!proc_identity::is_running(child));
+}
+
+#[test]
+fn leftover_children_of_a_dead_leader_are_stopped() {
+    let root = Root::new();
+    let instance = root
+        .runtime
+        .start(&root.spec("sleep 100 & echo $! > child.pid; sleep 0.3"))
+        .unwrap();
+    let child: u32 = root.wait_for_file("child.pid").parse().unwrap();
+    let started = Instant::now();
+    while root.runtime.current().unwrap().unwrap().alive {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(proc_identity::is_running(child));
+    assert_eq!(
+        root.runtime.stop(Duration::from_secs(5)).unwrap(),
+        Some(instance)
+    );
+    assert!(!proc_identity::is_running(child));
+}
+
+#[test]
+fn refuses_a_release_without_a_directory() {
+    let root = Root::new();
+    fs::remove_dir(root.release_dir()).unwrap();
+    let error = root.runtime.start(&root.spec("sleep 1")).unwrap_err();
+    assert!(error.message.contains("has no directory"), "{error}");
+}
+
+#[test]
+fn a_broken_config_env_names_the_line() {
+    let root = Root::new();
+    root.write_config_env("GOOD=1\nBAD LINE\n");
+    let error = root.runtime.start(&root.spec("sleep 1")).unwrap_err();
+    assert!(error.to_string().contains("line 2"), "{error}");
+}
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+#[test]
+fn runs_the_hello_example_until_stopped() {
+    let root = Root::new();
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello/app.py");
+    fs::copy(app, root.release_dir().join("app.py")).unwrap();
+    fs::write(root.release_dir().join("message.txt"), "from the test\n").unwrap();
+    root.write_config_env("GREETING='howdy'\nSECRET_TOKEN='s3cr3t-value'\n");
+    let port = free_port();
+    let spec = InstanceSpec {
+        port,
+        ..root.spec("exec python3 app.py")
+    };
+    let instance = root.runtime.start(&spec).unwrap();
+
+    let health = Health {
+        path: "/health".to_owned(),
+        expect_status: 200,
+        interval: Duration::from_millis(50),
+        timeout: Duration::from_secs(2),
+        deadline: Duration::from_secs(10),
+        successes: 2,
+    };
+    let report = HttpProbe.wait_healthy(port, &health);
+    assert!(report.healthy, "{report:?}\n{}", root.log());
+    assert_eq!(report.last_answers.last().unwrap(), "200 OK");
+    assert_eq!(
+        get(port, "/"),
+        (200, format!("howdy from {RELEASE}: from the test\n"))
+    );
+
+    fs::write(root.release_dir().join("unhealthy"), "").unwrap();
+    assert_eq!(
+        HttpProbe.probe_once(port, &health),
+        Err("503 Service Unavailable".to_owned())
+    );
+
+    let stopped = root.runtime.stop(Duration::from_secs(5)).unwrap();
+    assert_eq!(stopped.map(|i| i.pid), Some(instance.pid));
+    let log = root.log();
+    assert!(log.contains("GET /health"), "{log}");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(!log.contains("s3cr3t-value"), "{log}");
+}
+
+#[test]
+fn two_slots_run_side_by_side() {
+    let root = Root::new();
+    let blue = ProcessRuntime::in_slot(root.dir.path(), "blue");
+    let green = ProcessRuntime::in_slot(root.dir.path(), "green");
+    let first = blue.start(&root.spec("exec sleep 100")).unwrap();
+    let second = green.start(&root.spec("exec sleep 100")).unwrap();
+    assert!(root.dir.path().join("run/instance-blue.json").is_file());
+    assert!(root.dir.path().join("run/instance-green.json").is_file());
+    assert_eq!(
+        root.runtime.current().unwrap(),
+        None,
+        "the unslotted record"
+    );
+
+    assert_eq!(blue.stop(Duration::from_secs(5)).unwrap(), Some(first));
+    assert!(green.current().unwrap().unwrap().alive);
+    assert_eq!(green.stop(Duration::from_secs(5)).unwrap(), Some(second));
+}
+
+#[test]
+fn starting_again_stops_children_a_dead_instance_left_behind() {
+    let root = Root::new();
+    root.runtime
+        .start(&root.spec("sleep 100 & echo $! > child.pid; sleep 0.3"))
+        .unwrap();
+    let child: u32 = root.wait_for_file("child.pid").parse().unwrap();
+    let started = Instant::now();
+    while root.runtime.current().unwrap().unwrap().alive {
+        assert!(started.elapsed() < Duration::from_secs(5));
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(proc_identity::is_running(child));
+    root.runtime.start(&root.spec("exec sleep 100")).unwrap();
+    assert!(!proc_identity::is_running(child));
+}
