@@ -4,6 +4,7 @@
 pub mod adapters;
 pub mod cli;
 pub mod error;
+pub mod failpoint;
 pub mod hostside;
 pub mod ops;
 pub mod ports;

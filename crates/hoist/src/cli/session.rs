@@ -134,10 +134,7 @@ fn find_spec() -> Result<PathBuf> {
 }
 
 fn actor() -> Actor {
-    let machine = nix::unistd::gethostname()
-        .ok()
-        .and_then(|name| name.into_string().ok())
-        .unwrap_or_else(|| "localhost".to_owned());
+    let machine = crate::hostside::lock_file::machine_name().unwrap_or_else(|_| "localhost".to_owned());
     let user = std::env::var("USER")
         .ok()
         .or_else(|| {

@@ -7,6 +7,7 @@ use hoist_core::{Action, EnvName, ReleaseId, ReleaseStatus, Step};
 use jiff::Timestamp;
 
 use crate::error::{Error, Result};
+use crate::failpoint;
 use crate::hostside::exec;
 use crate::ops::command_run::{CommandRun, first_line};
 use crate::ops::config_render::{self, ConfigSnapshot};
@@ -117,6 +118,7 @@ pub(crate) fn release_step(
         save_record(run, &id, prepared, ReleaseStatus::Failed, now)?;
         return Err(error);
     }
+    failpoint::hit("release.before_ready");
     for handle in &run.hosts {
         handle.host.mark_ready(&id)?;
     }
@@ -147,6 +149,7 @@ fn upload_everywhere(
     for handle in &run.hosts {
         let address = handle.host.address();
         let report = handle.host.upload(release, &prepared.tree)?;
+        failpoint::hit("release.after_upload");
         ctx.progress.note(&format!(
             "{address}: {} files, {} linked, {} written ({} bytes)",
             report.files, report.linked, report.written, report.bytes_written

@@ -7,6 +7,7 @@ use hoist_core::spec::{Service, Strategy};
 use hoist_core::{Action, EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
 
 use crate::error::{Error, Result};
+use crate::failpoint;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::outcome::CommandOutcome;
@@ -152,10 +153,13 @@ fn make_live(
         if let Some(service) = &ctx.spec.service {
             handle.runtime.stop(service.stop_grace)?;
         }
+        failpoint::hit("run.after_stop");
         handle.host.switch_live(target)?;
+        failpoint::hit("run.after_switch");
         if let Some(service) = &ctx.spec.service {
             start_instance(run, handle, service, target)?;
         }
+        failpoint::hit("run.after_start");
         run_hooks(
             handle,
             &hooks.start,

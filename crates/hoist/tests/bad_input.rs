@@ -1,0 +1,71 @@
+//! Bad input gets a clear error naming the problem and the fix, and changes nothing on disk.
+
+use crate::harness::Test;
+
+/// Runs hoist and asserts it failed with exit 1 and `needle` in stderr, and that neither
+/// the project nor the deploy root changed.
+#[track_caller]
+fn refused(t: &Test, args: &[&str], needle: &str) {
+    let project_before = Test::snapshot(&t.project);
+    let root_before = Test::snapshot(&t.root);
+    let outcome = t.hoist(args);
+    assert_eq!(outcome.code, 1, "{args:?} should fail with 1: {outcome:?}");
+    assert!(outcome.stderr.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{}", outcome.stderr);
+    assert_eq!(Test::snapshot(&t.project), project_before, "{args:?} changed the project");
+    assert_eq!(Test::snapshot(&t.root), root_before, "{args:?} changed the deploy root");
+}
+
+#[test]
+fn hostile_environment_names_are_refused() {
+    let t = Test::new();
+    refused(&t, &["deploy", "../x"], "invalid environment name");
+    refused(&t, &["deploy", "a b"], "invalid environment name");
+    refused(&t, &["deploy", "--", "-rf"], "invalid environment name");
+    refused(&t, &["deploy", "-rf"], "unexpected argument");
+    refused(&t, &["deploy", "prod"], "not in the spec");
+    assert!(!t.project.join(".hoist").exists(), "no state store was created");
+}
+
+#[test]
+fn hostile_release_ids_are_refused() {
+    let t = Test::new();
+    t.hoist(&["deploy", "dev"]).success();
+    for id in ["../../etc", "20261121T235959Z-3f2a9c1d/..", "latest", "-rf"] {
+        let to = format!("--to={id}");
+        refused(&t, &["rollback", "dev", &to], "invalid release id");
+        refused(&t, &["releases", "remove", "dev", "--", id], "invalid release id");
+    }
+    refused(&t, &["rollback", "dev", "--to", "20200101T000000Z-00000000"], "does not exist");
+}
+
+#[test]
+fn malformed_specs_point_at_the_line() {
+    let cases = [
+        ("[app\nname = \"x\"\n", "Hoist.toml:1:"),
+        ("[app]\nname = \"hello\"\n[service]\ncommand = \"x\"\nprot = 80\n[env.dev]\nhosts = [\"local:/tmp/x\"]\n", "did you mean `port`?"),
+        ("[app]\nname = \"hello\"\n[env.dev]\n", "missing `hosts`"),
+        ("[app]\nname = \"hello\"\n[env.\"../x\"]\nhosts = [\"local:/tmp/x\"]\n", "invalid environment name"),
+        ("[app]\nname = \"hello\"\n[env.dev]\nhosts = [\"local:relative\"]\n", "absolute"),
+    ];
+    for (spec, needle) in cases {
+        let t = Test::new();
+        t.write("Hoist.toml", spec);
+        refused(&t, &["deploy", "dev"], needle);
+        refused(&t, &["spec", "check"], needle);
+        assert!(!t.project.join(".hoist").exists(), "a bad spec must not create the store");
+    }
+}
+
+#[test]
+fn a_missing_spec_says_how_to_make_one() {
+    let t = Test::new();
+    t.remove("Hoist.toml");
+    refused(&t, &["deploy", "dev"], "hoist init");
+}
+
+#[test]
+fn bad_durations_and_keep_counts_are_refused() {
+    let t = Test::new();
+    refused(&t, &["deploy", "dev", "--lock-wait", "soon"], "invalid duration");
+    refused(&t, &["releases", "prune", "dev", "--keep", "0"], "0");
+}
