@@ -836,7 +836,7 @@ mod tests {
             2 => proptest::option::of(any::<usize>()).prop_map(Op::Rollback),
             2 => any::<usize>().prop_map(Op::Remove),
             1 => any::<usize>().prop_map(Op::Fail),
-            2 => (1..4usize).prop_map(Op::Prune),
+            2 => (1..=4usize).prop_map(Op::Prune),
         ]
     }
 
