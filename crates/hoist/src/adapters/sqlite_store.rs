@@ -1,1 +1,303 @@
-//! TODO
+//! The SQLite state store: the embedded default `Store` (`.hoist/state.db` next to
+//! `Hoist.toml`). One connection behind a mutex; WAL so readers in other processes do not
+//! block the writer; a 5 s busy timeout so processes sharing the file wait their turn instead
+//! of failing with "database is locked".
+//!
+//! Timestamps are stored as INTEGER milliseconds since the Unix epoch: a `jiff::Timestamp`
+//! with whole milliseconds round-trips exactly, finer parts are truncated toward zero on the
+//! way in (see `columns`). Enums are stored by name, holders and arguments as JSON.
+
+mod columns;
+mod commands;
+mod environments;
+mod events;
+mod leases;
+mod migrations;
+
+#[cfg(test)]
+pub(crate) mod contract;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hoist_core::{CommandStatus, EnvName};
+use jiff::Timestamp;
+use rusqlite::{Connection, ErrorCode};
+
+use crate::error::{Error, Result};
+use crate::ports::host::LockHolder;
+use crate::ports::store::{
+    CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome, NewCommand,
+    NewEvent, ReleaseRecord, StepLogEntry, Store,
+};
+
+/// How long an operation waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+    /// The file's path for messages, or `:memory:`.
+    label: String,
+}
+
+/// Why a store operation failed: SQLite (reported with the store and what was being done), or
+/// an error already phrased for the user (a refused transition, an unknown command).
+enum Failure {
+    Sqlite(rusqlite::Error),
+    Refused(Error),
+}
+
+type Outcome<T> = std::result::Result<T, Failure>;
+
+impl From<rusqlite::Error> for Failure {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sqlite(error)
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating its directory and the file if needed, and brings
+    /// the schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let label = path.display().to_string();
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| unopenable(&label).cause(error))?;
+        }
+        let connection = Connection::open(path).map_err(|error| unopenable(&label).cause(error))?;
+        Self::prepare(connection, label)
+    }
+
+    /// A private store that vanishes when dropped (tests).
+    pub fn open_in_memory() -> Result<Self> {
+        let label = ":memory:".to_owned();
+        let connection =
+            Connection::open_in_memory().map_err(|error| unopenable(&label).cause(error))?;
+        Self::prepare(connection, label)
+    }
+
+    fn prepare(mut connection: Connection, label: String) -> Result<Self> {
+        // The first statements are where a directory or a file that is not a database fails.
+        configure(&connection).map_err(|error| unopenable(&label).cause(error))?;
+        migrations::migrate(&mut connection, &label)
+            .map_err(|failure| report(&label, failure, "bring the schema up to date"))?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+            label,
+        })
+    }
+
+    /// Runs one operation on the connection, reporting its failure with the store's path and
+    /// what was being done.
+    fn run<T>(
+        &self,
+        doing: impl fmt::Display,
+        operation: impl FnOnce(&mut Connection) -> Outcome<T>,
+    ) -> Result<T> {
+        // A panic mid-operation dropped its transaction, which rolled back: the connection is
+        // still sound, so a poisoned lock is recovered rather than reported.
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        operation(&mut connection).map_err(|failure| report(&self.label, failure, doing))
+    }
+}
+
+fn report(label: &str, failure: Failure, doing: impl fmt::Display) -> Error {
+    match failure {
+        Failure::Refused(error) => error,
+        Failure::Sqlite(error) => {
+            let busy = error.sqlite_error_code() == Some(ErrorCode::DatabaseBusy);
+            let report =
+                Error::internal(format!("state store `{label}`: cannot {doing}")).cause(error);
+            if busy {
+                report.hint(format!(
+                    "another process kept the state store busy for over {} s; retry when it is done",
+                    BUSY_TIMEOUT.as_secs()
+                ))
+            } else {
+                report
+            }
+        }
+    }
+}
+
+fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    use_write_ahead_log(connection)?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+/// Switches the file to WAL, which it then keeps. Two processes switching a fresh file at
+/// once can get "database is locked" without the busy handler being asked (SQLite refuses
+/// to wait there, to avoid a deadlock), so that case is retried here until the busy timeout.
+fn use_write_ahead_log(connection: &Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let mode: String = connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        // An in-memory database answers `memory` and stays so; that is fine.
+        if mode == "wal" || mode == "memory" {
+            return Ok(());
+        }
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(error)
+                if error.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                thread::sleep(Duration::from_millis(5));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn unopenable(label: &str) -> Error {
+    Error::failed(format!("cannot open state store `{label}`")).hint(
+        "`--state` (or `HOIST_STATE`) names the state store: point it at a writable path for a SQLite file",
+    )
+}
+
+impl Store for SqliteStore {
+    fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>> {
+        self.run(format_args!("load environment `{name}`"), |connection| {
+            environments::environment(connection, name)
+        })
+    }
+
+    fn environments(&self) -> Result<Vec<EnvironmentRecord>> {
+        self.run("list environments", |connection| {
+            environments::environments(connection)
+        })
+    }
+
+    fn save_environment(&self, env: &EnvironmentRecord) -> Result<()> {
+        self.run(
+            format_args!("save environment `{}`", env.name),
+            |connection| environments::save_environment(connection, env),
+        )
+    }
+
+    fn insert_command(&self, command: &NewCommand) -> Result<CommandRecord> {
+        self.run(
+            format_args!("record `{}` command for `{}`", command.kind, command.env),
+            |connection| commands::insert_command(connection, command),
+        )
+    }
+
+    fn set_command_status(
+        &self,
+        id: i64,
+        status: CommandStatus,
+        runner: Option<&LockHolder>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> Result<CommandRecord> {
+        let change = commands::StatusChange { runner, error, at };
+        self.run(format_args!("mark command {id} `{status}`"), |connection| {
+            commands::set_command_status(connection, id, status, &change)
+        })
+    }
+
+    fn append_command_step(&self, id: i64, entry: &StepLogEntry) -> Result<()> {
+        self.run(
+            format_args!("log step `{}` of command {id}", entry.step),
+            |connection| commands::append_command_step(connection, id, entry),
+        )
+    }
+
+    fn command(&self, id: i64) -> Result<Option<CommandRecord>> {
+        self.run(format_args!("load command {id}"), |connection| {
+            commands::command(connection, id)
+        })
+    }
+
+    fn commands(&self, filter: &CommandFilter) -> Result<Vec<CommandRecord>> {
+        self.run("list commands", |connection| {
+            commands::commands(connection, filter)
+        })
+    }
+
+    fn acquire_lease(
+        &self,
+        env: &EnvName,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<LeaseOutcome> {
+        let term = leases::Term { ttl, now };
+        self.run(format_args!("take the lease on `{env}`"), |connection| {
+            leases::acquire_lease(connection, env, holder, &term)
+        })
+    }
+
+    fn take_over_lease(
+        &self,
+        env: &EnvName,
+        stale: &LockHolder,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let term = leases::Term { ttl, now };
+        self.run(
+            format_args!("take over the lease on `{env}`"),
+            |connection| leases::take_over_lease(connection, env, stale, holder, &term),
+        )
+    }
+
+    fn renew_lease(
+        &self,
+        env: &EnvName,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let term = leases::Term { ttl, now };
+        self.run(format_args!("renew the lease on `{env}`"), |connection| {
+            leases::renew_lease(connection, env, holder, &term)
+        })
+    }
+
+    fn release_lease(&self, env: &EnvName, holder: &LockHolder) -> Result<()> {
+        self.run(format_args!("release the lease on `{env}`"), |connection| {
+            leases::release_lease(connection, env, holder)
+        })
+    }
+
+    fn save_release(&self, release: &ReleaseRecord) -> Result<()> {
+        self.run(
+            format_args!("save release `{}` of `{}`", release.id, release.env),
+            |connection| environments::save_release(connection, release),
+        )
+    }
+
+    fn releases(&self, env: &EnvName) -> Result<Vec<ReleaseRecord>> {
+        self.run(format_args!("list releases of `{env}`"), |connection| {
+            environments::releases(connection, env)
+        })
+    }
+
+    fn append_event(&self, event: &NewEvent) -> Result<Event> {
+        self.run(
+            format_args!("record event `{}`", event.kind),
+            |connection| events::append_event(connection, event),
+        )
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        self.run("list events", |connection| {
+            events::events(connection, filter)
+        })
+    }
+}
