@@ -280,7 +280,6 @@ fn content_hash(entries: &[SourceEntry]) -> String {
 mod tests {
     use std::fs;
     use std::os::unix::fs::symlink;
-    use std::time::Instant;
 
     use super::*;
 
@@ -464,8 +463,7 @@ mod tests {
     }
 
     #[test]
-    #[expect(clippy::print_stderr, reason = "shows the timing with --nocapture")]
-    fn collects_two_thousand_files_quickly() {
+    fn collects_two_thousand_files() {
         let dir = tempfile::tempdir().unwrap();
         for i in 0..2_000 {
             write(
@@ -475,13 +473,13 @@ mod tests {
             );
         }
         let build = build(&[], None, &[]);
-        SourceTree::collect(dir.path(), &build).unwrap();
-        let started = Instant::now();
         let tree = SourceTree::collect(dir.path(), &build).unwrap();
-        let elapsed = started.elapsed();
         assert_eq!(tree.file_count(), 2_000);
-        // Generous for unoptimised test builds on a busy machine; release builds take a few ms.
-        assert!(elapsed.as_millis() < 1_000, "took {elapsed:?}");
-        eprintln!("collected 2,000 files in {elapsed:?}");
+        assert_eq!(
+            SourceTree::collect(dir.path(), &build)
+                .unwrap()
+                .content_hash,
+            tree.content_hash
+        );
     }
 }

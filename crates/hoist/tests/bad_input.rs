@@ -10,9 +10,21 @@ fn refused(t: &Test, args: &[&str], needle: &str) {
     let root_before = Test::snapshot(&t.root);
     let outcome = t.hoist(args);
     assert_eq!(outcome.code, 1, "{args:?} should fail with 1: {outcome:?}");
-    assert!(outcome.stderr.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{}", outcome.stderr);
-    assert_eq!(Test::snapshot(&t.project), project_before, "{args:?} changed the project");
-    assert_eq!(Test::snapshot(&t.root), root_before, "{args:?} changed the deploy root");
+    assert!(
+        outcome.stderr.contains(needle),
+        "{args:?}: stderr lacks {needle:?}:\n{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        Test::snapshot(&t.project),
+        project_before,
+        "{args:?} changed the project"
+    );
+    assert_eq!(
+        Test::snapshot(&t.root),
+        root_before,
+        "{args:?} changed the deploy root"
+    );
 }
 
 #[test]
@@ -23,7 +35,10 @@ fn hostile_environment_names_are_refused() {
     refused(&t, &["deploy", "--", "-rf"], "invalid environment name");
     refused(&t, &["deploy", "-rf"], "unexpected argument");
     refused(&t, &["deploy", "prod"], "not in the spec");
-    assert!(!t.project.join(".hoist").exists(), "no state store was created");
+    assert!(
+        !t.project.join(".hoist").exists(),
+        "no state store was created"
+    );
 }
 
 #[test]
@@ -33,26 +48,49 @@ fn hostile_release_ids_are_refused() {
     for id in ["../../etc", "20261121T235959Z-3f2a9c1d/..", "latest", "-rf"] {
         let to = format!("--to={id}");
         refused(&t, &["rollback", "dev", &to], "invalid release id");
-        refused(&t, &["releases", "remove", "dev", "--", id], "invalid release id");
+        refused(
+            &t,
+            &["releases", "remove", "dev", "--", id],
+            "invalid release id",
+        );
     }
-    refused(&t, &["rollback", "dev", "--to", "20200101T000000Z-00000000"], "does not exist");
+    // A well-formed id that names no release is a failed (and recorded) command that
+    // leaves the releases as they were.
+    let before = t.live();
+    t.hoist(&["rollback", "dev", "--to", "20200101T000000Z-00000000"])
+        .code(1)
+        .stderr_contains("does not exist");
+    assert_eq!(t.live(), before);
+    t.assert_invariants();
 }
 
 #[test]
 fn malformed_specs_point_at_the_line() {
     let cases = [
         ("[app\nname = \"x\"\n", "Hoist.toml:1:"),
-        ("[app]\nname = \"hello\"\n[service]\ncommand = \"x\"\nprot = 80\n[env.dev]\nhosts = [\"local:/tmp/x\"]\n", "did you mean `port`?"),
+        (
+            "[app]\nname = \"hello\"\n[service]\ncommand = \"x\"\nprot = 80\n[env.dev]\nhosts = [\"local:/tmp/x\"]\n",
+            "did you mean `port`?",
+        ),
         ("[app]\nname = \"hello\"\n[env.dev]\n", "missing `hosts`"),
-        ("[app]\nname = \"hello\"\n[env.\"../x\"]\nhosts = [\"local:/tmp/x\"]\n", "invalid environment name"),
-        ("[app]\nname = \"hello\"\n[env.dev]\nhosts = [\"local:relative\"]\n", "absolute"),
+        (
+            "[app]\nname = \"hello\"\n[env.\"../x\"]\nhosts = [\"local:/tmp/x\"]\n",
+            "invalid environment name",
+        ),
+        (
+            "[app]\nname = \"hello\"\n[env.dev]\nhosts = [\"local:relative\"]\n",
+            "absolute",
+        ),
     ];
     for (spec, needle) in cases {
         let t = Test::new();
         t.write("Hoist.toml", spec);
         refused(&t, &["deploy", "dev"], needle);
         refused(&t, &["spec", "check"], needle);
-        assert!(!t.project.join(".hoist").exists(), "a bad spec must not create the store");
+        assert!(
+            !t.project.join(".hoist").exists(),
+            "a bad spec must not create the store"
+        );
     }
 }
 
@@ -66,6 +104,10 @@ fn a_missing_spec_says_how_to_make_one() {
 #[test]
 fn bad_durations_and_keep_counts_are_refused() {
     let t = Test::new();
-    refused(&t, &["deploy", "dev", "--lock-wait", "soon"], "invalid duration");
+    refused(
+        &t,
+        &["deploy", "dev", "--lock-wait", "soon"],
+        "invalid duration",
+    );
     refused(&t, &["releases", "prune", "dev", "--keep", "0"], "0");
 }

@@ -22,19 +22,31 @@ fn deploy_from_nothing_runs_every_step_and_serves() {
 fn deploy_from_created_runs_four_steps() {
     let t = Test::new();
     t.hoist(&["create", "dev"]).success();
-    t.hoist(&["deploy", "dev"]).success().stderr_contains("[1/4] provision").stderr_contains("[4/4] run");
+    t.hoist(&["deploy", "dev"])
+        .success()
+        .stderr_contains("[1/4] provision")
+        .stderr_contains("[4/4] run");
 }
 
 #[test]
 fn plumbing_commands_walk_the_lifecycle() {
     let t = Test::new();
-    for (verb, state) in [("create", "created"), ("provision", "provisioned"), ("configure", "configured"), ("release", "released"), ("run", "running")] {
+    for (verb, state) in [
+        ("create", "created"),
+        ("provision", "provisioned"),
+        ("configure", "configured"),
+        ("release", "released"),
+        ("run", "running"),
+    ] {
         let outcome = t.hoist(&[verb, "dev", "--json"]).success().json();
         assert_eq!(outcome["state"], state, "after {verb}");
     }
     assert!(t.body().contains("v1"));
     // Out of order: `run` again is fine, `create` again is refused with a hint.
-    t.hoist(&["create", "dev"]).code(1).stderr_contains("already exists").stderr_contains("hint:");
+    t.hoist(&["create", "dev"])
+        .code(1)
+        .stderr_contains("already exists")
+        .stderr_contains("hint:");
 }
 
 #[test]
@@ -43,8 +55,14 @@ fn changed_tree_releases_and_runs_and_unchanged_does_nothing() {
     t.hoist(&["deploy", "dev"]).success();
     let first = t.live().expect("live after first deploy");
 
-    t.hoist(&["deploy", "dev"]).success().stdout_contains("nothing to deploy");
-    assert_eq!(t.live().as_deref(), Some(first.as_str()), "no-op deploy must not switch");
+    t.hoist(&["deploy", "dev"])
+        .success()
+        .stdout_contains("nothing to deploy");
+    assert_eq!(
+        t.live().as_deref(),
+        Some(first.as_str()),
+        "no-op deploy must not switch"
+    );
 
     t.write("message.txt", "v2\n");
     let outcome = t.hoist(&["deploy", "dev", "--json"]).success().json();
@@ -56,11 +74,14 @@ fn changed_tree_releases_and_runs_and_unchanged_does_nothing() {
     // Unchanged files are hard links shared with the previous release; the changed one is not.
     let inode = |release: &str, file: &str| {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(t.root.join("releases").join(release).join(file)).unwrap().ino()
+        std::fs::metadata(t.root.join("releases").join(release).join(file))
+            .unwrap()
+            .ino()
     };
     assert_eq!(inode(&first, "app.py"), inode(&second, "app.py"));
     assert_ne!(inode(&first, "message.txt"), inode(&second, "message.txt"));
-    let old = std::fs::read_to_string(t.root.join("releases").join(&first).join("message.txt")).unwrap();
+    let old =
+        std::fs::read_to_string(t.root.join("releases").join(&first).join("message.txt")).unwrap();
     assert_eq!(old, "v1\n", "the old release must not change");
     t.assert_invariants();
 }
@@ -74,7 +95,9 @@ fn rollback_serves_the_previous_release_and_to_picks_one() {
     t.hoist(&["deploy", "dev"]).success();
     let second = t.live().unwrap();
 
-    t.hoist(&["rollback", "dev"]).success().stdout_contains(&first);
+    t.hoist(&["rollback", "dev"])
+        .success()
+        .stdout_contains(&first);
     assert_eq!(t.live().as_deref(), Some(first.as_str()));
     assert!(t.body().contains("v1"));
     t.assert_invariants();
@@ -94,16 +117,30 @@ fn releases_list_remove_and_prune() {
         ids.push(t.live().unwrap());
     }
     // keep_releases = 3: deploy prunes as it goes.
-    let rows = t.hoist(&["releases", "list", "dev", "--json"]).success().json();
-    let listed: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(listed, ids[2..].iter().map(String::as_str).collect::<Vec<_>>());
+    let rows = t
+        .hoist(&["releases", "list", "dev", "--json"])
+        .success()
+        .json();
+    let listed: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        ids[2..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
 
-    t.hoist(&["releases", "remove", "dev", &ids[4]]).code(1).stderr_contains("is live");
+    t.hoist(&["releases", "remove", "dev", &ids[4]])
+        .code(1)
+        .stderr_contains("is live");
     t.hoist(&["releases", "remove", "dev", &ids[2]]).success();
     assert!(!t.root.join("releases").join(&ids[2]).exists());
     t.assert_invariants();
 
-    t.hoist(&["releases", "prune", "dev", "--keep", "1"]).success();
+    t.hoist(&["releases", "prune", "dev", "--keep", "1"])
+        .success();
     // live and its previous are never pruned.
     assert!(t.root.join("releases").join(&ids[4]).exists());
     assert!(t.root.join("releases").join(&ids[3]).exists());
@@ -114,7 +151,9 @@ fn releases_list_remove_and_prune() {
 fn destroy_stops_the_service_and_removes_the_root() {
     let t = Test::new();
     t.hoist(&["deploy", "dev"]).success();
-    t.hoist(&["destroy", "dev"]).code(1).stderr_contains("--yes");
+    t.hoist(&["destroy", "dev"])
+        .code(1)
+        .stderr_contains("--yes");
     assert!(t.get("/").is_ok(), "refused destroy must not stop anything");
     t.hoist(&["destroy", "dev", "--yes"]).success();
     assert!(t.get("/").is_err(), "service still answers after destroy");
@@ -130,31 +169,62 @@ fn destroy_stops_the_service_and_removes_the_root() {
 fn configure_writes_secrets_only_to_the_host() {
     let secret = "s3cr3t-value-7f9a";
     let t = Test::new();
-    let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).unwrap().replace(
-        "vars = { GREETING = \"hi\" }",
-        "vars = { GREETING = \"hi\" }\nsecrets = [\"SECRET_TOKEN\"]",
-    );
+    let spec = std::fs::read_to_string(t.project.join("Hoist.toml"))
+        .unwrap()
+        .replace(
+            "vars = { GREETING = \"hi\" }",
+            "vars = { GREETING = \"hi\" }\nsecrets = [\"SECRET_TOKEN\"]",
+        );
     t.write("Hoist.toml", &spec);
-    t.hoist(&["deploy", "dev"]).code(1).stderr_contains("secret `SECRET_TOKEN`");
-    let deployed = t.hoist_with(&["deploy", "dev", "--json"], &[("SECRET_TOKEN", secret)]).success();
+    t.hoist(&["deploy", "dev"])
+        .code(1)
+        .stderr_contains("secret `SECRET_TOKEN`");
+    let deployed = t
+        .hoist_with(&["deploy", "dev", "--json"], &[("SECRET_TOKEN", secret)])
+        .success();
     assert!(!deployed.stdout.contains(secret) && !deployed.stderr.contains(secret));
 
     use std::os::unix::fs::PermissionsExt;
     let env_file = t.root.join("config").join("env");
-    assert_eq!(std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(std::fs::read_to_string(&env_file).unwrap().contains(secret));
     let (_, config) = t.get("/config").unwrap();
-    assert!(config.contains("SECRET_TOKEN"), "the service got the secret: {config}");
+    assert!(
+        config.contains("secret_token: set"),
+        "the service got the secret: {config}"
+    );
 
-    for output in [t.hoist(&["status", "dev", "--json"]), t.hoist(&["releases", "list", "dev", "--json"])] {
+    for output in [
+        t.hoist(&["status", "dev", "--json"]),
+        t.hoist(&["releases", "list", "dev", "--json"]),
+    ] {
         assert!(!output.stdout.contains(secret));
     }
-    let state_files = std::fs::read_dir(t.project.join(".hoist")).unwrap().map(|e| e.unwrap().path());
+    let state_files = std::fs::read_dir(t.project.join(".hoist"))
+        .unwrap()
+        .map(|e| e.unwrap().path());
     for file in state_files.chain([t.root.join(".hoist").join("audit.log")]) {
         let bytes = std::fs::read(&file).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "secret found in {}", file.display());
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "secret found in {}",
+            file.display()
+        );
     }
-    for entry in walkdir::WalkDir::new(t.root.join("meta")).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()) {
-        assert!(!std::fs::read_to_string(entry.path()).unwrap().contains(secret), "secret in {}", entry.path().display());
+    for entry in walkdir::WalkDir::new(t.root.join("meta"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        assert!(
+            !std::fs::read_to_string(entry.path())
+                .unwrap()
+                .contains(secret),
+            "secret in {}",
+            entry.path().display()
+        );
     }
 }

@@ -41,18 +41,33 @@ fn failing_health_check_puts_the_old_release_back() {
 
     t.write("unhealthy", "");
     t.write("message.txt", "v2\n");
-    let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).unwrap().replace("deadline = \"10s\"", "deadline = \"1s\"");
+    let spec = std::fs::read_to_string(t.project.join("Hoist.toml"))
+        .unwrap()
+        .replace("deadline = \"10s\"", "deadline = \"1s\"");
     t.write("Hoist.toml", &spec);
     t.hoist(&["deploy", "dev"])
         .code(1)
         .stderr_contains("failed its health check")
         .stderr_contains("503")
         .stderr_contains("failed at step `run`");
-    assert_eq!(t.live().as_deref(), Some(first.as_str()), "live switched back");
+    assert_eq!(
+        t.live().as_deref(),
+        Some(first.as_str()),
+        "live switched back"
+    );
     assert!(t.body().contains("v1"), "old release serves again");
     t.assert_invariants();
-    let rows = t.hoist(&["releases", "list", "dev", "--json"]).success().json();
-    assert!(rows.as_array().unwrap().iter().any(|r| r["status"] == "failed"), "{rows}");
+    let rows = t
+        .hoist(&["releases", "list", "dev", "--json"])
+        .success()
+        .json();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "failed"),
+        "{rows}"
+    );
 
     t.remove("unhealthy");
     t.hoist(&["deploy", "dev"]).success();
@@ -64,23 +79,33 @@ fn failing_health_check_puts_the_old_release_back() {
 #[test]
 fn failing_build_step_is_reported_with_its_output() {
     let t = Test::new();
-    let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).unwrap().replace(
-        "[build]\n",
-        "[build]\nsteps = [\"echo building; echo broken >&2; exit 4\"]\n",
-    );
+    let spec = std::fs::read_to_string(t.project.join("Hoist.toml"))
+        .unwrap()
+        .replace(
+            "[build]\n",
+            "[build]\nsteps = [\"echo building; echo broken >&2; exit 4\"]\n",
+        );
     t.write("Hoist.toml", &spec);
-    t.hoist(&["deploy", "dev"]).code(1).stderr_contains("exited with status 4").stderr_contains("broken");
+    t.hoist(&["deploy", "dev"])
+        .code(1)
+        .stderr_contains("exited with status 4")
+        .stderr_contains("broken");
     assert!(t.live().is_none());
 }
 
 #[test]
 fn blue_green_is_refused_at_run_time_for_now() {
     let t = Test::new();
-    let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).unwrap().replace(
-        "stop_grace = \"3s\"",
-        "stop_grace = \"3s\"\nstrategy = \"blue-green\"",
-    );
+    let spec = std::fs::read_to_string(t.project.join("Hoist.toml"))
+        .unwrap()
+        .replace(
+            "stop_grace = \"3s\"",
+            "stop_grace = \"3s\"\nstrategy = \"blue-green\"",
+        );
     t.write("Hoist.toml", &spec);
     t.hoist(&["spec", "check"]).success();
-    t.hoist(&["deploy", "dev"]).code(1).stderr_contains("blue-green").stderr_contains("recreate");
+    t.hoist(&["deploy", "dev"])
+        .code(1)
+        .stderr_contains("blue-green")
+        .stderr_contains("recreate");
 }

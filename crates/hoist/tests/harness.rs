@@ -52,11 +52,19 @@ pub struct Test {
 
 impl Test {
     pub fn new() -> Self {
-        let temp = tempfile::Builder::new().prefix("hoist-test-").tempdir().expect("temp dir");
+        let temp = tempfile::Builder::new()
+            .prefix("hoist-test-")
+            .tempdir()
+            .expect("temp dir");
         let project = temp.path().join("app");
         let root = temp.path().join("hosts").join("dev");
         std::fs::create_dir_all(&project).expect("project dir");
-        let test = Self { port: free_port(), temp, project, root };
+        let test = Self {
+            port: free_port(),
+            temp,
+            project,
+            root,
+        };
         test.write("app.py", APP_PY);
         test.write("message.txt", "v1\n");
         test.spec(SPEC)
@@ -64,7 +72,9 @@ impl Test {
 
     /// Replaces Hoist.toml; `{port}` and `{root}` are filled in.
     pub fn spec(self, text: &str) -> Self {
-        let text = text.replace("{port}", &self.port.to_string()).replace("{root}", &self.root.display().to_string());
+        let text = text
+            .replace("{port}", &self.port.to_string())
+            .replace("{root}", &self.root.display().to_string());
         self.write("Hoist.toml", &text);
         self
     }
@@ -83,7 +93,11 @@ impl Test {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hoist"));
-        command.args(args).current_dir(&self.project).env("NO_COLOR", "1").env_remove("HOIST_STATE");
+        command
+            .args(args)
+            .current_dir(&self.project)
+            .env("NO_COLOR", "1")
+            .env_remove("HOIST_STATE");
         command
     }
 
@@ -99,7 +113,12 @@ impl Test {
 
     /// Starts hoist without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn hoist")
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hoist")
     }
 
     /// GET on the service; `Err` with the reason when nothing answers.
@@ -128,19 +147,25 @@ impl Test {
     /// DESIGN.md § On each host: `live` resolves to a complete release, the chain is consistent.
     pub fn assert_invariants(&self) {
         let releases = self.layout().read().expect("read layout");
-        assert_eq!(releases.chain.violations(), Vec::<String>::new(), "chain invariants");
+        assert_eq!(
+            releases.chain.violations(),
+            Vec::<String>::new(),
+            "chain invariants"
+        );
         if let Some(live) = &releases.live {
             let status = releases.infos.get(live).map(|i| i.status);
             assert!(
-                matches!(status, Some(hoist_core::ReleaseStatus::Ready | hoist_core::ReleaseStatus::Retired)),
+                matches!(
+                    status,
+                    Some(hoist_core::ReleaseStatus::Ready | hoist_core::ReleaseStatus::Retired)
+                ),
                 "live {live} has status {status:?}"
             );
-            assert!(self.root.join("live").join("app.py").is_file(), "live resolves to a complete release");
+            assert!(
+                self.root.join("live").join("app.py").is_file(),
+                "live resolves to a complete release"
+            );
         }
-    }
-
-    pub fn state_db(&self) -> PathBuf {
-        self.project.join(".hoist").join("state.db")
     }
 
     /// Every file under `dir`, with its contents, for "nothing changed" checks.
@@ -149,7 +174,12 @@ impl Test {
             .into_iter()
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
-            .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap_or_default()))
+            .map(|e| {
+                (
+                    e.path().to_path_buf(),
+                    std::fs::read(e.path()).unwrap_or_default(),
+                )
+            })
             .collect();
         files.sort();
         files
@@ -159,7 +189,11 @@ impl Test {
     pub fn wait_for_file(path: &Path, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while !path.exists() {
-            assert!(Instant::now() < deadline, "{} did not appear", path.display());
+            assert!(
+                Instant::now() < deadline,
+                "{} did not appear",
+                path.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -173,7 +207,10 @@ impl Drop for Test {
             && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
             && let Some(pid) = value.get("pid").and_then(serde_json::Value::as_i64)
         {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
@@ -198,30 +235,49 @@ impl Outcome {
 
     #[track_caller]
     pub fn success(self) -> Self {
-        assert_eq!(self.code, 0, "hoist {:?} failed:\nstdout:\n{}\nstderr:\n{}", self.args, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "hoist {:?} failed:\nstdout:\n{}\nstderr:\n{}",
+            self.args, self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn code(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "hoist {:?}: exit {} not {code}:\nstdout:\n{}\nstderr:\n{}", self.args, self.code, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "hoist {:?}: exit {} not {code}:\nstdout:\n{}\nstderr:\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stderr_contains(self, needle: &str) -> Self {
-        assert!(self.stderr.contains(needle), "hoist {:?}: stderr lacks {needle:?}:\n{}", self.args, self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "hoist {:?}: stderr lacks {needle:?}:\n{}",
+            self.args,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stdout_contains(self, needle: &str) -> Self {
-        assert!(self.stdout.contains(needle), "hoist {:?}: stdout lacks {needle:?}:\n{}", self.args, self.stdout);
+        assert!(
+            self.stdout.contains(needle),
+            "hoist {:?}: stdout lacks {needle:?}:\n{}",
+            self.args,
+            self.stdout
+        );
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -232,12 +288,28 @@ pub fn free_port() -> u16 {
 
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut stream =
+        TcpStream::connect_timeout(&address, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status line")?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }

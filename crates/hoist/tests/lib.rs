@@ -1,6 +1,12 @@
 //! The one integration-test binary: real `hoist` processes on real temp directories, the
 //! real example service, real SQLite files.
 
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "tests and their harness panic on a failed setup step, with the reason"
+)]
+
 mod harness;
 
 mod bad_input;

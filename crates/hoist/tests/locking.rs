@@ -8,10 +8,16 @@ use crate::harness::Test;
 fn gated_spec(t: &Test) -> (std::path::PathBuf, std::path::PathBuf) {
     let gate = t.temp.path().join("gate");
     let started = t.temp.path().join("hook-started");
-    let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).unwrap().replace(
-        "post_upload = \"python3 -m py_compile app.py\"",
-        &format!("post_upload = \"if [ -f {} ]; then touch {}; sleep 2; fi\"", gate.display(), started.display()),
-    );
+    let spec = std::fs::read_to_string(t.project.join("Hoist.toml"))
+        .unwrap()
+        .replace(
+            "post_upload = \"python3 -m py_compile app.py\"",
+            &format!(
+                "post_upload = \"if [ -f {} ]; then touch {}; sleep 2; fi\"",
+                gate.display(),
+                started.display()
+            ),
+        );
     t.write("Hoist.toml", &spec);
     (gate, started)
 }
@@ -53,13 +59,19 @@ fn a_dead_holders_lock_is_reclaimed_with_a_message() {
     Test::wait_for_file(&started, Duration::from_secs(20));
     first.kill().unwrap();
     first.wait().unwrap();
-    assert!(t.root.join(".hoist").join("lock").exists(), "the dead runner left its lock file");
+    assert!(
+        t.root.join(".hoist").join("lock").exists(),
+        "the dead runner left its lock file"
+    );
 
     std::fs::remove_file(&gate).unwrap();
     t.hoist(&["deploy", "dev"])
         .success()
         .stderr_contains("reclaimed the lock")
         .stderr_contains("took over the lease");
-    assert!(!t.root.join(".hoist").join("lock").exists(), "lock released after the deploy");
+    assert!(
+        !t.root.join(".hoist").join("lock").exists(),
+        "lock released after the deploy"
+    );
     assert!(t.body().contains("v2"));
 }

@@ -52,6 +52,12 @@ impl Printer {
 pub fn report_error(error: &Error, json: bool) {
     let mut text = format!("error: {}\n", error.message);
     for cause in &error.causes {
+        // A cause that starts with a newline is a rendered block (spec diagnostics): as is.
+        if let Some(block) = cause.strip_prefix('\n') {
+            text.push_str(block.trim_end());
+            text.push('\n');
+            continue;
+        }
         let mut lines = cause.lines();
         if let Some(first) = lines.next() {
             text.push_str(&format!("  caused by: {first}\n"));

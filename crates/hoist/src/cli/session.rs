@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hoist_core::Spec;
+use hoist_core::{EnvName, Spec};
 
 use crate::adapters::env_secrets::EnvSecrets;
 use crate::adapters::local_connector::LocalConnector;
@@ -50,7 +50,28 @@ impl Session {
     /// Loads the spec, then opens the store (creating it) — in that order, so a bad spec
     /// leaves nothing behind on disk.
     pub fn open(global: &GlobalArgs) -> Result<Self> {
+        Self::with_spec(global, load_spec(global.spec.as_deref())?)
+    }
+
+    /// Like `open`, refusing an environment the spec does not define before the store is
+    /// opened (and so created).
+    pub fn for_env(global: &GlobalArgs, env: &EnvName) -> Result<Self> {
         let spec = load_spec(global.spec.as_deref())?;
+        if spec.spec.env(env).is_none() {
+            let known: Vec<String> = spec.spec.envs.keys().map(|n| format!("`{n}`")).collect();
+            return Err(Error::failed(format!(
+                "environment `{env}` is not in the spec `{}`",
+                spec.path.display()
+            ))
+            .hint(format!(
+                "the spec defines {}; add `[env.{env}]` to create it",
+                known.join(", ")
+            )));
+        }
+        Self::with_spec(global, spec)
+    }
+
+    fn with_spec(global: &GlobalArgs, spec: LoadedSpec) -> Result<Self> {
         let state_path = global
             .state
             .clone()
@@ -134,7 +155,8 @@ fn find_spec() -> Result<PathBuf> {
 }
 
 fn actor() -> Actor {
-    let machine = crate::hostside::lock_file::machine_name().unwrap_or_else(|_| "localhost".to_owned());
+    let machine =
+        crate::hostside::lock_file::machine_name().unwrap_or_else(|_| "localhost".to_owned());
     let user = std::env::var("USER")
         .ok()
         .or_else(|| {

@@ -39,6 +39,10 @@ pub fn acquire(root: &Path, holder: &LockHolder) -> Result<LockOutcome> {
 
 /// Drops the lock if `holder` holds it (same pid, machine and command); otherwise leaves it.
 pub fn release(root: &Path, holder: &LockHolder) -> Result<()> {
+    // A root that is gone (destroyed) holds no lock; don't create one to look.
+    if !root.join(".hoist").is_dir() {
+        return Ok(());
+    }
     let paths = Paths::new(root)?;
     let _guard = paths.guard()?;
     match paths.read()? {

@@ -333,8 +333,10 @@ impl<'c> CommandRun<'c> {
             "status": status,
             "error": error,
         });
-        for handle in &self.hosts {
-            // The audit line is best-effort: a destroyed root has nowhere to hold it.
+        // A destroyed root has nowhere to hold its audit line (writing one would bring the
+        // root back); the store keeps that command's record.
+        let destroyed = self.action == Action::Destroy && status == CommandStatus::Succeeded;
+        for handle in self.hosts.iter().filter(|_| !destroyed) {
             let _ = handle.host.audit(&audit);
         }
         let _ = self.event(

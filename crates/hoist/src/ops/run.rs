@@ -226,9 +226,17 @@ fn put_back(
         .and_then(|()| start_instance(run, handle, service, &previous).map(|_| ()));
     match restored {
         Ok(()) => {
-            ctx.progress.note(&format!(
-                "{address}: switched back to `{previous}`, which serves again"
-            ));
+            // Wait for the old release to answer again, so "serves again" is true when said.
+            let serving = service
+                .health
+                .as_ref()
+                .is_none_or(|health| handle.probe.wait_healthy(service.port, health).healthy);
+            let how = match serving {
+                true => "which serves again",
+                false => "which has not passed its health check yet",
+            };
+            ctx.progress
+                .note(&format!("{address}: switched back to `{previous}`, {how}"));
             let _ = set_record_status(run, target, ReleaseStatus::Failed);
             failure.hint(format!(
                 "`{previous}` is serving again; fix the service and deploy again"

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, CheckReport};
 
 pub fn exec(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let report = ops::check(
         &session.context(),
         &ops::CheckOptions {

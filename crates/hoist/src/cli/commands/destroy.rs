@@ -12,7 +12,7 @@ pub fn exec(global: &GlobalArgs, args: &DestroyArgs, printer: Printer) -> Result
     if !args.yes {
         confirm(args.env.as_str())?;
     }
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let outcome = ops::destroy(
         &session.context(),
         &ops::DestroyOptions {

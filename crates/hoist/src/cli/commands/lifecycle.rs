@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ops;
 
 pub fn create(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let outcome = ops::create(
         &session.context(),
         &ops::CreateOptions {
@@ -19,7 +19,7 @@ pub fn create(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<(
 }
 
 pub fn provision(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let outcome = ops::provision(
         &session.context(),
         &ops::ProvisionOptions {
@@ -30,7 +30,7 @@ pub fn provision(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Resul
 }
 
 pub fn configure(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let outcome = ops::configure(
         &session.context(),
         &ops::ConfigureOptions {
@@ -41,7 +41,7 @@ pub fn configure(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Resul
 }
 
 pub fn release(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let outcome = ops::release(
         &session.context(),
         &ops::ReleaseOptions {
@@ -52,7 +52,7 @@ pub fn release(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<
 }
 
 pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let outcome = ops::run(
         &session.context(),
         &ops::RunOptions {
@@ -63,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> 
 }
 
 pub fn deploy(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let outcome = ops::deploy(
         &session.context(),
         &ops::DeployOptions {

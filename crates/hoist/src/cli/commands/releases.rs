@@ -7,7 +7,11 @@ use crate::error::Result;
 use crate::ops::{self, releases::ReleaseRow};
 
 pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let env = match command {
+        ReleasesCommand::List(args) => &args.env,
+        ReleasesCommand::Remove { env, .. } | ReleasesCommand::Prune { env, .. } => env,
+    };
+    let session = Session::for_env(global, env)?;
     let ctx = session.context();
     match command {
         ReleasesCommand::List(args) => {

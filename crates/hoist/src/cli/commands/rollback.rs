@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::ops;
 
 pub fn exec(global: &GlobalArgs, args: &RollbackArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let options = ops::RollbackOptions {
         env: args.env.clone(),
         to: args.to.clone(),

@@ -26,7 +26,7 @@ pub fn list(global: &GlobalArgs, printer: Printer) -> Result<()> {
 }
 
 pub fn status(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
+    let session = Session::for_env(global, &args.env)?;
     let report = ops::status(
         &session.context(),
         &ops::StatusOptions {
