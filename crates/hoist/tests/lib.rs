@@ -13,5 +13,6 @@ mod bad_input;
 mod crash;
 mod deploy;
 mod failures;
+mod hooks_and_config;
 mod locking;
 mod spec_commands;

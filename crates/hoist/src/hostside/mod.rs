@@ -2,6 +2,7 @@
 //! audit log. The local host adapter calls them directly; remote hosts will run them through
 //! a hidden `hoist host …` subcommand, so each is one whole, atomic operation.
 
+pub mod atomic_fs;
 pub mod audit_log;
 pub mod exec;
 pub mod layout;

@@ -86,6 +86,12 @@ pub fn render(
 
     let mut jinja = minijinja::Environment::new();
     jinja.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Config files usually end with a newline; minijinja drops it unless told not to.
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+        .map_err(|e| Error::internal("cannot configure the template engine").cause(e))?;
+    jinja.set_syntax(syntax);
     let context = minijinja::context! {
         app => spec.app.name.clone(),
         env => env_name.as_str(),

@@ -1,0 +1,170 @@
+//! Hooks (stop, start, refresh), config templates, shared directories and `upload_version`,
+//! end to end.
+
+use crate::harness::Test;
+
+fn edit_spec(t: &Test, from: &str, to: &str) {
+    let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).unwrap();
+    assert!(spec.contains(from), "spec lacks {from:?}");
+    t.write("Hoist.toml", &spec.replacen(from, to, 1));
+}
+
+#[test]
+fn stop_and_start_hooks_run_in_order_around_the_switch() {
+    let t = Test::new();
+    let log = t.temp.path().join("hooks.log");
+    edit_spec(
+        &t,
+        "[hooks]\n",
+        &format!(
+            "[hooks]\nstop = \"echo stop $HOIST_RELEASE $(basename $PWD) >> {log}\"\nstart = \"echo start $HOIST_RELEASE $(basename $PWD) >> {log}\"\n",
+            log = log.display()
+        ),
+    );
+    t.hoist(&["deploy", "dev"]).success();
+    let first = t.live().unwrap();
+    t.write("message.txt", "v2\n");
+    t.hoist(&["deploy", "dev"]).success();
+    let second = t.live().unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // The stop hook runs in the old release; start hooks in the new one.
+    assert_eq!(
+        lines,
+        [
+            format!("start {first} {first}"),
+            format!("stop {second} {first}"),
+            format!("start {second} {second}"),
+        ]
+    );
+}
+
+#[test]
+fn refresh_switches_without_restarting() {
+    let t = Test::new();
+    let log = t.temp.path().join("refresh.log");
+    edit_spec(
+        &t,
+        "[hooks]\n",
+        &format!(
+            "[hooks]\nrefresh = \"echo refreshed $(basename $PWD) >> {}\"\n",
+            log.display()
+        ),
+    );
+    t.hoist(&["deploy", "dev"]).success();
+    let pid_before = t.hoist(&["status", "dev", "--json"]).success().json()["hosts"][0]["instance"]
+        ["instance"]["pid"]
+        .clone();
+    t.write("message.txt", "v2\n");
+    t.hoist(&["deploy", "dev"]).success();
+    let second = t.live().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("refreshed {second}\n")
+    );
+    let pid_after = t.hoist(&["status", "dev", "--json"]).success().json()["hosts"][0]["instance"]
+        ["instance"]["pid"]
+        .clone();
+    assert_eq!(
+        pid_before, pid_after,
+        "refresh must not restart the service"
+    );
+    // Rollback never refreshes: it restarts.
+    t.hoist(&["rollback", "dev"]).success();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+    let pid_rolled = t.hoist(&["status", "dev", "--json"]).success().json()["hosts"][0]["instance"]
+        ["instance"]["pid"]
+        .clone();
+    assert_ne!(pid_after, pid_rolled);
+}
+
+#[test]
+fn templates_render_vars_and_secrets_into_config() {
+    let t = Test::new();
+    t.write("deploy/app.ini.j2", "[app]\nname = {{ app }}\nenv = {{ env }}\ngreeting = {{ vars.GREETING }}\ntoken = {{ secrets.TOKEN }}\n");
+    edit_spec(
+        &t,
+        "[env.dev]",
+        "[config]\ntemplates = [\"deploy/app.ini.j2\"]\n\n[env.dev]",
+    );
+    edit_spec(
+        &t,
+        "vars = { GREETING = \"hi\" }",
+        "vars = { GREETING = \"hi\" }\nsecrets = [\"TOKEN\"]",
+    );
+    t.hoist_with(&["deploy", "dev"], &[("TOKEN", "tkn-1")])
+        .success();
+    let rendered = std::fs::read_to_string(t.root.join("config").join("app.ini")).unwrap();
+    assert_eq!(
+        rendered,
+        "[app]\nname = hello\nenv = dev\ngreeting = hi\ntoken = tkn-1\n"
+    );
+
+    // An undefined variable is an error naming the template, and nothing is half-written.
+    t.write("deploy/app.ini.j2", "{{ vars.NOPE }}\n");
+    t.hoist_with(&["configure", "dev"], &[("TOKEN", "tkn-1")])
+        .code(1)
+        .stderr_contains("deploy/app.ini.j2");
+    assert_eq!(
+        std::fs::read_to_string(t.root.join("config").join("app.ini")).unwrap(),
+        rendered
+    );
+}
+
+#[test]
+fn shared_dirs_survive_releases() {
+    let t = Test::new();
+    edit_spec(
+        &t,
+        "vars = { GREETING = \"hi\" }",
+        "vars = { GREETING = \"hi\" }\nshared_dirs = [\"uploads\"]",
+    );
+    t.hoist(&["deploy", "dev"]).success();
+    std::fs::write(
+        t.root.join("live").join("uploads").join("photo.jpg"),
+        "data",
+    )
+    .unwrap();
+    t.write("message.txt", "v2\n");
+    t.hoist(&["deploy", "dev"]).success();
+    assert_eq!(
+        std::fs::read_to_string(t.root.join("live").join("uploads").join("photo.jpg")).unwrap(),
+        "data"
+    );
+    assert!(
+        t.root
+            .join("shared")
+            .join("uploads")
+            .join("photo.jpg")
+            .is_file()
+    );
+}
+
+#[test]
+fn upload_version_makes_one_directory_the_release() {
+    let t = Test::new();
+    t.write("dist/app.py", crate::harness::APP_PY);
+    t.write("dist/message.txt", "from dist\n");
+    t.write("dist/skip.log", "excluded\n");
+    edit_spec(
+        &t,
+        "upload = [\".\"]",
+        "steps = [\"echo built > dist/BUILD\"]\nupload_version = \"dist\"",
+    );
+    edit_spec(
+        &t,
+        "exclude = [\"*.pyc\", \"__pycache__/\"]",
+        "exclude = [\"*.log\"]",
+    );
+    t.hoist(&["deploy", "dev"]).success();
+    assert!(t.body().contains("from dist"));
+    assert!(
+        t.root.join("live").join("BUILD").is_file(),
+        "build steps ran before the upload"
+    );
+    assert!(!t.root.join("live").join("skip.log").exists());
+    assert!(!t.root.join("live").join("Hoist.toml").exists());
+}
