@@ -14,7 +14,7 @@ pub mod spec;
 
 pub use command_status::CommandStatus;
 pub use env_name::EnvName;
-pub use host_address::HostAddress;
+pub use host_address::{HostAddress, SshDestination};
 pub use lifecycle::{Action, EnvState, Step};
 pub use release_chain::{ReleaseChain, ReleaseMeta, ReleaseStatus};
 pub use release_id::ReleaseId;

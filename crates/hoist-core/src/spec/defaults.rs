@@ -15,6 +15,9 @@ pub(super) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub(super) const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
 pub(super) const HEALTH_SUCCESSES: u32 = 1;
 pub(super) const KEEP_RELEASES: u32 = 5;
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const PARALLEL: u32 = 8;
+pub(super) const CANARY: u32 = 0;
 
 impl Strategy {
     /// As written in the spec.

@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::EnvSpec;
 use super::defaults;
 use super::names::{PathKind, VARIABLE_NAME_HINT, is_variable_name, relative_paths};
 use super::problems::Problems;
 use super::section::{Section, Text};
+use super::{EnvSpec, HostSpec, Rollout, SshOptions};
 use crate::{EnvName, HostAddress};
 
 const ENV_KEYS: &[&str] = &["hosts", "keep_releases", "vars", "secrets", "shared_dirs"];
@@ -100,7 +100,23 @@ fn read_environment(section: &Section<'_>, problems: &mut Problems) -> EnvSpec {
         .and_then(|texts| relative_paths(&texts, "shared_dirs", PathKind::Inside, problems))
         .unwrap_or_default();
     EnvSpec {
-        hosts,
+        hosts: hosts
+            .into_iter()
+            .map(|address| HostSpec {
+                address,
+                jump: None,
+            })
+            .collect(),
+        root: None,
+        ssh: SshOptions {
+            connect_timeout: defaults::CONNECT_TIMEOUT,
+            ..SshOptions::default()
+        },
+        rollout: Rollout {
+            parallel: defaults::PARALLEL,
+            canary: defaults::CANARY,
+        },
+        provision_command: None,
         keep_releases,
         vars,
         secrets,

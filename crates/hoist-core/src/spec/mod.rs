@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::env_name::EnvName;
-use crate::host_address::HostAddress;
+use crate::host_address::{HostAddress, SshDestination};
 
 mod defaults;
 mod diagnostic;
@@ -106,7 +106,15 @@ pub struct ConfigTemplates {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvSpec {
-    pub hosts: Vec<HostAddress>,
+    pub hosts: Vec<HostSpec>,
+    /// The deploy root on SSH hosts (absolute); required when any host is an SSH host.
+    /// `local:` hosts carry their own root.
+    pub root: Option<PathBuf>,
+    pub ssh: SshOptions,
+    pub rollout: Rollout,
+    /// `[env.NAME.provision] command`: a local command (an OpenTofu apply, a cloud CLI) run by
+    /// `provision`, whose JSON output lists more hosts.
+    pub provision_command: Option<String>,
     pub keep_releases: u32,
     /// Plain variables, written to the env file and given to templates.
     pub vars: BTreeMap<String, String>,
@@ -114,6 +122,40 @@ pub struct EnvSpec {
     pub secrets: Vec<String>,
     /// Directories under `shared/` linked into every release.
     pub shared_dirs: Vec<PathBuf>,
+}
+
+/// One entry of `hosts`: a string, or `{ host = "deploy@web3", jump = "bastion2" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSpec {
+    pub address: HostAddress,
+    /// Overrides the environment's `jump` for this host.
+    pub jump: Option<SshDestination>,
+}
+
+/// How SSH hosts are reached. Paths are as written: relative ones are relative to the spec's
+/// directory, `~/` is the user's home.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SshOptions {
+    /// `jump = "bastion"`: every SSH host is reached through this one (ProxyJump).
+    pub jump: Option<SshDestination>,
+    /// `ssh_config = "deploy/ssh_config"`: used instead of `~/.ssh/config`.
+    pub config: Option<PathBuf>,
+    /// `identity = "~/.ssh/deploy_ed25519"`.
+    pub identity: Option<PathBuf>,
+    /// `host_binary = "…"`: the hoist binary to install on hosts (default: this one).
+    pub host_binary: Option<PathBuf>,
+    /// `connect_timeout = "10s"`.
+    pub connect_timeout: Duration,
+}
+
+/// `parallel = 4`, `canary = 1`: how a command rolls across hosts. Failure policy is halt:
+/// hosts not yet reached stay as they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rollout {
+    /// At most this many hosts at once (>= 1).
+    pub parallel: u32,
+    /// This many hosts go first, fully through run and health, before the rest.
+    pub canary: u32,
 }
 
 impl Spec {

@@ -25,9 +25,12 @@ pub struct LocalHost {
 }
 
 impl LocalHost {
-    pub fn new(address: HostAddress) -> Self {
-        let layout = Layout::open(address.root());
-        Self { address, layout }
+    /// `address` names the host in reports; `root` is its deploy root on this machine.
+    pub fn new(address: HostAddress, root: PathBuf) -> Self {
+        Self {
+            address,
+            layout: Layout::open(root),
+        }
     }
 
     pub fn layout(&self) -> &Layout {
@@ -155,10 +158,9 @@ mod tests {
     }
 
     fn host(dir: &Path) -> LocalHost {
-        let address = format!("local:{}", dir.join("deploy").display())
-            .parse()
-            .unwrap();
-        LocalHost::new(address)
+        let root = dir.join("deploy");
+        let address = format!("local:{}", root.display()).parse().unwrap();
+        LocalHost::new(address, root)
     }
 
     fn release(n: u32) -> NewRelease {

@@ -5,3 +5,4 @@ pub mod http_probe;
 pub mod local_connector;
 pub mod local_host;
 pub mod sqlite_store;
+pub mod transport;

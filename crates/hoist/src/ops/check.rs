@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ops::context::Context;
+use crate::ops::host_targets::host_targets;
 use crate::ports::HostHandle;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,12 +35,13 @@ pub struct CheckOptions {
 }
 
 pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
-    let env_spec = ctx.env_spec(&options.env)?;
+    let targets = host_targets(ctx, &options.env)?;
     let record = ctx.store.environment(&options.env)?;
     let state = record.as_ref().map(|r| r.state);
     let expected_live = record.as_ref().and_then(|r| r.live_release.clone());
     let mut hosts = Vec::new();
-    for address in &env_spec.hosts {
+    for target in &targets {
+        let address = &target.address;
         let mut host_check = HostCheck {
             address: address.to_string(),
             expected_live: expected_live.clone(),
@@ -49,7 +51,7 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
             healthy: None,
             problems: Vec::new(),
         };
-        match ctx.hosts.connect(address) {
+        match ctx.hosts.connect(target) {
             Ok(handle) => check_host(ctx, &handle, state, &mut host_check),
             Err(error) => host_check
                 .problems

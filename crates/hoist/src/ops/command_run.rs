@@ -11,6 +11,7 @@ use hoist_core::{Action, CommandStatus, EnvName, EnvState, Step};
 use crate::error::{Error, Result};
 use crate::ops::context::Context;
 use crate::ops::environment_lease::EnvironmentLease;
+use crate::ops::host_targets::host_targets;
 use crate::ops::liveness;
 use crate::ports::HostHandle;
 use crate::ports::host::LockHolder;
@@ -172,12 +173,12 @@ impl<'c> CommandRun<'c> {
 
     /// Connects to and locks every host of the environment, in spec order.
     pub fn connect_hosts(&mut self) -> Result<()> {
-        let env_spec = self.ctx.env_spec(&self.env_name)?;
+        let targets = host_targets(self.ctx, &self.env_name)?;
         let Some(lease) = self.lease.as_mut() else {
             return Err(Error::internal("hosts connected without a lease"));
         };
-        for address in &env_spec.hosts {
-            let handle = self.ctx.hosts.connect(address)?;
+        for target in &targets {
+            let handle = self.ctx.hosts.connect(target)?;
             lease.lock_host(self.ctx, &self.env_name, &handle)?;
             self.hosts.push(handle);
         }

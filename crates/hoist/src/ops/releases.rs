@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::host_targets::host_targets;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
 
@@ -29,10 +30,11 @@ pub struct ListReleasesOptions {
 
 /// Reads every host's layout; read-only, so no command is recorded and no lock taken.
 pub fn list_releases(ctx: &Context<'_>, options: &ListReleasesOptions) -> Result<Vec<ReleaseRow>> {
-    let env_spec = ctx.env_spec(&options.env)?;
+    let targets = host_targets(ctx, &options.env)?;
     let mut rows = Vec::new();
-    for address in &env_spec.hosts {
-        let handle = ctx.hosts.connect(address)?;
+    for target in &targets {
+        let address = &target.address;
+        let handle = ctx.hosts.connect(target)?;
         let releases = handle.host.releases()?;
         for meta in releases.chain.ordered() {
             let info = releases.infos.get(&meta.id);

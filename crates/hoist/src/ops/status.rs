@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ops::context::Context;
+use crate::ops::host_targets::host_targets;
 use crate::ports::runtime::InstanceState;
 use crate::ports::store::{CommandFilter, CommandRecord, StepFailure};
 
@@ -75,7 +76,7 @@ pub struct StatusOptions {
 }
 
 pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
-    let env_spec = ctx.env_spec(&options.env)?;
+    let targets = host_targets(ctx, &options.env)?;
     let summary = list(ctx)?.into_iter().find(|row| row.name == options.env);
     let summary = summary.unwrap_or(EnvSummary {
         name: options.env.clone(),
@@ -86,8 +87,9 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
         failure: None,
     });
     let mut hosts = Vec::new();
-    for address in &env_spec.hosts {
-        let read = ctx.hosts.connect(address).and_then(|handle| {
+    for target in &targets {
+        let address = &target.address;
+        let read = ctx.hosts.connect(target).and_then(|handle| {
             let live = handle.host.releases()?.live;
             Ok((live, handle.runtime.current()?))
         });

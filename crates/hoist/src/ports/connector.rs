@@ -1,9 +1,30 @@
-//! Reaching a host: turns a `HostAddress` into the host, runtime and probe that act on it.
+//! Reaching a host: turns a `HostTarget` (an address plus how to reach it) into the host,
+//! runtime and probe that act on it.
 
-use hoist_core::HostAddress;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hoist_core::{HostAddress, SshDestination};
 
 use crate::error::Result;
 use crate::ports::{Host, Probe, Runtime};
+
+/// One host of an environment, with everything needed to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostTarget {
+    pub address: HostAddress,
+    /// The deploy root on that host.
+    pub root: PathBuf,
+    /// ProxyJump host, if any (the host's own, else the environment's).
+    pub jump: Option<SshDestination>,
+    /// An ssh_config file to use instead of `~/.ssh/config` (absolute).
+    pub ssh_config: Option<PathBuf>,
+    /// A private key (absolute).
+    pub identity: Option<PathBuf>,
+    /// The hoist binary to install on the host (absolute; default: the running one).
+    pub host_binary: Option<PathBuf>,
+    pub connect_timeout: Duration,
+}
 
 /// One connected host with the parts ops use on it.
 pub struct HostHandle {
@@ -21,5 +42,5 @@ impl std::fmt::Debug for HostHandle {
 }
 
 pub trait HostConnector: Send + Sync {
-    fn connect(&self, address: &HostAddress) -> Result<HostHandle>;
+    fn connect(&self, target: &HostTarget) -> Result<HostHandle>;
 }

@@ -11,7 +11,7 @@ pub mod secrets;
 pub mod store;
 
 pub use clock::Clock;
-pub use connector::{HostConnector, HostHandle};
+pub use connector::{HostConnector, HostHandle, HostTarget};
 pub use host::Host;
 pub use probe::Probe;
 pub use progress::Progress;

@@ -31,10 +31,31 @@ pub(super) fn env_name(name: &str) -> EnvName {
     }
 }
 
-pub(super) fn host(text: &str) -> HostAddress {
-    match text.parse() {
-        Ok(host) => host,
-        Err(error) => panic!("{error}"),
+pub(super) fn host(text: &str) -> super::HostSpec {
+    super::HostSpec {
+        address: text.parse::<HostAddress>().expect("valid host"),
+        jump: None,
+    }
+}
+
+/// An environment with every SSH and rollout setting at its default.
+pub(super) fn env_with_defaults(hosts: Vec<super::HostSpec>) -> super::EnvSpec {
+    super::EnvSpec {
+        hosts,
+        root: None,
+        ssh: super::SshOptions {
+            connect_timeout: super::defaults::CONNECT_TIMEOUT,
+            ..Default::default()
+        },
+        rollout: super::Rollout {
+            parallel: super::defaults::PARALLEL,
+            canary: super::defaults::CANARY,
+        },
+        provision_command: None,
+        keep_releases: super::defaults::KEEP_RELEASES,
+        vars: std::collections::BTreeMap::new(),
+        secrets: Vec::new(),
+        shared_dirs: Vec::new(),
     }
 }
 

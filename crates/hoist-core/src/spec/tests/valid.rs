@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::super::{
     App, Build, ConfigTemplates, EnvSpec, Health, Hooks, Service, Spec, Strategy, explain_defaults,
 };
-use super::{MINIMAL, env_name, host, parsed};
+use super::{MINIMAL, env_name, env_with_defaults, host, parsed};
 
 const FULL: &str = r#"
 [app]
@@ -58,19 +58,13 @@ fn paths(list: &[&str]) -> Vec<PathBuf> {
 fn full_spec_parses_to_the_expected_struct() {
     let spec = parsed(FULL);
     let dev = EnvSpec {
-        hosts: vec![host("local:/tmp/hoist-dev")],
         keep_releases: 3,
         vars: BTreeMap::from([("GREETING".to_owned(), "hello".to_owned())]),
         secrets: vec!["API_TOKEN".to_owned()],
         shared_dirs: paths(&["uploads"]),
+        ..env_with_defaults(vec![host("local:/tmp/hoist-dev")])
     };
-    let prod = EnvSpec {
-        hosts: vec![host("local:/srv/hello-a"), host("local:/srv/hello-b")],
-        keep_releases: 5,
-        vars: BTreeMap::new(),
-        secrets: Vec::new(),
-        shared_dirs: Vec::new(),
-    };
+    let prod = env_with_defaults(vec![host("local:/srv/hello-a"), host("local:/srv/hello-b")]);
     let expected = Spec {
         app: App {
             name: "hello".to_owned(),

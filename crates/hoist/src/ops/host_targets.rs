@@ -1,0 +1,58 @@
+//! Which hosts an environment has and how to reach each: the spec's `hosts` (with the
+//! environment's `root`, `jump`, `ssh_config`, `identity`, `host_binary`), optionally cut
+//! down to `--hosts`.
+
+use std::path::{Path, PathBuf};
+
+use hoist_core::spec::{EnvSpec, HostSpec};
+use hoist_core::{EnvName, HostAddress};
+
+use crate::error::{Error, Result};
+use crate::ops::context::Context;
+use crate::ports::HostTarget;
+
+/// Every host of `env`, in spec order.
+pub fn host_targets(ctx: &Context<'_>, env: &EnvName) -> Result<Vec<HostTarget>> {
+    let env_spec = ctx.env_spec(env)?;
+    env_spec
+        .hosts
+        .iter()
+        .map(|host| target(&ctx.spec_dir, env, env_spec, host))
+        .collect()
+}
+
+fn target(
+    spec_dir: &Path,
+    env: &EnvName,
+    env_spec: &EnvSpec,
+    host: &HostSpec,
+) -> Result<HostTarget> {
+    let root = match &host.address {
+        HostAddress::Local { root } => root.clone(),
+        HostAddress::Ssh(_) => env_spec.root.clone().ok_or_else(|| {
+            Error::failed(format!("environment `{env}` has SSH hosts but no `root`")).hint(format!(
+                "add `root = \"/srv/app\"` to `[env.{env}]`: the deploy root on its hosts"
+            ))
+        })?,
+    };
+    let ssh = &env_spec.ssh;
+    Ok(HostTarget {
+        address: host.address.clone(),
+        root,
+        jump: host.jump.clone().or_else(|| ssh.jump.clone()),
+        ssh_config: ssh.config.as_deref().map(|p| resolve(spec_dir, p)),
+        identity: ssh.identity.as_deref().map(|p| resolve(spec_dir, p)),
+        host_binary: ssh.host_binary.as_deref().map(|p| resolve(spec_dir, p)),
+        connect_timeout: ssh.connect_timeout,
+    })
+}
+
+/// A spec path made absolute: `~/x` from the home directory, relative ones from the spec's.
+fn resolve(spec_dir: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    spec_dir.join(path)
+}
