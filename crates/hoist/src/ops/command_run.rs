@@ -10,7 +10,7 @@ use hoist_core::{Action, CommandStatus, EnvName, EnvState, Step};
 
 use crate::error::{Error, Result};
 use crate::ops::context::Context;
-use crate::ops::environment_lease::EnvironmentLease;
+use crate::ops::environment_lease::{EnvironmentLease, lock_host};
 use crate::ops::host_targets::host_targets;
 use crate::ops::liveness;
 use crate::ports::HostHandle;
@@ -171,18 +171,48 @@ impl<'c> CommandRun<'c> {
         self.ctx.store.save_environment(&env)
     }
 
-    /// Connects to and locks every host of the environment, in spec order.
+    /// Connects to and locks every host of the environment, all at once; on any failure the
+    /// hosts already locked are released at `finish` and the first error names its host.
     pub fn connect_hosts(&mut self) -> Result<()> {
-        let targets = host_targets(self.ctx, &self.env_name)?;
+        let ctx = self.ctx;
+        let targets = host_targets(ctx, &self.env_name)?;
         let Some(lease) = self.lease.as_mut() else {
             return Err(Error::internal("hosts connected without a lease"));
         };
-        for target in &targets {
-            let handle = self.ctx.hosts.connect(target)?;
-            lease.lock_host(self.ctx, &self.env_name, &handle)?;
-            self.hosts.push(handle);
+        let (holder, env) = (lease.holder().clone(), &self.env_name);
+        let connected: Vec<Result<HostHandle>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = targets
+                .iter()
+                .map(|target| {
+                    scope.spawn(|| {
+                        let handle = ctx.hosts.connect(target)?;
+                        lock_host(ctx, env, &holder, &handle)?;
+                        Ok(handle)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|_| Err(Error::internal("a connecting thread panicked")))
+                })
+                .collect()
+        });
+        let mut first_error = None;
+        for result in connected {
+            match result {
+                Ok(handle) => {
+                    lease.mark_locked(&handle);
+                    self.hosts.push(handle);
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// How many steps this command will show (`[n/N]`).

@@ -71,38 +71,13 @@ impl EnvironmentLease {
         }
     }
 
-    /// Takes the host's lock file, waiting like `acquire` for a live holder.
-    pub fn lock_host(
-        &mut self,
-        ctx: &Context<'_>,
-        env: &EnvName,
-        handle: &HostHandle,
-    ) -> Result<()> {
-        let deadline = Instant::now() + ctx.lock_wait;
-        loop {
-            match handle.host.lock(&self.holder)? {
-                LockOutcome::Acquired => break,
-                LockOutcome::Reclaimed { stale } => {
-                    ctx.progress.note(&format!(
-                        "reclaimed the lock on `{}` from a dead holder: {}",
-                        handle.host.address(),
-                        describe(&stale)
-                    ));
-                    break;
-                }
-                LockOutcome::Held { holder } => {
-                    if Instant::now() >= deadline {
-                        return Err(locked_error(env, &holder).context(format!(
-                            "host `{}` of environment `{env}` is locked",
-                            handle.host.address()
-                        )));
-                    }
-                }
-            }
-            thread::sleep(RETRY_EVERY);
-        }
+    pub fn holder(&self) -> &LockHolder {
+        &self.holder
+    }
+
+    /// Remembers that the lock file of `handle`'s host is ours, to release it at the end.
+    pub fn mark_locked(&mut self, handle: &HostHandle) {
         self.locked_hosts.push(handle.host.address().to_string());
-        Ok(())
     }
 
     /// Lets go of every host lock and the lease; failures here must not hide the outcome.
@@ -116,6 +91,38 @@ impl EnvironmentLease {
             }
         }
         let _ = ctx.store.release_lease(env, &self.holder);
+    }
+}
+
+/// Takes a host's lock file for `holder`, waiting like `EnvironmentLease::acquire` for a
+/// live holder and reclaiming a dead one's with a note.
+pub fn lock_host(
+    ctx: &Context<'_>,
+    env: &EnvName,
+    holder: &LockHolder,
+    handle: &HostHandle,
+) -> Result<()> {
+    let deadline = Instant::now() + ctx.lock_wait;
+    loop {
+        match handle.host.lock(holder)? {
+            LockOutcome::Acquired => return Ok(()),
+            LockOutcome::Reclaimed { stale } => {
+                let address = handle.host.address();
+                ctx.progress.note(&format!(
+                    "reclaimed the lock on `{address}` from a dead holder: {}",
+                    describe(&stale)
+                ));
+                return Ok(());
+            }
+            LockOutcome::Held { holder: other } => {
+                if Instant::now() >= deadline {
+                    let address = handle.host.address();
+                    return Err(locked_error(env, &other)
+                        .context(format!("host `{address}` of environment `{env}` is locked")));
+                }
+            }
+        }
+        thread::sleep(RETRY_EVERY);
     }
 }
 

@@ -10,6 +10,7 @@ pub mod create;
 pub mod deploy;
 pub mod destroy;
 pub mod environment_lease;
+pub mod fleet;
 pub mod host_targets;
 pub mod liveness;
 pub mod outcome;

@@ -5,7 +5,9 @@ use hoist_core::{Action, EnvName, Step};
 use crate::error::Result;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
+use crate::ops::release::fleet_result;
 use crate::ops::report;
 
 #[derive(Debug, Clone)]
@@ -25,8 +27,11 @@ pub fn provision(ctx: &Context<'_>, options: &ProvisionOptions) -> Result<Comman
 
 /// Lays out every host and records its tools as an event.
 pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
-    for handle in &run.hosts {
-        let facts = handle.host.provision()?;
+    let parallel = run.ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let provisioned = fleet::across(&run.hosts, parallel, |_, handle| handle.host.provision());
+    fleet_result(&provisioned)?;
+    for (handle, facts) in run.hosts.iter().zip(provisioned.results) {
+        let Some(Ok(facts)) = facts else { continue };
         let tools: Vec<String> = facts
             .tools
             .iter()

@@ -12,9 +12,12 @@ use crate::hostside::exec;
 use crate::ops::command_run::{CommandRun, first_line};
 use crate::ops::config_render::{self, ConfigSnapshot};
 use crate::ops::context::Context;
+use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
-use crate::ports::host::{ExecDir, NewRelease, ReleaseInfo};
+use crate::ops::run::record_host_results;
+use crate::ports::HostHandle;
+use crate::ports::host::{ExecDir, NewRelease, ReleaseInfo, UploadReport};
 use crate::ports::store::ReleaseRecord;
 use crate::source_tree::SourceTree;
 
@@ -81,14 +84,17 @@ pub(crate) fn release_step(
     prepared: &PreparedRelease,
 ) -> Result<ReleaseId> {
     let ctx = run.ctx;
-    for handle in &run.hosts {
+    let parallel = ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let discarded = fleet::across(&run.hosts, parallel, |_, handle| {
         for id in handle.host.discard_incomplete()? {
             ctx.progress.note(&format!(
                 "{}: release `{id}` was cut off; marked failed",
                 handle.host.address()
             ));
         }
-    }
+        Ok(())
+    });
+    fleet_result(&discarded)?;
     let id = fresh_id(run, &prepared.tree.content_hash)?;
     let now = ctx.clock.now();
     let info = ReleaseInfo {
@@ -109,19 +115,22 @@ pub(crate) fn release_step(
     };
     save_record(run, &id, prepared, ReleaseStatus::Uploading, now)?;
 
-    let uploaded = upload_everywhere(run, &new_release, prepared);
-    if let Err(error) = uploaded {
+    let uploaded = fleet::across(&run.hosts, parallel, |_, handle| {
+        upload_one(run, handle, &new_release, prepared)
+    });
+    record_host_results(run, "upload", &uploaded)?;
+    if let Err(error) = fleet_result(&uploaded) {
         let reason = first_line(&error.to_string());
-        for handle in &run.hosts {
-            let _ = handle.host.mark_failed(&id, &reason);
-        }
+        fleet::across(&run.hosts, parallel, |_, handle| {
+            handle.host.mark_failed(&id, &reason)
+        });
         save_record(run, &id, prepared, ReleaseStatus::Failed, now)?;
         return Err(error);
     }
     failpoint::hit("release.before_ready");
-    for handle in &run.hosts {
-        handle.host.mark_ready(&id)?;
-    }
+    fleet_result(&fleet::across(&run.hosts, parallel, |_, handle| {
+        handle.host.mark_ready(&id)
+    }))?;
     save_record(run, &id, prepared, ReleaseStatus::Ready, now)?;
     run.env_mut()?.pending_release = Some(id.clone());
     run.save_env()?;
@@ -135,39 +144,47 @@ pub(crate) fn release_step(
     Ok(id)
 }
 
-fn upload_everywhere(
+/// Uploads to one host and runs `post_upload` there.
+fn upload_one(
     run: &CommandRun<'_>,
+    handle: &HostHandle,
     release: &NewRelease,
     prepared: &PreparedRelease,
-) -> Result<()> {
+) -> Result<UploadReport> {
     let ctx = run.ctx;
     let id = &release.info.id;
     let hook_env = [
         ("HOIST_RELEASE".to_owned(), id.to_string()),
         ("HOIST_ENV".to_owned(), run.env_name.to_string()),
     ];
-    for handle in &run.hosts {
-        let address = handle.host.address();
-        let report = handle.host.upload(release, &prepared.tree)?;
-        failpoint::hit("release.after_upload");
-        ctx.progress.note(&format!(
-            "{address}: {} files, {} linked, {} written ({} bytes)",
-            report.files, report.linked, report.written, report.bytes_written
-        ));
-        for command in &ctx.spec.hooks.post_upload {
-            let output = handle
-                .host
-                .exec(&ExecDir::Release(id.clone()), command, &hook_env)?;
-            if output.status != 0 {
-                return Err(Error::failed(format!(
-                    "post_upload `{command}` exited with status {} on `{address}`",
-                    output.status
-                ))
-                .cause(tail(&output.output, 20)));
-            }
+    let address = handle.host.address();
+    let report = handle.host.upload(release, &prepared.tree)?;
+    failpoint::hit("release.after_upload");
+    ctx.progress.note(&format!(
+        "{address}: {} files, {} linked, {} written ({} bytes)",
+        report.files, report.linked, report.written, report.bytes_written
+    ));
+    for command in &ctx.spec.hooks.post_upload {
+        let output = handle
+            .host
+            .exec(&ExecDir::Release(id.clone()), command, &hook_env)?;
+        if output.status != 0 {
+            return Err(Error::failed(format!(
+                "post_upload `{command}` exited with status {} on `{address}`",
+                output.status
+            ))
+            .cause(tail(&output.output, 20)));
         }
     }
-    Ok(())
+    Ok(report)
+}
+
+/// The first host's error, naming the host, when any failed.
+pub(crate) fn fleet_result<T>(outcome: &fleet::FleetOutcome<T>) -> Result<()> {
+    match outcome.first_failure() {
+        Some((_, error)) => Err(error.clone()),
+        None => Ok(()),
+    }
 }
 
 /// `YYYYMMDDTHHMMSSZ-<hash>`, moved a second on if that id is taken on any host or in the
@@ -180,8 +197,10 @@ fn fresh_id(run: &CommandRun<'_>, content_hash: &str) -> Result<ReleaseId> {
         .into_iter()
         .map(|r| r.id)
         .collect();
-    for handle in &run.hosts {
-        taken.extend(handle.host.releases()?.infos.into_keys());
+    let parallel = ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let listed = fleet::across(&run.hosts, parallel, |_, handle| handle.host.releases());
+    for result in listed.results.into_iter().flatten() {
+        taken.extend(result?.infos.into_keys());
     }
     let mut at = ctx.clock.now();
     loop {

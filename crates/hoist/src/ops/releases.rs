@@ -6,8 +6,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::outcome::CommandOutcome;
+use crate::ops::release::fleet_result;
 use crate::ops::report;
 
 /// One release as a host reports it.
@@ -130,9 +132,14 @@ pub fn prune(ctx: &Context<'_>, options: &PruneOptions) -> Result<CommandOutcome
 
 /// Prunes every host; returns how many releases were removed in all.
 pub(crate) fn prune_hosts(run: &CommandRun<'_>, keep: u32) -> Result<usize> {
+    let parallel = run.ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let pruned = fleet::across(&run.hosts, parallel, |_, handle| {
+        handle.host.prune(keep as usize)
+    });
+    fleet_result(&pruned)?;
     let mut removed = 0;
-    for handle in &run.hosts {
-        let gone = handle.host.prune(keep as usize)?;
+    for (handle, gone) in run.hosts.iter().zip(pruned.results) {
+        let Some(Ok(gone)) = gone else { continue };
         for id in &gone {
             run.event(
                 "release.pruned",

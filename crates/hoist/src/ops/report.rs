@@ -26,7 +26,13 @@ pub(crate) fn finish_with<T>(
     let steps = ctx
         .store
         .command(command_id)?
-        .map(|c| c.steps.into_iter().map(|s| s.step).collect())
+        .map(|c| {
+            c.steps
+                .into_iter()
+                .filter(|s| !s.step.contains(" @ "))
+                .map(|s| s.step)
+                .collect()
+        })
         .unwrap_or_default();
     let url = ctx
         .spec

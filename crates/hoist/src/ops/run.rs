@@ -10,12 +10,14 @@ use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::release::tail;
 use crate::ops::report;
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
 use crate::ports::runtime::InstanceSpec;
+use crate::ports::store::StepLogEntry;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -61,7 +63,9 @@ pub(crate) fn run_target(run: &CommandRun<'_>) -> Result<ReleaseId> {
         })
 }
 
-/// Makes `target` live on every host, in order, and records it.
+/// Makes `target` live on every host — canary first, then `parallel` at a time, halting at
+/// the first failure — and records it. Hosts already serving `target` healthily are skipped,
+/// so running it again after a halt finishes the hosts that are left.
 pub(crate) fn run_step(run: &mut CommandRun<'_>, target: &ReleaseId, mode: RunMode) -> Result<()> {
     let ctx = run.ctx;
     if let Some(service) = &ctx.spec.service
@@ -70,16 +74,36 @@ pub(crate) fn run_step(run: &mut CommandRun<'_>, target: &ReleaseId, mode: RunMo
         return Err(Error::failed("strategy `blue-green` is not available yet")
             .hint("use `strategy = \"recreate\"` in `[service]` until blue-green lands"));
     }
-    let mut previous = None;
-    for index in 0..run.hosts.len() {
-        match make_live(run, &run.hosts[index], target, mode) {
-            Ok(before) => previous = before,
-            Err(error) => {
-                forget_failed_target(run, index, target)?;
-                return Err(error);
-            }
+    let rollout = ctx.env_spec(&run.env_name)?.rollout;
+    let outcome = {
+        let shared: &CommandRun<'_> = run;
+        fleet::rollout(&shared.hosts, rollout, |_, handle| {
+            make_live_once(shared, handle, target, mode)
+        })
+    };
+    record_host_results(run, "run", &outcome)?;
+    if let Some((index, error)) = outcome.first_failure() {
+        let error = error.clone();
+        let address = run.hosts[index].host.address().to_string();
+        let (done, left) = (outcome.succeeded(), outcome.not_reached());
+        forget_failed_target(run, index, target)?;
+        if run.hosts.len() == 1 {
+            return Err(error);
         }
+        return Err(error
+            .context(format!("run of `{target}` halted: host `{address}` failed"))
+            .cause(format!(
+                "{done} host(s) finished, {left} not reached (they keep their release)"
+            )));
     }
+    let previous = outcome
+        .results
+        .iter()
+        .flatten()
+        .find_map(|result| match result {
+            Ok(HostRun::Switched { previous }) => previous.clone(),
+            _ => None,
+        });
     let env = run.env_mut()?;
     env.live_release = Some(target.clone());
     if env.pending_release.as_ref() == Some(target) || mode == RunMode::Rollback {
@@ -91,6 +115,80 @@ pub(crate) fn run_step(run: &mut CommandRun<'_>, target: &ReleaseId, mode: RunMo
         set_record_status(run, &previous, ReleaseStatus::Retired)?;
     }
     run.event("release.live", format!("release {target} is live"))
+}
+
+/// What `run` did on one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostRun {
+    /// It already served the release, healthily: nothing was done.
+    AlreadyLive,
+    /// Switched, from the release that was live before.
+    Switched { previous: Option<ReleaseId> },
+}
+
+fn make_live_once(
+    run: &CommandRun<'_>,
+    handle: &HostHandle,
+    target: &ReleaseId,
+    mode: RunMode,
+) -> Result<HostRun> {
+    if serves_healthily(run, handle, target)? {
+        run.ctx.progress.note(&format!(
+            "{}: already serves `{target}`",
+            handle.host.address()
+        ));
+        return Ok(HostRun::AlreadyLive);
+    }
+    make_live(run, handle, target, mode).map(|previous| HostRun::Switched { previous })
+}
+
+/// `live` is `target` and, when there is a service, its instance of `target` runs and answers
+/// its health check.
+fn serves_healthily(run: &CommandRun<'_>, handle: &HostHandle, target: &ReleaseId) -> Result<bool> {
+    if handle.host.releases()?.live.as_ref() != Some(target) {
+        return Ok(false);
+    }
+    let Some(service) = &run.ctx.spec.service else {
+        return Ok(true);
+    };
+    let running = handle
+        .runtime
+        .current()?
+        .is_some_and(|s| s.alive && &s.instance.release == target);
+    let healthy = match (&service.health, running) {
+        (_, false) => false,
+        (None, true) => true,
+        (Some(health), true) => handle.probe.probe_once(service.port, health).is_ok(),
+    };
+    Ok(healthy)
+}
+
+/// One step-log entry per host, so a command's record says what happened where.
+pub(crate) fn record_host_results<T: std::fmt::Debug>(
+    run: &CommandRun<'_>,
+    step: &str,
+    outcome: &fleet::FleetOutcome<T>,
+) -> Result<()> {
+    let now = run.ctx.clock.now();
+    for (handle, result) in run.hosts.iter().zip(&outcome.results) {
+        let (ok, detail) = match result {
+            Some(Ok(value)) => (true, format!("{value:?}")),
+            Some(Err(error)) => (false, error.to_string()),
+            None => (
+                false,
+                "not reached: the rollout halted before this host".to_owned(),
+            ),
+        };
+        let entry = StepLogEntry {
+            step: format!("{step} @ {}", handle.host.address()),
+            ok,
+            started_at: now,
+            elapsed_ms: 0,
+            detail: Some(detail),
+        };
+        run.ctx.store.append_command_step(run.command.id, &entry)?;
+    }
+    Ok(())
 }
 
 /// After a failed run on host `index`: the store follows what that host now serves, and a

@@ -131,7 +131,7 @@ pub enum LeaseOutcome {
     },
 }
 
-pub trait Store: Send {
+pub trait Store: Send + Sync {
     fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>>;
     fn environments(&self) -> Result<Vec<EnvironmentRecord>>;
     /// Inserts or replaces the record with this name.
