@@ -44,6 +44,7 @@ pub enum Action {
     Rollback,
     Remove,
     Prune,
+    Register,
     Destroy,
 }
 
@@ -134,7 +135,7 @@ impl Step {
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Create,
         Action::Provision,
         Action::Configure,
@@ -144,6 +145,7 @@ impl Action {
         Action::Rollback,
         Action::Remove,
         Action::Prune,
+        Action::Register,
         Action::Destroy,
     ];
 
@@ -158,6 +160,7 @@ impl Action {
             Self::Rollback => "rollback",
             Self::Remove => "remove",
             Self::Prune => "prune",
+            Self::Register => "register",
             Self::Destroy => "destroy",
         }
     }
@@ -208,6 +211,7 @@ pub fn transition(state: Option<EnvState>, action: Action) -> Result<EnvState, R
         (_, None) => Err(unknown()),
         (_, Some(Destroyed)) => Err(destroyed()),
         (Action::Destroy, Some(_)) => Ok(Destroyed),
+        (Action::Register, Some(current)) => Ok(current),
         (Action::Provision, Some(current)) => Ok(current.max(Provisioned)),
         (Action::Configure | Action::Remove | Action::Prune, Some(Created)) => Err(refuse(
             "its hosts are not provisioned yet",
@@ -274,36 +278,16 @@ mod tests {
     /// The whole table, written out by hand: rows are states (`-` = unknown), columns are
     /// actions in `Action::ALL` order; a cell is the next state's initial, or `x` for refused.
     /// C created, P provisioned, F configured, R released, U running, D destroyed.
+    #[rustfmt::skip]
     const TABLE: [(&str, &str); 7] = [
-        //            create prov conf rel run deploy rollback remove prune destroy
-        (
-            "-",
-            /*  */ "C     x    x    x   x   U      x        x      x     x",
-        ),
-        (
-            "created",
-            "x     P    x    x   x   U      x        x      x     D",
-        ),
-        (
-            "provisioned",
-            "x     P    F    x   x   U      x        P      P     D",
-        ),
-        (
-            "configured",
-            "x     F    F    R   x   U      x        F      F     D",
-        ),
-        (
-            "released",
-            "x     R    R    R   U   U      U        R      R     D",
-        ),
-        (
-            "running",
-            "x     U    U    R   U   U      U        U      U     D",
-        ),
-        (
-            "destroyed",
-            "C     x    x    x   x   U      x        x      x     x",
-        ),
+        //                  create prov conf rel run deploy rollback remove prune register destroy
+        ("-",           "C      x    x    x   x   U      x        x      x     x        x"),
+        ("created",     "x      P    x    x   x   U      x        x      x     C        D"),
+        ("provisioned", "x      P    F    x   x   U      x        P      P     P        D"),
+        ("configured",  "x      F    F    R   x   U      x        F      F     F        D"),
+        ("released",    "x      R    R    R   U   U      U        R      R     R        D"),
+        ("running",     "x      U    U    R   U   U      U        U      U     U        D"),
+        ("destroyed",   "C      x    x    x   x   U      x        x      x     x        x"),
     ];
 
     fn state_of(letter: &str) -> Option<EnvState> {

@@ -11,6 +11,7 @@ mod columns;
 mod commands;
 mod environments;
 mod events;
+mod hosts;
 mod leases;
 mod migrations;
 
@@ -25,7 +26,7 @@ use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hoist_core::{CommandStatus, EnvName};
+use hoist_core::{CommandStatus, EnvName, HostAddress};
 use jiff::Timestamp;
 use rusqlite::{Connection, ErrorCode};
 
@@ -33,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::ports::host::LockHolder;
 use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome, NewCommand,
-    NewEvent, ReleaseRecord, StepLogEntry, Store,
+    NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
 };
 
 /// How long an operation waits for another process's write to finish.
@@ -286,6 +287,27 @@ impl Store for SqliteStore {
         self.run(format_args!("list releases of `{env}`"), |connection| {
             environments::releases(connection, env)
         })
+    }
+
+    fn register_host(&self, host: &RegisteredHost) -> Result<()> {
+        self.run(
+            format_args!("register host `{}` in `{}`", host.address, host.env),
+            |connection| hosts::register_host(connection, host),
+        )
+    }
+
+    fn registered_hosts(&self, env: &EnvName) -> Result<Vec<RegisteredHost>> {
+        self.run(
+            format_args!("list the registered hosts of `{env}`"),
+            |connection| hosts::registered_hosts(connection, env),
+        )
+    }
+
+    fn unregister_host(&self, env: &EnvName, address: &HostAddress) -> Result<bool> {
+        self.run(
+            format_args!("unregister host `{address}` from `{env}`"),
+            |connection| hosts::unregister_host(connection, env, &address.to_string()),
+        )
     }
 
     fn append_event(&self, event: &NewEvent) -> Result<Event> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hoist_core::duration::parse_duration;
-use hoist_core::{EnvName, ReleaseId};
+use hoist_core::{EnvName, HostAddress, ReleaseId, SshDestination};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +37,9 @@ pub struct GlobalArgs {
     /// Wait this long for a locked environment (e.g. `2m`)
     #[arg(long, global = true, value_name = "DURATION", value_parser = duration, default_value = "0s")]
     pub lock_wait: Duration,
+    /// Act on these hosts only (comma-separated, as written in the spec)
+    #[arg(long, global = true, value_name = "HOST,…", value_delimiter = ',', value_parser = host_address)]
+    pub hosts: Vec<HostAddress>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +68,8 @@ pub enum Command {
     Releases(ReleasesCommand),
     /// Stop the service and delete the environment's deploy roots
     Destroy(DestroyArgs),
+    /// Adopt existing hosts into an environment (or forget them with --remove)
+    Register(RegisterArgs),
     /// List the environments of the spec and the store
     List,
     /// Show an environment's state, hosts, instances and last command
@@ -139,6 +144,31 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+    /// A host to add: `deploy@web1`, `web2:2222`, `local:/srv/app` (repeatable)
+    #[arg(long = "host", value_name = "HOST", required = true, value_parser = host_address)]
+    pub hosts: Vec<HostAddress>,
+    /// Reach these hosts through this jump host
+    #[arg(long, value_name = "HOST", value_parser = ssh_destination)]
+    pub jump: Option<SshDestination>,
+    /// Forget the hosts instead
+    #[arg(long)]
+    pub remove: bool,
+}
+
+fn host_address(text: &str) -> Result<HostAddress, String> {
+    text.parse::<HostAddress>()
+        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
+}
+
+fn ssh_destination(text: &str) -> Result<SshDestination, String> {
+    text.parse::<SshDestination>()
+        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
 
 fn env_name(text: &str) -> Result<EnvName, String> {

@@ -53,6 +53,7 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Rollback(args) => rollback::exec(global, args, printer),
         Command::Releases(command) => releases::exec(global, command, printer),
         Command::Destroy(args) => destroy::exec(global, args, printer),
+        Command::Register(args) => register::exec(global, args, printer),
         Command::List => status::list(global, printer),
         Command::Status(args) => status::status(global, args, printer),
         Command::Check(args) => check::exec(global, args, printer),

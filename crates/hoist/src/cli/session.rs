@@ -36,6 +36,7 @@ pub struct Session {
     pub actor: Actor,
     pub lock_wait: std::time::Duration,
     pub invocation: String,
+    pub host_filter: Vec<hoist_core::HostAddress>,
 }
 
 impl std::fmt::Debug for Session {
@@ -91,6 +92,7 @@ impl Session {
             actor: actor(),
             lock_wait: global.lock_wait,
             invocation,
+            host_filter: global.hosts.clone(),
         })
     }
 
@@ -106,6 +108,7 @@ impl Session {
             actor: self.actor.clone(),
             lock_wait: self.lock_wait,
             invocation: self.invocation.clone(),
+            host_filter: self.host_filter.clone(),
         }
     }
 }

@@ -171,11 +171,18 @@ impl<'c> CommandRun<'c> {
         self.ctx.store.save_environment(&env)
     }
 
-    /// Connects to and locks every host of the environment, all at once; on any failure the
-    /// hosts already locked are released at `finish` and the first error names its host.
+    /// Connects to and locks every host of the environment not connected yet, all at once; on
+    /// any failure the hosts already locked are released at `finish` and the first error
+    /// names its host.
     pub fn connect_hosts(&mut self) -> Result<()> {
         let ctx = self.ctx;
-        let targets = host_targets(ctx, &self.env_name)?;
+        let mut targets = host_targets(ctx, &self.env_name)?;
+        targets.retain(|target| {
+            !self
+                .hosts
+                .iter()
+                .any(|h| h.host.address() == &target.address)
+        });
         let Some(lease) = self.lease.as_mut() else {
             return Err(Error::internal("hosts connected without a lease"));
         };

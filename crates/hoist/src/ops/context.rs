@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hoist_core::spec::EnvSpec;
-use hoist_core::{EnvName, Spec};
+use hoist_core::{EnvName, HostAddress, Spec};
 
 use crate::error::{Error, Result};
 use crate::ports::{Clock, HostConnector, Progress, SecretSource, Store};
@@ -33,6 +33,8 @@ pub struct Context<'a> {
     pub lock_wait: Duration,
     /// How to spell `hoist` in a command that continues (e.g. `hoist -f ci/Hoist.toml`).
     pub invocation: String,
+    /// `--hosts`: act on these hosts only (empty: all of the environment's).
+    pub host_filter: Vec<HostAddress>,
 }
 
 impl std::fmt::Debug for Context<'_> {

@@ -57,7 +57,7 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
     };
     run.plan(plan.len());
     for step in &plan {
-        if *step != Step::Create && run.hosts.is_empty() {
+        if !matches!(step, Step::Create | Step::Provision) {
             run.connect_hosts()?;
         }
         match step {

@@ -12,9 +12,11 @@ pub mod destroy;
 pub mod environment_lease;
 pub mod fleet;
 pub mod host_targets;
+pub mod infrastructure;
 pub mod liveness;
 pub mod outcome;
 pub mod provision;
+pub mod register;
 pub mod release;
 pub mod releases;
 mod report;
@@ -30,6 +32,7 @@ pub use deploy::{DeployOptions, deploy};
 pub use destroy::{DestroyOptions, destroy};
 pub use outcome::CommandOutcome;
 pub use provision::{ProvisionOptions, provision};
+pub use register::{RegisterOptions, register};
 pub use release::{ReleaseOptions, release};
 pub use releases::{
     ListReleasesOptions, PruneOptions, RemoveReleaseOptions, list_releases, prune, remove_release,

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::fleet;
+use crate::ops::infrastructure::run_provision_command;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::release::fleet_result;
 use crate::ops::report;
@@ -18,15 +19,21 @@ pub struct ProvisionOptions {
 pub fn provision(ctx: &Context<'_>, options: &ProvisionOptions) -> Result<CommandOutcome> {
     ctx.env_spec(&options.env)?;
     let mut run = CommandRun::begin(ctx, Action::Provision, &options.env, serde_json::json!({}))?;
-    let result = run
-        .connect_hosts()
-        .and_then(|()| run.step("provision", Some(Step::Provision), provision_step));
+    let result = run.step("provision", Some(Step::Provision), provision_step);
     let message = format!("environment `{}` is provisioned", options.env);
     report::finish(run, result, message)
 }
 
-/// Lays out every host and records its tools as an event.
+/// Runs the provision command (registering the hosts it lists), connects to every host,
+/// lays each out and records its tools as an event.
 pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
+    let registered = run_provision_command(run)?;
+    if registered > 0 {
+        run.ctx.progress.note(&format!(
+            "the provision command listed {registered} host(s)"
+        ));
+    }
+    run.connect_hosts()?;
     let parallel = run.ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
     let provisioned = fleet::across(&run.hosts, parallel, |_, handle| handle.host.provision());
     fleet_result(&provisioned)?;

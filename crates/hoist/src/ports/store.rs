@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use hoist_core::{Action, CommandStatus, EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
+use hoist_core::{
+    Action, CommandStatus, EnvName, EnvState, HostAddress, ReleaseId, ReleaseStatus,
+    SshDestination, Step,
+};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +124,17 @@ pub struct EventFilter {
     pub limit: usize,
 }
 
+/// A host an environment has besides the spec's `hosts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredHost {
+    pub env: EnvName,
+    pub address: HostAddress,
+    pub jump: Option<SshDestination>,
+    /// `register` (by hand) or `provision` (listed by the provision command).
+    pub source: String,
+    pub added_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
     Acquired,
@@ -183,6 +197,13 @@ pub trait Store: Send + Sync {
     /// Inserts or updates (by env + id) a release record.
     fn save_release(&self, release: &ReleaseRecord) -> Result<()>;
     fn releases(&self, env: &EnvName) -> Result<Vec<ReleaseRecord>>;
+
+    /// Adds (or updates, by env + address) a host of an environment.
+    fn register_host(&self, host: &RegisteredHost) -> Result<()>;
+    /// The registered hosts of `env`, oldest first.
+    fn registered_hosts(&self, env: &EnvName) -> Result<Vec<RegisteredHost>>;
+    /// Forgets a registered host; false if it was not registered.
+    fn unregister_host(&self, env: &EnvName, address: &HostAddress) -> Result<bool>;
 
     fn append_event(&self, event: &NewEvent) -> Result<Event>;
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;

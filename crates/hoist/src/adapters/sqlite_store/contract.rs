@@ -15,7 +15,7 @@ use self::commands::{
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
 use crate::ports::host::LockHolder;
 use crate::ports::store::{
-    EnvironmentRecord, EventFilter, NewEvent, ReleaseRecord, StepFailure, Store,
+    EnvironmentRecord, EventFilter, NewEvent, RegisteredHost, ReleaseRecord, StepFailure, Store,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -26,7 +26,7 @@ type Part = (&'static str, fn(&dyn Store) -> TestResult);
 /// Runs every part of the contract against `store`, which must start empty; panics naming
 /// the part that failed.
 pub(crate) fn store_contract_tests(store: &dyn Store) {
-    let parts: [Part; 10] = [
+    let parts: [Part; 11] = [
         ("environments", environments_save_load_list_replace),
         ("timestamps", timestamps_keep_milliseconds),
         ("command success", command_runs_to_success_with_steps),
@@ -37,6 +37,7 @@ pub(crate) fn store_contract_tests(store: &dyn Store) {
         ("lease takeover", lease_take_over_renew_release),
         ("releases", releases_save_update_list),
         ("events", events_append_and_filter),
+        ("registered hosts", registered_hosts_add_update_remove),
     ];
     for (name, part) in parts {
         if let Err(error) = part(store) {
@@ -149,6 +150,52 @@ fn timestamps_keep_milliseconds(store: &dyn Store) -> TestResult {
         at(7),
         "whole milliseconds round-trip exactly"
     );
+    Ok(())
+}
+
+fn registered_hosts_add_update_remove(store: &dyn Store) -> TestResult {
+    let fleet = env("hosts-fleet");
+    assert_eq!(store.registered_hosts(&fleet)?, []);
+    let web1 = RegisteredHost {
+        env: fleet.clone(),
+        address: "deploy@web1:2222".parse()?,
+        jump: Some("ops@bastion".parse()?),
+        source: "register".to_owned(),
+        added_at: at(1_000),
+    };
+    let web2 = RegisteredHost {
+        address: "web2".parse()?,
+        jump: None,
+        source: "provision".to_owned(),
+        added_at: at(2_000),
+        ..web1.clone()
+    };
+    let elsewhere = RegisteredHost {
+        env: env("hosts-other"),
+        ..web1.clone()
+    };
+    store.register_host(&web2)?;
+    store.register_host(&web1)?;
+    store.register_host(&elsewhere)?;
+    assert_eq!(
+        store.registered_hosts(&fleet)?,
+        [web1.clone(), web2.clone()]
+    );
+
+    let moved = RegisteredHost {
+        jump: None,
+        ..web1.clone()
+    };
+    store.register_host(&moved)?;
+    assert_eq!(
+        store.registered_hosts(&fleet)?,
+        [moved.clone(), web2.clone()]
+    );
+
+    assert!(store.unregister_host(&fleet, &web2.address)?);
+    assert!(!store.unregister_host(&fleet, &web2.address)?);
+    assert_eq!(store.registered_hosts(&fleet)?, [moved]);
+    assert_eq!(store.registered_hosts(&env("hosts-other"))?, [elsewhere]);
     Ok(())
 }
 

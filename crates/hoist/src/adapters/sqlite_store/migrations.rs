@@ -15,10 +15,16 @@ pub(super) struct Migration {
 }
 
 /// Every schema step, oldest first. Append only.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_initial",
-    sql: include_str!("0001_initial.sql"),
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_initial",
+        sql: include_str!("0001_initial.sql"),
+    },
+    Migration {
+        name: "0002_registered_hosts",
+        sql: include_str!("0002_registered_hosts.sql"),
+    },
+];
 
 /// Brings the schema up to date; returns how many migrations ran.
 ///

@@ -4,6 +4,7 @@ pub mod check;
 pub mod destroy;
 pub mod init;
 pub mod lifecycle;
+pub mod register;
 pub mod releases;
 pub mod rollback;
 pub mod spec;
