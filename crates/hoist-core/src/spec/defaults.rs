@@ -18,6 +18,9 @@ pub(super) const KEEP_RELEASES: u32 = 5;
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const PARALLEL: u32 = 8;
 pub(super) const CANARY: u32 = 0;
+/// The most `parallel` and `canary` may be: each host in flight holds an ssh connection and
+/// its processes here, and a bound catches typos like `parallel = 8000`.
+pub(super) const MAX_HOSTS_AT_ONCE: i64 = 256;
 
 impl Strategy {
     /// As written in the spec.
@@ -52,6 +55,9 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ("service.health.deadline", quoted_duration(HEALTH_DEADLINE)),
         ("service.health.successes", HEALTH_SUCCESSES.to_string()),
         ("config.templates", "[]".to_owned()),
+        ("env.NAME.connect_timeout", quoted_duration(CONNECT_TIMEOUT)),
+        ("env.NAME.parallel", PARALLEL.to_string()),
+        ("env.NAME.canary", CANARY.to_string()),
         ("env.NAME.keep_releases", KEEP_RELEASES.to_string()),
         ("env.NAME.vars", "{}".to_owned()),
         ("env.NAME.secrets", "[]".to_owned()),

@@ -1,16 +1,35 @@
-//! The `[env.NAME]` tables: where each environment's hosts are, how many releases to keep,
-//! its variables, secret names and shared directories.
+//! The `[env.NAME]` tables: where each environment's hosts are and how they are reached,
+//! how a command rolls across them, how many releases to keep, its variables, secret names
+//! and shared directories.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::defaults;
+use super::hosts::{read_hosts, read_root};
 use super::names::{PathKind, VARIABLE_NAME_HINT, is_variable_name, relative_paths};
 use super::problems::Problems;
-use super::section::{Section, Text};
-use super::{EnvSpec, HostSpec, Rollout, SshOptions};
-use crate::{EnvName, HostAddress};
+use super::section::Section;
+use super::ssh_options::read_ssh_options;
+use super::{EnvSpec, Rollout};
+use crate::EnvName;
 
-const ENV_KEYS: &[&str] = &["hosts", "keep_releases", "vars", "secrets", "shared_dirs"];
+const ENV_KEYS: &[&str] = &[
+    "hosts",
+    "root",
+    "jump",
+    "ssh_config",
+    "identity",
+    "host_binary",
+    "connect_timeout",
+    "parallel",
+    "canary",
+    "provision",
+    "keep_releases",
+    "vars",
+    "secrets",
+    "shared_dirs",
+];
+const PROVISION_KEYS: &[&str] = &["command"];
 
 /// Set by hoist for the service, so a spec cannot set it.
 const RESERVED_VARIABLE: &str = "PORT";
@@ -46,7 +65,7 @@ pub(super) fn read_environments(
         let Some(env_section) = field.section(Some("env"), problems) else {
             continue;
         };
-        let environment = read_environment(&env_section, problems);
+        let environment = read_environment(&env_section, app_name, problems);
         if let Some(name) = name {
             environments.insert(name, environment);
         }
@@ -71,22 +90,13 @@ fn report_no_environments(
     );
 }
 
-fn read_environment(section: &Section<'_>, problems: &mut Problems) -> EnvSpec {
+fn read_environment(section: &Section<'_>, app_name: &str, problems: &mut Problems) -> EnvSpec {
     section.check_keys(ENV_KEYS, problems);
-    let hosts = section
-        .required("hosts", "hosts = [\"local:/srv/my-app\"]", problems)
-        .and_then(|field| {
-            let texts = field.strings(problems)?;
-            if texts.is_empty() {
-                problems.error_with_hint(
-                    field.span(),
-                    format!("`hosts` in {} must list at least one host", section.name()),
-                    "add a host like `\"local:/srv/my-app\"`",
-                );
-            }
-            Some(read_hosts(section, &texts, problems))
-        })
-        .unwrap_or_default();
+    let hosts = read_hosts(section, problems);
+    let root = read_root(section, &hosts, app_name, problems);
+    let ssh = read_ssh_options(section, problems);
+    let rollout = read_rollout(section, problems);
+    let provision_command = read_provision(section, problems);
     let keep_releases = section
         .field("keep_releases")
         .and_then(|field| field.integer(1, 1000, problems))
@@ -100,23 +110,11 @@ fn read_environment(section: &Section<'_>, problems: &mut Problems) -> EnvSpec {
         .and_then(|texts| relative_paths(&texts, "shared_dirs", PathKind::Inside, problems))
         .unwrap_or_default();
     EnvSpec {
-        hosts: hosts
-            .into_iter()
-            .map(|address| HostSpec {
-                address,
-                jump: None,
-            })
-            .collect(),
-        root: None,
-        ssh: SshOptions {
-            connect_timeout: defaults::CONNECT_TIMEOUT,
-            ..SshOptions::default()
-        },
-        rollout: Rollout {
-            parallel: defaults::PARALLEL,
-            canary: defaults::CANARY,
-        },
-        provision_command: None,
+        hosts,
+        root,
+        ssh,
+        rollout,
+        provision_command,
         keep_releases,
         vars,
         secrets,
@@ -124,25 +122,33 @@ fn read_environment(section: &Section<'_>, problems: &mut Problems) -> EnvSpec {
     }
 }
 
-fn read_hosts(
-    section: &Section<'_>,
-    texts: &[Text<'_>],
-    problems: &mut Problems,
-) -> Vec<HostAddress> {
-    let mut hosts: Vec<HostAddress> = Vec::with_capacity(texts.len());
-    for text in texts {
-        match text.value.parse::<HostAddress>() {
-            Ok(host) if hosts.contains(&host) => problems.error(
-                text.span.clone(),
-                format!("host `{host}` is listed twice in {}", section.name()),
-            ),
-            Ok(host) => hosts.push(host),
-            Err(error) => {
-                problems.error_with_hint(text.span.clone(), error.to_string(), error.hint());
-            }
-        }
+/// `parallel` and `canary`; a canary larger than the host list just means every host.
+fn read_rollout(section: &Section<'_>, problems: &mut Problems) -> Rollout {
+    let mut count = |key, minimum, default| {
+        section
+            .field(key)
+            .and_then(|field| field.integer(minimum, defaults::MAX_HOSTS_AT_ONCE, problems))
+            .and_then(|count| u32::try_from(count).ok())
+            .unwrap_or(default)
+    };
+    Rollout {
+        parallel: count("parallel", 1, defaults::PARALLEL),
+        canary: count("canary", 0, defaults::CANARY),
     }
-    hosts
+}
+
+/// `[env.NAME.provision]`: the one command whose output lists more hosts.
+fn read_provision(section: &Section<'_>, problems: &mut Problems) -> Option<String> {
+    let provision = section.section("provision", problems)?;
+    provision.check_keys(PROVISION_KEYS, problems);
+    let text = provision
+        .required("command", "command = \"tofu output -json hosts\"", problems)?
+        .string(problems)?;
+    if text.value.trim().is_empty() {
+        problems.error(text.span, "`command` must not be empty");
+        return None;
+    }
+    Some(text.value.to_owned())
 }
 
 fn read_vars(section: &Section<'_>, problems: &mut Problems) -> BTreeMap<String, String> {

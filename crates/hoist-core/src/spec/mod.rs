@@ -12,11 +12,13 @@ use crate::host_address::{HostAddress, SshDestination};
 mod defaults;
 mod diagnostic;
 mod environments;
+mod hosts;
 mod names;
 mod parse;
 mod problems;
 mod schema;
 mod section;
+mod ssh_options;
 mod starter;
 mod suggest;
 

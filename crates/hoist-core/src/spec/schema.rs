@@ -15,6 +15,20 @@ const VARIABLE_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 /// Relative, non-empty, no `..` component (NUL cannot appear in TOML strings unescaped and
 /// is refused by the parser).
 const RELATIVE_PATH_PATTERN: &str = "^(?!/)(?!~)(?!(.*/)?\\.\\.(/|$)).+$";
+/// `[user@]host[:port]` as `SshDestination` reads it, unanchored: names start with a letter,
+/// digit or `_`; IPv6 in brackets; ports 1-65535.
+macro_rules! ssh_destination {
+    () => {
+        r"([A-Za-z0-9_][A-Za-z0-9._-]*@)?([A-Za-z0-9_][A-Za-z0-9._-]*|\[[0-9A-Fa-f.:]*:[0-9A-Fa-f.:]*\])(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    };
+}
+const SSH_DESTINATION_PATTERN: &str = concat!("^", ssh_destination!(), "$");
+/// A host: `local:/absolute/root`, or an SSH destination.
+const HOST_PATTERN: &str = concat!("^(local:/.+|", ssh_destination!(), ")$");
+/// Absolute, no `.` or `..` segment, no control character, not `/` itself.
+const DEPLOY_ROOT_PATTERN: &str = r"^(?!.*/\.\.?(/|$))(?!.*[\u0000-\u001f\u007f-\u009f])/.*[^/].*$";
+/// A path on this machine: anything but `~user/…` (only `~/` means the home directory).
+const LOCAL_PATH_PATTERN: &str = "^(?!~(?!/)).+$";
 
 pub(super) fn json_schema() -> Value {
     json!({
@@ -43,6 +57,22 @@ pub(super) fn json_schema() -> Value {
                 "minLength": 1,
                 "pattern": RELATIVE_PATH_PATTERN,
                 "description": "A relative path without `..`.",
+            },
+            "host": {
+                "type": "string",
+                "pattern": HOST_PATTERN,
+                "description": "`[user@]host[:port]` reached over SSH (IPv6 as `[addr]:port`), or `local:/absolute/deploy/root` on this machine.",
+            },
+            "sshDestination": {
+                "type": "string",
+                "pattern": SSH_DESTINATION_PATTERN,
+                "description": "An SSH host: `[user@]host[:port]`, IPv6 as `[addr]:port`.",
+            },
+            "localPath": {
+                "type": "string",
+                "minLength": 1,
+                "pattern": LOCAL_PATH_PATTERN,
+                "description": "A path on this machine: relative to the spec's directory, absolute, or `~/…`.",
             },
             "commands": {
                 "description": "One shell command or a list of them, run in order.",
@@ -227,7 +257,7 @@ fn environments() -> Value {
 fn environment() -> Value {
     json!({
         "type": "object",
-        "description": "One environment: its hosts and what they are given.",
+        "description": "One environment: its hosts, how they are reached, and what they are given.",
         "additionalProperties": false,
         "required": ["hosts"],
         "properties": {
@@ -236,11 +266,77 @@ fn environment() -> Value {
                 "minItems": 1,
                 "uniqueItems": true,
                 "items": {
-                    "type": "string",
-                    "pattern": "^local:/.+",
-                    "description": "A host: `local:/absolute/deploy/root` on this machine.",
+                    "oneOf": [
+                        { "$ref": "#/$defs/host" },
+                        {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["host"],
+                            "properties": {
+                                "host": { "$ref": "#/$defs/host" },
+                                "jump": {
+                                    "$ref": "#/$defs/sshDestination",
+                                    "description": "Reach this host through this one instead of the environment's `jump` (SSH hosts only).",
+                                },
+                            },
+                        },
+                    ],
+                    "description": "A host: `deploy@web1`, `deploy@web1:2222`, `local:/srv/app`, or `{ host = \"deploy@web3\", jump = \"bastion2\" }`.",
                 },
                 "description": "Where the environment runs.",
+            },
+            "root": {
+                "type": "string",
+                "pattern": DEPLOY_ROOT_PATTERN,
+                "description": "The absolute directory hoist deploys into on each SSH host; required when any host is an SSH host.",
+            },
+            "jump": {
+                "$ref": "#/$defs/sshDestination",
+                "description": "The jump host (ProxyJump) every SSH host of the environment is reached through.",
+            },
+            "ssh_config": {
+                "$ref": "#/$defs/localPath",
+                "description": "An ssh_config file used instead of `~/.ssh/config`.",
+            },
+            "identity": {
+                "$ref": "#/$defs/localPath",
+                "description": "The private key ssh authenticates with.",
+            },
+            "host_binary": {
+                "$ref": "#/$defs/localPath",
+                "description": "The hoist binary installed on the hosts (default: the one running).",
+            },
+            "connect_timeout": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::CONNECT_TIMEOUT),
+                "description": "How long to wait for an SSH connection; more than zero, at most 5m.",
+            },
+            "parallel": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": defaults::MAX_HOSTS_AT_ONCE,
+                "default": defaults::PARALLEL,
+                "description": "At most this many hosts at once.",
+            },
+            "canary": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": defaults::MAX_HOSTS_AT_ONCE,
+                "default": defaults::CANARY,
+                "description": "This many hosts go first, fully through run and health, before the rest.",
+            },
+            "provision": {
+                "type": "object",
+                "description": "How `hoist provision` finds more hosts.",
+                "additionalProperties": false,
+                "required": ["command"],
+                "properties": {
+                    "command": {
+                        "type": "string",
+                        "pattern": "\\S",
+                        "description": "A local command (an OpenTofu apply, a cloud CLI) whose JSON output lists more hosts.",
+                    },
+                },
             },
             "keep_releases": {
                 "type": "integer",

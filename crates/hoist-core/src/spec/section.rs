@@ -67,13 +67,24 @@ impl<'doc> Section<'doc> {
 
     /// Reports every key that is not one of `known`.
     pub(super) fn check_keys(&self, known: &[&str], problems: &mut Problems) {
+        self.check_keys_with_hints(known, |_| None, problems);
+    }
+
+    /// `check_keys`, where `hint_for` may know better than a suggestion for some keys.
+    pub(super) fn check_keys_with_hints(
+        &self,
+        known: &[&str],
+        hint_for: impl Fn(&str) -> Option<String>,
+        problems: &mut Problems,
+    ) {
         for field in self.fields() {
             if known.contains(&field.key) {
                 continue;
             }
-            let hint = match suggest::closest(field.key, known) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => {
+            let hint = match (hint_for(field.key), suggest::closest(field.key, known)) {
+                (Some(hint), _) => hint,
+                (None, Some(close)) => format!("did you mean `{close}`?"),
+                (None, None) => {
                     let listed: Vec<String> = known.iter().map(|key| format!("`{key}`")).collect();
                     format!("known keys {}: {}", self.location(), listed.join(", "))
                 }
@@ -120,6 +131,25 @@ impl<'doc> Section<'doc> {
             );
         }
         field
+    }
+
+    /// A table that is one item of the list `key` (`hosts = [{ … }]` or `[[env.prod.hosts]]`),
+    /// named after the list.
+    pub(super) fn list_item(
+        &self,
+        key: &str,
+        table: &'doc dyn TableLike,
+        span: Option<Range<usize>>,
+    ) -> Section<'doc> {
+        let path = match &self.path {
+            Some(parent) => format!("{parent}.{key}"),
+            None => key.to_owned(),
+        };
+        Section {
+            path: Some(path),
+            table,
+            span,
+        }
     }
 
     /// An optional sub-table: `[service.health]`, `health = { … }` or `service.health.path`.

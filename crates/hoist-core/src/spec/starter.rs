@@ -101,6 +101,21 @@ vars = { APP_ENV = "dev" }
 secrets = []
 # Directories under `shared/` linked into every release (uploads, caches).
 shared_dirs = []
+
+# Servers reached over SSH: uncomment and adapt, then `hoist deploy prod`.
+# [env.prod]
+# # `[user@]host[:port]`; a table sets a host's own jump host.
+# hosts = ["deploy@web1", "deploy@web2:2222", { host = "deploy@web3", jump = "ops@bastion2" }]
+# # The directory hoist deploys into on each SSH host.
+# root = "/srv/{app}"
+# # Every SSH host is reached through this one (ssh's ProxyJump).
+# jump = "ops@bastion"
+# # Optional: ssh_config = "deploy/ssh_config", identity = "~/.ssh/deploy_ed25519".
+# connect_timeout = "10s"
+# # At most this many hosts at once; `canary` hosts go first, through health, before the rest.
+# parallel = 8
+# canary = 1
+# vars = { APP_ENV = "prod" }
 "#;
 
 #[cfg(test)]
@@ -122,6 +137,37 @@ mod tests {
         assert_eq!(service.health.as_ref().map(|h| h.path.as_str()), Some("/"));
         let dev = &spec.envs[&env_name("dev")];
         assert_eq!(dev.hosts, vec![host("local:/tmp/hoist/hello/dev")]);
+    }
+
+    #[test]
+    fn starter_prod_example_parses_once_uncommented() {
+        let text = starter("hello");
+        let example = &text[text.find("# [env.prod]").unwrap_or_default()..];
+        let uncommented: String = example
+            .lines()
+            .map(|line| format!("{}\n", line.strip_prefix("# ").unwrap_or(line)))
+            .collect();
+        assert!(uncommented.starts_with("[env.prod]\n"), "{uncommented}");
+        let spec = parsed(&format!("{text}\n{uncommented}"));
+        let prod = &spec.envs[&env_name("prod")];
+        assert_eq!(prod.hosts.len(), 3);
+        assert_eq!(
+            prod.root.as_deref(),
+            Some(std::path::Path::new("/srv/hello"))
+        );
+        assert_eq!(
+            prod.ssh.jump.as_ref().map(ToString::to_string).as_deref(),
+            Some("ops@bastion")
+        );
+        assert_eq!(
+            prod.hosts[2]
+                .jump
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("ops@bastion2")
+        );
+        assert_eq!((prod.rollout.parallel, prod.rollout.canary), (8, 1));
     }
 
     #[test]

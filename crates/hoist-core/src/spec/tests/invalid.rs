@@ -330,18 +330,25 @@ fn hostile_env_names_are_refused_with_the_env_name_hint() {
 
 #[test]
 fn hosts_are_parsed_and_unique() {
-    let text = with_env("").replace(
+    let text = with_env("root = \"/srv/hello\"").replace(
         "hosts = [\"local:/tmp/hoist-dev\"]",
-        "hosts = [\"local:/srv/a\", \"web1\", \"local:/srv/a/\"]",
+        "hosts = [\"local:/srv/a\", \"web1:0\", \"local:/srv/a/\", \"deploy@web1\", \"web1\", \"deploy@web1\"]",
     );
-    let Err(error) = "web1".parse::<HostAddress>() else {
-        panic!("`web1` was accepted");
+    let Err(error) = "web1:0".parse::<HostAddress>() else {
+        panic!("`web1:0` was accepted");
     };
     let (diagnostic, at) = problem(&text, &error.to_string());
-    assert_eq!(at, "\"web1\"");
+    assert_eq!(at, "\"web1:0\"");
     assert_eq!(diagnostic.hint.as_deref(), Some(error.hint()));
     let (_, at) = problem(&text, "host `local:/srv/a/` is listed twice in `[env.dev]`");
     assert_eq!(at, "\"local:/srv/a/\"");
+    let (_, at) = problem(&text, "host `deploy@web1` is listed twice in `[env.dev]`");
+    assert_eq!(at, "\"deploy@web1\"");
+    assert_eq!(
+        diagnostics(&text).len(),
+        3,
+        "`web1` and `deploy@web1` differ"
+    );
 
     let text = MINIMAL.replace("[\"local:/tmp/hoist-dev\"]", "[]");
     let (_, at) = problem(&text, "`hosts` in `[env.dev]` must list at least one host");
@@ -391,7 +398,7 @@ fn keep_releases_and_app_name_are_bounded() {
 
 #[test]
 fn every_problem_is_reported_in_file_order() {
-    let text = "[app]\nname = 5\n\n[service]\nprot = 1\n\n[env.Dev]\nhosts = [\"web1\"]\n";
+    let text = "[app]\nname = 5\n\n[service]\nprot = 1\n\n[env.Dev]\nhosts = [\"web 1\"]\n";
     let all = diagnostics(text);
     let messages: Vec<&str> = all.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(
@@ -402,7 +409,7 @@ fn every_problem_is_reported_in_file_order() {
             "missing `port` in `[service]`",
             "unknown key `prot` in `[service]`",
             "invalid environment name `Dev`: it must start with a lowercase letter or a digit",
-            "invalid host `web1`: only `local:` hosts are supported so far",
+            "invalid host `web 1`: the host must be a name or an address: letters, digits, `.`, `-` or `_`",
         ]
     );
 }

@@ -3,6 +3,7 @@
 
 mod invalid;
 mod schema;
+mod ssh;
 mod valid;
 
 use super::{Spec, SpecDiagnostic};

@@ -197,3 +197,79 @@ fn schema_defaults_match_the_parser() {
     assert_eq!(environment["properties"]["keep_releases"]["default"], 5);
     assert_eq!(environment["required"], json!(["hosts"]));
 }
+
+#[test]
+fn schema_describes_the_ssh_and_rollout_keys() {
+    let schema = Spec::json_schema();
+    let environment = &schema["properties"]["env"]["additionalProperties"]["properties"];
+    for key in [
+        "hosts",
+        "root",
+        "jump",
+        "ssh_config",
+        "identity",
+        "host_binary",
+        "connect_timeout",
+        "parallel",
+        "canary",
+        "provision",
+    ] {
+        assert!(
+            environment[key]["description"].is_string(),
+            "`{key}` is not described"
+        );
+    }
+    assert_eq!(environment["connect_timeout"]["default"], "10s");
+    assert_eq!(environment["parallel"]["default"], 8);
+    assert_eq!(environment["parallel"]["maximum"], 256);
+    assert_eq!(environment["canary"]["default"], 0);
+    let entry = &environment["hosts"]["items"]["oneOf"];
+    assert_eq!(entry[0]["$ref"], "#/$defs/host");
+    assert_eq!(entry[1]["additionalProperties"], false);
+    assert_eq!(entry[1]["required"], json!(["host"]));
+    assert_eq!(environment["provision"]["required"], json!(["command"]));
+    assert_eq!(environment["provision"]["additionalProperties"], false);
+
+    let text = super::ssh::SSH_SPEC;
+    assert!(Spec::parse(text).is_ok());
+    let mut problems = Vec::new();
+    check(&schema, &schema, &toml_as_json(text), "", &mut problems);
+    assert_eq!(problems, Vec::<String>::new());
+}
+
+#[test]
+fn schema_refuses_what_the_parser_refuses_in_ssh_environments() {
+    let schema = Spec::json_schema();
+    let prod = |lines: &str| {
+        format!("[app]\nname = \"x\"\n[env.prod]\nroot = \"/srv/x\"\nhosts = [\"web1\"]\n{lines}\n")
+    };
+    for (text, expected) in [
+        (
+            prod("").replace("[\"web1\"]", "[{ host = \"web1\", port = 22 }]"),
+            "/env/prod/hosts/0: matches 0 of oneOf",
+        ),
+        (
+            prod("").replace("[\"web1\"]", "[{ jump = \"b\" }]"),
+            "/env/prod/hosts/0: matches 0 of oneOf",
+        ),
+        (prod("parallel = 0"), "/env/prod/parallel: below minimum"),
+        (prod("canary = 257"), "/env/prod/canary: above maximum"),
+        (
+            prod("provision = { cmd = \"x\" }"),
+            "/env/prod/provision: missing \"command\"",
+        ),
+        (
+            prod("provision = { command = \"x\", shell = \"sh\" }"),
+            "/env/prod/provision/shell: not allowed",
+        ),
+        (prod("jump = 1"), "/env/prod/jump: integer is not string"),
+    ] {
+        assert!(Spec::parse(&text).is_err(), "{text}");
+        let mut problems = Vec::new();
+        check(&schema, &schema, &toml_as_json(&text), "", &mut problems);
+        assert!(
+            problems.contains(&expected.to_owned()),
+            "{text}: {problems:?}"
+        );
+    }
+}

@@ -193,14 +193,25 @@ fn explains_every_default_in_spec_syntax() {
     assert_eq!(defaults["service.stop_grace"], "\"10s\"");
     assert_eq!(defaults["service.health.interval"], "\"500ms\"");
     assert_eq!(defaults["env.NAME.keep_releases"], "5");
+    assert_eq!(defaults["env.NAME.connect_timeout"], "\"10s\"");
+    assert_eq!(defaults["env.NAME.parallel"], "8");
+    assert_eq!(defaults["env.NAME.canary"], "0");
     // Each default, written into a spec, gives back the default itself.
     let text = format!(
-        "{MINIMAL}keep_releases = {}\n[service]\ncommand = \"x\"\nport = 1\nstop_grace = {}\n",
-        defaults["env.NAME.keep_releases"], defaults["service.stop_grace"]
+        "{MINIMAL}keep_releases = {}\nconnect_timeout = {}\nparallel = {}\ncanary = {}\n[service]\ncommand = \"x\"\nport = 1\nstop_grace = {}\n",
+        defaults["env.NAME.keep_releases"],
+        defaults["env.NAME.connect_timeout"],
+        defaults["env.NAME.parallel"],
+        defaults["env.NAME.canary"],
+        defaults["service.stop_grace"]
     );
     let spec = parsed(&text);
     assert_eq!(
-        spec.service.map(|s| s.stop_grace),
+        spec.service.as_ref().map(|s| s.stop_grace),
         Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        spec.envs[&env_name("dev")],
+        env_with_defaults(vec![host("local:/tmp/hoist-dev")])
     );
 }
