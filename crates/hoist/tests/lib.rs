@@ -8,6 +8,7 @@
 )]
 
 mod harness;
+mod testbed;
 
 mod bad_input;
 mod crash;
@@ -16,3 +17,4 @@ mod failures;
 mod hooks_and_config;
 mod locking;
 mod spec_commands;
+mod ssh_transport;

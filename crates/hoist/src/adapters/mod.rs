@@ -5,4 +5,5 @@ pub mod http_probe;
 pub mod local_connector;
 pub mod local_host;
 pub mod sqlite_store;
+pub mod ssh_transport;
 pub mod transport;

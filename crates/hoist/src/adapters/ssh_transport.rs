@@ -1,0 +1,306 @@
+//! `Transport` over the system's OpenSSH: `connect` opens one ControlMaster for the host (so
+//! ssh_config, the agent and known_hosts work as the user expects) and every command and
+//! rsync runs through it; drop closes it. Host keys are checked, never accepted blindly, and a
+//! failed connection becomes an error that names the host and says what to do.
+
+mod command_line;
+mod control_dir;
+mod diagnosis;
+mod streaming;
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use hoist_core::HostAddress;
+
+use crate::adapters::transport::{Transport, TransportOutput};
+use crate::error::{Error, Result};
+use crate::ports::connector::HostTarget;
+
+use command_line::{SshCommandLine, shell_quote};
+use control_dir::ControlDir;
+use diagnosis::{Attempt, ConnectFailure};
+use streaming::{STDERR_TAIL_BYTES, read_tail, run_streaming};
+
+/// Time a login may take beyond the connect timeouts (key exchange, auth, a slow host).
+const LOGIN_SLACK: Duration = Duration::from_secs(10);
+/// How long a master may take to exit when asked before it is killed.
+const MASTER_EXIT_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug)]
+pub struct SshTransport {
+    /// The host as the user wrote it, for messages.
+    destination: String,
+    jump: Option<String>,
+    connect_timeout: Duration,
+    command_line: SshCommandLine,
+    master: Mutex<Child>,
+    has_rsync: OnceLock<bool>,
+    /// Declared last: dropped after the master is gone.
+    control_dir: ControlDir,
+}
+
+impl SshTransport {
+    /// Connects to `target`'s host with `ssh` from `PATH`.
+    pub fn connect(target: &HostTarget) -> Result<Self> {
+        Self::connect_with_program(Path::new("ssh"), target)
+    }
+
+    /// Connects with the given ssh program (tests use a wrapper). Returns once the master is
+    /// logged in, or with an error naming the host: unreachable, host key unknown, refused.
+    pub fn connect_with_program(ssh_program: &Path, target: &HostTarget) -> Result<Self> {
+        let HostAddress::Ssh(destination) = &target.address else {
+            return Err(Error::internal(format!(
+                "`{}` is not an ssh host",
+                target.address
+            )));
+        };
+        let control_dir = ControlDir::create()?;
+        let socket = control_dir.path().join("master");
+        let command_line = SshCommandLine::new(ssh_program, target, destination, &socket)?;
+        let log_path = control_dir.path().join("master.log");
+        let log = File::create(&log_path)
+            .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
+        let master = Command::new(ssh_program)
+            .args(command_line.master_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|error| spawn_error(ssh_program, error))?;
+        let transport = Self {
+            destination: destination.to_string(),
+            jump: target.jump.as_ref().map(ToString::to_string),
+            connect_timeout: target.connect_timeout,
+            command_line,
+            master: Mutex::new(master),
+            has_rsync: OnceLock::new(),
+            control_dir,
+        };
+        transport.wait_for_master(&socket, &log_path)?;
+        Ok(transport)
+    }
+
+    /// The host as the user wrote it.
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    /// Where the master's socket lives: private to this transport, removed on drop.
+    pub fn control_dir(&self) -> &Path {
+        self.control_dir.path()
+    }
+
+    /// The ControlMaster's process id (it is this process's child until drop).
+    pub fn master_pid(&self) -> u32 {
+        self.master_lock().id()
+    }
+
+    /// The master's socket appears once it is logged in; an exit before that is a failed login.
+    /// On failure, `self` is dropped by the caller and closes what is left.
+    fn wait_for_master(&self, socket: &Path, log_path: &Path) -> Result<()> {
+        let hops = if self.jump.is_some() { 2 } else { 1 };
+        let deadline = Instant::now() + self.connect_timeout * hops + LOGIN_SLACK;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if std::fs::symlink_metadata(socket).is_ok() {
+                return Ok(());
+            }
+            let exited = self
+                .master_lock()
+                .try_wait()
+                .map_err(|error| Error::internal("cannot wait for ssh").cause(error))?;
+            if exited.is_some() {
+                return Err(self.attempt().error(&read_log(log_path)));
+            }
+            if Instant::now() >= deadline {
+                let mut error = self.attempt().timed_out();
+                for line in read_log(log_path).lines().filter(|l| !l.trim().is_empty()) {
+                    error = error.cause(line.trim());
+                }
+                return Err(error);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    fn attempt(&self) -> Attempt<'_> {
+        Attempt {
+            destination: &self.destination,
+            jump: self.jump.as_deref(),
+            connect_timeout: self.connect_timeout,
+        }
+    }
+
+    fn master_lock(&self) -> std::sync::MutexGuard<'_, Child> {
+        self.master.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ssh_command(&self) -> Command {
+        Command::new(&self.command_line.program)
+    }
+
+    fn remote_has_rsync(&self) -> bool {
+        let argv = ["sh", "-c", "command -v rsync >/dev/null"].map(str::to_owned);
+        self.run(&argv, &mut std::io::empty())
+            .is_ok_and(|output| output.status == 0)
+    }
+}
+
+impl Transport for SshTransport {
+    fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {
+        if argv.is_empty() {
+            return Err(Error::internal("no command to run over ssh"));
+        }
+        let remote_command = argv
+            .iter()
+            .map(|word| shell_quote(word))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut command = self.ssh_command();
+        command.args(self.command_line.command_args(remote_command));
+        let output = run_streaming(&mut command, stdin)
+            .map_err(|error| spawn_error(&self.command_line.program, error))?;
+        if output.status == 255 {
+            return Err(self.attempt().error(&output.stderr).context(format!(
+                "ssh to `{}` failed running `{}`",
+                self.destination, argv[0]
+            )));
+        }
+        Ok(output)
+    }
+
+    fn has_rsync(&self) -> bool {
+        *self
+            .has_rsync
+            .get_or_init(|| find_on_path("rsync").is_some() && self.remote_has_rsync())
+    }
+
+    fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        // A relative source with a `:` would read as remote to rsync; `./` keeps it local.
+        let mut source = if local_root.is_absolute() {
+            OsString::new()
+        } else {
+            OsString::from("./")
+        };
+        source.push(local_root.as_os_str());
+        source.push("/");
+        let mut target = OsString::from(format!("{}:", self.command_line.rsync_host()));
+        target.push(remote_dir.as_os_str());
+        target.push("/");
+        let mut list = Vec::new();
+        for path in paths {
+            list.extend_from_slice(path.as_bytes());
+            list.push(0);
+        }
+        let mut command = Command::new("rsync");
+        // --ignore-times: every listed file is sent, even one whose size and time match the
+        // file already there (the caller lists what changed). --protect-args: the remote path
+        // travels in rsync's protocol, not through a shell.
+        command
+            .args([
+                "-a",
+                "--ignore-times",
+                "--protect-args",
+                "--from0",
+                "--files-from=-",
+                "-e",
+            ])
+            .arg(self.command_line.rsync_shell()?)
+            .arg("--")
+            .arg(&source)
+            .arg(&target);
+        let output = run_streaming(&mut command, &mut Cursor::new(list))
+            .map_err(|error| spawn_error(Path::new("rsync"), error))?;
+        if output.status == 0 {
+            return Ok(());
+        }
+        let context = format!(
+            "cannot copy files to `{}:{}` with rsync",
+            self.destination,
+            remote_dir.display()
+        );
+        if ConnectFailure::from_stderr(&output.stderr) != ConnectFailure::Other {
+            return Err(self.attempt().error(&output.stderr).context(context));
+        }
+        let mut error = Error::failed(format!("{context} (exit {})", output.status));
+        for line in output.stderr.lines().filter(|l| !l.trim().is_empty()) {
+            error = error.cause(line.trim());
+        }
+        Err(error)
+    }
+}
+
+impl Drop for SshTransport {
+    /// Asks the master to exit, then reaps it (killing it if it does not go): no ssh process
+    /// and no zombie outlives the transport.
+    fn drop(&mut self) {
+        let asked = self
+            .ssh_command()
+            .args(self.command_line.exit_master_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        let master = self
+            .master
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let deadline = Instant::now()
+            + if asked {
+                MASTER_EXIT_GRACE
+            } else {
+                Duration::ZERO
+            };
+        loop {
+            match master.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = master.kill();
+                    let _ = master.wait();
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+}
+
+fn spawn_error(program: &Path, error: std::io::Error) -> Error {
+    let not_found = error.kind() == std::io::ErrorKind::NotFound;
+    let error = Error::failed(format!("cannot run `{}`", program.display())).cause(error);
+    if not_found {
+        error.hint("install OpenSSH's client and rsync (`apt-get install openssh-client rsync`)")
+    } else {
+        error
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    File::open(path)
+        .and_then(|file| read_tail(file, STDERR_TAIL_BYTES))
+        .map(|tail| String::from_utf8_lossy(&tail).into_owned())
+        .unwrap_or_default()
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate).is_ok_and(|metadata| {
+                metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+            })
+        })
+}

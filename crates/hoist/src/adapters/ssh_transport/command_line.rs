@@ -1,0 +1,343 @@
+//! The ssh command line of one host: the options every ssh of a transport shares (master,
+//! commands, rsync's ssh, the jump hop), and the quoting each consumer of them needs — the
+//! remote shell, rsync's `-e` splitter, ssh's `%` tokens.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hoist_core::SshDestination;
+
+use crate::error::{Error, Result};
+use crate::ports::connector::HostTarget;
+
+/// How long a connection may stay silent before ssh probes it, and how many probes may go
+/// unanswered before it gives up: a dead host is noticed within about 45 s.
+const SERVER_ALIVE_INTERVAL_SECONDS: u32 = 15;
+const SERVER_ALIVE_COUNT_MAX: u32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SshCommandLine {
+    pub program: PathBuf,
+    /// Every option before the destination, the control path included.
+    pub options: Vec<String>,
+    /// The host as ssh's last argument: never starts with `-` (validated), and comes after `--`.
+    pub host: String,
+}
+
+impl SshCommandLine {
+    /// The options to reach `target`'s host through `control_path`. Paths must be UTF-8: they
+    /// travel inside the jump's ProxyCommand and rsync's `-e` string.
+    pub fn new(
+        program: &Path,
+        target: &HostTarget,
+        destination: &SshDestination,
+        control_path: &Path,
+    ) -> Result<Self> {
+        let program_text = utf8(program, "the ssh program")?;
+        let mut options = common_options(target, destination)?;
+        if let Some(jump) = &target.jump {
+            options.push("-o".to_owned());
+            options.push(format!(
+                "ProxyCommand={}",
+                proxy_command(program_text, target, jump)?
+            ));
+        }
+        options.push("-o".to_owned());
+        options.push(format!(
+            "ControlPath={}",
+            percent_escape(utf8(control_path, "the control path")?)
+        ));
+        Ok(Self {
+            program: program.to_owned(),
+            options,
+            host: destination.host.clone(),
+        })
+    }
+
+    /// Arguments for the master: authenticates, listens on the control path, runs nothing.
+    pub fn master_args(&self) -> Vec<String> {
+        let mut args = self.options.clone();
+        args.extend(
+            ["-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N"].map(str::to_owned),
+        );
+        self.finish(args)
+    }
+
+    /// Arguments that run `remote_command` (one shell string) through the master.
+    pub fn command_args(&self, remote_command: String) -> Vec<String> {
+        let mut args = self.client_args();
+        args.push(remote_command);
+        args
+    }
+
+    /// Arguments asking the master to exit.
+    pub fn exit_master_args(&self) -> Vec<String> {
+        let mut args = self.options.clone();
+        args.extend(["-O", "exit"].map(str::to_owned));
+        self.finish(args)
+    }
+
+    /// rsync's `-e` value: this ssh, options and all, in the quoting rsync's own splitter
+    /// reads (it runs no shell). rsync appends the host itself.
+    pub fn rsync_shell(&self) -> Result<String> {
+        let mut words = vec![rsync_quote(utf8(&self.program, "the ssh program")?)];
+        words.extend(self.options.iter().map(|option| rsync_quote(option)));
+        words.extend(["-o", "ControlMaster=no"].map(rsync_quote));
+        Ok(words.join(" "))
+    }
+
+    /// The host as rsync writes it before `:`: IPv6 addresses in brackets.
+    pub fn rsync_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    fn client_args(&self) -> Vec<String> {
+        let mut args = self.options.clone();
+        args.extend(["-o", "ControlMaster=no", "-T"].map(str::to_owned));
+        self.finish(args)
+    }
+
+    fn finish(&self, mut args: Vec<String>) -> Vec<String> {
+        args.push("--".to_owned());
+        args.push(self.host.clone());
+        args
+    }
+}
+
+/// Options for one hop: checked host keys, no prompts, the target's timeout, config and key,
+/// and `-l`/`-p` from `destination`. No forwarding of any kind, whatever ssh_config says.
+fn common_options(target: &HostTarget, destination: &SshDestination) -> Result<Vec<String>> {
+    let mut options = Vec::new();
+    if let Some(config) = &target.ssh_config {
+        options.push("-F".to_owned());
+        options.push(utf8(config, "the ssh_config")?.to_owned());
+    }
+    let timeout = connect_timeout_seconds(target.connect_timeout);
+    for option in [
+        "BatchMode=yes".to_owned(),
+        "StrictHostKeyChecking=yes".to_owned(),
+        format!("ConnectTimeout={timeout}"),
+        format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL_SECONDS}"),
+        format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"),
+        "ClearAllForwardings=yes".to_owned(),
+        "PermitLocalCommand=no".to_owned(),
+        // A RemoteCommand from ssh_config would clash with the commands hoist runs.
+        "RemoteCommand=none".to_owned(),
+    ] {
+        options.push("-o".to_owned());
+        options.push(option);
+    }
+    if let Some(identity) = &target.identity {
+        // ssh expands `%` tokens in identity paths.
+        options.push("-i".to_owned());
+        options.push(percent_escape(utf8(identity, "the identity")?));
+        options.push("-o".to_owned());
+        options.push("IdentitiesOnly=yes".to_owned());
+    }
+    if let Some(user) = &destination.user {
+        options.push("-l".to_owned());
+        options.push(user.clone());
+    }
+    if let Some(port) = destination.port {
+        options.push("-p".to_owned());
+        options.push(port.to_string());
+    }
+    Ok(options)
+}
+
+/// The jump hop as a ProxyCommand (ssh runs it as `$SHELL -c "exec …"`) rather than `-J`: `-J` passes the hop only `-F`, so the
+/// hop would prompt, skip the identity and take unchecked defaults. This hop gets every
+/// option the target gets, and never a control socket of its own.
+fn proxy_command(program: &str, target: &HostTarget, jump: &SshDestination) -> Result<String> {
+    let mut words = vec![shell_quote(program)];
+    words.extend(
+        common_options(target, jump)?
+            .iter()
+            .map(|option| shell_quote(option)),
+    );
+    words.extend(["-o", "ControlMaster=no", "-o", "ControlPath=none"].map(shell_quote));
+    // The outer ssh expands `%` tokens in a ProxyCommand once: escape ours, keep `%h`/`%p`.
+    let hop = percent_escape(&words.join(" "));
+    Ok(format!(
+        "{hop} -W '[%h]:%p' -- {}",
+        percent_escape(&shell_quote(&jump.host))
+    ))
+}
+
+/// ssh's ConnectTimeout is whole seconds; round up so a timeout is never shorter than asked.
+pub(crate) fn connect_timeout_seconds(timeout: Duration) -> u64 {
+    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    seconds.max(1)
+}
+
+/// One word for a POSIX shell: bare when plainly safe, else single-quoted.
+pub(crate) fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+=/.,:@%".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// One word for rsync's `-e` splitter: single quotes, a quote inside doubled (rsync's rule;
+/// backslashes mean nothing to it).
+pub(crate) fn rsync_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "''"))
+}
+
+fn percent_escape(text: &str) -> String {
+    text.replace('%', "%%")
+}
+
+fn utf8<'a>(path: &'a Path, what: &str) -> Result<&'a str> {
+    path.to_str().ok_or_else(|| {
+        Error::failed(format!(
+            "{what} `{}` is not valid UTF-8, which ssh options cannot carry",
+            path.display()
+        ))
+        .hint("use a path made of UTF-8 characters")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(jump: Option<&str>) -> HostTarget {
+        HostTarget {
+            address: "deploy@web1:2222".parse().unwrap(),
+            root: PathBuf::from("/srv/app"),
+            jump: jump.map(|jump| jump.parse().unwrap()),
+            ssh_config: Some(PathBuf::from("/etc/hoist/ssh config")),
+            identity: Some(PathBuf::from("/keys/id_%u")),
+            host_binary: None,
+            connect_timeout: Duration::from_millis(2500),
+        }
+    }
+
+    fn line(target: &HostTarget) -> SshCommandLine {
+        let destination: SshDestination = "deploy@web1:2222".parse().unwrap();
+        SshCommandLine::new(
+            Path::new("ssh"),
+            target,
+            &destination,
+            Path::new("/tmp/h/master"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn shell_quote_keeps_plain_words_and_quotes_the_rest() {
+        assert_eq!(shell_quote("uname"), "uname");
+        assert_eq!(shell_quote("/srv/app-1.2"), "/srv/app-1.2");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(id);x"), "'$(id);x'");
+    }
+
+    #[test]
+    fn shell_quote_round_trips_through_sh() {
+        let words = [
+            "plain",
+            "",
+            "a b",
+            "it's \"q\"",
+            "$(echo no); `x` \\ *",
+            "tab\there\nnl",
+        ];
+        let script = words.map(shell_quote).join(" ");
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s\\0' {script}"))
+            .output()
+            .unwrap();
+        let received: Vec<&[u8]> = output.stdout.split(|b| *b == 0).collect();
+        let expected: Vec<&[u8]> = words
+            .iter()
+            .map(|w| w.as_bytes())
+            .chain([&b""[..]])
+            .collect();
+        assert_eq!(received, expected);
+    }
+
+    #[test]
+    fn rsync_quote_doubles_single_quotes() {
+        assert_eq!(rsync_quote("a b"), "'a b'");
+        assert_eq!(rsync_quote("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn timeout_rounds_up_to_whole_seconds() {
+        assert_eq!(connect_timeout_seconds(Duration::from_millis(2500)), 3);
+        assert_eq!(connect_timeout_seconds(Duration::from_secs(5)), 5);
+        assert_eq!(connect_timeout_seconds(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn destination_comes_last_after_double_dash_with_user_and_port_as_options() {
+        let args = line(&target(None)).command_args("uname".to_owned());
+        assert_eq!(args[args.len() - 3..], ["--", "web1", "uname"]);
+        let joined = args.join(" ");
+        assert!(joined.contains("-l deploy -p 2222"), "{joined}");
+        assert!(joined.contains("-F /etc/hoist/ssh config"), "{joined}");
+        assert!(joined.contains("-i /keys/id_%%u"), "{joined}");
+        assert!(joined.contains("StrictHostKeyChecking=yes"), "{joined}");
+        assert!(joined.contains("ConnectTimeout=3"), "{joined}");
+        assert!(joined.contains("ControlPath=/tmp/h/master"), "{joined}");
+        assert!(joined.contains("ControlMaster=no"), "{joined}");
+        assert!(!joined.contains("ProxyCommand"), "{joined}");
+    }
+
+    #[test]
+    fn jump_becomes_a_proxy_command_with_the_same_checks() {
+        let args = line(&target(Some("admin@bastion:2200"))).master_args();
+        let proxy = args
+            .iter()
+            .find_map(|arg| arg.strip_prefix("ProxyCommand="))
+            .unwrap();
+        assert!(
+            proxy.starts_with("ssh -F '/etc/hoist/ssh config' "),
+            "{proxy}"
+        );
+        assert!(proxy.contains("StrictHostKeyChecking=yes"), "{proxy}");
+        assert!(proxy.contains("BatchMode=yes"), "{proxy}");
+        assert!(proxy.contains("-i /keys/id_%%%%u"), "{proxy}");
+        assert!(proxy.contains("-l admin -p 2200"), "{proxy}");
+        assert!(proxy.contains("ControlPath=none"), "{proxy}");
+        assert!(proxy.ends_with(" -W '[%h]:%p' -- bastion"), "{proxy}");
+        assert!(args.ends_with(&["-N".to_owned(), "--".to_owned(), "web1".to_owned()]));
+    }
+
+    #[test]
+    fn rsync_shell_quotes_every_word_for_rsync() {
+        let shell = line(&target(Some("bastion"))).rsync_shell().unwrap();
+        assert!(shell.starts_with("'ssh' "), "{shell}");
+        assert!(shell.contains("'/etc/hoist/ssh config'"), "{shell}");
+        // The proxy command's own shell quotes arrive doubled, for rsync to undo.
+        assert!(shell.contains("-W ''[%h]:%p'' -- bastion'"), "{shell}");
+        assert!(shell.ends_with("'-o' 'ControlMaster=no'"), "{shell}");
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_for_rsync() {
+        let destination: SshDestination = "[2001:db8::1]:22".parse().unwrap();
+        let line = SshCommandLine::new(
+            Path::new("ssh"),
+            &target(None),
+            &destination,
+            Path::new("/tmp/h/master"),
+        )
+        .unwrap();
+        assert_eq!(line.rsync_host(), "[2001:db8::1]");
+        assert_eq!(line.host, "2001:db8::1");
+    }
+}

@@ -1,0 +1,121 @@
+//! The private directory one transport's ControlMaster socket (and its log) lives in: mode
+//! 0700 under a per-user 0700 parent, a short path (sockets allow 108 bytes), removed on drop.
+
+use std::fs::DirBuilder;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::error::{Error, Result};
+
+/// Longest parent we put sockets under, leaving room for `/<pid>-<n>/master`.
+const MAX_PARENT_LENGTH: usize = 70;
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug)]
+pub(crate) struct ControlDir {
+    path: PathBuf,
+}
+
+impl ControlDir {
+    /// A new directory under `$XDG_RUNTIME_DIR/hoist-ssh` when that is short and plain, else
+    /// under `/tmp/hoist-ssh-<uid>`.
+    pub fn create() -> Result<Self> {
+        let uid = nix::unistd::getuid();
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+        let parent = match runtime_dir {
+            Some(dir) if dir.is_absolute() && dir.is_dir() => dir.join("hoist-ssh"),
+            _ => PathBuf::from(format!("/tmp/hoist-ssh-{uid}")),
+        };
+        let parent = if is_short_and_plain(&parent) {
+            parent
+        } else {
+            PathBuf::from(format!("/tmp/hoist-ssh-{uid}"))
+        };
+        ensure_private_parent(&parent, uid.as_raw())?;
+        let pid = std::process::id();
+        loop {
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            let path = parent.join(format!("{pid}-{id}"));
+            // mkdir fails on anything already there, so the directory is ours.
+            match DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(Self { path }),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(error) => {
+                    return Err(Error::io("create the ssh control directory", &path, error));
+                }
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ControlDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover empty directory in a private parent harms nobody.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// ssh reads the control path as a config value: no spaces or quotes, and short enough.
+fn is_short_and_plain(path: &Path) -> bool {
+    path.to_str().is_some_and(|text| {
+        text.len() <= MAX_PARENT_LENGTH
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-.".contains(c))
+    })
+}
+
+/// Creates `parent` 0700, or checks that the existing one is a real directory of ours that
+/// nobody else can enter (it may sit in a shared `/tmp`).
+fn ensure_private_parent(parent: &Path, uid: u32) -> Result<()> {
+    match DirBuilder::new().mode(0o700).create(parent) {
+        Ok(()) => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(Error::io("create the ssh control directory", parent, error)),
+    }
+    let metadata = std::fs::symlink_metadata(parent)
+        .map_err(|error| Error::io("inspect the ssh control directory", parent, error))?;
+    if !metadata.is_dir() || metadata.uid() != uid || metadata.mode() & 0o077 != 0 {
+        return Err(Error::failed(format!(
+            "the ssh control directory `{}` is not a private directory of this user",
+            parent.display()
+        ))
+        .hint("remove it (hoist creates it again, mode 0700)"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_private_unique_directories_and_removes_them() {
+        let first = ControlDir::create().unwrap();
+        let second = ControlDir::create().unwrap();
+        assert_ne!(first.path(), second.path());
+        let metadata = std::fs::metadata(first.path()).unwrap();
+        assert_eq!(metadata.mode() & 0o777, 0o700);
+        assert!(first.path().join("master").as_os_str().len() < 100);
+        let path = first.path().to_owned();
+        drop(first);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_parent_others_can_enter_is_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        let parent = temp.path().join("shared");
+        std::fs::create_dir(&parent).unwrap();
+        std::fs::set_permissions(&parent, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let error = ensure_private_parent(&parent, nix::unistd::getuid().as_raw()).unwrap_err();
+        assert!(error.message.contains("not a private directory"), "{error}");
+    }
+}
