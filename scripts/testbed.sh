@@ -5,6 +5,8 @@
 #
 #   scripts/testbed.sh up DIR N [--jump]   # hosts h1..hN (N <= 16); --jump adds j1, reachable only through h1
 #   scripts/testbed.sh down DIR            # tears everything down, even after a half-failed `up`
+#   scripts/testbed.sh stop-host DIR h3    # kills h3's sshd and its sessions (a crashed sshd)
+#   scripts/testbed.sh start-host DIR h3   # starts it again
 #
 # Needs root. Writes into DIR: id_ed25519 (the client key), known_hosts, ssh_config (Host h1…,
 # Host j1 with ProxyJump h1, and `Host *` with the key and known_hosts, so addresses work too)
@@ -26,7 +28,7 @@ die() {
 }
 
 usage() {
-  die "usage: testbed.sh up DIR N [--jump] | testbed.sh down DIR"
+  die "usage: testbed.sh up DIR N [--jump] | down DIR | stop-host DIR NAME | start-host DIR NAME"
 }
 
 # apt-get only when something is missing: most runs install nothing.
@@ -216,12 +218,8 @@ build_hosts() {
     # `ip netns exec` and `unshare` exec (no fork) and so does `sh -c '… exec sshd'`: `$!` is
     # sshd's own pid. The private mount namespace gives a clean home (no .bashrc cost per
     # command) and this host's own /srv.
-    ip netns exec "$prefix-${names[$index]}" unshare -m --propagation private \
-      sh -c 'mount --bind "$1" /root && mount --bind "$2" /srv && exec "$3" -D -e -f "$4"' \
-      sh "$host_dir/home" "$host_dir/srv" "$SSHD" "$host_dir/sshd_config" \
-      </dev/null >"$host_dir/sshd.log" 2>&1 &
-    pids+=($!)
-    echo $! >"$host_dir/sshd.pid"
+    start_sshd "$prefix" "$host_dir" "${names[$index]}"
+    pids+=("$(cat "$host_dir/sshd.pid")")
   done
 
   write_client_files "$dir" "$slot" "$count" "$jump"
@@ -268,6 +266,46 @@ EOF
     [ "$jump" = 1 ] && printf 'J1=10.213.%s.66\n' "$slot"
     printf 'UNREACHABLE=10.213.%s.250\n' "$slot"
   } >"$dir/hosts.env"
+}
+
+# Starts one host's sshd in its namespaces and records its pid in sshd.pid.
+start_sshd() {
+  local prefix=$1 host_dir=$2 name=$3
+  ip netns exec "$prefix-$name" unshare -m --propagation private \
+    sh -c 'mount --bind "$1" /root && mount --bind "$2" /srv && exec "$3" -D -e -f "$4"' \
+    sh "$host_dir/home" "$host_dir/srv" "$SSHD" "$host_dir/sshd_config" \
+    </dev/null >>"$host_dir/sshd.log" 2>&1 &
+  echo $! >"$host_dir/sshd.pid"
+}
+
+# `stop-host DIR NAME`: kills every sshd of one host (the daemon and its sessions, so open
+# connections drop), as a crash of that host's sshd would; what else runs there stays.
+cmd_stop_host() {
+  local dir=$1 name=$2 PREFIX="" pid pids=()
+  # shellcheck disable=SC1091
+  . "$dir/testbed.state"
+  for pid in $(ip netns pids "$PREFIX-$name" 2>/dev/null); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ] && pids+=("$pid")
+  done
+  [ ${#pids[@]} -gt 0 ] || die "no sshd runs on $name"
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  for pid in "${pids[@]}"; do
+    while ! process_gone "$pid"; do sleep 0.01; done
+  done
+}
+
+# `start-host DIR NAME`: starts a stopped host's sshd again and waits until it listens.
+cmd_start_host() {
+  local dir=$1 name=$2 PREFIX="" before
+  # shellcheck disable=SC1091
+  . "$dir/testbed.state"
+  before=$(grep -c "Server listening" "$dir/$name/sshd.log" || true)
+  start_sshd "$PREFIX" "$dir/$name" "$name"
+  local deadline=$((SECONDS + 10))
+  while [ "$(grep -c "Server listening" "$dir/$name/sshd.log" || true)" -le "$before" ]; do
+    [ $SECONDS -lt $deadline ] || die "sshd of $name did not start: $(tail -3 "$dir/$name/sshd.log")"
+    sleep 0.02
+  done
 }
 
 # Gone, or a zombie waiting for its reaper (orphans are reaped slowly here).
@@ -359,6 +397,11 @@ case "${1:-}" in
   down)
     [ $# -eq 2 ] || usage
     cmd_down "$2"
+    ;;
+  stop-host | start-host)
+    [ $# -eq 3 ] && [[ "$3" =~ ^(h[0-9]+|j1)$ ]] || usage
+    dir=$(cd "$2" && pwd -P)
+    if [ "$1" = stop-host ]; then cmd_stop_host "$dir" "$3"; else cmd_start_host "$dir" "$3"; fi
     ;;
   *) usage ;;
 esac

@@ -14,6 +14,7 @@ mod bad_input;
 mod crash;
 mod deploy;
 mod failures;
+mod fleet;
 mod hooks_and_config;
 mod locking;
 mod spec_commands;

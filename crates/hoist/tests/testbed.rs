@@ -103,6 +103,32 @@ impl Testbed {
     }
 }
 
+impl Testbed {
+    /// The directory holding the hosts' files: `<dir>/h1/srv` is h1's `/srv`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Kills the sshd of host `name` (`h3`) and its sessions, as a crash would.
+    pub fn stop_host(&self, name: &str) {
+        self.host_command("stop-host", name);
+    }
+
+    /// Starts the sshd of host `name` again.
+    pub fn start_host(&self, name: &str) {
+        self.host_command("start-host", name);
+    }
+
+    fn host_command(&self, verb: &str, name: &str) {
+        let output = Command::new("bash")
+            .arg(script())
+            .args([verb, &self.dir.path().display().to_string(), name])
+            .output()
+            .expect("run scripts/testbed.sh");
+        assert!(output.status.success(), "testbed.sh {verb} {name}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
 impl Drop for Testbed {
     #[expect(
         clippy::print_stderr,
