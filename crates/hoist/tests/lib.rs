@@ -15,4 +15,5 @@ mod deploy;
 mod failures;
 mod hooks_and_config;
 mod locking;
+mod remote_protocol;
 mod spec_commands;

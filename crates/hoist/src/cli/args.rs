@@ -71,6 +71,9 @@ pub enum Command {
     Status(EnvArgs),
     /// Compare what was recorded with what the hosts have; exit 1 on drift
     Check(EnvArgs),
+    /// Host-side operations, run on a host by its controller
+    #[command(hide = true)]
+    Host(HostArgs),
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +142,26 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The deploy root on this host (absolute)
+    #[arg(long, value_name = "PATH")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: HostCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Run one operation: a JSON request on stdin, a JSON response on stdout
+    Call,
+    /// Receive the needed files of a release being uploaded, as a file stream on stdin
+    Receive {
+        #[arg(value_parser = release_id)]
+        id: ReleaseId,
+    },
 }
 
 fn env_name(text: &str) -> Result<EnvName, String> {
