@@ -28,7 +28,13 @@ fn remote_get(tb: &Testbed, address: &str, port: u16, path: &str) -> String {
         "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=5).read().decode(), end='')"
     );
     let output = Command::new("ssh")
-        .args(["-F", &tb.ssh_config.display().to_string(), &format!("root@{address}"), "python3", "-c"])
+        .args([
+            "-F",
+            &tb.ssh_config.display().to_string(),
+            &format!("root@{address}"),
+            "python3",
+            "-c",
+        ])
         .arg(format!("\"{script}\""))
         .output()
         .unwrap();
@@ -41,18 +47,32 @@ fn host_root(tb: &Testbed, name: &str) -> std::path::PathBuf {
 
 #[test]
 fn full_lifecycle_on_four_hosts() {
-    let Some(tb) = Testbed::up(4, false) else { return };
+    let Some(tb) = Testbed::up(4, false) else {
+        return;
+    };
     let t = Test::new();
-    t.write("Hoist.toml", &fleet_spec(&t, &tb, &tb.hosts, "parallel = 4\ncanary = 1"));
-    t.hoist(&["deploy", "fleet"]).success().stderr_contains("[5/5] run");
+    t.write(
+        "Hoist.toml",
+        &fleet_spec(&t, &tb, &tb.hosts, "parallel = 4\ncanary = 1"),
+    );
+    t.hoist(&["deploy", "fleet"])
+        .success()
+        .stderr_contains("[5/5] run");
     for host in &tb.hosts {
         assert!(remote_get(&tb, host, t.port, "/").contains("v1"), "{host}");
     }
     // Every host got the hoist binary and the same release.
     let first = std::fs::read_link(host_root(&tb, "h1").join("live")).unwrap();
     for name in ["h1", "h2", "h3", "h4"] {
-        assert!(host_root(&tb, name).join(".hoist/bin/hoist").is_file(), "{name}");
-        assert_eq!(std::fs::read_link(host_root(&tb, name).join("live")).unwrap(), first, "{name}");
+        assert!(
+            host_root(&tb, name).join(".hoist/bin/hoist").is_file(),
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::read_link(host_root(&tb, name).join("live")).unwrap(),
+            first,
+            "{name}"
+        );
     }
 
     t.write("message.txt", "v2\n");
@@ -64,7 +84,10 @@ fn full_lifecycle_on_four_hosts() {
     let status = t.hoist(&["status", "fleet", "--json"]).success().json();
     let hosts = status["hosts"].as_array().unwrap();
     assert_eq!(hosts.len(), 4);
-    assert!(hosts.iter().all(|h| h["instance"]["alive"] == true), "{status}");
+    assert!(
+        hosts.iter().all(|h| h["instance"]["alive"] == true),
+        "{status}"
+    );
     t.hoist(&["check", "fleet"]).success();
 
     t.hoist(&["rollback", "fleet"]).success();
@@ -81,14 +104,24 @@ fn full_lifecycle_on_four_hosts() {
 
 #[test]
 fn deploy_through_the_jump_host() {
-    let Some(tb) = Testbed::up(1, true) else { return };
+    let Some(tb) = Testbed::up(1, true) else {
+        return;
+    };
     let jump_target = tb.jump_host.clone().unwrap();
     let t = Test::new();
-    let spec = fleet_spec(&t, &tb, &[jump_target], &format!("jump = \"root@{}\"", tb.hosts[0]));
+    let spec = fleet_spec(
+        &t,
+        &tb,
+        &[jump_target],
+        &format!("jump = \"root@{}\"", tb.hosts[0]),
+    );
     t.write("Hoist.toml", &spec);
     t.hoist(&["deploy", "fleet"]).success();
     assert!(host_root(&tb, "j1").join("live").join("app.py").is_file());
-    assert!(!host_root(&tb, "h1").exists(), "nothing was deployed to the jump host itself");
+    assert!(
+        !host_root(&tb, "h1").exists(),
+        "nothing was deployed to the jump host itself"
+    );
     t.hoist(&["check", "fleet"]).success();
     t.write("message.txt", "v2\n");
     t.hoist(&["deploy", "fleet"]).success();
@@ -98,7 +131,9 @@ fn deploy_through_the_jump_host() {
 
 #[test]
 fn a_host_whose_sshd_dies_mid_rollout_is_named_and_deploy_finishes_later() {
-    let Some(tb) = Testbed::up(4, false) else { return };
+    let Some(tb) = Testbed::up(4, false) else {
+        return;
+    };
     let t = Test::new();
     let spec = fleet_spec(&t, &tb, &tb.hosts, "parallel = 1\ncanary = 1").replacen(
         "[hooks]\n",
@@ -116,7 +151,10 @@ fn a_host_whose_sshd_dies_mid_rollout_is_named_and_deploy_finishes_later() {
     let output = deploy.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&tb.hosts[2]), "the failing host is named: {stderr}");
+    assert!(
+        stderr.contains(&tb.hosts[2]),
+        "the failing host is named: {stderr}"
+    );
     assert!(stderr.contains("not reached"), "{stderr}");
 
     // h1 and h2 run v2; h4 was never reached and still serves v1.
@@ -126,7 +164,9 @@ fn a_host_whose_sshd_dies_mid_rollout_is_named_and_deploy_finishes_later() {
 
     tb.start_host("h3");
     std::fs::remove_file(tb.dir().join("h2/srv/gate")).unwrap();
-    t.hoist(&["deploy", "fleet"]).success().stderr_contains("already serves");
+    t.hoist(&["deploy", "fleet"])
+        .success()
+        .stderr_contains("already serves");
     for host in &tb.hosts {
         assert!(remote_get(&tb, host, t.port, "/").contains("v2"), "{host}");
     }
@@ -136,7 +176,9 @@ fn a_host_whose_sshd_dies_mid_rollout_is_named_and_deploy_finishes_later() {
 
 #[test]
 fn an_unknown_host_key_is_refused() {
-    let Some(tb) = Testbed::up(1, false) else { return };
+    let Some(tb) = Testbed::up(1, false) else {
+        return;
+    };
     let t = Test::new();
     let config = t.temp.path().join("ssh_config");
     std::fs::write(&t.temp.path().join("empty_known_hosts"), "").unwrap();
@@ -149,21 +191,42 @@ fn an_unknown_host_key_is_refused() {
         ),
     )
     .unwrap();
-    let spec = fleet_spec(&t, &tb, &tb.hosts, "").replace(&tb.ssh_config.display().to_string(), &config.display().to_string());
+    let spec = fleet_spec(&t, &tb, &tb.hosts, "").replace(
+        &tb.ssh_config.display().to_string(),
+        &config.display().to_string(),
+    );
     t.write("Hoist.toml", &spec);
-    t.hoist(&["deploy", "fleet"]).code(1).stderr_contains("host key").stderr_contains("ssh-keyscan");
-    assert!(!host_root(&tb, "h1").exists(), "nothing was done on a host whose key is unknown");
+    t.hoist(&["deploy", "fleet"])
+        .code(1)
+        .stderr_contains("host key")
+        .stderr_contains("ssh-keyscan");
+    assert!(
+        !host_root(&tb, "h1").exists(),
+        "nothing was done on a host whose key is unknown"
+    );
     let known = std::fs::read_to_string(t.temp.path().join("empty_known_hosts")).unwrap();
     assert!(known.is_empty(), "the key was not accepted blindly");
 }
 
 #[test]
 fn an_unreachable_host_fails_within_the_connect_timeout() {
-    let Some(tb) = Testbed::up(1, false) else { return };
+    let Some(tb) = Testbed::up(1, false) else {
+        return;
+    };
     let t = Test::new();
     let spec = fleet_spec(&t, &tb, std::slice::from_ref(&tb.unreachable), "");
-    t.write("Hoist.toml", &spec.replace("connect_timeout = \"3s\"", "connect_timeout = \"2s\""));
+    t.write(
+        "Hoist.toml",
+        &spec.replace("connect_timeout = \"3s\"", "connect_timeout = \"2s\""),
+    );
     let started = Instant::now();
-    t.hoist(&["deploy", "fleet"]).code(1).stderr_contains(&tb.unreachable).stderr_contains("connect_timeout");
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    t.hoist(&["deploy", "fleet"])
+        .code(1)
+        .stderr_contains(&tb.unreachable)
+        .stderr_contains("connect_timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
 }

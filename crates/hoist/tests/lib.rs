@@ -17,5 +17,6 @@ mod failures;
 mod fleet;
 mod hooks_and_config;
 mod locking;
+mod remote_protocol;
 mod spec_commands;
 mod ssh_transport;

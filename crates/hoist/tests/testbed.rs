@@ -125,7 +125,11 @@ impl Testbed {
             .args([verb, &self.dir.path().display().to_string(), name])
             .output()
             .expect("run scripts/testbed.sh");
-        assert!(output.status.success(), "testbed.sh {verb} {name}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "testbed.sh {verb} {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 

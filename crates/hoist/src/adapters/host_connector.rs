@@ -1,7 +1,6 @@
 //! Reaching any host: `local:` roots directly on this machine; SSH hosts through one
 //! ControlMaster each (`SshTransport`), speaking the `hoist host` protocol (`RemoteHost`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use hoist_core::HostAddress;
@@ -10,7 +9,7 @@ use crate::adapters::http_probe::HttpProbe;
 use crate::adapters::local_host::LocalHost;
 use crate::adapters::remote_host::RemoteHost;
 use crate::adapters::ssh_transport::SshTransport;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hostside::process_runtime::ProcessRuntime;
 use crate::ports::{HostConnector, HostHandle, HostTarget};
 
@@ -27,18 +26,8 @@ impl HostConnector for Connector {
             }),
             HostAddress::Ssh(_) => {
                 let transport = SshTransport::connect(target)?;
-                let binary = local_binary(target)?;
-                Ok(RemoteHost::new(target.address.clone(), target.root.clone(), Arc::new(transport), binary).handle())
+                Ok(RemoteHost::for_target(target, Arc::new(transport))?.handle())
             }
         }
-    }
-}
-
-/// The hoist binary to install on remote hosts: the spec's `host_binary`, else this one.
-fn local_binary(target: &HostTarget) -> Result<PathBuf> {
-    match &target.host_binary {
-        Some(path) => Ok(path.clone()),
-        None => std::env::current_exe()
-            .map_err(|e| Error::internal("cannot find the running hoist binary").cause(e).hint("set `host_binary` in the environment")),
     }
 }

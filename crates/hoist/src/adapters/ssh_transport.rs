@@ -210,6 +210,7 @@ impl Transport for SshTransport {
             .args([
                 "-a",
                 "--ignore-times",
+                "--no-implied-dirs",
                 "--protect-args",
                 "--from0",
                 "--files-from=-",

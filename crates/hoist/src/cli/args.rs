@@ -76,6 +76,9 @@ pub enum Command {
     Status(EnvArgs),
     /// Compare what was recorded with what the hosts have; exit 1 on drift
     Check(EnvArgs),
+    /// Host-side operations, run on a host by its controller
+    #[command(hide = true)]
+    Host(HostArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +172,26 @@ fn host_address(text: &str) -> Result<HostAddress, String> {
 fn ssh_destination(text: &str) -> Result<SshDestination, String> {
     text.parse::<SshDestination>()
         .map_err(|e| format!("{e}\nhint: {}", e.hint()))
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The deploy root on this host (absolute)
+    #[arg(long, value_name = "PATH")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: HostCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Run one operation: a JSON request on stdin, a JSON response on stdout
+    Call,
+    /// Receive the needed files of a release being uploaded, as a file stream on stdin
+    Receive {
+        #[arg(value_parser = release_id)]
+        id: ReleaseId,
+    },
 }
 
 fn env_name(text: &str) -> Result<EnvName, String> {

@@ -57,5 +57,6 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::List => status::list(global, printer),
         Command::Status(args) => status::status(global, args, printer),
         Command::Check(args) => check::exec(global, args, printer),
+        Command::Host(args) => host::exec(args),
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use hoist_core::{EnvName, Spec};
 
 use crate::adapters::env_secrets::EnvSecrets;
-use crate::adapters::local_connector::LocalConnector;
+use crate::adapters::host_connector::Connector;
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::cli::args::GlobalArgs;
 use crate::cli::progress_printer::ProgressPrinter;
@@ -29,7 +29,7 @@ pub struct LoadedSpec {
 pub struct Session {
     pub spec: LoadedSpec,
     pub store: SqliteStore,
-    pub connector: LocalConnector,
+    pub connector: Connector,
     pub clock: SystemClock,
     pub progress: ProgressPrinter,
     pub secrets: EnvSecrets,
@@ -85,7 +85,7 @@ impl Session {
         Ok(Self {
             spec,
             store,
-            connector: LocalConnector,
+            connector: Connector,
             clock: SystemClock,
             progress: ProgressPrinter::new(global.json),
             secrets: EnvSecrets,

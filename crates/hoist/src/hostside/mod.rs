@@ -5,6 +5,8 @@
 pub mod atomic_fs;
 pub mod audit_log;
 pub mod exec;
+pub mod file_stream;
+pub mod host_call;
 pub mod layout;
 pub mod lock_file;
 pub mod proc_identity;

@@ -2,24 +2,29 @@
 //! hard-linked to the live release and changed ones written as new files, shared dirs linked
 //! in, and `meta/<id>/manifest.json` recording every file's hash and mode.
 //!
+//! In two phases, so the files can travel between them (rsync, or a stream from a remote
+//! controller): `prepare_release` lays out the tree and says which files are still needed,
+//! `finish_release` checks they arrived and completes the release. `write_release` does
+//! both with a local copy in between.
+//!
 //! A release shares inodes with `live`, so nothing here ever opens an existing file for
 //! writing: a written file is always created new (`create_new`), or `live` would change
 //! under its users.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt, symlink};
 use std::path::{Component, Path, PathBuf};
 
-use hoist_core::ReleaseId;
+use hoist_core::{ReleaseId, ReleaseStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::hostside::atomic_fs::{remove_tree, write_json};
 use crate::hostside::layout::Layout;
 use crate::ports::host::{NewRelease, UploadReport};
-use crate::source_tree::{EntryKind, SourceTree};
+use crate::source_tree::{EntryKind, SourceEntry, SourceTree};
 
 /// One file of a release in `meta/<id>/manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,21 +38,73 @@ pub struct ManifestEntry {
 pub type Manifest = BTreeMap<String, ManifestEntry>;
 
 /// Creates release `release.info.id` from `source` and leaves it `Uploading` (`mark_ready`
-/// is separate). Refuses an id that exists. A failure after the release was recorded marks
-/// it `Failed`, so it is never taken for complete.
+/// is separate): `prepare_release`, the needed files copied from `source.root` as new
+/// files, then `finish_release`. Refuses an id that exists. A failure after the release was
+/// recorded marks it `Failed`, so it is never taken for complete.
 pub fn write_release(
     layout: &Layout,
     release: &NewRelease,
     source: &SourceTree,
 ) -> Result<UploadReport> {
+    let needed = prepare_release(layout, release, &source.entries)?;
+    let id = &release.info.id;
+    let release_dir = layout.release_dir(id);
+    let sizes = file_sizes(&source.entries);
+    for path in &needed {
+        let Some((size, mode)) = sizes.get(path.as_str()) else {
+            continue;
+        };
+        let copied = copy_new(
+            &source.root.join(path),
+            &release_dir.join(path),
+            *mode,
+            *size,
+        );
+        if let Err(error) = copied {
+            return Err(fail(layout, id, error));
+        }
+    }
+    finish_release(layout, release, &source.entries)
+}
+
+/// Starts release `release.info.id`: records it `Uploading` (meta first), creates
+/// `releases/<id>/` with every directory and symlink of `entries`, and hard-links each file
+/// whose path, hash and mode match the live release's manifest. Returns the relative paths
+/// of the files still needed, which do not exist yet: whatever writes them creates them
+/// new, never through a link into `live`. Refuses an id that exists.
+pub fn prepare_release(
+    layout: &Layout,
+    release: &NewRelease,
+    entries: &[SourceEntry],
+) -> Result<Vec<String>> {
     let shared = shared_dir_names(&release.shared_dirs)?;
+    check_entry_paths(entries)?;
     layout.begin_release(&release.info)?;
     let id = &release.info.id;
-    let written = write_tree(layout, id, &shared, source);
-    if let Err(error) = &written {
-        let _ = layout.mark_failed(id, &error.to_string());
+    prepare_tree(layout, id, &shared, entries).map_err(|error| fail(layout, id, error))
+}
+
+/// Completes a prepared release once its needed files arrived: checks that every file of
+/// `entries` is a regular file of the right size, sets file and directory modes, links the
+/// shared dirs, syncs the filesystem and writes `meta/<id>/manifest.json`. A missing or
+/// wrong file fails the release.
+pub fn finish_release(
+    layout: &Layout,
+    release: &NewRelease,
+    entries: &[SourceEntry],
+) -> Result<UploadReport> {
+    let shared = shared_dir_names(&release.shared_dirs)?;
+    check_entry_paths(entries)?;
+    let id = &release.info.id;
+    let status = layout.read_info(id)?.status;
+    if status != ReleaseStatus::Uploading || !layout.meta_dir(id).is_dir() {
+        return Err(Error::failed(format!(
+            "release `{id}` is not being uploaded (it is {})",
+            format!("{status:?}").to_lowercase()
+        ))
+        .hint("start a new release with `hoist release ENV`"));
     }
-    written.map_err(|error| error.context(format!("cannot upload release `{id}`")))
+    finish_tree(layout, id, &shared, entries).map_err(|error| fail(layout, id, error))
 }
 
 /// Reads `meta/<id>/manifest.json`; an absent one is empty (nothing gets linked).
@@ -61,38 +118,45 @@ pub fn read_manifest(layout: &Layout, id: &ReleaseId) -> Result<Manifest> {
     }
 }
 
-fn write_tree(
-    layout: &Layout,
-    id: &ReleaseId,
-    shared: &[String],
-    source: &SourceTree,
-) -> Result<UploadReport> {
-    let release_dir = layout.release_dir(id);
-    fs::create_dir(&release_dir).map_err(|e| Error::io("create", &release_dir, e))?;
-    let live = match layout.live()? {
+/// Marks the release failed with `error` as the reason and wraps the error.
+fn fail(layout: &Layout, id: &ReleaseId, error: Error) -> Error {
+    let _ = layout.mark_failed(id, &error.to_string());
+    error.context(format!("cannot upload release `{id}`"))
+}
+
+/// The live release's directory and manifest, unless `id` is live itself.
+fn live_release(layout: &Layout, id: &ReleaseId) -> Result<Option<(PathBuf, Manifest)>> {
+    Ok(match layout.live()? {
         Some(live) if live != *id => {
             Some((layout.release_dir(&live), read_manifest(layout, &live)?))
         }
         _ => None,
-    };
-    let mut manifest = Manifest::new();
-    let mut report = UploadReport::default();
-    let mut dir_modes = Vec::new();
-    for entry in &source.entries {
+    })
+}
+
+fn prepare_tree(
+    layout: &Layout,
+    id: &ReleaseId,
+    shared: &[String],
+    entries: &[SourceEntry],
+) -> Result<Vec<String>> {
+    let release_dir = layout.release_dir(id);
+    fs::create_dir(&release_dir).map_err(|e| Error::io("create", &release_dir, e))?;
+    let live = live_release(layout, id)?;
+    let mut needed = Vec::new();
+    for entry in entries {
         if shared.iter().any(|dir| is_within(&entry.path, dir)) {
             continue;
         }
         let target = release_dir.join(&entry.path);
         match &entry.kind {
-            EntryKind::Dir { mode } => {
+            EntryKind::Dir { .. } => {
                 fs::create_dir(&target).map_err(|e| Error::io("create", &target, e))?;
-                dir_modes.push((target, *mode));
             }
             EntryKind::Symlink { target: points_at } => {
                 symlink(points_at, &target).map_err(|e| Error::io("create", &target, e))?;
             }
             EntryKind::File { size, mode, hash } => {
-                report.files += 1;
                 let unchanged = live.as_ref().filter(|(_, live_manifest)| {
                     live_manifest
                         .get(&entry.path)
@@ -101,11 +165,50 @@ fn write_tree(
                 let linked = unchanged.is_some_and(|(live_dir, _)| {
                     link_unchanged(&live_dir.join(&entry.path), &target, *size)
                 });
-                if linked {
+                if !linked {
+                    needed.push(entry.path.clone());
+                }
+            }
+        }
+    }
+    Ok(needed)
+}
+
+fn finish_tree(
+    layout: &Layout,
+    id: &ReleaseId,
+    shared: &[String],
+    entries: &[SourceEntry],
+) -> Result<UploadReport> {
+    let release_dir = layout.release_dir(id);
+    let live = live_release(layout, id)?;
+    let mut manifest = Manifest::new();
+    let mut report = UploadReport::default();
+    let mut dir_modes = Vec::new();
+    for entry in entries {
+        if shared.iter().any(|dir| is_within(&entry.path, dir)) {
+            continue;
+        }
+        let target = release_dir.join(&entry.path);
+        match &entry.kind {
+            EntryKind::Dir { mode } => dir_modes.push((target, *mode)),
+            EntryKind::Symlink { .. } => {}
+            EntryKind::File { size, mode, hash } => {
+                let metadata = arrived(&target, &entry.path, *size)?;
+                report.files += 1;
+                let live_copy = live
+                    .as_ref()
+                    .and_then(|(live_dir, _)| live_dir.join(&entry.path).symlink_metadata().ok());
+                let shares_inode = live_copy.is_some_and(|live_copy| {
+                    (live_copy.dev(), live_copy.ino()) == (metadata.dev(), metadata.ino())
+                });
+                if shares_inode {
                     report.linked += 1;
                 } else {
-                    let from = source.root.join(&entry.path);
-                    copy_new(&from, &target, *mode, *size)?;
+                    // Only a file of this release's own: a linked one already has the
+                    // mode, and is `live`'s too.
+                    fs::set_permissions(&target, fs::Permissions::from_mode(*mode))
+                        .map_err(|e| Error::io("set the mode of", &target, e))?;
                     report.written += 1;
                     report.bytes_written += size;
                 }
@@ -132,6 +235,68 @@ fn write_tree(
         .map_err(|e| Error::io("sync", &release_dir, std::io::Error::from(e)))?;
     write_json(&layout.meta_dir(id).join("manifest.json"), &manifest)?;
     Ok(report)
+}
+
+/// The metadata of a file that should have arrived at `target`: a regular file (not a
+/// link) of `size` bytes.
+fn arrived(target: &Path, path: &str, size: u64) -> Result<fs::Metadata> {
+    match target.symlink_metadata() {
+        Ok(metadata) if metadata.is_file() && metadata.len() == size => Ok(metadata),
+        Ok(metadata) if metadata.is_file() => Err(Error::failed(format!(
+            "file `{path}` arrived with {} bytes instead of {size}",
+            metadata.len()
+        ))
+        .hint("release again once the build has finished writing")),
+        Ok(_) => Err(Error::failed(format!(
+            "`{path}` arrived as something else than a file"
+        ))),
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            Err(Error::failed(format!("file `{path}` did not arrive"))
+                .hint("upload it again with `hoist release ENV`"))
+        }
+        Err(error) => Err(Error::io("read", target, error)),
+    }
+}
+
+/// Size and mode of every file entry, by path.
+fn file_sizes(entries: &[SourceEntry]) -> BTreeMap<&str, (u64, u32)> {
+    entries
+        .iter()
+        .filter_map(|entry| match &entry.kind {
+            EntryKind::File { size, mode, .. } => Some((entry.path.as_str(), (*size, *mode))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Entry paths come from the controller, possibly over the wire: each must be plain and
+/// relative, and lie under a directory entry listed before it, so nothing is written
+/// through a symlink or outside the release.
+fn check_entry_paths(entries: &[SourceEntry]) -> Result<()> {
+    let mut dirs = BTreeSet::new();
+    for entry in entries {
+        let parent = entry.path.rsplit_once('/').map(|(parent, _)| parent);
+        let plain = is_plain_relative(&entry.path);
+        if !plain || parent.is_some_and(|parent| !dirs.contains(parent)) {
+            return Err(Error::internal(format!(
+                "upload entry `{}` is not a plain path under a listed directory",
+                entry.path
+            )));
+        }
+        if matches!(entry.kind, EntryKind::Dir { .. }) {
+            dirs.insert(entry.path.as_str());
+        }
+    }
+    Ok(())
+}
+
+/// A relative `/`-separated path of plain names: no `.`, `..`, empty parts or NUL.
+pub fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 /// Hard-links the live release's copy of an unchanged file; `false` when that fails or the

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod destroy;
+pub mod host;
 pub mod init;
 pub mod lifecycle;
 pub mod register;

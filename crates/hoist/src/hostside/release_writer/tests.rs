@@ -209,3 +209,107 @@ fn writes_two_thousand_files_with_one_changed() {
     let report = write_release(&setup.layout, &new_release(2, &[]), &tree).unwrap();
     assert_eq!((report.linked, report.written), (2_000, 1));
 }
+
+#[test]
+fn prepare_needs_only_changed_files_and_finish_completes_the_release() {
+    let setup = setup(5);
+    deploy(&setup, 1, &[]);
+    fs::write(setup.source.join("d2/f2.txt"), "changed\n").unwrap();
+    fs::write(setup.source.join("d0/new.txt"), "new\n").unwrap();
+    let tree = collect(&setup.source);
+    let release = new_release(2, &[]);
+    let needed = prepare_release(&setup.layout, &release, &tree.entries).unwrap();
+    assert_eq!(needed, ["d0/new.txt", "d2/f2.txt"]);
+    let release_dir = setup.layout.release_dir(&id(2));
+    for path in &needed {
+        assert!(release_dir.join(path).symlink_metadata().is_err(), "{path}");
+        fs::copy(setup.source.join(path), release_dir.join(path)).unwrap();
+    }
+    assert!(
+        release_dir
+            .join("start")
+            .symlink_metadata()
+            .unwrap()
+            .is_symlink()
+    );
+    let report = finish_release(&setup.layout, &release, &tree.entries).unwrap();
+    assert_eq!((report.files, report.linked, report.written), (7, 5, 2));
+    assert_eq!(report.bytes_written, 12);
+    assert_eq!(read_manifest(&setup.layout, &id(2)).unwrap().len(), 7);
+    setup.layout.mark_ready(&id(2)).unwrap();
+    let error = finish_release(&setup.layout, &release, &tree.entries).unwrap_err();
+    assert!(error.message.contains("not being uploaded"), "{error}");
+    assert_eq!(
+        setup.layout.read().unwrap().chain.status_of(&id(2)),
+        Some(ReleaseStatus::Ready)
+    );
+}
+
+#[test]
+fn a_needed_file_that_did_not_arrive_fails_the_release() {
+    let setup = setup(3);
+    deploy(&setup, 1, &[]);
+    fs::write(setup.source.join("d1/f1.txt"), "changed\n").unwrap();
+    let tree = collect(&setup.source);
+    let release = new_release(2, &[]);
+    let needed = prepare_release(&setup.layout, &release, &tree.entries).unwrap();
+    assert_eq!(needed, ["d1/f1.txt"]);
+    let error = finish_release(&setup.layout, &release, &tree.entries).unwrap_err();
+    assert!(error.message.contains("cannot upload release"), "{error}");
+    assert!(
+        error.causes[0].contains("`d1/f1.txt` did not arrive"),
+        "{error}"
+    );
+    let host = setup.layout.read().unwrap();
+    assert_eq!(host.chain.status_of(&id(2)), Some(ReleaseStatus::Failed));
+    assert!(host.chain.violations().is_empty());
+}
+
+#[test]
+fn a_needed_file_of_the_wrong_size_fails_the_release() {
+    let setup = setup(1);
+    let tree = collect(&setup.source);
+    let release = new_release(1, &[]);
+    let needed = prepare_release(&setup.layout, &release, &tree.entries).unwrap();
+    assert_eq!(needed.len(), 2);
+    let release_dir = setup.layout.release_dir(&id(1));
+    for path in &needed {
+        fs::write(release_dir.join(path), "short").unwrap();
+    }
+    let error = finish_release(&setup.layout, &release, &tree.entries).unwrap_err();
+    assert!(error.causes[0].contains("arrived with 5 bytes"), "{error}");
+    let host = setup.layout.read().unwrap();
+    assert_eq!(host.chain.status_of(&id(1)), Some(ReleaseStatus::Failed));
+}
+
+#[test]
+fn entries_with_hostile_paths_are_refused_before_anything_is_written() {
+    let setup = setup(1);
+    let file = |path: &str| SourceEntry {
+        path: path.to_owned(),
+        kind: EntryKind::File {
+            size: 1,
+            mode: 0o644,
+            hash: String::new(),
+        },
+    };
+    let link = SourceEntry {
+        path: "escape".to_owned(),
+        kind: EntryKind::Symlink {
+            target: "/etc".to_owned(),
+        },
+    };
+    let hostile = [
+        vec![file("../outside")],
+        vec![file("/etc/passwd")],
+        vec![file("a//b")],
+        vec![file("")],
+        vec![link, file("escape/passwd")],
+        vec![file("unlisted/file")],
+    ];
+    for entries in hostile {
+        let error = prepare_release(&setup.layout, &new_release(1, &[]), &entries).unwrap_err();
+        assert!(error.message.contains("not a plain path"), "{error}");
+    }
+    assert!(setup.layout.read().unwrap().chain.is_empty());
+}

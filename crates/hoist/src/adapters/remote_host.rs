@@ -1,0 +1,242 @@
+//! A host reached through a `Transport` (SSH, or this machine in tests). It runs nothing of
+//! its own: every `Host`, `Runtime` and `Probe` method is one call of the same binary on
+//! the host, `<root>/.hoist/bin/hoist host --root ROOT call`, with a JSON request on stdin
+//! and a JSON response on stdout (`hostside::host_call`), so the host does exactly what a
+//! `local:` host does. `provision` installs that binary first.
+
+mod binary;
+mod ports;
+mod upload;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hoist_core::{HostAddress, ReleaseId};
+use serde::de::DeserializeOwned;
+
+use crate::adapters::transport::{Transport, TransportOutput};
+use crate::error::{Error, Result};
+use crate::hostside::host_call::{
+    HostRequest, HostResponse, WireConfigFile, WireExecDir, WireExecOutput, WireLockOutcome,
+    WireReleases, host_argv, installed_binary,
+};
+use crate::ports::host::{
+    ConfigFile, ExecDir, ExecOutput, Host, HostFacts, HostReleases, LockHolder, LockOutcome,
+    NewRelease, UploadReport,
+};
+use crate::ports::{HostHandle, HostTarget};
+use crate::source_tree::SourceTree;
+
+pub use binary::shell_quote;
+
+/// The exit status of a command the host's shell cannot find.
+const NOT_FOUND: i32 = 127;
+/// stderr lines quoted when a call gives no answer.
+const STDERR_LINES: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct RemoteHost {
+    address: HostAddress,
+    /// The deploy root on the host (absolute).
+    root: PathBuf,
+    transport: Arc<dyn Transport>,
+    /// The hoist binary `provision` installs on the host.
+    local_binary: PathBuf,
+}
+
+impl RemoteHost {
+    /// `local_binary`: the spec's `host_binary`, or the running executable.
+    pub fn new(
+        address: HostAddress,
+        root: PathBuf,
+        transport: Arc<dyn Transport>,
+        local_binary: PathBuf,
+    ) -> Self {
+        Self {
+            address,
+            root,
+            transport,
+            local_binary,
+        }
+    }
+
+    /// A host of an environment: its address and root, and the binary to install — the
+    /// spec's `host_binary`, else the running executable.
+    pub fn for_target(target: &HostTarget, transport: Arc<dyn Transport>) -> Result<Self> {
+        let local_binary = match &target.host_binary {
+            Some(binary) => binary.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| Error::internal("cannot find the running hoist binary").cause(e))?,
+        };
+        Ok(Self::new(
+            target.address.clone(),
+            target.root.clone(),
+            transport,
+            local_binary,
+        ))
+    }
+
+    /// The host, runtime and probe of one host, all speaking through this one.
+    pub fn handle(self) -> HostHandle {
+        HostHandle {
+            host: Box::new(self.clone()),
+            runtime: Box::new(self.clone()),
+            probe: Box::new(self),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/.hoist/bin/hoist`.
+    pub fn remote_binary(&self) -> PathBuf {
+        installed_binary(&self.root)
+    }
+
+    /// `hoist host --root ROOT <command…>` on the host.
+    fn argv(&self, command: &[&str]) -> Result<Vec<String>> {
+        if !self.root.is_absolute() {
+            return Err(Error::failed(format!(
+                "the deploy root `{}` of `{}` is not an absolute path",
+                self.root.display(),
+                self.address
+            ))
+            .hint("set the environment's `root` to an absolute path"));
+        }
+        host_argv(&self.remote_binary(), &self.root, command)
+    }
+
+    /// Runs one request on the host and decodes its answer.
+    fn call<T: DeserializeOwned>(&self, request: &HostRequest) -> Result<T> {
+        let body = serde_json::to_vec(request)
+            .map_err(|e| Error::internal("cannot encode a host request").cause(e))?;
+        let output = self
+            .transport
+            .run(&self.argv(&["call"])?, &mut body.as_slice())?;
+        self.answer(&output, "call")
+    }
+
+    /// The response in a command's output: its value, or the host's error with the host
+    /// named. Kind, causes and hints come back as the host sent them.
+    fn answer<T: DeserializeOwned>(&self, output: &TransportOutput, command: &str) -> Result<T> {
+        let last_line = output
+            .stdout
+            .split(|byte| *byte == b'\n')
+            .rev()
+            .find(|line| !line.iter().all(u8::is_ascii_whitespace));
+        let response = last_line.and_then(|line| serde_json::from_slice::<HostResponse>(line).ok());
+        match response {
+            Some(response) => response.into_result().map_err(|mut error| {
+                error.message = format!("{}: {}", self.address, error.message);
+                error
+            }),
+            None if output.status == NOT_FOUND => Err(Error::failed(format!(
+                "hoist is not installed on `{}` at `{}`",
+                self.address,
+                self.remote_binary().display()
+            ))
+            .cause(last_lines(&output.stderr, STDERR_LINES))
+            .hint("`hoist provision ENV` installs it")),
+            None => Err(Error::internal(format!(
+                "`hoist host {command}` on `{}` gave no answer (exit status {})",
+                self.address, output.status
+            ))
+            .cause(last_lines(&output.stderr, STDERR_LINES))
+            .hint("`hoist provision ENV` installs this controller's hoist on the host")),
+        }
+    }
+}
+
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let text = lines[lines.len().saturating_sub(count)..].join("\n");
+    if text.is_empty() {
+        "(no output)".to_owned()
+    } else {
+        text
+    }
+}
+
+impl Host for RemoteHost {
+    fn address(&self) -> &HostAddress {
+        &self.address
+    }
+
+    fn provision(&self) -> Result<HostFacts> {
+        binary::ensure_installed(self)?;
+        self.call(&HostRequest::Provision)
+    }
+
+    fn lock(&self, holder: &LockHolder) -> Result<LockOutcome> {
+        let holder = holder.clone();
+        let outcome: WireLockOutcome = self.call(&HostRequest::Lock { holder })?;
+        Ok(outcome.into())
+    }
+
+    fn unlock(&self, holder: &LockHolder) -> Result<()> {
+        let holder = holder.clone();
+        self.call(&HostRequest::Unlock { holder })
+    }
+
+    fn write_config(&self, files: &[ConfigFile]) -> Result<()> {
+        let files = files.iter().map(WireConfigFile::from).collect();
+        self.call(&HostRequest::WriteConfig { files })
+    }
+
+    fn releases(&self) -> Result<HostReleases> {
+        let releases: WireReleases = self.call(&HostRequest::Releases)?;
+        Ok(releases.into())
+    }
+
+    fn upload(&self, release: &NewRelease, source: &SourceTree) -> Result<UploadReport> {
+        upload::upload(self, release, source)
+    }
+
+    fn exec(&self, dir: &ExecDir, command: &str, env: &[(String, String)]) -> Result<ExecOutput> {
+        let request = HostRequest::Exec {
+            dir: WireExecDir::from(dir),
+            command: command.to_owned(),
+            env: env.to_vec(),
+        };
+        let output: WireExecOutput = self.call(&request)?;
+        Ok(output.into())
+    }
+
+    fn mark_ready(&self, id: &ReleaseId) -> Result<()> {
+        self.call(&HostRequest::MarkReady { id: id.clone() })
+    }
+
+    fn mark_failed(&self, id: &ReleaseId, reason: &str) -> Result<()> {
+        let request = HostRequest::MarkFailed {
+            id: id.clone(),
+            reason: reason.to_owned(),
+        };
+        self.call(&request)
+    }
+
+    fn discard_incomplete(&self) -> Result<Vec<ReleaseId>> {
+        self.call(&HostRequest::DiscardIncomplete)
+    }
+
+    fn switch_live(&self, id: &ReleaseId) -> Result<()> {
+        self.call(&HostRequest::SwitchLive { id: id.clone() })
+    }
+
+    fn remove_release(&self, id: &ReleaseId) -> Result<()> {
+        self.call(&HostRequest::RemoveRelease { id: id.clone() })
+    }
+
+    fn prune(&self, keep: usize) -> Result<Vec<ReleaseId>> {
+        self.call(&HostRequest::Prune { keep })
+    }
+
+    fn audit(&self, line: &serde_json::Value) -> Result<()> {
+        let line = line.clone();
+        self.call(&HostRequest::Audit { line })
+    }
+
+    fn destroy(&self) -> Result<()> {
+        self.call(&HostRequest::Destroy)
+    }
+}

@@ -1,0 +1,297 @@
+//! The protocol a controller speaks with a remote host: one JSON `HostRequest` on the stdin
+//! of `hoist host --root ROOT call`, one `HostResponse` on its stdout. Every port method a
+//! remote host needs (`Host`, `Runtime`, `Probe`, the two upload phases, `version`) is one
+//! request, run here by the very code `local:` hosts use, so one exec does one whole
+//! operation.
+//!
+//! Secrets (config file contents) travel in requests, on stdin only: never in argv, never
+//! logged, and never in a debug print of a request.
+
+mod response;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hoist_core::{HostAddress, ReleaseId};
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::http_probe::HttpProbe;
+use crate::adapters::local_host::LocalHost;
+use crate::error::{Error, Result};
+use crate::hostside::process_runtime::ProcessRuntime;
+use crate::hostside::release_writer;
+use crate::ports::host::{ConfigFile, Host};
+use crate::ports::probe::Probe;
+use crate::ports::runtime::Runtime;
+use crate::source_tree::SourceEntry;
+
+pub use response::{HostResponse, WireError, WireErrorKind};
+pub use wire::{
+    HostVersion, WireBytes, WireConfigFile, WireExecDir, WireExecOutput, WireHealth,
+    WireInstanceSpec, WireLockOutcome, WireNewRelease, WireProbeAnswer, WireReleases, millis,
+};
+
+/// One operation on the host, named by `op`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum HostRequest {
+    /// → `HostVersion`.
+    Version,
+    /// → `HostFacts`.
+    Provision,
+    /// → `WireLockOutcome`.
+    Lock {
+        holder: crate::ports::host::LockHolder,
+    },
+    Unlock {
+        holder: crate::ports::host::LockHolder,
+    },
+    WriteConfig {
+        files: Vec<WireConfigFile>,
+    },
+    /// → `WireReleases`.
+    Releases,
+    /// Phase one of an upload → the relative paths of the files still needed.
+    PrepareUpload {
+        release: WireNewRelease,
+        entries: Vec<SourceEntry>,
+    },
+    /// Phase two, once the needed files are in place → `UploadReport`.
+    FinishUpload {
+        release: WireNewRelease,
+        entries: Vec<SourceEntry>,
+    },
+    /// → `WireExecOutput`.
+    Exec {
+        dir: WireExecDir,
+        command: String,
+        env: Vec<(String, String)>,
+    },
+    MarkReady {
+        id: ReleaseId,
+    },
+    MarkFailed {
+        id: ReleaseId,
+        reason: String,
+    },
+    /// → the releases it failed.
+    DiscardIncomplete,
+    SwitchLive {
+        id: ReleaseId,
+    },
+    RemoveRelease {
+        id: ReleaseId,
+    },
+    /// → the releases it removed.
+    Prune {
+        keep: usize,
+    },
+    Audit {
+        line: serde_json::Value,
+    },
+    Destroy,
+    /// → `Instance`.
+    RuntimeStart {
+        spec: WireInstanceSpec,
+    },
+    /// → `Option<Instance>`.
+    RuntimeStop {
+        grace_ms: u64,
+    },
+    /// → `Option<InstanceState>`.
+    RuntimeCurrent,
+    /// → the log's tail.
+    RuntimeLogTail {
+        release: ReleaseId,
+        lines: usize,
+    },
+    /// → `ProbeReport`.
+    ProbeWaitHealthy {
+        port: u16,
+        health: WireHealth,
+    },
+    /// → `WireProbeAnswer`.
+    ProbeOnce {
+        port: u16,
+        health: WireHealth,
+    },
+}
+
+/// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
+pub const OPS: [&str; 23] = [
+    "version",
+    "provision",
+    "lock",
+    "unlock",
+    "write_config",
+    "releases",
+    "prepare_upload",
+    "finish_upload",
+    "exec",
+    "mark_ready",
+    "mark_failed",
+    "discard_incomplete",
+    "switch_live",
+    "remove_release",
+    "prune",
+    "audit",
+    "destroy",
+    "runtime_start",
+    "runtime_stop",
+    "runtime_current",
+    "runtime_log_tail",
+    "probe_wait_healthy",
+    "probe_once",
+];
+
+/// Reads a request from `input` and runs it; a request that does not parse (bad JSON, an
+/// unknown op) is a `failed` response, never a panic.
+pub fn handle(root: &Path, input: &[u8]) -> HostResponse {
+    match parse(input) {
+        Ok(request) => dispatch(root, request),
+        Err(error) => HostResponse::from_result::<()>(Err(error)),
+    }
+}
+
+/// Parses a request. The errors never quote the input: it may hold secrets.
+fn parse(input: &[u8]) -> Result<HostRequest> {
+    let refuse = |why: String| {
+        Error::failed("cannot read the request to `hoist host call`")
+            .cause(why)
+            .hint("the controller and this host may run different hoist versions: `hoist provision ENV` installs the controller's")
+    };
+    let value: serde_json::Value = serde_json::from_slice(input).map_err(|error| {
+        refuse(format!(
+            "it is not JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    let op = value
+        .get("op")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    match op {
+        None => Err(refuse("it names no `op`".to_owned())),
+        Some(op) if !OPS.contains(&op.as_str()) => Err(refuse(format!("unknown op `{op}`"))),
+        Some(op) => serde_json::from_value(value).map_err(|_| {
+            refuse(format!(
+                "the `{op}` request does not have the expected fields"
+            ))
+        }),
+    }
+}
+
+/// Runs `request` against the deploy root `root` with the local adapters.
+pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
+    if !root.is_absolute() {
+        return HostResponse::from_result::<()>(Err(Error::failed(format!(
+            "the deploy root `{}` is not an absolute path",
+            root.display()
+        ))));
+    }
+    let address = HostAddress::Local {
+        root: root.to_path_buf(),
+    };
+    let host = LocalHost::new(address, root.to_path_buf());
+    let runtime = ProcessRuntime::new(root);
+    let probe = HttpProbe;
+    use HostRequest as Request;
+    use HostResponse as Response;
+    match request {
+        Request::Version => Response::from_result(Ok(version())),
+        Request::Provision => Response::from_result(host.provision()),
+        Request::Lock { holder } => {
+            Response::from_result(host.lock(&holder).map(WireLockOutcome::from))
+        }
+        Request::Unlock { holder } => Response::from_result(host.unlock(&holder)),
+        Request::WriteConfig { files } => {
+            let files: Vec<ConfigFile> = files.into_iter().map(ConfigFile::from).collect();
+            Response::from_result(host.write_config(&files))
+        }
+        Request::Releases => Response::from_result(host.releases().map(|r| WireReleases::from(&r))),
+        Request::PrepareUpload { release, entries } => Response::from_result(
+            release_writer::prepare_release(host.layout(), &release.into(), &entries),
+        ),
+        Request::FinishUpload { release, entries } => Response::from_result(
+            release_writer::finish_release(host.layout(), &release.into(), &entries),
+        ),
+        Request::Exec { dir, command, env } => Response::from_result(
+            host.exec(&dir.into(), &command, &env)
+                .map(WireExecOutput::from),
+        ),
+        Request::MarkReady { id } => Response::from_result(host.mark_ready(&id)),
+        Request::MarkFailed { id, reason } => Response::from_result(host.mark_failed(&id, &reason)),
+        Request::DiscardIncomplete => Response::from_result(host.discard_incomplete()),
+        Request::SwitchLive { id } => Response::from_result(host.switch_live(&id)),
+        Request::RemoveRelease { id } => Response::from_result(host.remove_release(&id)),
+        Request::Prune { keep } => Response::from_result(host.prune(keep)),
+        Request::Audit { line } => Response::from_result(host.audit(&line)),
+        Request::Destroy => Response::from_result(host.destroy()),
+        Request::RuntimeStart { spec } => Response::from_result(runtime.start(&spec.into())),
+        Request::RuntimeStop { grace_ms } => {
+            Response::from_result(runtime.stop(Duration::from_millis(grace_ms)))
+        }
+        Request::RuntimeCurrent => Response::from_result(runtime.current()),
+        Request::RuntimeLogTail { release, lines } => {
+            Response::from_result(runtime.log_tail(&release, lines))
+        }
+        Request::ProbeWaitHealthy { port, health } => {
+            Response::from_result(Ok(probe.wait_healthy(port, &health.into())))
+        }
+        Request::ProbeOnce { port, health } => Response::from_result(Ok(WireProbeAnswer::from(
+            probe.probe_once(port, &health.into()),
+        ))),
+    }
+}
+
+/// This binary's version, platform and hash.
+pub fn version() -> HostVersion {
+    let binary_hash = std::env::current_exe()
+        .ok()
+        .and_then(|path| hash_file(&path).ok());
+    HostVersion {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        arch: std::env::consts::ARCH.to_owned(),
+        os: std::env::consts::OS.to_owned(),
+        binary_hash,
+    }
+}
+
+/// blake3 (hex) of a file, read streaming.
+pub fn hash_file(path: &Path) -> Result<String> {
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut hasher = blake3::Hasher::new();
+    hasher
+        .update_reader(file)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// The argv that runs `hoist host --root ROOT <command…>` with the binary at `binary`.
+pub fn host_argv(binary: &Path, root: &Path, command: &[&str]) -> Result<Vec<String>> {
+    let text = |path: &Path| {
+        path.to_str().map(str::to_owned).ok_or_else(|| {
+            Error::failed(format!("the path `{}` is not UTF-8", path.display()))
+                .hint("use a deploy root whose path is plain UTF-8")
+        })
+    };
+    let mut argv = vec![
+        text(binary)?,
+        "host".to_owned(),
+        "--root".to_owned(),
+        text(root)?,
+    ];
+    argv.extend(command.iter().map(|part| (*part).to_owned()));
+    Ok(argv)
+}
+
+/// Where the hoist binary lives on a host: `<root>/.hoist/bin/hoist`.
+pub fn installed_binary(root: &Path) -> PathBuf {
+    root.join(".hoist").join("bin").join("hoist")
+}
