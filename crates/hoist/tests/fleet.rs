@@ -181,7 +181,7 @@ fn an_unknown_host_key_is_refused() {
     };
     let t = Test::new();
     let config = t.temp.path().join("ssh_config");
-    std::fs::write(&t.temp.path().join("empty_known_hosts"), "").unwrap();
+    std::fs::write(t.temp.path().join("empty_known_hosts"), "").unwrap();
     std::fs::write(
         &config,
         format!(

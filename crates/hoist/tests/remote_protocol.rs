@@ -203,9 +203,19 @@ fn a_binary_for_another_platform_is_refused() {
 }
 
 #[test]
-fn calls_before_provision_say_how_to_install() {
+fn calls_before_provision_install_hoist_first_but_unlock_never_does() {
     let remote = remote(Arc::new(LocalProcessTransport::new()));
-    let error = remote.handle.host.releases().unwrap_err();
+    let binary = remote.root.join(".hoist/bin/hoist");
+    // `unlock` never installs (after `destroy` there is nothing to unlock): it says how.
+    let holder = hoist::ports::host::LockHolder {
+        owner: "alice@ci".into(),
+        pid: 1,
+        machine: "ci".into(),
+        started_at: "2026-11-22T00:00:00Z".into(),
+        message: "test".into(),
+        command_id: None,
+    };
+    let error = remote.handle.host.unlock(&holder).unwrap_err();
     assert!(
         error
             .message
@@ -213,6 +223,11 @@ fn calls_before_provision_say_how_to_install() {
         "{error}"
     );
     assert!(error.hints[0].contains("hoist provision"), "{error:?}");
+    assert!(!binary.exists());
+    // Any other first call installs this hoist on the host, then runs.
+    let releases = remote.handle.host.releases().unwrap();
+    assert!(releases.infos.is_empty());
+    assert!(binary.is_file(), "the first call installed hoist");
 }
 
 /// Two uploads with one file changed: the second sends only that file, and the others

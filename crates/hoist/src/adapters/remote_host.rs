@@ -107,13 +107,27 @@ impl RemoteHost {
         host_argv(&self.remote_binary(), &self.root, command)
     }
 
-    /// Runs one request on the host and decodes its answer.
+    /// Runs one request on the host and decodes its answer, installing hoist first on a host
+    /// that does not have it yet.
     fn call<T: DeserializeOwned>(&self, request: &HostRequest) -> Result<T> {
+        self.call_with(request, true)
+    }
+
+    /// Like `call`, never installing (for the installer's own questions).
+    fn call_once<T: DeserializeOwned>(&self, request: &HostRequest) -> Result<T> {
+        self.call_with(request, false)
+    }
+
+    fn call_with<T: DeserializeOwned>(&self, request: &HostRequest, install: bool) -> Result<T> {
         let body = serde_json::to_vec(request)
             .map_err(|e| Error::internal("cannot encode a host request").cause(e))?;
-        let output = self
-            .transport
-            .run(&self.argv(&["call"])?, &mut body.as_slice())?;
+        let argv = self.argv(&["call"])?;
+        let mut output = self.transport.run(&argv, &mut body.as_slice())?;
+        if install && output.status == NOT_FOUND && output.stdout.is_empty() {
+            // A host never provisioned (its first contact is the lock): install, then retry.
+            binary::ensure_installed(self)?;
+            output = self.transport.run(&argv, &mut body.as_slice())?;
+        }
         self.answer(&output, "call")
     }
 
@@ -176,7 +190,8 @@ impl Host for RemoteHost {
 
     fn unlock(&self, holder: &LockHolder) -> Result<()> {
         let holder = holder.clone();
-        self.call(&HostRequest::Unlock { holder })
+        // Never installs: after `destroy` there is no root to unlock, and none to bring back.
+        self.call_once(&HostRequest::Unlock { holder })
     }
 
     fn write_config(&self, files: &[ConfigFile]) -> Result<()> {

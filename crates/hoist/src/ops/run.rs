@@ -194,7 +194,10 @@ pub(crate) fn record_host_results<T: std::fmt::Debug>(
 /// After a failed run on host `index`: the store follows what that host now serves, and a
 /// release marked failed is no longer pending.
 fn forget_failed_target(run: &mut CommandRun<'_>, index: usize, target: &ReleaseId) -> Result<()> {
-    let host_releases = run.hosts[index].host.releases()?;
+    // The host may be the very thing that failed (unreachable): then there is nothing to learn.
+    let Ok(host_releases) = run.hosts[index].host.releases() else {
+        return Ok(());
+    };
     let target_failed = host_releases
         .infos
         .get(target)

@@ -41,7 +41,7 @@ pub(super) fn ensure_installed(host: &RemoteHost) -> Result<bool> {
     }
     let local_hash = hash_file(binary)?;
     let installed = |host: &RemoteHost| {
-        host.call::<HostVersion>(&HostRequest::Version)
+        host.call_once::<HostVersion>(&HostRequest::Version)
             .ok()
             .and_then(|version| version.binary_hash)
     };
