@@ -71,6 +71,10 @@ impl Transport for Recording {
         output
     }
 
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+        self.inner.spawn(argv)
+    }
+
     fn has_rsync(&self) -> bool {
         self.inner.has_rsync()
     }

@@ -47,6 +47,25 @@ impl LocalProcessTransport {
 }
 
 impl Transport for LocalProcessTransport {
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(Error::internal("cannot run an empty command"));
+        };
+        // Like a shell that cannot find the program: a child that exits with 127.
+        let (program, args): (&str, Vec<String>) = if Path::new(program).exists() {
+            (program.as_str(), args.to_vec())
+        } else {
+            ("sh", vec!["-c".to_owned(), "exit 127".to_owned()])
+        };
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| Error::failed(format!("cannot run `{program}`")).cause(error))
+    }
+
     fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::internal("cannot run an empty command"));

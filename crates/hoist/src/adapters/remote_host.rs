@@ -8,8 +8,10 @@ mod binary;
 mod ports;
 mod upload;
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::{Child, ChildStdin, ChildStdout};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use hoist_core::{HostAddress, ReleaseId};
 use serde::de::DeserializeOwned;
@@ -42,6 +44,33 @@ pub struct RemoteHost {
     transport: Arc<dyn Transport>,
     /// The hoist binary `provision` installs on the host.
     local_binary: PathBuf,
+    /// One `hoist host serve` per host for the whole command, shared by the clones that
+    /// serve as its host, runtime and probe: a call is a line each way, not a new process.
+    session: Arc<Mutex<Option<Session>>>,
+}
+
+/// A running `hoist host serve` on the host.
+#[derive(Debug)]
+struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Session {
+    /// Closing stdin ends the session on the host; then the ssh child is reaped.
+    fn drop(&mut self) {
+        self.stdin.take();
+        let _ = self.child.wait();
+    }
+}
+
+/// Why a session call got no answer.
+enum SessionFailure {
+    /// The host's shell could not find the binary (exit status 127).
+    NotInstalled,
+    /// The session ended or broke: the host, ssh or the connection went away.
+    Lost(Error),
 }
 
 impl RemoteHost {
@@ -57,6 +86,7 @@ impl RemoteHost {
             root,
             transport,
             local_binary,
+            session: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -121,14 +151,108 @@ impl RemoteHost {
     fn call_with<T: DeserializeOwned>(&self, request: &HostRequest, install: bool) -> Result<T> {
         let body = serde_json::to_vec(request)
             .map_err(|e| Error::internal("cannot encode a host request").cause(e))?;
-        let argv = self.argv(&["call"])?;
-        let mut output = self.transport.run(&argv, &mut body.as_slice())?;
-        if install && output.status == NOT_FOUND && output.stdout.is_empty() {
+        let mut answered = self.session_call(&body);
+        if install && matches!(answered, Err(SessionFailure::NotInstalled)) {
             // A host never provisioned (its first contact is the lock): install, then retry.
             binary::ensure_installed(self)?;
-            output = self.transport.run(&argv, &mut body.as_slice())?;
+            answered = self.session_call(&body);
         }
-        self.answer(&output, "call")
+        match answered {
+            Ok(line) => self.decode(&line),
+            Err(SessionFailure::NotInstalled) => {
+                Err(self.not_installed("(the shell could not find it)"))
+            }
+            Err(SessionFailure::Lost(error)) => Err(error),
+        }
+    }
+
+    /// Sends one request line on the session (starting it if needed) and reads one answer line.
+    fn session_call(&self, body: &[u8]) -> std::result::Result<Vec<u8>, SessionFailure> {
+        let mut guard = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            let argv = self.argv(&["serve"]).map_err(SessionFailure::Lost)?;
+            let mut child = self.transport.spawn(&argv).map_err(SessionFailure::Lost)?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err(SessionFailure::Lost(Error::internal(
+                    "a host session without pipes",
+                )));
+            };
+            *guard = Some(Session {
+                child,
+                stdin: Some(stdin),
+                stdout: BufReader::new(stdout),
+            });
+        }
+        let Some(session) = guard.as_mut() else {
+            return Err(SessionFailure::Lost(Error::internal("no host session")));
+        };
+        let mut line = Vec::new();
+        let exchanged = session
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("stdin closed"))
+            .and_then(|stdin| {
+                stdin
+                    .write_all(body)
+                    .and_then(|()| stdin.write_all(b"\n"))
+                    .and_then(|()| stdin.flush())
+            })
+            .and_then(|()| session.stdout.read_until(b'\n', &mut line));
+        match exchanged {
+            Ok(read) if read > 0 && line.ends_with(b"\n") => Ok(line),
+            other => {
+                // The session is over: learn how it ended, and start a new one next time.
+                let mut ended = guard.take();
+                let status = ended.as_mut().and_then(|s| {
+                    s.stdin.take();
+                    s.child.wait().ok()
+                });
+                let code = status.and_then(|s| s.code());
+                if code == Some(NOT_FOUND) {
+                    return Err(SessionFailure::NotInstalled);
+                }
+                let why = match other {
+                    Err(error) => error.to_string(),
+                    Ok(_) => format!(
+                        "the session ended (exit status {})",
+                        code.map_or("none".to_owned(), |c| c.to_string())
+                    ),
+                };
+                Err(SessionFailure::Lost(
+                    Error::failed(format!("lost the connection to `{}`", self.address))
+                        .cause(why)
+                        .hint(
+                            "check that the host and its sshd are up, then run the command again",
+                        ),
+                ))
+            }
+        }
+    }
+
+    /// A response line: its value, or the host's error with the host named.
+    fn decode<T: DeserializeOwned>(&self, line: &[u8]) -> Result<T> {
+        let response: HostResponse = serde_json::from_slice(line).map_err(|e| {
+            Error::internal(format!(
+                "`{}` answered something that is not a response",
+                self.address
+            ))
+            .cause(e)
+            .hint("`hoist provision ENV` installs this controller's hoist on the host")
+        })?;
+        response.into_result().map_err(|mut error| {
+            error.message = format!("{}: {}", self.address, error.message);
+            error
+        })
+    }
+
+    fn not_installed(&self, detail: &str) -> Error {
+        Error::failed(format!(
+            "hoist is not installed on `{}` at `{}`",
+            self.address,
+            self.remote_binary().display()
+        ))
+        .cause(detail.to_owned())
+        .hint("`hoist provision ENV` installs it")
     }
 
     /// The response in a command's output: its value, or the host's error with the host

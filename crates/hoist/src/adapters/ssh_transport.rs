@@ -176,6 +176,26 @@ impl Transport for SshTransport {
         Ok(output)
     }
 
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+        if argv.is_empty() {
+            return Err(Error::internal("no command to run over ssh"));
+        }
+        let remote_command = argv
+            .iter()
+            .map(|word| shell_quote(word))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut command = self.ssh_command();
+        command
+            .args(self.command_line.command_args(remote_command))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        command
+            .spawn()
+            .map_err(|error| spawn_error(&self.command_line.program, error))
+    }
+
     fn has_rsync(&self) -> bool {
         *self
             .has_rsync

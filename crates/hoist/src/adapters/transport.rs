@@ -23,7 +23,12 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// quotes for the remote shell. `stdin` is streamed, never read whole into memory.
     fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput>;
 
-    /// Whether `send_files` can use rsync (present here and on the host).
+    /// Starts `argv` on the host with stdin and stdout piped (stderr discarded) and returns
+    /// at once: for a long-lived `hoist host serve` session that answers many requests over
+    /// one channel. A command the host cannot find makes the child exit with 127.
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child>;
+
+    /// Whether `rsync_files` can use rsync (present here and on the host).
     fn has_rsync(&self) -> bool;
 
     /// Copies `paths` (relative to `local_root`, files only) into `remote_dir` on the host

@@ -187,6 +187,8 @@ pub struct HostArgs {
 pub enum HostCommand {
     /// Run one operation: a JSON request on stdin, a JSON response on stdout
     Call,
+    /// Answer requests until stdin closes: one JSON request per line in, one response per line out
+    Serve,
     /// Receive the needed files of a release being uploaded, as a file stream on stdin
     Receive {
         #[arg(value_parser = release_id)]

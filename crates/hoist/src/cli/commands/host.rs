@@ -1,4 +1,4 @@
-//! `hoist host --root ROOT call|receive ID`: the host side of a remote host, run by the
+//! `hoist host --root ROOT call|serve|receive ID`: the host side of a remote host, run by the
 //! controller over its transport. Hidden: people never type it. The answer is always one
 //! `HostResponse` line on stdout, and the exit code is the error's, as for any command.
 
@@ -12,6 +12,7 @@ use crate::hostside::layout::Layout;
 
 pub fn exec(args: &HostArgs) -> Result<()> {
     let response = match &args.command {
+        HostCommand::Serve => return serve(&args.root),
         HostCommand::Call => {
             let mut input = Vec::new();
             match std::io::stdin().lock().read_to_end(&mut input) {
@@ -48,4 +49,28 @@ pub fn exec(args: &HostArgs) -> Result<()> {
         // For the exit code; the controller reads the response above.
         HostResponse::Error(error) => Err(error.into()),
     }
+}
+
+/// One session: a request per line on stdin, its response as one line on stdout, until
+/// stdin closes. One ssh channel then carries every call of a command, with no process
+/// started per call.
+fn serve(root: &std::path::Path) -> Result<()> {
+    use std::io::BufRead;
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lines() {
+        let line = line.map_err(|e| Error::internal("cannot read a request").cause(e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let response = host_call::handle(root, line.as_bytes());
+        let mut answer = serde_json::to_vec(&response)
+            .map_err(|e| Error::internal("cannot encode the response").cause(e))?;
+        answer.push(b'\n');
+        stdout
+            .write_all(&answer)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| Error::internal("cannot write the response").cause(e))?;
+    }
+    Ok(())
 }
