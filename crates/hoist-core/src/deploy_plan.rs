@@ -23,6 +23,8 @@ pub struct DeployInputs {
     pub live: Option<ContentKey>,
     /// What the ready-but-not-yet-run release was made of, if there is one.
     pub pending: Option<ContentKey>,
+    /// Some host does not serve the live release yet (registered since, or it was down).
+    pub hosts_behind: bool,
 }
 
 /// The steps `deploy` runs, in order; empty when everything is already as wanted.
@@ -35,6 +37,10 @@ pub fn deploy_plan(inputs: &DeployInputs) -> Vec<Step> {
         return vec![Step::Run];
     }
     if inputs.pending.is_none() && inputs.live.as_ref() == Some(&inputs.wanted) {
+        if inputs.hosts_behind && base.is_empty() {
+            // A host joined or fell behind: lay it out, configure it, release and run there.
+            return vec![Step::Provision, Step::Configure, Step::Release, Step::Run];
+        }
         return base.to_vec();
     }
     let configured_hash = inputs
@@ -71,6 +77,7 @@ mod tests {
             wanted: key("a", "c"),
             live,
             pending,
+            hosts_behind: false,
         })
     }
 
@@ -83,6 +90,21 @@ mod tests {
     #[test]
     fn running_and_unchanged_is_a_no_op() {
         assert!(plan(Some(EnvState::Running), Some(key("a", "c")), None).is_empty());
+    }
+
+    #[test]
+    fn a_host_behind_brings_every_step_back() {
+        let inputs = DeployInputs {
+            state: Some(EnvState::Running),
+            wanted: key("a", "c"),
+            live: Some(key("a", "c")),
+            pending: None,
+            hosts_behind: true,
+        };
+        assert_eq!(
+            deploy_plan(&inputs),
+            [Step::Provision, Step::Configure, Step::Release, Step::Run]
+        );
     }
 
     #[test]

@@ -111,3 +111,96 @@ fn bad_durations_and_keep_counts_are_refused() {
     );
     refused(&t, &["releases", "prune", "dev", "--keep", "0"], "0");
 }
+
+#[test]
+fn hostile_hosts_and_jumps_on_the_command_line_are_refused() {
+    let t = Test::new();
+    let pwned = t.temp.path().join("pwned");
+    let proxy = format!("--host=-oProxyCommand=touch {}", pwned.display());
+    refused(&t, &["register", "dev", &proxy], "starts with `-`");
+    refused(
+        &t,
+        &["register", "dev", "--host", "web1:0"],
+        "the port must be a number from 1 to 65535",
+    );
+    refused(
+        &t,
+        &["register", "dev", "--host", "web1:99999"],
+        "the port must be a number from 1 to 65535",
+    );
+    refused(
+        &t,
+        &["register", "dev", "--host", "de ploy@web1"],
+        "the user must be",
+    );
+    refused(
+        &t,
+        &["register", "dev", "--host", "deploy@web1", "--jump=-J"],
+        "starts with `-`",
+    );
+    refused(
+        &t,
+        &["deploy", "dev", "--hosts=-oProxyCommand=x"],
+        "starts with `-`",
+    );
+    refused(
+        &t,
+        &["deploy", "dev", "--hosts", "local:relative/root"],
+        "absolute",
+    );
+    assert!(!pwned.exists(), "a hostile host reached a shell");
+    assert!(
+        !t.project.join(".hoist").exists(),
+        "no state store was created"
+    );
+}
+
+#[test]
+fn registering_an_ssh_host_without_a_root_is_refused() {
+    let t = Test::new();
+    t.hoist(&["create", "dev"]).success();
+    refused(&t, &["register", "dev", "--host", "deploy@web1"], "root");
+    let status = t.hoist(&["status", "dev", "--json"]).success().json();
+    assert_eq!(
+        status["hosts"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+}
+
+#[test]
+fn bad_hosts_roots_and_jumps_in_the_spec_point_at_the_line() {
+    let env = |keys: &str| format!("[app]\nname = \"hello\"\n[env.dev]\n{keys}\n");
+    let cases = [
+        (env("hosts = [\"root@web1\"]"), "missing `root`"),
+        (
+            env("hosts = [\"root@web1\"]\nroot = \"/srv/../etc\""),
+            "must not contain `.` or `..`",
+        ),
+        (
+            env("hosts = [\"root@web1\"]\nroot = \"/srv/app\"\njump = \"-oProxyCommand=x\""),
+            "starts with `-`",
+        ),
+        (
+            env(
+                "hosts = [{ host = \"root@web1\", jump = \"-oProxyCommand=x\" }]\nroot = \"/srv/app\"",
+            ),
+            "starts with `-`",
+        ),
+        (
+            env("hosts = [\"-oProxyCommand=x\"]\nroot = \"/srv/app\""),
+            "starts with `-`",
+        ),
+    ];
+    for (spec, needle) in cases {
+        let t = Test::new();
+        t.write("Hoist.toml", &spec);
+        refused(&t, &["deploy", "dev"], needle);
+        refused(&t, &["spec", "check"], needle);
+        refused(&t, &["deploy", "dev"], "Hoist.toml:");
+        assert!(
+            !t.project.join(".hoist").exists(),
+            "a bad spec must not create the store"
+        );
+    }
+}

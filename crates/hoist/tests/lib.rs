@@ -16,6 +16,7 @@ mod deploy;
 mod failures;
 mod fleet;
 mod hooks_and_config;
+mod infrastructure;
 mod locking;
 mod remote_protocol;
 mod spec_commands;

@@ -262,21 +262,21 @@ impl Transport for SshTransport {
 }
 
 impl Drop for SshTransport {
-    /// Asks the master to exit, then reaps it (killing it if it does not go): no ssh process
-    /// and no zombie outlives the transport.
+    /// Ends the master with SIGTERM (it closes its connection and socket), then reaps it,
+    /// killing it if it does not go: no ssh process and no zombie outlives the transport.
+    /// A signal, not `ssh -O exit`: one process fewer per host at the end of every command.
     fn drop(&mut self) {
-        let asked = self
-            .ssh_command()
-            .args(self.command_line.exit_master_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
         let master = self
             .master
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
+        let asked = i32::try_from(master.id()).ok().is_some_and(|pid| {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .is_ok()
+        });
         let deadline = Instant::now()
             + if asked {
                 MASTER_EXIT_GRACE
@@ -291,7 +291,7 @@ impl Drop for SshTransport {
                     let _ = master.wait();
                     return;
                 }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
     }

@@ -374,8 +374,10 @@ impl<'c> CommandRun<'c> {
         // A destroyed root has nowhere to hold its audit line (writing one would bring the
         // root back); the store keeps that command's record.
         let destroyed = self.action == Action::Destroy && status == CommandStatus::Succeeded;
-        for handle in self.hosts.iter().filter(|_| !destroyed) {
-            let _ = handle.host.audit(&audit);
+        if !destroyed {
+            crate::ops::fleet::across(&self.hosts, self.hosts.len(), |_, handle| {
+                handle.host.audit(&audit)
+            });
         }
         let _ = self.event(
             &format!("command.{status}"),
@@ -411,6 +413,7 @@ impl<'c> CommandRun<'c> {
         if let Some(lease) = self.lease.take() {
             lease.release(self.ctx, &self.env_name, &self.hosts);
         }
+        crate::ops::fleet::close_all(std::mem::take(&mut self.hosts));
     }
 
     fn explain_failure(&self, error: Error) -> Error {

@@ -52,7 +52,11 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
         }
     }
     let plan = match &prepared {
-        Some(built) => deploy_plan(&inputs(run, built)?),
+        Some(built) => {
+            run.connect_hosts()?;
+            let hosts_behind = hosts_behind(run)?;
+            deploy_plan(&inputs(run, built, hosts_behind)?)
+        }
         None => hoist_core::lifecycle::steps_from(run.state()).to_vec(),
     };
     run.plan(plan.len());
@@ -93,7 +97,25 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
     Ok(plan)
 }
 
-fn inputs(run: &CommandRun<'_>, built: &PreparedRelease) -> Result<DeployInputs> {
+/// Whether any host does not serve the environment's live release (it joined since, or
+/// was down during the last rollout).
+fn hosts_behind(run: &CommandRun<'_>) -> Result<bool> {
+    let expected = run.env.as_ref().and_then(|e| e.live_release.clone());
+    let live = crate::ops::fleet::across(&run.hosts, run.hosts.len(), |_, handle| {
+        handle.host.releases().map(|r| r.live)
+    });
+    let mut behind = false;
+    for result in live.results.into_iter().flatten() {
+        behind |= result? != expected;
+    }
+    Ok(behind)
+}
+
+fn inputs(
+    run: &CommandRun<'_>,
+    built: &PreparedRelease,
+    hosts_behind: bool,
+) -> Result<DeployInputs> {
     let releases = run.ctx.store.releases(&run.env_name)?;
     let key_of = |id: Option<&ReleaseId>, usable: fn(ReleaseStatus) -> bool| {
         id.and_then(|id| releases.iter().find(|r| &r.id == id))
@@ -111,5 +133,6 @@ fn inputs(run: &CommandRun<'_>, built: &PreparedRelease) -> Result<DeployInputs>
         pending: key_of(env.and_then(|e| e.pending_release.as_ref()), |s| {
             s == ReleaseStatus::Ready
         }),
+        hosts_behind,
     })
 }

@@ -82,14 +82,16 @@ impl EnvironmentLease {
 
     /// Lets go of every host lock and the lease; failures here must not hide the outcome.
     pub fn release(self, ctx: &Context<'_>, env: &EnvName, hosts: &[HostHandle]) {
-        for handle in hosts {
+        crate::ops::fleet::across(hosts, hosts.len(), |_, handle| {
             if self
                 .locked_hosts
                 .contains(&handle.host.address().to_string())
             {
-                let _ = handle.host.unlock(&self.holder);
+                handle.host.unlock(&self.holder)
+            } else {
+                Ok(())
             }
-        }
+        });
         let _ = ctx.store.release_lease(env, &self.holder);
     }
 }

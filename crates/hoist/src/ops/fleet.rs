@@ -85,6 +85,19 @@ pub fn waves(count: usize, rollout: Rollout) -> Vec<Vec<usize>> {
     waves
 }
 
+/// Closes every host's connection at once: each waits for its own ssh master to go, so
+/// one after the other would add those waits up.
+pub fn close_all(hosts: Vec<HostHandle>) {
+    if hosts.len() <= 1 {
+        return;
+    }
+    thread::scope(|scope| {
+        for handle in hosts {
+            scope.spawn(move || drop(handle));
+        }
+    });
+}
+
 fn run_wave<T: Send>(
     hosts: &[HostHandle],
     wave: &[usize],

@@ -1,6 +1,6 @@
-//! Which hosts an environment has and how to reach each: the spec's `hosts` (with the
-//! environment's `root`, `jump`, `ssh_config`, `identity`, `host_binary`), optionally cut
-//! down to `--hosts`.
+//! Which hosts an environment has and how to reach each: the spec's `hosts` and the
+//! registered ones (with the environment's `root`, `jump`, `ssh_config`, `identity`,
+//! `host_binary`), optionally cut down to `--hosts`.
 
 use std::path::{Path, PathBuf};
 
@@ -11,11 +11,34 @@ use crate::error::{Error, Result};
 use crate::ops::context::Context;
 use crate::ports::HostTarget;
 
-/// Every host of `env`, in spec order.
+/// The hosts of `env` a command acts on: the spec's, then the registered ones (by
+/// `hoist register` or the provision command), cut down to `--hosts` when given.
 pub fn host_targets(ctx: &Context<'_>, env: &EnvName) -> Result<Vec<HostTarget>> {
     let env_spec = ctx.env_spec(env)?;
-    env_spec
-        .hosts
+    let mut hosts: Vec<HostSpec> = env_spec.hosts.clone();
+    for registered in ctx.store.registered_hosts(env)? {
+        if !hosts.iter().any(|h| h.address == registered.address) {
+            hosts.push(HostSpec {
+                address: registered.address,
+                jump: registered.jump,
+            });
+        }
+    }
+    if !ctx.host_filter.is_empty() {
+        let unknown = ctx
+            .host_filter
+            .iter()
+            .find(|wanted| !hosts.iter().any(|h| &h.address == *wanted));
+        if let Some(unknown) = unknown {
+            let known: Vec<String> = hosts.iter().map(|h| format!("`{}`", h.address)).collect();
+            return Err(Error::failed(format!(
+                "`--hosts` names `{unknown}`, which is not a host of `{env}`"
+            ))
+            .hint(format!("its hosts are {}", known.join(", "))));
+        }
+        hosts.retain(|h| ctx.host_filter.contains(&h.address));
+    }
+    hosts
         .iter()
         .map(|host| target(&ctx.spec_dir, env, env_spec, host))
         .collect()

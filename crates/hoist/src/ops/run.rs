@@ -132,20 +132,26 @@ fn make_live_once(
     target: &ReleaseId,
     mode: RunMode,
 ) -> Result<HostRun> {
-    if serves_healthily(run, handle, target)? {
+    let live = handle.host.releases()?.live;
+    if serves_healthily(run, handle, target, live.as_ref())? {
         run.ctx.progress.note(&format!(
             "{}: already serves `{target}`",
             handle.host.address()
         ));
         return Ok(HostRun::AlreadyLive);
     }
-    make_live(run, handle, target, mode).map(|previous| HostRun::Switched { previous })
+    make_live(run, handle, target, mode, live).map(|previous| HostRun::Switched { previous })
 }
 
 /// `live` is `target` and, when there is a service, its instance of `target` runs and answers
 /// its health check.
-fn serves_healthily(run: &CommandRun<'_>, handle: &HostHandle, target: &ReleaseId) -> Result<bool> {
-    if handle.host.releases()?.live.as_ref() != Some(target) {
+fn serves_healthily(
+    run: &CommandRun<'_>,
+    handle: &HostHandle,
+    target: &ReleaseId,
+    live: Option<&ReleaseId>,
+) -> Result<bool> {
+    if live != Some(target) {
         return Ok(false);
     }
     let Some(service) = &run.ctx.spec.service else {
@@ -216,11 +222,11 @@ fn make_live(
     handle: &HostHandle,
     target: &ReleaseId,
     mode: RunMode,
+    previous: Option<ReleaseId>,
 ) -> Result<Option<ReleaseId>> {
     let ctx = run.ctx;
     let hooks = &ctx.spec.hooks;
     let address = handle.host.address();
-    let previous = handle.host.releases()?.live;
     let hook_env = vec![
         ("HOIST_RELEASE".to_owned(), target.to_string()),
         ("HOIST_ENV".to_owned(), run.env_name.to_string()),

@@ -70,13 +70,6 @@ impl SshCommandLine {
         args
     }
 
-    /// Arguments asking the master to exit.
-    pub fn exit_master_args(&self) -> Vec<String> {
-        let mut args = self.options.clone();
-        args.extend(["-O", "exit"].map(str::to_owned));
-        self.finish(args)
-    }
-
     /// rsync's `-e` value: this ssh, options and all, in the quoting rsync's own splitter
     /// reads (it runs no shell). rsync appends the host itself.
     pub fn rsync_shell(&self) -> Result<String> {
