@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ops::context::Context;
+use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ports::HostHandle;
 
@@ -39,11 +40,9 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
     let record = ctx.store.environment(&options.env)?;
     let state = record.as_ref().map(|r| r.state);
     let expected_live = record.as_ref().and_then(|r| r.live_release.clone());
-    let mut hosts = Vec::new();
-    for target in &targets {
-        let address = &target.address;
+    let hosts = fleet::map_parallel(&targets, |target| {
         let mut host_check = HostCheck {
-            address: address.to_string(),
+            address: target.address.to_string(),
             expected_live: expected_live.clone(),
             live: None,
             instance_release: None,
@@ -57,8 +56,8 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
                 .problems
                 .push(format!("cannot reach the host: {error}")),
         }
-        hosts.push(host_check);
-    }
+        host_check
+    });
     let ok = hosts.iter().all(|h| h.problems.is_empty());
     Ok(CheckReport {
         env: options.env.clone(),

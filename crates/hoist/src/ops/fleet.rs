@@ -85,6 +85,26 @@ pub fn waves(count: usize, rollout: Rollout) -> Vec<Vec<usize>> {
     waves
 }
 
+/// `work` on every item at once, results in item order: for read-only commands (`status`,
+/// `check`, `releases list`) that connect to every host.
+pub fn map_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.iter().map(&work).collect();
+    }
+    let work = &work;
+    thread::scope(|scope| {
+        let running: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(move || work(item)))
+            .collect();
+        running
+            .into_iter()
+            .map(|handle| handle.join())
+            .collect::<std::result::Result<Vec<R>, _>>()
+    })
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// Closes every host's connection at once: each waits for its own ssh master to go, so
 /// one after the other would add those waits up.
 pub fn close_all(hosts: Vec<HostHandle>) {

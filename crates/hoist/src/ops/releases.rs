@@ -33,15 +33,13 @@ pub struct ListReleasesOptions {
 /// Reads every host's layout; read-only, so no command is recorded and no lock taken.
 pub fn list_releases(ctx: &Context<'_>, options: &ListReleasesOptions) -> Result<Vec<ReleaseRow>> {
     let targets = host_targets(ctx, &options.env)?;
-    let mut rows = Vec::new();
-    for target in &targets {
-        let address = &target.address;
+    let per_host = fleet::map_parallel(&targets, |target| -> Result<Vec<ReleaseRow>> {
         let handle = ctx.hosts.connect(target)?;
         let releases = handle.host.releases()?;
-        for meta in releases.chain.ordered() {
+        let rows = releases.chain.ordered().into_iter().map(|meta| {
             let info = releases.infos.get(&meta.id);
-            rows.push(ReleaseRow {
-                host: address.to_string(),
+            ReleaseRow {
+                host: target.address.to_string(),
                 id: meta.id.clone(),
                 status: releases.chain.status_of(&meta.id).unwrap_or(meta.status),
                 created_at: info.map(|i| i.created_at.clone()).unwrap_or_default(),
@@ -49,8 +47,13 @@ pub fn list_releases(ctx: &Context<'_>, options: &ListReleasesOptions) -> Result
                 previous: meta.previous.clone(),
                 next: meta.next.clone(),
                 error: info.and_then(|i| i.error.clone()),
-            });
-        }
+            }
+        });
+        Ok(rows.collect())
+    });
+    let mut rows = Vec::new();
+    for host_rows in per_host {
+        rows.extend(host_rows?);
     }
     Ok(rows)
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ops::context::Context;
+use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ports::runtime::InstanceState;
 use crate::ports::store::{CommandFilter, CommandRecord, StepFailure};
@@ -86,14 +87,13 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
         pending_release: None,
         failure: None,
     });
-    let mut hosts = Vec::new();
-    for target in &targets {
+    let hosts = fleet::map_parallel(&targets, |target| {
         let address = &target.address;
         let read = ctx.hosts.connect(target).and_then(|handle| {
             let live = handle.host.releases()?.live;
             Ok((live, handle.runtime.current()?))
         });
-        hosts.push(match read {
+        match read {
             Ok((live_release, instance)) => HostStatus {
                 address: address.to_string(),
                 live_release,
@@ -106,8 +106,8 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
                 instance: None,
                 error: Some(error.to_string()),
             },
-        });
-    }
+        }
+    });
     let filter = CommandFilter {
         env: Some(options.env.clone()),
         status: None,
