@@ -34,9 +34,10 @@ trap cleanup EXIT
 # One rsync + one ssh per host, all in parallel: the least that gives a new release with
 # unchanged files hard-linked to live and `live` switched atomically.
 floor_deploy() { # $1 = round
-  local host pids=()
+  local host pids=() link_dest=()
+  [ "$1" -gt 0 ] && link_dest=(--link-dest=/srv/floor/live/)
   for host in $HOSTS; do
-    ( rsync -a --delete -e "ssh -F $SSH_CONFIG" --link-dest=/srv/floor/live/ "$TREE/" "root@$host:/srv/floor/releases/r$1/" &&
+    ( rsync -a --delete -e "ssh -F $SSH_CONFIG" "${link_dest[@]}" "$TREE/" "root@$host:/srv/floor/releases/r$1/" &&
       ssh -F "$SSH_CONFIG" "root@$host" "ln -s releases/r$1 /srv/floor/live.tmp && mv -T /srv/floor/live.tmp /srv/floor/live" ) &
     pids+=($!)
   done
