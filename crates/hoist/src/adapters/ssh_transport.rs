@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
 use command_line::{SshCommandLine, shell_quote};
-use control_dir::ControlDir;
+use control_dir::{ControlDir, EntryWatch};
 use diagnosis::{Attempt, ConnectFailure};
 use master_session::{MasterInput, MasterSession, wrapped_command};
 use streaming::{STDERR_TAIL_BYTES, read_tail, run_streaming};
@@ -144,6 +144,8 @@ impl SshTransport {
     fn wait_for_master(&self, socket: &Path, log_path: &Path) -> Result<()> {
         let hops = if self.jump.is_some() { 2 } else { 1 };
         let deadline = Instant::now() + self.connect_timeout * hops + LOGIN_SLACK;
+        // The socket wakes us as it appears; the pauses only pace the checks for an exit.
+        let watch = EntryWatch::new(self.control_dir.path());
         let mut pause = Duration::from_millis(1);
         loop {
             if std::fs::symlink_metadata(socket).is_ok() {
@@ -163,7 +165,7 @@ impl SshTransport {
                 }
                 return Err(error);
             }
-            std::thread::sleep(pause);
+            watch.wait(pause.min(deadline.saturating_duration_since(Instant::now())));
             pause = (pause * 2).min(Duration::from_millis(20));
         }
     }

@@ -17,7 +17,8 @@ use crate::adapters::transport::TransportSession;
 const ENDED: &[u8] = b"\x01hoist-session-ended ";
 
 /// The remote shell command for the master: `argv`, then its exit status on a line of its
-/// own, then a wait for stdin to close.
+/// own, then — unless it ended well, which it does once stdin closes — a wait for stdin to
+/// close.
 pub(super) fn wrapped_command(argv: &[String]) -> String {
     let command = argv
         .iter()
@@ -25,7 +26,7 @@ pub(super) fn wrapped_command(argv: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     let script = format!(
-        "{command}; status=$?; printf '\\001hoist-session-ended %s\\n' \"$status\"; exec cat >/dev/null"
+        "{command}; status=$?; printf '\\001hoist-session-ended %s\\n' \"$status\"; [ \"$status\" = 0 ] || exec cat >/dev/null"
     );
     format!("sh -c {}", shell_quote(&script))
 }
@@ -53,20 +54,34 @@ impl MasterSession {
     }
 }
 
+impl MasterSession {
+    /// Writes `line` and a newline to the master; `false` once the transport closed its stdin.
+    fn send(&self, line: &[u8]) -> std::io::Result<bool> {
+        let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(input) = input.as_mut() else {
+            return Ok(false);
+        };
+        input.write_all(line)?;
+        input.write_all(b"\n")?;
+        input.flush()?;
+        Ok(true)
+    }
+}
+
 impl TransportSession for MasterSession {
     fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
         if self.ended {
             return Ok(None);
         }
-        {
-            let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(input) = input.as_mut() else {
+        match self.send(line) {
+            Ok(true) => {}
+            Ok(false) => {
                 self.ended = true;
                 return Ok(None);
-            };
-            input.write_all(line)?;
-            input.write_all(b"\n")?;
-            input.flush()?;
+            }
+            // The command is gone: its status may still be waiting on stdout.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(error) => return Err(error),
         }
         let mut answer = Vec::new();
         self.output.read_until(b'\n', &mut answer)?;
@@ -130,9 +145,7 @@ mod tests {
         assert_eq!(session.exchange(b"three").unwrap(), None);
         assert_eq!(session.exit_status(), Some(0));
         assert_eq!(session.exchange(b"four").unwrap(), None);
-        // The wrapper holds the channel until its input closes.
-        assert!(child.try_wait().unwrap().is_none());
-        session.input.lock().unwrap().take();
+        // A command that ended well lets the channel go.
         assert!(child.wait().unwrap().success());
     }
 
