@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hoist::adapters::local_process_transport::LocalProcessTransport;
 use hoist::adapters::remote_host::RemoteHost;
-use hoist::adapters::transport::{Transport, TransportOutput};
+use hoist::adapters::transport::{Transport, TransportOutput, TransportSession};
 use hoist::hostside::layout::Layout;
 use hoist::ports::HostHandle;
 use hoist::ports::host::{ExecDir, LockHolder, LockOutcome, NewRelease, ReleaseInfo};
@@ -71,8 +71,8 @@ impl Transport for Recording {
         output
     }
 
-    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
-        self.inner.spawn(argv)
+    fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>> {
+        self.inner.open_session(argv)
     }
 
     fn has_rsync(&self) -> bool {

@@ -256,6 +256,53 @@ fn one_master_carries_every_command_and_nothing_outlives_the_transport() {
 }
 
 #[test]
+fn a_serving_master_carries_the_session_and_survives_a_missing_command() {
+    let Some(testbed) = Testbed::up(1, false) else {
+        return;
+    };
+    let marker = testbed.ssh_config.display().to_string();
+    let target = testbed.target(&testbed.hosts[0]);
+    let echo = argv(&[
+        "sh",
+        "-c",
+        "while read -r line; do printf '%s\\n' \"$line\"; done",
+    ]);
+    let transport = SshTransport::connect_serving(&target, echo.clone()).unwrap();
+    let mut session = transport.open_session(&echo).unwrap();
+    assert_eq!(
+        session.exchange(b"it's one").unwrap().unwrap(),
+        b"it's one\n"
+    );
+    assert_eq!(
+        processes_with(&marker),
+        vec![transport.master_pid()],
+        "the master alone carries the session"
+    );
+    drop(session);
+    drop(transport);
+    wait_until("no ssh process of the transport is left", || {
+        processes_with(&marker).is_empty()
+    });
+
+    // A command the host lacks ends with 127, and the master stays for what follows.
+    let missing = argv(&["/nonexistent/hoist", "host", "serve"]);
+    let transport = SshTransport::connect_serving(&target, missing.clone()).unwrap();
+    let mut session = transport.open_session(&missing).unwrap();
+    assert_eq!(session.exchange(b"{}").unwrap(), None);
+    assert_eq!(session.exit_status(), Some(127));
+    assert_eq!(stdout(&transport, &["echo", "still here"]), "still here\n");
+    // A second session is an ssh client through that master.
+    let mut again = transport.open_session(&echo).unwrap();
+    assert_eq!(again.exchange(b"two").unwrap().unwrap(), b"two\n");
+    drop(again);
+    drop(session);
+    drop(transport);
+    wait_until("no ssh process of the transport is left", || {
+        processes_with(&marker).is_empty()
+    });
+}
+
+#[test]
 fn an_unknown_host_key_is_refused_with_a_way_to_check_it() {
     let Some(testbed) = Testbed::up(1, false) else {
         return;

@@ -25,7 +25,12 @@ impl HostConnector for Connector {
                 probe: Box::new(HttpProbe),
             }),
             HostAddress::Ssh(_) => {
-                let transport = SshTransport::connect(target)?;
+                // The master connection carries the host's session itself: one ssh process
+                // and one channel per host, and every other command rides the master.
+                let transport = match RemoteHost::session_argv(target) {
+                    Some(session) => SshTransport::connect_serving(target, session)?,
+                    None => SshTransport::connect(target)?,
+                };
                 Ok(RemoteHost::for_target(target, Arc::new(transport))?.handle())
             }
         }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use crate::adapters::transport::{Transport, TransportOutput};
+use crate::adapters::transport::{ChildSession, Transport, TransportOutput, TransportSession};
 use crate::error::{Error, Result};
 
 /// stderr kept: the end says what went wrong.
@@ -47,7 +47,7 @@ impl LocalProcessTransport {
 }
 
 impl Transport for LocalProcessTransport {
-    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+    fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>> {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::internal("cannot run an empty command"));
         };
@@ -57,13 +57,14 @@ impl Transport for LocalProcessTransport {
         } else {
             ("sh", vec!["-c".to_owned(), "exit 127".to_owned()])
         };
-        Command::new(program)
+        let child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|error| Error::failed(format!("cannot run `{program}`")).cause(error))
+            .map_err(|error| Error::failed(format!("cannot run `{program}`")).cause(error))?;
+        Ok(Box::new(ChildSession::new(child)?))
     }
 
     fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {

@@ -8,15 +8,13 @@ mod binary;
 mod ports;
 mod upload;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use hoist_core::{HostAddress, ReleaseId};
 use serde::de::DeserializeOwned;
 
-use crate::adapters::transport::{Transport, TransportOutput};
+use crate::adapters::transport::{Transport, TransportOutput, TransportSession};
 use crate::error::{Error, Result};
 use crate::hostside::host_call::{
     HostRequest, HostResponse, WireConfigFile, WireExecDir, WireExecOutput, WireLockOutcome,
@@ -38,31 +36,16 @@ const STDERR_LINES: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct RemoteHost {
+    /// One `hoist host serve` per host for the whole command, shared by the clones that
+    /// serve as its host, runtime and probe: a call is a line each way, not a new process.
+    /// Declared first: the last clone ends the session before it lets go of the transport.
+    session: Arc<Mutex<Option<Box<dyn TransportSession>>>>,
     address: HostAddress,
     /// The deploy root on the host (absolute).
     root: PathBuf,
     transport: Arc<dyn Transport>,
     /// The hoist binary `provision` installs on the host.
     local_binary: PathBuf,
-    /// One `hoist host serve` per host for the whole command, shared by the clones that
-    /// serve as its host, runtime and probe: a call is a line each way, not a new process.
-    session: Arc<Mutex<Option<Session>>>,
-}
-
-/// A running `hoist host serve` on the host.
-#[derive(Debug)]
-struct Session {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Drop for Session {
-    /// Closing stdin ends the session on the host; then the ssh child is reaped.
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.child.wait();
-    }
 }
 
 /// Why a session call got no answer.
@@ -82,11 +65,11 @@ impl RemoteHost {
         local_binary: PathBuf,
     ) -> Self {
         Self {
+            session: Arc::new(Mutex::new(None)),
             address,
             root,
             transport,
             local_binary,
-            session: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -104,6 +87,16 @@ impl RemoteHost {
             transport,
             local_binary,
         ))
+    }
+
+    /// The command of `target`'s session, `<root>/.hoist/bin/hoist host --root ROOT serve`,
+    /// for a transport that starts it as it connects; `None` when the root is unusable (the
+    /// first call then says why).
+    pub fn session_argv(target: &HostTarget) -> Option<Vec<String>> {
+        if !target.root.is_absolute() {
+            return None;
+        }
+        host_argv(&installed_binary(&target.root), &target.root, &["serve"]).ok()
     }
 
     /// The host, runtime and probe of one host, all speaking through this one.
@@ -166,67 +159,41 @@ impl RemoteHost {
         }
     }
 
-    /// Sends one request line on the session (starting it if needed) and reads one answer line.
+    /// Sends one request line on the session (opening it if needed) and reads one answer line.
     fn session_call(&self, body: &[u8]) -> std::result::Result<Vec<u8>, SessionFailure> {
         let mut guard = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.is_none() {
-            let argv = self.argv(&["serve"]).map_err(SessionFailure::Lost)?;
-            let mut child = self.transport.spawn(&argv).map_err(SessionFailure::Lost)?;
-            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-                return Err(SessionFailure::Lost(Error::internal(
-                    "a host session without pipes",
-                )));
-            };
-            *guard = Some(Session {
-                child,
-                stdin: Some(stdin),
-                stdout: BufReader::new(stdout),
-            });
-        }
-        let Some(session) = guard.as_mut() else {
-            return Err(SessionFailure::Lost(Error::internal("no host session")));
-        };
-        let mut line = Vec::new();
-        let exchanged = session
-            .stdin
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("stdin closed"))
-            .and_then(|stdin| {
-                stdin
-                    .write_all(body)
-                    .and_then(|()| stdin.write_all(b"\n"))
-                    .and_then(|()| stdin.flush())
-            })
-            .and_then(|()| session.stdout.read_until(b'\n', &mut line));
-        match exchanged {
-            Ok(read) if read > 0 && line.ends_with(b"\n") => Ok(line),
-            other => {
-                // The session is over: learn how it ended, and start a new one next time.
-                let mut ended = guard.take();
-                let status = ended.as_mut().and_then(|s| {
-                    s.stdin.take();
-                    s.child.wait().ok()
-                });
-                let code = status.and_then(|s| s.code());
-                if code == Some(NOT_FOUND) {
-                    return Err(SessionFailure::NotInstalled);
-                }
-                let why = match other {
-                    Err(error) => error.to_string(),
-                    Ok(_) => format!(
-                        "the session ended (exit status {})",
-                        code.map_or("none".to_owned(), |c| c.to_string())
-                    ),
-                };
-                Err(SessionFailure::Lost(
-                    Error::failed(format!("lost the connection to `{}`", self.address))
-                        .cause(why)
-                        .hint(
-                            "check that the host and its sshd are up, then run the command again",
-                        ),
-                ))
+        let session = match guard.as_mut() {
+            Some(session) => session,
+            None => {
+                let argv = self.argv(&["serve"]).map_err(SessionFailure::Lost)?;
+                let session = self
+                    .transport
+                    .open_session(&argv)
+                    .map_err(SessionFailure::Lost)?;
+                guard.insert(session)
             }
+        };
+        let exchanged = session.exchange(body);
+        if let Ok(Some(line)) = exchanged {
+            return Ok(line);
         }
+        // The session is over: learn how it ended, and open a new one next time.
+        let code = guard.take().and_then(|mut session| session.exit_status());
+        if code == Some(NOT_FOUND) {
+            return Err(SessionFailure::NotInstalled);
+        }
+        let why = match exchanged {
+            Err(error) => error.to_string(),
+            Ok(_) => format!(
+                "the session ended (exit status {})",
+                code.map_or("none".to_owned(), |c| c.to_string())
+            ),
+        };
+        Err(SessionFailure::Lost(
+            Error::failed(format!("lost the connection to `{}`", self.address))
+                .cause(why)
+                .hint("check that the host and its sshd are up, then run the command again"),
+        ))
     }
 
     /// A response line: its value, or the host's error with the host named.

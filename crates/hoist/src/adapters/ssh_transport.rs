@@ -1,30 +1,34 @@
 //! `Transport` over the system's OpenSSH: `connect` opens one ControlMaster for the host (so
 //! ssh_config, the agent and known_hosts work as the user expects) and every command and
-//! rsync runs through it; drop closes it. Host keys are checked, never accepted blindly, and a
-//! failed connection becomes an error that names the host and says what to do.
+//! rsync runs through it; drop closes it. `connect_serving` has the master carry the host's
+//! session itself, so a host costs one ssh process and one login. Host keys are checked,
+//! never accepted blindly, and a failed connection becomes an error that names the host and
+//! says what to do.
 
 mod command_line;
 mod control_dir;
 mod diagnosis;
+mod master_session;
 mod streaming;
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use hoist_core::HostAddress;
 
-use crate::adapters::transport::{Transport, TransportOutput};
+use crate::adapters::transport::{ChildSession, Transport, TransportOutput, TransportSession};
 use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
 use command_line::{SshCommandLine, shell_quote};
-use control_dir::ControlDir;
+use control_dir::{ControlDir, EntryWatch};
 use diagnosis::{Attempt, ConnectFailure};
+use master_session::{MasterInput, MasterSession, wrapped_command};
 use streaming::{STDERR_TAIL_BYTES, read_tail, run_streaming};
 
 /// Time a login may take beyond the connect timeouts (key exchange, auth, a slow host).
@@ -40,6 +44,11 @@ pub struct SshTransport {
     connect_timeout: Duration,
     command_line: SshCommandLine,
     master: Mutex<Child>,
+    /// The master's stdin when it carries a session: open until drop, whoever holds the
+    /// session, so the master (and every channel riding it) lasts as long as the transport.
+    master_input: MasterInput,
+    /// The session the master carries, until `open_session` hands it out.
+    master_session: Mutex<Option<CarriedSession>>,
     has_rsync: OnceLock<bool>,
     /// Declared last: dropped after the master is gone.
     control_dir: ControlDir,
@@ -51,9 +60,23 @@ impl SshTransport {
         Self::connect_with_program(Path::new("ssh"), target)
     }
 
+    /// Connects to `target`'s host with a master that runs `session` there as it logs in:
+    /// the first `open_session` with the same argv gets it, with no further ssh started.
+    pub fn connect_serving(target: &HostTarget, session: Vec<String>) -> Result<Self> {
+        Self::connect_with(Path::new("ssh"), target, Some(session))
+    }
+
     /// Connects with the given ssh program (tests use a wrapper). Returns once the master is
     /// logged in, or with an error naming the host: unreachable, host key unknown, refused.
     pub fn connect_with_program(ssh_program: &Path, target: &HostTarget) -> Result<Self> {
+        Self::connect_with(ssh_program, target, None)
+    }
+
+    fn connect_with(
+        ssh_program: &Path,
+        target: &HostTarget,
+        session: Option<Vec<String>>,
+    ) -> Result<Self> {
         let HostAddress::Ssh(destination) = &target.address else {
             return Err(Error::internal(format!(
                 "`{}` is not an ssh host",
@@ -66,19 +89,34 @@ impl SshTransport {
         let log_path = control_dir.path().join("master.log");
         let log = File::create(&log_path)
             .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
-        let master = Command::new(ssh_program)
-            .args(command_line.master_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
+        let mut master = Command::new(ssh_program);
+        match &session {
+            Some(argv) => master
+                .args(command_line.master_running_args(wrapped_command(argv)))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped()),
+            None => master
+                .args(command_line.master_args())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null()),
+        };
+        let mut master = master
             .stderr(log)
             .spawn()
             .map_err(|error| spawn_error(ssh_program, error))?;
+        let input = master.stdin.take();
+        let carried = match (session, master.stdout.take()) {
+            (Some(argv), Some(output)) => Some(CarriedSession { argv, output }),
+            _ => None,
+        };
         let transport = Self {
             destination: destination.to_string(),
             jump: target.jump.as_ref().map(ToString::to_string),
             connect_timeout: target.connect_timeout,
             command_line,
             master: Mutex::new(master),
+            master_input: Arc::new(Mutex::new(input)),
+            master_session: Mutex::new(carried),
             has_rsync: OnceLock::new(),
             control_dir,
         };
@@ -106,6 +144,8 @@ impl SshTransport {
     fn wait_for_master(&self, socket: &Path, log_path: &Path) -> Result<()> {
         let hops = if self.jump.is_some() { 2 } else { 1 };
         let deadline = Instant::now() + self.connect_timeout * hops + LOGIN_SLACK;
+        // The socket wakes us as it appears; the pauses only pace the checks for an exit.
+        let watch = EntryWatch::new(self.control_dir.path());
         let mut pause = Duration::from_millis(1);
         loop {
             if std::fs::symlink_metadata(socket).is_ok() {
@@ -125,7 +165,7 @@ impl SshTransport {
                 }
                 return Err(error);
             }
-            std::thread::sleep(pause);
+            watch.wait(pause.min(deadline.saturating_duration_since(Instant::now())));
             pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
@@ -176,9 +216,28 @@ impl Transport for SshTransport {
         Ok(output)
     }
 
-    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+    /// The session the master carries when `argv` is its command (the first time); else an
+    /// ssh client through the master runs it.
+    fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>> {
         if argv.is_empty() {
             return Err(Error::internal("no command to run over ssh"));
+        }
+        let carried = {
+            let mut slot = self
+                .master_session
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if slot.as_ref().is_some_and(|carried| carried.argv == argv) {
+                slot.take()
+            } else {
+                None
+            }
+        };
+        if let Some(carried) = carried {
+            return Ok(Box::new(MasterSession::new(
+                Arc::clone(&self.master_input),
+                carried.output,
+            )));
         }
         let remote_command = argv
             .iter()
@@ -191,9 +250,10 @@ impl Transport for SshTransport {
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
-        command
+        let child = command
             .spawn()
-            .map_err(|error| spawn_error(&self.command_line.program, error))
+            .map_err(|error| spawn_error(&self.command_line.program, error))?;
+        Ok(Box::new(ChildSession::new(child)?))
     }
 
     fn has_rsync(&self) -> bool {
@@ -261,15 +321,30 @@ impl Transport for SshTransport {
     }
 }
 
+/// The session a master carries, not handed out yet.
+#[derive(Debug)]
+struct CarriedSession {
+    argv: Vec<String>,
+    output: ChildStdout,
+}
+
 impl Drop for SshTransport {
-    /// Ends the master with SIGTERM (it closes its connection and socket), then reaps it,
-    /// killing it if it does not go: no ssh process and no zombie outlives the transport.
-    /// A signal, not `ssh -O exit`: one process fewer per host at the end of every command.
+    /// Closes the master's stdin (its session, if any, ends), ends the master with SIGTERM
+    /// (it closes its connection and socket), then reaps it, killing it if it does not go:
+    /// no ssh process and no zombie outlives the transport. A signal, not `ssh -O exit`: one
+    /// process fewer per host at the end of every command.
     fn drop(&mut self) {
+        self.master_input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let master = self
             .master
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
+        if matches!(master.try_wait(), Ok(Some(_)) | Err(_)) {
+            return;
+        }
         let asked = i32::try_from(master.id()).ok().is_some_and(|pid| {
             nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),

@@ -3,10 +3,14 @@
 //! transport; `SshTransport` is the real one, `LocalProcessTransport` runs the same
 //! protocol against this machine (tests).
 
+mod child_session;
+
 use std::io::Read;
 use std::path::Path;
 
 use crate::error::Result;
+
+pub use child_session::ChildSession;
 
 /// What a remote command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +27,10 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// quotes for the remote shell. `stdin` is streamed, never read whole into memory.
     fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput>;
 
-    /// Starts `argv` on the host with stdin and stdout piped (stderr discarded) and returns
-    /// at once: for a long-lived `hoist host serve` session that answers many requests over
-    /// one channel. A command the host cannot find makes the child exit with 127.
-    fn spawn(&self, argv: &[String]) -> Result<std::process::Child>;
+    /// Opens a long-lived session running `argv` on the host — `hoist host serve`, which
+    /// answers many requests over one channel — and returns at once. A command the host
+    /// cannot find ends the session with exit status 127.
+    fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>>;
 
     /// Whether `rsync_files` can use rsync (present here and on the host).
     fn has_rsync(&self) -> bool;
@@ -35,4 +39,14 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// with rsync, keeping modes and times; existing files there are replaced, never
     /// written through (rsync writes a temp file and renames it).
     fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()>;
+}
+
+/// A long-lived command on the host answering requests, one line each way.
+pub trait TransportSession: Send + std::fmt::Debug {
+    /// Sends `line` and a newline, then reads one answer line (newline included). `None`:
+    /// the session is over — its command exited or the connection went away.
+    fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>>;
+
+    /// Once the session is over: how its command exited, when known.
+    fn exit_status(&mut self) -> Option<i32>;
 }

@@ -6,6 +6,7 @@ use hoist_core::{Action, EnvName, ReleaseId};
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
 use crate::ops::run::{RunMode, run_step};
@@ -33,11 +34,13 @@ pub fn rollback(ctx: &Context<'_>, options: &RollbackOptions) -> Result<CommandO
     })
 }
 
-/// Every host must agree on the target; the first host's chain decides it.
+/// Every host must agree on the target; the first host's chain decides it. The hosts are
+/// read all at once.
 fn rollback_target(run: &CommandRun<'_>, to: Option<&ReleaseId>) -> Result<ReleaseId> {
     let mut target: Option<ReleaseId> = None;
-    for handle in &run.hosts {
-        let releases = handle.host.releases()?;
+    let read = fleet::map_parallel(&run.hosts, |handle| handle.host.releases());
+    for (handle, releases) in run.hosts.iter().zip(read) {
+        let releases = releases?;
         let here = releases.chain.rollback_target(to).map_err(|error| {
             let hint = error.hint();
             Error::failed(format!(

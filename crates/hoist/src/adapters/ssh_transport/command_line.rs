@@ -63,6 +63,18 @@ impl SshCommandLine {
         self.finish(args)
     }
 
+    /// Arguments for a master that runs `remote_command` (one shell string) as its own
+    /// session, stdin and stdout being that session's, while it listens on the control path.
+    pub fn master_running_args(&self, remote_command: String) -> Vec<String> {
+        let mut args = self.options.clone();
+        args.extend(
+            ["-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-T"].map(str::to_owned),
+        );
+        let mut args = self.finish(args);
+        args.push(remote_command);
+        args
+    }
+
     /// Arguments that run `remote_command` (one shell string) through the master.
     pub fn command_args(&self, remote_command: String) -> Vec<String> {
         let mut args = self.client_args();
@@ -308,6 +320,12 @@ mod tests {
         assert!(proxy.contains("ControlPath=none"), "{proxy}");
         assert!(proxy.ends_with(" -W '[%h]:%p' -- bastion"), "{proxy}");
         assert!(args.ends_with(&["-N".to_owned(), "--".to_owned(), "web1".to_owned()]));
+        let running = line(&target(None)).master_running_args("serve".to_owned());
+        assert!(running.ends_with(&["-T", "--", "web1", "serve"].map(str::to_owned)));
+        assert!(
+            running.join(" ").contains("ControlMaster=yes"),
+            "{running:?}"
+        );
     }
 
     #[test]

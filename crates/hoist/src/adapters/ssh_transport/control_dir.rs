@@ -1,10 +1,16 @@
 //! The private directory one transport's ControlMaster socket (and its log) lives in: mode
-//! 0700 under a per-user 0700 parent, a short path (sockets allow 108 bytes), removed on drop.
+//! 0700 under a per-user 0700 parent, a short path (sockets allow 108 bytes), removed on drop;
+//! and a watch that wakes whoever waits for the socket the moment it appears.
 
 use std::fs::DirBuilder;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use crate::error::{Error, Result};
 
@@ -51,6 +57,41 @@ impl ControlDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Waits for something new in a directory: woken at once by inotify, or, where inotify is
+/// unavailable, after the whole pause.
+#[derive(Debug)]
+pub(crate) struct EntryWatch {
+    inotify: Option<Inotify>,
+}
+
+impl EntryWatch {
+    /// Watches `dir` from now on: set it up before looking for what is awaited.
+    pub fn new(dir: &Path) -> Self {
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .ok()
+            .filter(|inotify| {
+                inotify
+                    .add_watch(dir, AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO)
+                    .is_ok()
+            });
+        Self { inotify }
+    }
+
+    /// Returns when an entry is created in the directory, or after `pause`.
+    pub fn wait(&self, pause: Duration) {
+        let Some(inotify) = &self.inotify else {
+            std::thread::sleep(pause);
+            return;
+        };
+        let timeout = PollTimeout::try_from(pause).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, timeout).is_ok_and(|ready| ready > 0) {
+            // Drained, so the next wait blocks until something new.
+            let _ = inotify.read_events();
+        }
     }
 }
 
@@ -106,6 +147,29 @@ mod tests {
         let path = first.path().to_owned();
         drop(first);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn the_watch_wakes_as_an_entry_appears() {
+        let dir = ControlDir::create().unwrap();
+        let watch = EntryWatch::new(dir.path());
+        let path = dir.path().join("master");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::write(path, "").unwrap();
+        });
+        let started = std::time::Instant::now();
+        watch.wait(Duration::from_secs(5));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "woken by the entry"
+        );
+        assert!(dir.path().join("master").exists());
+        writer.join().unwrap();
+        // Nothing new: the whole pause.
+        let started = std::time::Instant::now();
+        watch.wait(Duration::from_millis(30));
+        assert!(started.elapsed() >= Duration::from_millis(25));
     }
 
     #[test]
