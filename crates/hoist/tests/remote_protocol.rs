@@ -186,6 +186,37 @@ fn provision_installs_the_binary_once() {
     assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
 }
 
+/// A host running an older hoist: a command's session starts on the old program, then
+/// `provision` replaces the file and must see the new one installed, not its own old image.
+#[test]
+fn provision_replaces_an_older_hoist_while_a_session_runs_it() {
+    let first = remote(Arc::new(LocalProcessTransport::new()));
+    first.handle.host.provision().unwrap();
+    let installed = first.root.join(".hoist/bin/hoist");
+    let newer = first._temp.path().join("hoist-newer");
+    let mut bytes = fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap();
+    bytes.extend_from_slice(b"\0newer build");
+    fs::write(&newer, &bytes).unwrap();
+    fs::set_permissions(&newer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let address = "deploy@web1".parse().unwrap();
+    let upgraded = RemoteHost::new(
+        address,
+        first.root.clone(),
+        Arc::new(LocalProcessTransport::new()),
+        newer.clone(),
+    )
+    .handle();
+    // The first call starts a session on the old program.
+    assert!(upgraded.host.releases().unwrap().infos.is_empty());
+    upgraded.host.provision().unwrap();
+    assert_eq!(
+        fs::read(&installed).unwrap(),
+        bytes,
+        "the newer hoist is installed"
+    );
+}
+
 #[test]
 fn a_binary_for_another_platform_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -204,7 +204,7 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
     use HostRequest as Request;
     use HostResponse as Response;
     match request {
-        Request::Version => Response::from_result(Ok(version())),
+        Request::Version => Response::from_result(Ok(installed_version(root))),
         Request::Provision => Response::from_result(host.provision()),
         Request::Lock { holder } => {
             Response::from_result(host.lock(&holder).map(WireLockOutcome::from))
@@ -260,6 +260,18 @@ pub fn version() -> HostVersion {
         arch: std::env::consts::ARCH.to_owned(),
         os: std::env::consts::OS.to_owned(),
         binary_hash,
+    }
+}
+
+/// The version of the hoist installed at `<root>/.hoist/bin/hoist`, as files on disk say:
+/// after `provision` replaced it, a session still running the old program must report the new
+/// file (its own `/proc/self/exe` would name the deleted one).
+fn installed_version(root: &Path) -> HostVersion {
+    let installed = installed_binary(root);
+    let binary_hash = hash_file(&installed).ok().or_else(|| version().binary_hash);
+    HostVersion {
+        binary_hash,
+        ..version()
     }
 }
 
