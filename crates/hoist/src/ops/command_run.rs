@@ -374,16 +374,11 @@ impl<'c> CommandRun<'c> {
         // A destroyed root has nowhere to hold its audit line (writing one would bring the
         // root back); the store keeps that command's record.
         let destroyed = self.action == Action::Destroy && status == CommandStatus::Succeeded;
-        if !destroyed {
-            crate::ops::fleet::across(&self.hosts, self.hosts.len(), |_, handle| {
-                handle.host.audit(&audit)
-            });
-        }
         let _ = self.event(
             &format!("command.{status}"),
             format!("{} {} {status}", self.action, self.env_name),
         );
-        self.release();
+        self.release(if destroyed { None } else { Some(&audit) });
         recorded?;
         result.map_err(|error| self.explain_failure(error))
     }
@@ -405,15 +400,17 @@ impl<'c> CommandRun<'c> {
             Some(&first_line(&error.to_string())),
             now,
         );
-        self.release();
+        self.release(None);
         error
     }
 
-    fn release(&mut self) {
-        if let Some(lease) = self.lease.take() {
-            lease.release(self.ctx, &self.env_name, &self.hosts);
+    /// Writes the audit line on every host, unlocks and disconnects them, drops the lease.
+    fn release(&mut self, audit: Option<&serde_json::Value>) {
+        let hosts = std::mem::take(&mut self.hosts);
+        match self.lease.take() {
+            Some(lease) => lease.release(self.ctx, &self.env_name, hosts, audit),
+            None => crate::ops::fleet::close_all(hosts),
         }
-        crate::ops::fleet::close_all(std::mem::take(&mut self.hosts));
     }
 
     fn explain_failure(&self, error: Error) -> Error {

@@ -80,18 +80,34 @@ impl EnvironmentLease {
         self.locked_hosts.push(handle.host.address().to_string());
     }
 
-    /// Lets go of every host lock and the lease; failures here must not hide the outcome.
-    pub fn release(self, ctx: &Context<'_>, env: &EnvName, hosts: &[HostHandle]) {
-        crate::ops::fleet::across(hosts, hosts.len(), |_, handle| {
-            if self
-                .locked_hosts
-                .contains(&handle.host.address().to_string())
-            {
-                handle.host.unlock(&self.holder)
-            } else {
-                Ok(())
+    /// Lets go of every host — its audit line (if any), its lock, its connection — in one
+    /// pass, all hosts at once, then the lease. Failures here must not hide the outcome.
+    pub fn release(
+        self,
+        ctx: &Context<'_>,
+        env: &EnvName,
+        hosts: Vec<HostHandle>,
+        audit: Option<&serde_json::Value>,
+    ) {
+        let (holder, locked) = (&self.holder, &self.locked_hosts);
+        let let_go = move |handle: HostHandle| {
+            if let Some(line) = audit {
+                let _ = handle.host.audit(line);
             }
-        });
+            if locked.contains(&handle.host.address().to_string()) {
+                let _ = handle.host.unlock(holder);
+            }
+            drop(handle);
+        };
+        if hosts.len() <= 1 {
+            hosts.into_iter().for_each(let_go);
+        } else {
+            thread::scope(|scope| {
+                for handle in hosts {
+                    scope.spawn(move || let_go(handle));
+                }
+            });
+        }
         let _ = ctx.store.release_lease(env, &self.holder);
     }
 }
