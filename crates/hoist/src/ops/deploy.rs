@@ -81,7 +81,7 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
                 .map(drop)?,
             Step::Run => run.step("run", Some(Step::Run), |run| {
                 let target = run_target(run)?;
-                run_step(run, &target, RunMode::Forward)
+                run_step(run, &target, RunMode::Forward, None)
             })?,
         }
     }

@@ -23,8 +23,8 @@ pub fn rollback(ctx: &Context<'_>, options: &RollbackOptions) -> Result<CommandO
     let mut run = CommandRun::begin(ctx, Action::Rollback, &options.env, args)?;
     let result = run.connect_hosts().and_then(|()| {
         run.step("rollback", None, |run| {
-            let target = rollback_target(run, options.to.as_ref())?;
-            run_step(run, &target, RunMode::Rollback)?;
+            let (target, live) = rollback_target(run, options.to.as_ref())?;
+            run_step(run, &target, RunMode::Rollback, Some(&live))?;
             run.set_state_after(Action::Rollback)?;
             Ok(target)
         })
@@ -36,11 +36,17 @@ pub fn rollback(ctx: &Context<'_>, options: &RollbackOptions) -> Result<CommandO
 
 /// Every host must agree on the target; the first host's chain decides it. The hosts are
 /// read all at once.
-fn rollback_target(run: &CommandRun<'_>, to: Option<&ReleaseId>) -> Result<ReleaseId> {
+/// Also returns what each host has live, so `run_step` need not ask again.
+fn rollback_target(
+    run: &CommandRun<'_>,
+    to: Option<&ReleaseId>,
+) -> Result<(ReleaseId, Vec<Option<ReleaseId>>)> {
     let mut target: Option<ReleaseId> = None;
+    let mut live = Vec::with_capacity(run.hosts.len());
     let read = fleet::map_parallel(&run.hosts, |handle| handle.host.releases());
     for (handle, releases) in run.hosts.iter().zip(read) {
         let releases = releases?;
+        live.push(releases.live.clone());
         let here = releases.chain.rollback_target(to).map_err(|error| {
             let hint = error.hint();
             Error::failed(format!(
@@ -63,5 +69,7 @@ fn rollback_target(run: &CommandRun<'_>, to: Option<&ReleaseId>) -> Result<Relea
             Some(_) => {}
         }
     }
-    target.ok_or_else(|| Error::failed(format!("environment `{}` has no hosts", run.env_name)))
+    let target = target
+        .ok_or_else(|| Error::failed(format!("environment `{}` has no hosts", run.env_name)))?;
+    Ok((target, live))
 }

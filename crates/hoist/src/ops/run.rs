@@ -38,7 +38,7 @@ pub fn run(ctx: &Context<'_>, options: &RunOptions) -> Result<CommandOutcome> {
     let result = run.connect_hosts().and_then(|()| {
         run.step("run", Some(Step::Run), |run| {
             let target = run_target(run)?;
-            run_step(run, &target, RunMode::Forward)?;
+            run_step(run, &target, RunMode::Forward, None)?;
             Ok(target)
         })
     });
@@ -66,7 +66,12 @@ pub(crate) fn run_target(run: &CommandRun<'_>) -> Result<ReleaseId> {
 /// Makes `target` live on every host — canary first, then `parallel` at a time, halting at
 /// the first failure — and records it. Hosts already serving `target` healthily are skipped,
 /// so running it again after a halt finishes the hosts that are left.
-pub(crate) fn run_step(run: &mut CommandRun<'_>, target: &ReleaseId, mode: RunMode) -> Result<()> {
+pub(crate) fn run_step(
+    run: &mut CommandRun<'_>,
+    target: &ReleaseId,
+    mode: RunMode,
+    known_live: Option<&[Option<ReleaseId>]>,
+) -> Result<()> {
     let ctx = run.ctx;
     if let Some(service) = &ctx.spec.service
         && service.strategy == Strategy::BlueGreen
@@ -77,8 +82,9 @@ pub(crate) fn run_step(run: &mut CommandRun<'_>, target: &ReleaseId, mode: RunMo
     let rollout = ctx.env_spec(&run.env_name)?.rollout;
     let outcome = {
         let shared: &CommandRun<'_> = run;
-        fleet::rollout(&shared.hosts, rollout, |_, handle| {
-            make_live_once(shared, handle, target, mode)
+        fleet::rollout(&shared.hosts, rollout, |index, handle| {
+            let live = known_live.and_then(|known| known.get(index).cloned());
+            make_live_once(shared, handle, target, mode, live)
         })
     };
     record_host_results(run, "run", &outcome)?;
@@ -131,8 +137,12 @@ fn make_live_once(
     handle: &HostHandle,
     target: &ReleaseId,
     mode: RunMode,
+    known_live: Option<Option<ReleaseId>>,
 ) -> Result<HostRun> {
-    let live = handle.host.releases()?.live;
+    let live = match known_live {
+        Some(live) => live,
+        None => handle.host.releases()?.live,
+    };
     if serves_healthily(run, handle, target, live.as_ref())? {
         run.ctx.progress.note(&format!(
             "{}: already serves `{target}`",
