@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use hoist_core::lifecycle::transition;
-use hoist_core::{Action, CommandStatus, EnvName, EnvState, Step};
+use hoist_core::{Action, CommandStatus, EnvName, EnvState, HostAddress, Step};
 
 use crate::error::{Error, Result};
 use crate::ops::context::Context;
@@ -28,6 +28,8 @@ pub struct CommandRun<'c> {
     pub env: Option<EnvironmentRecord>,
     pub command: CommandRecord,
     pub hosts: Vec<HostHandle>,
+    /// Connections opened while the command was being recorded, not locked yet.
+    early: Vec<(HostAddress, Result<HostHandle>)>,
     lease: Option<EnvironmentLease>,
     total: usize,
     index: usize,
@@ -69,12 +71,33 @@ impl<'c> CommandRun<'c> {
             env: None,
             command,
             hosts: Vec::new(),
+            early: Vec::new(),
             lease: None,
             total: 1,
             index: 0,
             failed_step: None,
         };
-        match run.start() {
+        // SSH handshakes are the slowest part of a command: start them now, while the store
+        // records the command and takes the lease. Locks are taken later, under the lease.
+        let targets = match action {
+            Action::Create | Action::Register => Vec::new(),
+            _ => host_targets(ctx, env_name).unwrap_or_default(),
+        };
+        let started = std::thread::scope(|scope| {
+            let connecting: Vec<_> = targets
+                .iter()
+                .map(|target| (target, scope.spawn(move || ctx.hosts.connect(target))))
+                .collect();
+            let started = run.start();
+            for (target, worker) in connecting {
+                let handle = worker
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::internal("a connecting thread panicked")));
+                run.early.push((target.address.clone(), handle));
+            }
+            started
+        });
+        match started {
             Ok(()) => Ok(run),
             Err(error) => Err(run.abandon(error)),
         }
@@ -187,13 +210,22 @@ impl<'c> CommandRun<'c> {
             return Err(Error::internal("hosts connected without a lease"));
         };
         let (holder, env) = (lease.holder().clone(), &self.env_name);
+        let mut early = std::mem::take(&mut self.early);
         let connected: Vec<Result<HostHandle>> = std::thread::scope(|scope| {
             let workers: Vec<_> = targets
                 .iter()
                 .map(|target| {
-                    scope.spawn(|| {
-                        let handle = ctx.hosts.connect(target)?;
-                        lock_host(ctx, env, &holder, &handle)?;
+                    let opened = early
+                        .iter()
+                        .position(|(address, _)| address == &target.address)
+                        .map(|at| early.swap_remove(at).1);
+                    let holder = &holder;
+                    scope.spawn(move || {
+                        let handle = match opened {
+                            Some(opened) => opened?,
+                            None => ctx.hosts.connect(target)?,
+                        };
+                        lock_host(ctx, env, holder, &handle)?;
                         Ok(handle)
                     })
                 })
