@@ -281,9 +281,25 @@ impl Outcome {
     }
 }
 
+/// A port no one listens on, below Linux's ephemeral range (32768+), so no outgoing
+/// connection of a parallel test (ssh, probes) can be holding it when the service binds it.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let mut next = seed | 1;
+    for _ in 0..200 {
+        // A small xorshift: different tests (processes) walk different sequences.
+        next ^= next << 13;
+        next ^= next >> 7;
+        next ^= next << 17;
+        let port = 15_000 + (next % 15_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 15000 and 30000");
 }
 
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
