@@ -8,6 +8,7 @@ pub mod failpoint;
 pub mod hostside;
 pub mod ops;
 pub mod ports;
+pub mod proxy;
 pub mod source_tree;
 
 pub use error::{Error, ErrorKind, Result};

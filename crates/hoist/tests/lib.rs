@@ -18,6 +18,7 @@ mod fleet;
 mod hooks_and_config;
 mod infrastructure;
 mod locking;
+mod proxy;
 mod remote_protocol;
 mod spec_commands;
 mod ssh_transport;

@@ -79,6 +79,9 @@ pub enum Command {
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),
+    /// Run the built-in reverse proxy in the foreground (hosts start it; see `proxy.pid`)
+    #[command(hide = true)]
+    Proxy(ProxyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +184,19 @@ pub struct HostArgs {
     pub root: PathBuf,
     #[command(subcommand)]
     pub command: HostCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The public address to accept requests on
+    #[arg(long, value_name = "ADDRESS")]
+    pub listen: std::net::SocketAddr,
+    /// The proxy's own directory: routes.json, admin.sock, proxy.pid (not the global --state)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// How long in-flight requests may take to finish on SIGTERM
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "5s")]
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]

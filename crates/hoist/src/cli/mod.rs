@@ -58,5 +58,6 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Status(args) => status::status(global, args, printer),
         Command::Check(args) => check::exec(global, args, printer),
         Command::Host(args) => host::exec(args),
+        Command::Proxy(args) => proxy::exec(args),
     }
 }

@@ -1,0 +1,196 @@
+//! Forwarding one request: pick the upstream from the current routes, rewrite the headers a
+//! proxy must rewrite, and stream both bodies through without buffering them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::proxy::in_flight::{CountedBody, InFlight};
+use crate::proxy::routes::RouteTable;
+
+pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// How long an upstream gets to accept a connection, and then to send response headers.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const RESPONSE_HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+#[derive(Debug, Clone)]
+pub struct Forwarder {
+    routes: Arc<RouteTable>,
+    in_flight: Arc<InFlight>,
+    client: Client<HttpConnector, Incoming>,
+}
+
+impl Forwarder {
+    pub fn new(routes: Arc<RouteTable>, in_flight: Arc<InFlight>) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
+            .build(connector);
+        Self {
+            routes,
+            in_flight,
+            client,
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        mut request: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<ProxyBody> {
+        // One snapshot for the whole request: a swap mid-request does not move it.
+        let routes = self.routes.current();
+        let Some(upstream) = routes.upstream else {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no upstream is routed yet\n",
+            );
+        };
+        if routes.maintenance
+            && !routes
+                .health_paths
+                .iter()
+                .any(|p| p == request.uri().path())
+        {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "down for maintenance, back soon\n",
+            );
+        }
+        if rewrite_request(&mut request, upstream, client).is_err() {
+            return text(StatusCode::BAD_REQUEST, "the request target is not valid\n");
+        }
+        let guard = self.in_flight.enter(upstream);
+        let sent = tokio::time::timeout(RESPONSE_HEADERS_TIMEOUT, self.client.request(request));
+        match sent.await {
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, CountedBody::new(body, guard).boxed())
+            }
+            Ok(Err(error)) => text(
+                StatusCode::BAD_GATEWAY,
+                &format!("the upstream {upstream} did not answer: {error}\n"),
+            ),
+            Err(_) => text(
+                StatusCode::GATEWAY_TIMEOUT,
+                &format!("the upstream {upstream} sent no response in time\n"),
+            ),
+        }
+    }
+}
+
+/// Points the request at `upstream`, keeping the client's Host, and adds the forwarding headers.
+fn rewrite_request(
+    request: &mut Request<Incoming>,
+    upstream: SocketAddr,
+    client: SocketAddr,
+) -> Result<(), hyper::http::uri::InvalidUri> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    // HTTP/2 carries the host in the URI's authority, not a Host header.
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+    let uri: Uri = format!("http://{upstream}{path}").parse()?;
+    *request.uri_mut() = uri;
+    *request.version_mut() = Version::HTTP_11;
+    let headers = request.headers_mut();
+    strip_hop_by_hop(headers);
+    if !headers.contains_key(header::HOST)
+        && let Some(value) = authority.and_then(|a| HeaderValue::from_str(&a).ok())
+    {
+        headers.insert(header::HOST, value);
+    }
+    let client_ip = client.ip().to_string();
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {client_ip}"),
+        None => client_ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert("x-forwarded-for", value);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    Ok(())
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Connection may name more per-connection headers of its own.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// A short plain-text answer from the proxy itself.
+pub fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(message.to_owned()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_stripped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("x-kept"));
+    }
+}

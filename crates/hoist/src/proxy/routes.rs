@@ -1,0 +1,143 @@
+//! The route table: where the proxy sends requests, whether the app is in maintenance, and
+//! the file that keeps it across restarts. Readers see one whole table at a time; a change
+//! is written to disk (temp, fsync, rename) before it is swapped in, so what an admin was
+//! told is what a restarted proxy loads.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// One version of the routes. `version` goes up by one with every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routes {
+    /// Where requests go; none means every request gets a 503.
+    pub upstream: Option<SocketAddr>,
+    /// When on, every request but the health paths gets a 503 maintenance page.
+    #[serde(default)]
+    pub maintenance: bool,
+    /// Paths still forwarded during maintenance, so health checks keep passing.
+    #[serde(default = "default_health_paths")]
+    pub health_paths: Vec<String>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+fn default_health_paths() -> Vec<String> {
+    vec!["/health".to_owned()]
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self {
+            upstream: None,
+            maintenance: false,
+            health_paths: default_health_paths(),
+            version: 0,
+        }
+    }
+}
+
+/// The live table, shared by every connection and the admin socket.
+#[derive(Debug)]
+pub struct RouteTable {
+    path: PathBuf,
+    current: RwLock<Arc<Routes>>,
+    /// Serializes changes, so two admins never both write version N+1.
+    writer: Mutex<()>,
+}
+
+impl RouteTable {
+    /// Loads `path` if it exists, or starts empty (no upstream) without writing anything.
+    pub fn load(path: &Path) -> Result<Self> {
+        let routes = match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                Error::failed(format!("the route table {} is not valid", path.display()))
+                    .cause(e)
+                    .hint("fix or delete it; the proxy starts with no upstream without it")
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Routes::default(),
+            Err(error) => return Err(Error::io("read the route table", path, error)),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            current: RwLock::new(Arc::new(routes)),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// The table as it is now; holding it keeps that version alive, never blocks changes.
+    pub fn current(&self) -> Arc<Routes> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Applies `change` to a copy, persists it, then swaps it in whole.
+    pub fn update(&self, change: impl FnOnce(&mut Routes)) -> Result<Arc<Routes>> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = Routes::clone(&self.current());
+        change(&mut next);
+        next.version += 1;
+        write_atomically(&self.path, &next)?;
+        let next = Arc::new(next);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&next);
+        Ok(next)
+    }
+}
+
+fn write_atomically(path: &Path, routes: &Routes) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(routes)
+        .map_err(|e| Error::internal("could not encode the route table").cause(e))?;
+    bytes.push(b'\n');
+    let temporary = path.with_extension("json.tmp");
+    let mut file =
+        File::create(&temporary).map_err(|e| Error::io("create the route table", &temporary, e))?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io("write the route table", &temporary, e))?;
+    fs::rename(&temporary, path).map_err(|e| Error::io("replace the route table", path, e))?;
+    // The rename itself is durable only once the directory is synced.
+    if let Some(directory) = path.parent() {
+        File::open(directory)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("sync the proxy state directory", directory, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_is_persisted_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        let table = RouteTable::load(&path).unwrap();
+        assert_eq!(*table.current(), Routes::default());
+        assert!(!path.exists(), "loading must not write");
+
+        let before = table.current();
+        let upstream: SocketAddr = "127.0.0.1:4100".parse().unwrap();
+        let after = table.update(|r| r.upstream = Some(upstream)).unwrap();
+        assert_eq!(after.version, 1);
+        assert_eq!(before.upstream, None, "a reader's snapshot never changes");
+
+        let reloaded = RouteTable::load(&path).unwrap();
+        assert_eq!(reloaded.current(), after);
+        assert!(!path.with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn a_corrupt_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        fs::write(&path, "{ not json").unwrap();
+        let error = RouteTable::load(&path).unwrap_err();
+        assert!(error.to_string().contains("not valid"), "{error}");
+    }
+}

@@ -1,0 +1,302 @@
+//! `hoist proxy` as a real process: two tiny upstreams ("blue", "green"), swaps over the
+//! admin socket, draining, maintenance, restarts, and bodies streamed through.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::harness::{Test, free_port, http_get};
+
+/// An HTTP/1.1 upstream answering its name; `/slow` after 1.5 s, `/forwarded` with the
+/// forwarding headers it saw, `/sum` with the length and blake3 of the request body.
+struct Upstream {
+    address: SocketAddr,
+}
+
+impl Upstream {
+    fn start(name: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                thread::spawn(move || serve_upstream_connection(stream, name));
+            }
+        });
+        Self { address }
+    }
+}
+
+/// Answers requests on one kept-alive connection until the proxy closes it.
+fn serve_upstream_connection(stream: TcpStream, name: &str) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_owned();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_owned();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((key, value)) = line.split_once(':') {
+                headers.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let length: u64 = header("content-length").parse().unwrap_or(0);
+        let mut hasher = blake3::Hasher::new();
+        let copied = std::io::copy(&mut (&mut reader).take(length), &mut hasher).unwrap();
+        let body = match path.as_str() {
+            "/slow" => {
+                thread::sleep(Duration::from_millis(1500));
+                name.to_owned()
+            }
+            "/forwarded" => format!(
+                "{}|{}",
+                header("x-forwarded-for"),
+                header("x-forwarded-proto")
+            ),
+            "/sum" => format!("{copied} {}", hasher.finalize().to_hex()),
+            _ => name.to_owned(),
+        };
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A running `hoist proxy`; stopped with SIGTERM (then SIGKILL) when dropped.
+struct Proxy {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Proxy {
+    fn start(dir: &Path, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_hoist"))
+            .args([
+                "proxy",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--state-dir",
+            ])
+            .arg(dir)
+            .args(["--drain-timeout", "5s"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        Test::wait_for_file(&dir.join("proxy.pid"), Duration::from_secs(10));
+        Self {
+            child,
+            port,
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn admin(&self, command: Value) -> Value {
+        let mut stream = UnixStream::connect(self.dir.join("admin.sock")).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        writeln!(stream, "{command}").unwrap();
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).unwrap();
+        let reply: Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(reply["ok"], true, "{command} was refused: {reply}");
+        reply
+    }
+
+    fn route_to(&self, upstream: &Upstream) -> Value {
+        self.admin(json!({ "set_upstream": upstream.address.to_string() }))
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.port, path).unwrap()
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    fn stop(mut self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the proxy exited with {status}");
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn started() -> (TempDir, Proxy) {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(dir.path(), free_port());
+    (dir, proxy)
+}
+
+#[test]
+fn requests_follow_a_swap_while_an_in_flight_request_finishes_on_the_old_upstream() {
+    let (blue, green) = (Upstream::start("blue"), Upstream::start("green"));
+    let (_dir, proxy) = started();
+    assert_eq!(proxy.route_to(&blue)["routes"]["version"], 1);
+    assert_eq!(proxy.get("/"), (200, "blue".to_owned()));
+
+    let port = proxy.port;
+    let slow = thread::spawn(move || http_get(port, "/slow").unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proxy.admin(json!({ "get": null }))["in_flight"][blue.address.to_string()] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow request never showed as in flight"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+
+    let swapped = proxy.route_to(&green);
+    assert_eq!(swapped["routes"]["upstream"], green.address.to_string());
+    assert_eq!(
+        swapped["in_flight"][blue.address.to_string()],
+        1,
+        "{swapped}"
+    );
+    assert_eq!(proxy.get("/"), (200, "green".to_owned()));
+    assert_eq!(slow.join().unwrap(), (200, "blue".to_owned()));
+    let drained = proxy.admin(json!({ "get": null }));
+    assert_eq!(drained["in_flight"], json!({}), "{drained}");
+    proxy.stop();
+}
+
+#[test]
+fn no_upstream_is_503_and_a_dead_upstream_is_502() {
+    let (_dir, proxy) = started();
+    let (status, body) = proxy.get("/");
+    assert_eq!(status, 503);
+    assert!(body.contains("no upstream"), "{body}");
+
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    proxy.admin(json!({ "set_upstream": dead.to_string() }));
+    assert_eq!(proxy.get("/").0, 502);
+}
+
+#[test]
+fn maintenance_answers_503_except_on_health_paths() {
+    let blue = Upstream::start("blue");
+    let (_dir, proxy) = started();
+    proxy.route_to(&blue);
+    let reply = proxy.admin(json!({ "maintenance": true }));
+    assert_eq!(reply["routes"]["maintenance"], true);
+    let (status, body) = proxy.get("/");
+    assert_eq!(status, 503);
+    assert!(body.contains("maintenance"), "{body}");
+    assert_eq!(proxy.get("/health"), (200, "blue".to_owned()));
+
+    proxy.admin(json!({ "maintenance": false }));
+    assert_eq!(proxy.get("/"), (200, "blue".to_owned()));
+}
+
+#[test]
+fn a_restarted_proxy_restores_its_routes() {
+    let green = Upstream::start("green");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let proxy = Proxy::start(dir.path(), port);
+    proxy.route_to(&green);
+    proxy.admin(json!({ "health_paths": ["/up"] }));
+    proxy.stop();
+    assert!(
+        !dir.path().join("proxy.pid").exists(),
+        "a clean stop removes the pid file"
+    );
+
+    let proxy = Proxy::start(dir.path(), port);
+    let table = proxy.admin(json!({ "get": null }));
+    assert_eq!(table["routes"]["upstream"], green.address.to_string());
+    assert_eq!(table["routes"]["health_paths"], json!(["/up"]));
+    assert_eq!(table["routes"]["version"], 2);
+    assert_eq!(proxy.get("/"), (200, "green".to_owned()));
+}
+
+#[test]
+fn the_admin_socket_is_owner_only_and_the_pid_file_names_the_process() {
+    let (dir, proxy) = started();
+    let mode = std::fs::metadata(dir.path().join("admin.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let pid = std::fs::read_to_string(dir.path().join("proxy.pid")).unwrap();
+    assert_eq!(pid.trim(), proxy.child.id().to_string());
+}
+
+#[test]
+fn forwarding_headers_reach_the_upstream() {
+    let blue = Upstream::start("blue");
+    let (_dir, proxy) = started();
+    proxy.route_to(&blue);
+    assert_eq!(proxy.get("/forwarded"), (200, "127.0.0.1|http".to_owned()));
+}
+
+#[test]
+fn a_large_request_body_streams_through_intact() {
+    let blue = Upstream::start("blue");
+    let (_dir, proxy) = started();
+    proxy.route_to(&blue);
+    let body: Vec<u8> = (0..5 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(31) >> 3) as u8)
+        .collect();
+    let expected = format!("{} {}", body.len(), blake3::hash(&body).to_hex());
+
+    let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /sum HTTP/1.1\r\nHost: app\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let (_, answer) = response.split_once("\r\n\r\n").unwrap();
+    assert_eq!(answer, expected);
+}
