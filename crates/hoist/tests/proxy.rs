@@ -300,3 +300,61 @@ fn a_large_request_body_streams_through_intact() {
     let (_, answer) = response.split_once("\r\n\r\n").unwrap();
     assert_eq!(answer, expected);
 }
+
+#[test]
+fn sigterm_stops_accepting_but_lets_an_in_flight_request_finish() {
+    let blue = Upstream::start("blue");
+    let (_dir, proxy) = started();
+    proxy.route_to(&blue);
+    let port = proxy.port;
+    let slow = thread::spawn(move || http_get(port, "/slow").unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proxy.admin(json!({ "get": null }))["in_flight"][blue.address.to_string()] != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow request never showed as in flight"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    kill(Pid::from_raw(proxy.child.id() as i32), Signal::SIGTERM).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        http_get(port, "/").is_err(),
+        "a stopping proxy must not accept new connections"
+    );
+    assert_eq!(slow.join().unwrap(), (200, "blue".to_owned()));
+    proxy.stop();
+}
+
+#[test]
+fn h2c_requests_are_forwarded_to_an_http1_upstream() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let green = Upstream::start("green");
+    let (_dir, proxy) = started();
+    proxy.route_to(&green);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, body) = runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", proxy.port))
+            .await
+            .unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::get(format!("http://127.0.0.1:{}/", proxy.port))
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.version(), hyper::Version::HTTP_2);
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    });
+    assert_eq!((status, body.as_str()), (200, "green"));
+}
