@@ -15,6 +15,7 @@ mod crash;
 mod deploy;
 mod failures;
 mod fleet;
+mod health_kinds;
 mod hooks_and_config;
 mod infrastructure;
 mod locking;

@@ -19,7 +19,7 @@ use hoist::ports::host::{ExecDir, LockHolder, LockOutcome, NewRelease, ReleaseIn
 use hoist::ports::runtime::InstanceSpec;
 use hoist::source_tree::SourceTree;
 use hoist::{ErrorKind, Result};
-use hoist_core::spec::{Build, Health};
+use hoist_core::spec::{Build, Health, HealthCheck, StatusRange};
 use hoist_core::{ReleaseId, ReleaseStatus};
 use tempfile::TempDir;
 
@@ -353,22 +353,47 @@ fn runs_and_probes_the_service_on_the_host() {
     let instance = runtime.start(&spec).unwrap();
     assert_eq!(instance.port, port);
     let health = Health {
-        path: "/health".into(),
-        expect_status: 200,
+        check: HealthCheck::Http {
+            path: "/health".into(),
+            expect: StatusRange::new(200, 299).unwrap(),
+            body_contains: None,
+            host: None,
+        },
         interval: Duration::from_millis(50),
         timeout: Duration::from_secs(1),
         deadline: Duration::from_secs(10),
         successes: 1,
+        initial_delay: Duration::ZERO,
     };
-    let report = remote.handle.probe.wait_healthy(port, &health);
+    let probe = &remote.handle.probe;
+    let report = probe.wait_healthy(port, &health, &id(1));
     assert!(report.healthy, "{report:?}");
     assert!(
         remote
             .handle
             .probe
-            .probe_once(port, &health)
+            .probe_once(port, &health, &id(1))
             .unwrap()
             .starts_with("200")
+    );
+    // A command check runs on the host, in the release's directory, with `$PORT` set.
+    let command = Health {
+        check: HealthCheck::Command {
+            command: format!("test -f app.py && test \"$PORT\" = {port}"),
+        },
+        ..health.clone()
+    };
+    assert_eq!(
+        probe.probe_once(port, &command, &id(1)),
+        Ok("exit 0".to_owned())
+    );
+    let tcp = Health {
+        check: HealthCheck::Tcp,
+        ..health.clone()
+    };
+    assert_eq!(
+        probe.probe_once(port, &tcp, &id(1)),
+        Ok("connected".to_owned())
     );
     let (status, body) = http_get(port, "/").unwrap();
     assert_eq!(
@@ -383,7 +408,7 @@ fn runs_and_probes_the_service_on_the_host() {
     let stopped = runtime.stop(Duration::from_secs(3)).unwrap();
     assert_eq!(stopped, Some(instance));
     assert_eq!(runtime.current().unwrap(), None);
-    let answer = remote.handle.probe.probe_once(port, &health).unwrap_err();
+    let answer = probe.probe_once(port, &health, &id(1)).unwrap_err();
     assert!(answer.contains("refused"), "{answer}");
 }
 

@@ -14,6 +14,8 @@ pub(super) const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
 pub(super) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub(super) const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
 pub(super) const HEALTH_SUCCESSES: u32 = 1;
+pub(super) const HEALTH_INITIAL_DELAY: Duration = Duration::ZERO;
+pub(super) const HEALTH_KIND: &str = "http";
 pub(super) const KEEP_RELEASES: u32 = 5;
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const PARALLEL: u32 = 8;
@@ -46,6 +48,7 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ("hooks.refresh", "[]".to_owned()),
         ("service.strategy", format!("\"{}\"", STRATEGY.as_str())),
         ("service.stop_grace", quoted_duration(STOP_GRACE)),
+        ("service.health.kind", format!("\"{HEALTH_KIND}\"")),
         (
             "service.health.expect_status",
             HEALTH_EXPECT_STATUS.to_string(),
@@ -54,6 +57,10 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ("service.health.timeout", quoted_duration(HEALTH_TIMEOUT)),
         ("service.health.deadline", quoted_duration(HEALTH_DEADLINE)),
         ("service.health.successes", HEALTH_SUCCESSES.to_string()),
+        (
+            "service.health.initial_delay",
+            quoted_duration(HEALTH_INITIAL_DELAY),
+        ),
         ("config.templates", "[]".to_owned()),
         ("env.NAME.connect_timeout", quoted_duration(CONNECT_TIMEOUT)),
         ("env.NAME.parallel", PARALLEL.to_string()),

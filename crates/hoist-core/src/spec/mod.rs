@@ -12,6 +12,7 @@ use crate::host_address::{HostAddress, SshDestination};
 mod defaults;
 mod diagnostic;
 mod environments;
+mod health;
 mod hosts;
 mod names;
 mod parse;
@@ -24,6 +25,7 @@ mod suggest;
 
 pub use defaults::explain_defaults;
 pub use diagnostic::{SpecDiagnostic, SpecErrors};
+pub use health::{Health, HealthCheck, StatusRange};
 
 /// A whole, validated spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,20 +85,6 @@ pub struct Service {
     /// SIGTERM, then this long, then SIGKILL.
     pub stop_grace: Duration,
     pub health: Option<Health>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Health {
-    /// HTTP path probed on `127.0.0.1:$PORT`, starting with `/`.
-    pub path: String,
-    pub expect_status: u16,
-    pub interval: Duration,
-    /// Per-try timeout.
-    pub timeout: Duration,
-    /// Overall deadline before the release is declared unhealthy.
-    pub deadline: Duration,
-    /// Consecutive successful tries needed.
-    pub successes: u32,
 }
 
 /// `[config] templates = ["deploy/app.ini.j2"]`: minijinja templates rendered at configure

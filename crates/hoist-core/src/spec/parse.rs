@@ -7,8 +7,8 @@ use super::problems::Problems;
 use super::section::Section;
 use super::suggest;
 use super::{
-    App, Build, ConfigTemplates, Health, Hooks, Service, Spec, SpecDiagnostic, SpecErrors,
-    Strategy, defaults,
+    App, Build, ConfigTemplates, Hooks, Service, Spec, SpecDiagnostic, SpecErrors, Strategy,
+    defaults,
 };
 
 const TOP_LEVEL_KEYS: &[&str] = &["app", "build", "hooks", "service", "config", "env"];
@@ -16,14 +16,6 @@ const APP_KEYS: &[&str] = &["name"];
 const BUILD_KEYS: &[&str] = &["steps", "upload", "upload_version", "exclude"];
 const HOOK_KEYS: &[&str] = &["post_upload", "stop", "start", "refresh"];
 const SERVICE_KEYS: &[&str] = &["command", "port", "strategy", "stop_grace", "health"];
-const HEALTH_KEYS: &[&str] = &[
-    "path",
-    "expect_status",
-    "interval",
-    "timeout",
-    "deadline",
-    "successes",
-];
 const CONFIG_KEYS: &[&str] = &["templates"];
 const STRATEGIES: &[&str] = &["recreate", "blue-green"];
 
@@ -228,80 +220,13 @@ fn read_service(section: &Section<'_>, problems: &mut Problems) -> Service {
         .unwrap_or(defaults::STOP_GRACE);
     let health = section
         .section("health", problems)
-        .map(|health| read_health(&health, problems));
+        .map(|health| super::health::read_health(&health, problems));
     Service {
         command,
         port,
         strategy,
         stop_grace,
         health,
-    }
-}
-
-fn read_health(section: &Section<'_>, problems: &mut Problems) -> Health {
-    section.check_keys(HEALTH_KEYS, problems);
-    let path = section
-        .required("path", "path = \"/health\"", problems)
-        .and_then(|field| {
-            let text = field.string(problems)?;
-            let clean = !text
-                .value
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control());
-            if !text.value.starts_with('/') || !clean {
-                problems.error_with_hint(
-                    text.span,
-                    format!(
-                        "health `path` `{}` must be a URL path starting with `/`",
-                        text.value
-                    ),
-                    "write the path the service answers on, like `/health` or `/`",
-                );
-                return None;
-            }
-            Some(text.value.to_owned())
-        })
-        .unwrap_or_default();
-    let expect_status = section
-        .field("expect_status")
-        .and_then(|field| field.integer(100, 599, problems))
-        .and_then(|status| u16::try_from(status).ok())
-        .unwrap_or(defaults::HEALTH_EXPECT_STATUS);
-    let duration = |key, default, problems: &mut Problems| {
-        section
-            .field(key)
-            .and_then(|field| field.duration(false, problems))
-            .unwrap_or(default)
-    };
-    let interval = duration("interval", defaults::HEALTH_INTERVAL, problems);
-    let timeout = duration("timeout", defaults::HEALTH_TIMEOUT, problems);
-    let deadline = duration("deadline", defaults::HEALTH_DEADLINE, problems);
-    if deadline < timeout {
-        let span = section
-            .field("deadline")
-            .or_else(|| section.field("timeout"))
-            .and_then(|field| field.span());
-        problems.error(
-            span,
-            format!(
-                "health `deadline` ({}) must be at least `timeout` ({})",
-                crate::duration::format_duration(deadline),
-                crate::duration::format_duration(timeout),
-            ),
-        );
-    }
-    let successes = section
-        .field("successes")
-        .and_then(|field| field.integer(1, i64::from(u32::MAX), problems))
-        .and_then(|successes| u32::try_from(successes).ok())
-        .unwrap_or(defaults::HEALTH_SUCCESSES);
-    Health {
-        path,
-        expect_status,
-        interval,
-        timeout,
-        deadline,
-        successes,
     }
 }
 

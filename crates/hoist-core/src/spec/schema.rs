@@ -184,23 +184,70 @@ fn service() -> Value {
 }
 
 fn health() -> Value {
+    let only = |kind: &str, keys: &[&str]| {
+        json!({
+            "if": { "required": ["kind"], "properties": { "kind": { "const": kind } } },
+            "then": { "not": { "anyOf": keys.iter().map(|key| json!({ "required": [key] })).collect::<Vec<_>>() } },
+        })
+    };
     json!({
         "type": "object",
-        "description": "An HTTP check on `127.0.0.1:$PORT` a new release must pass.",
+        "description": "The readiness check a new release must pass: an HTTP request or TCP connect on `127.0.0.1:$PORT`, or a command.",
         "additionalProperties": false,
-        "required": ["path"],
+        "allOf": [
+            {
+                "if": { "not": { "required": ["kind"] } },
+                "then": { "required": ["path"] },
+            },
+            {
+                "if": { "required": ["kind"], "properties": { "kind": { "const": "http" } } },
+                "then": { "required": ["path"], "not": { "required": ["command"] } },
+            },
+            only("tcp", &["path", "expect_status", "body_contains", "host", "command"]),
+            {
+                "if": { "required": ["kind"], "properties": { "kind": { "const": "command" } } },
+                "then": { "required": ["command"] },
+            },
+            only("command", &["path", "expect_status", "body_contains", "host"]),
+        ],
         "properties": {
+            "kind": {
+                "enum": ["http", "tcp", "command"],
+                "default": defaults::HEALTH_KIND,
+                "description": "`http` requests `path`; `tcp` connects; `command` runs `command` in the release directory with `$PORT` set, healthy on exit 0.",
+            },
             "path": {
                 "type": "string",
                 "pattern": "^/\\S*$",
-                "description": "The HTTP path probed, starting with `/`.",
+                "description": "http: the path probed, starting with `/`.",
             },
             "expect_status": {
-                "type": "integer",
-                "minimum": 100,
-                "maximum": 599,
+                "oneOf": [
+                    { "type": "integer", "minimum": 100, "maximum": 599 },
+                    { "type": "string", "pattern": "^[1-5][0-9][0-9]-[1-5][0-9][0-9]$" },
+                ],
                 "default": defaults::HEALTH_EXPECT_STATUS,
-                "description": "The HTTP status a healthy service answers with.",
+                "description": "http: the status a healthy service answers with, or a range like `\"200-399\"`.",
+            },
+            "body_contains": {
+                "type": "string",
+                "minLength": 1,
+                "description": "http: text the answer's body must contain.",
+            },
+            "host": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9._-]+(:[0-9]+)?$",
+                "description": "http: the `Host` header sent (default `127.0.0.1:PORT`).",
+            },
+            "command": {
+                "type": "string",
+                "minLength": 1,
+                "description": "command: run with `sh -c` in the release directory, `$PORT` set; exit 0 means healthy.",
+            },
+            "initial_delay": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::HEALTH_INITIAL_DELAY),
+                "description": "Waited before the first try.",
             },
             "interval": {
                 "$ref": "#/$defs/duration",

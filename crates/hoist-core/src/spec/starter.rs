@@ -73,10 +73,19 @@ strategy = "recreate"
 # How long after SIGTERM before SIGKILL.
 stop_grace = "10s"
 
-# An HTTP check on 127.0.0.1:$PORT that a new release must pass.
+# The readiness check a new release must pass. `kind` is "http" (a GET on
+# 127.0.0.1:$PORT), "tcp" (a connect) or "command" (run in the release, exit 0 = healthy).
 [service.health]
+kind = "http"
 path = "/"
+# A status, or a range like "200-399".
 expect_status = 200
+# body_contains = "ok"
+# host = "app.example"
+# For kind = "command" instead of path:
+# command = "./check.sh"
+# Waited before the first try.
+initial_delay = "0s"
 # Time between tries, how long one try may take, and when to give up.
 interval = "500ms"
 timeout = "2s"
@@ -134,7 +143,8 @@ mod tests {
         assert_eq!(service.command, "python3 -m http.server $PORT");
         assert_eq!(service.port, 8080);
         assert_eq!(service.strategy, Strategy::Recreate);
-        assert_eq!(service.health.as_ref().map(|h| h.path.as_str()), Some("/"));
+        let check = service.health.as_ref().map(|health| &health.check);
+        assert!(matches!(check, Some(super::super::HealthCheck::Http { path, .. }) if path == "/"));
         let dev = &spec.envs[&env_name("dev")];
         assert_eq!(dev.hosts, vec![host("local:/tmp/hoist/hello/dev")]);
     }

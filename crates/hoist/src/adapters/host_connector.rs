@@ -22,7 +22,7 @@ impl HostConnector for Connector {
             HostAddress::Local { root } => Ok(HostHandle {
                 host: Box::new(LocalHost::new(target.address.clone(), root.clone())),
                 runtime: Box::new(ProcessRuntime::new(root.clone())),
-                probe: Box::new(HttpProbe),
+                probe: Box::new(HttpProbe::new(root.clone())),
             }),
             HostAddress::Ssh(_) => {
                 // The master connection carries the host's session itself: one ssh process

@@ -17,6 +17,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hoist_core::spec::Health;
 use hoist_core::{HostAddress, ReleaseId};
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,8 @@ use crate::source_tree::SourceEntry;
 pub use response::{HostResponse, WireError, WireErrorKind};
 pub use wire::{
     HostVersion, WireBytes, WireConfigFile, WireExecDir, WireExecOutput, WireHealth,
-    WireInstanceSpec, WireLockOutcome, WireNewRelease, WireProbeAnswer, WireReleases, millis,
+    WireHealthCheck, WireInstanceSpec, WireLockOutcome, WireNewRelease, WireProbeAnswer,
+    WireReleases, millis,
 };
 
 /// One operation on the host, named by `op`.
@@ -114,11 +116,14 @@ pub enum HostRequest {
     ProbeWaitHealthy {
         port: u16,
         health: WireHealth,
+        /// Whose directory a command check runs in.
+        release: ReleaseId,
     },
     /// → `WireProbeAnswer`.
     ProbeOnce {
         port: u16,
         health: WireHealth,
+        release: ReleaseId,
     },
 }
 
@@ -200,7 +205,7 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
     };
     let host = LocalHost::new(address, root.to_path_buf());
     let runtime = ProcessRuntime::new(root);
-    let probe = HttpProbe;
+    let probe = HttpProbe::new(root);
     use HostRequest as Request;
     use HostResponse as Response;
     match request {
@@ -241,12 +246,21 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
         Request::RuntimeLogTail { release, lines } => {
             Response::from_result(runtime.log_tail(&release, lines))
         }
-        Request::ProbeWaitHealthy { port, health } => {
-            Response::from_result(Ok(probe.wait_healthy(port, &health.into())))
-        }
-        Request::ProbeOnce { port, health } => Response::from_result(Ok(WireProbeAnswer::from(
-            probe.probe_once(port, &health.into()),
-        ))),
+        Request::ProbeWaitHealthy {
+            port,
+            health,
+            release,
+        } => Response::from_result(
+            Health::try_from(health).map(|health| probe.wait_healthy(port, &health, &release)),
+        ),
+        Request::ProbeOnce {
+            port,
+            health,
+            release,
+        } => Response::from_result(
+            Health::try_from(health)
+                .map(|health| WireProbeAnswer::from(probe.probe_once(port, &health, &release))),
+        ),
     }
 }
 

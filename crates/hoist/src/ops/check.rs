@@ -121,13 +121,19 @@ fn check_host(
             .problems
             .push(format!("cannot read the instance: {error}")),
     }
-    if let (Some(health), true) = (&service.health, out.instance_alive) {
-        match handle.probe.probe_once(service.port, health) {
+    if let (Some(health), true, Some(release)) = (
+        &service.health,
+        out.instance_alive,
+        out.instance_release.clone(),
+    ) {
+        match handle.probe.probe_once(service.port, health, &release) {
             Ok(_) => out.healthy = Some(true),
             Err(answer) => {
                 out.healthy = Some(false);
-                out.problems
-                    .push(format!("health check GET {} failed: {answer}", health.path));
+                out.problems.push(format!(
+                    "health check {} failed: {answer}",
+                    health.check.describe(service.port)
+                ));
             }
         }
     }

@@ -174,7 +174,10 @@ fn serves_healthily(
     let healthy = match (&service.health, running) {
         (_, false) => false,
         (None, true) => true,
-        (Some(health), true) => handle.probe.probe_once(service.port, health).is_ok(),
+        (Some(health), true) => handle
+            .probe
+            .probe_once(service.port, health, target)
+            .is_ok(),
     };
     Ok(healthy)
 }
@@ -292,7 +295,7 @@ fn make_live(
     let Some(health) = &service.health else {
         return Ok(previous);
     };
-    let report = handle.probe.wait_healthy(service.port, health);
+    let report = handle.probe.wait_healthy(service.port, health, target);
     if report.healthy {
         ctx.progress.note(&format!(
             "{address}: healthy after {} tries ({:.1}s)",
@@ -309,9 +312,8 @@ fn make_live(
         "release `{target}` failed its health check on `{address}`"
     ))
     .cause(format!(
-        "GET {} expected {}; last answers: {}",
-        health.path,
-        health.expect_status,
+        "{}; last answers: {}",
+        health.check.describe(service.port),
         report.last_answers.join(", ")
     ))
     .cause(format!("service log:\n{log_tail}"));
@@ -344,10 +346,12 @@ fn put_back(
     match restored {
         Ok(()) => {
             // Wait for the old release to answer again, so "serves again" is true when said.
-            let serving = service
-                .health
-                .as_ref()
-                .is_none_or(|health| handle.probe.wait_healthy(service.port, health).healthy);
+            let serving = service.health.as_ref().is_none_or(|health| {
+                handle
+                    .probe
+                    .wait_healthy(service.port, health, &previous)
+                    .healthy
+            });
             let how = match serving {
                 true => "which serves again",
                 false => "which has not passed its health check yet",

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hoist_core::ReleaseId;
 use hoist_core::spec::Health;
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +16,11 @@ pub struct ProbeReport {
 }
 
 pub trait Probe: Send + Sync {
-    /// Probes `127.0.0.1:port` until `health.successes` consecutive successes, or until
-    /// `health.deadline` passes.
-    fn wait_healthy(&self, port: u16, health: &Health) -> ProbeReport;
-    /// One try, for `check`.
-    fn probe_once(&self, port: u16, health: &Health) -> Result<String, String>;
+    /// Waits `health.initial_delay`, then probes the instance of `release` on `port` until
+    /// `health.successes` consecutive successes, or until `health.deadline` passes. A
+    /// command check runs in `release`'s directory on the host.
+    fn wait_healthy(&self, port: u16, health: &Health, release: &ReleaseId) -> ProbeReport;
+    /// One try, no initial delay, for `check`.
+    fn probe_once(&self, port: u16, health: &Health, release: &ReleaseId)
+    -> Result<String, String>;
 }

@@ -1,6 +1,7 @@
 //! Whole-spec tests: valid specs and their defaults, and one test per class of mistake,
 //! each checking the message and the text its span points at.
 
+mod health;
 mod invalid;
 mod schema;
 mod ssh;

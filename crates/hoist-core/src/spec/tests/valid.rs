@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::super::{
-    App, Build, ConfigTemplates, EnvSpec, Health, Hooks, Service, Spec, Strategy, explain_defaults,
+    App, Build, ConfigTemplates, EnvSpec, Health, HealthCheck, Hooks, Service, Spec, StatusRange,
+    Strategy, explain_defaults,
 };
 use super::{MINIMAL, env_name, env_with_defaults, host, parsed};
 
@@ -87,12 +88,17 @@ fn full_spec_parses_to_the_expected_struct() {
             strategy: Strategy::BlueGreen,
             stop_grace: Duration::from_secs(15),
             health: Some(Health {
-                path: "/health".to_owned(),
-                expect_status: 204,
+                check: HealthCheck::Http {
+                    path: "/health".to_owned(),
+                    expect: StatusRange::new(204, 204).unwrap(),
+                    body_contains: None,
+                    host: None,
+                },
                 interval: Duration::from_millis(250),
                 timeout: Duration::from_secs(1),
                 deadline: Duration::from_secs(60),
                 successes: 2,
+                initial_delay: Duration::ZERO,
             }),
         }),
         config: ConfigTemplates {
@@ -141,12 +147,17 @@ fn service_and_health_defaults_apply() {
     assert_eq!(
         service.and_then(|s| s.health),
         Some(Health {
-            path: "/".to_owned(),
-            expect_status: 200,
+            check: HealthCheck::Http {
+                path: "/".to_owned(),
+                expect: StatusRange::new(200, 200).unwrap(),
+                body_contains: None,
+                host: None,
+            },
             interval: Duration::from_millis(500),
             timeout: Duration::from_secs(2),
             deadline: Duration::from_secs(30),
             successes: 1,
+            initial_delay: Duration::ZERO,
         })
     );
 }
@@ -179,7 +190,9 @@ B = "2"
     assert_eq!(spec.app.name, "site.example.org");
     assert_eq!(spec.build.steps, vec!["make".to_owned()]);
     let health = spec.service.as_ref().and_then(|s| s.health.as_ref());
-    assert_eq!(health.map(|h| h.path.as_str()), Some("/up"));
+    assert!(
+        matches!(health.map(|h| &h.check), Some(HealthCheck::Http { path, .. }) if path == "/up")
+    );
     let prod = &spec.envs[&env_name("prod")];
     assert_eq!(prod.vars.get("B").map(String::as_str), Some("2"));
     assert_eq!(spec.envs.len(), 2);

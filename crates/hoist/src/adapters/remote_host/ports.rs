@@ -38,10 +38,15 @@ impl Runtime for RemoteHost {
 impl Probe for RemoteHost {
     /// A host that cannot be asked counts as an unhealthy answer: the port has no error
     /// channel, and the report's answers say what happened.
-    fn wait_healthy(&self, port: u16, health: &Health) -> ProbeReport {
+    fn wait_healthy(&self, port: u16, health: &Health, release: &ReleaseId) -> ProbeReport {
         let started = Instant::now();
         let health = WireHealth::from(health);
-        match self.call(&HostRequest::ProbeWaitHealthy { port, health }) {
+        let release = release.clone();
+        match self.call(&HostRequest::ProbeWaitHealthy {
+            port,
+            health,
+            release,
+        }) {
             Ok(report) => report,
             Err(error) => ProbeReport {
                 healthy: false,
@@ -52,9 +57,19 @@ impl Probe for RemoteHost {
         }
     }
 
-    fn probe_once(&self, port: u16, health: &Health) -> Result<String, String> {
+    fn probe_once(
+        &self,
+        port: u16,
+        health: &Health,
+        release: &ReleaseId,
+    ) -> Result<String, String> {
         let health = WireHealth::from(health);
-        match self.call::<WireProbeAnswer>(&HostRequest::ProbeOnce { port, health }) {
+        let release = release.clone();
+        match self.call::<WireProbeAnswer>(&HostRequest::ProbeOnce {
+            port,
+            health,
+            release,
+        }) {
             Ok(answer) => answer.into(),
             Err(error) => Err(error.to_string()),
         }

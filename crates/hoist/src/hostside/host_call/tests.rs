@@ -27,12 +27,18 @@ fn holder() -> LockHolder {
 
 fn health() -> WireHealth {
     WireHealth {
-        path: "/health".into(),
-        expect_status: 200,
+        check: WireHealthCheck::Http {
+            path: "/health".into(),
+            expect_low: 200,
+            expect_high: 399,
+            body_contains: Some("ok".into()),
+            host: None,
+        },
         interval_ms: 10,
         timeout_ms: 100,
         deadline_ms: 50,
         successes: 1,
+        initial_delay_ms: 0,
     }
 }
 
@@ -118,10 +124,12 @@ fn every_request() -> Vec<HostRequest> {
         R::ProbeWaitHealthy {
             port: 8080,
             health: health(),
+            release: id(1),
         },
         R::ProbeOnce {
             port: 8080,
             health: health(),
+            release: id(1),
         },
     ]
 }
@@ -317,6 +325,7 @@ fn dispatch_runs_host_operations_on_the_root() {
         HostRequest::ProbeOnce {
             port,
             health: health(),
+            release: id(1),
         },
     )
     .unwrap();
@@ -326,6 +335,7 @@ fn dispatch_runs_host_operations_on_the_root() {
         HostRequest::ProbeWaitHealthy {
             port,
             health: health(),
+            release: id(1),
         },
     )
     .unwrap();

@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hoist_core::ReleaseId;
-use hoist_core::spec::Health;
+use hoist_core::spec::{Health, HealthCheck, StatusRange};
 
 use super::*;
 use crate::adapters::http_probe::HttpProbe;
@@ -275,14 +275,20 @@ fn runs_the_hello_example_until_stopped() {
     let instance = root.runtime.start(&spec).unwrap();
 
     let health = Health {
-        path: "/health".to_owned(),
-        expect_status: 200,
+        check: HealthCheck::Http {
+            path: "/health".to_owned(),
+            expect: StatusRange::new(200, 200).unwrap(),
+            body_contains: None,
+            host: None,
+        },
         interval: Duration::from_millis(50),
         timeout: Duration::from_secs(2),
         deadline: Duration::from_secs(10),
         successes: 2,
+        initial_delay: Duration::ZERO,
     };
-    let report = HttpProbe.wait_healthy(port, &health);
+    let probe = HttpProbe::new(root.dir.path());
+    let report = probe.wait_healthy(port, &health, &root.release);
     assert!(report.healthy, "{report:?}\n{}", root.log());
     assert_eq!(report.last_answers.last().unwrap(), "200 OK");
     assert_eq!(
@@ -292,7 +298,7 @@ fn runs_the_hello_example_until_stopped() {
 
     fs::write(root.release_dir().join("unhealthy"), "").unwrap();
     assert_eq!(
-        HttpProbe.probe_once(port, &health),
+        probe.probe_once(port, &health, &root.release),
         Err("503 Service Unavailable".to_owned())
     );
 
