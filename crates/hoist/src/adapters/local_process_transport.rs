@@ -2,7 +2,6 @@
 //! rsync. It lets the whole remote protocol (`RemoteHost` → `hoist host …`) run through the
 //! real binary without SSH, in tests and for debugging.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,6 +9,7 @@ use std::thread;
 
 use crate::adapters::transport::{ChildSession, Transport, TransportOutput, TransportSession};
 use crate::error::{Error, Result};
+use crate::hostside::exec::keep_last;
 
 /// stderr kept: the end says what went wrong.
 const KEPT_STDERR: usize = 64 * 1024;
@@ -169,24 +169,6 @@ fn join<T>(handle: thread::JoinHandle<io::Result<T>>) -> Result<T> {
         .join()
         .map_err(|_| Error::internal("a pipe reader panicked"))?
         .map_err(|e| Error::internal("cannot read a command's output").cause(e))
-}
-
-/// Reads to the end, keeping the last `limit` bytes, lossily decoded.
-fn keep_last(reader: &mut impl Read, limit: usize) -> io::Result<String> {
-    let mut kept = VecDeque::new();
-    let mut buffer = [0; 8 * 1024];
-    loop {
-        let read = match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        kept.extend(&buffer[..read]);
-        let excess = kept.len().saturating_sub(limit);
-        kept.drain(..excess);
-    }
-    Ok(String::from_utf8_lossy(kept.make_contiguous()).into_owned())
 }
 
 #[cfg(test)]

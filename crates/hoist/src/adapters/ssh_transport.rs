@@ -198,11 +198,7 @@ impl Transport for SshTransport {
         if argv.is_empty() {
             return Err(Error::internal("no command to run over ssh"));
         }
-        let remote_command = argv
-            .iter()
-            .map(|word| shell_quote(word))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let remote_command = remote_command_line(argv);
         let mut command = self.ssh_command();
         command.args(self.command_line.command_args(remote_command));
         let output = run_streaming(&mut command, stdin)
@@ -239,11 +235,7 @@ impl Transport for SshTransport {
                 carried.output,
             )));
         }
-        let remote_command = argv
-            .iter()
-            .map(|word| shell_quote(word))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let remote_command = remote_command_line(argv);
         let mut command = self.ssh_command();
         command
             .args(self.command_line.command_args(remote_command))
@@ -370,6 +362,15 @@ impl Drop for SshTransport {
             }
         }
     }
+}
+
+/// `argv` as one line for the remote shell, each word quoted so it arrives as exactly one
+/// argument.
+fn remote_command_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn spawn_error(program: &Path, error: std::io::Error) -> Error {

@@ -49,7 +49,7 @@ pub fn run_shell(cwd: &Path, command: &str, env: &[(String, String)]) -> Result<
 }
 
 /// Reads to the end, keeping the last `limit` bytes, cut at a character boundary.
-fn keep_last(reader: &mut impl Read, limit: usize) -> io::Result<String> {
+pub fn keep_last(reader: &mut impl Read, limit: usize) -> io::Result<String> {
     let mut kept: VecDeque<u8> = VecDeque::with_capacity(limit.min(8 * 1024));
     let mut buffer = [0; 8 * 1024];
     loop {

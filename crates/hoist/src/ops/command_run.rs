@@ -254,6 +254,11 @@ impl<'c> CommandRun<'c> {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// How many hosts at once (`parallel` of the environment's spec).
+    pub fn parallel(&self) -> Result<usize> {
+        Ok(self.ctx.env_spec(&self.env_name)?.rollout.parallel as usize)
+    }
+
     /// How many steps this command will show (`[n/N]`).
     pub fn plan(&mut self, total: usize) {
         self.total = total.max(1);

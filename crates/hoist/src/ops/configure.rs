@@ -9,7 +9,6 @@ use crate::ops::config_render;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
-use crate::ops::release::fleet_result;
 use crate::ops::report;
 
 #[derive(Debug, Clone)]
@@ -43,9 +42,10 @@ pub(crate) fn configure_step(run: &mut CommandRun<'_>) -> Result<usize> {
         ctx.secrets,
     )?;
     let parallel = env_spec.rollout.parallel as usize;
-    fleet_result(&fleet::across(&run.hosts, parallel, |_, handle| {
+    fleet::across(&run.hosts, parallel, |_, handle| {
         handle.host.write_config(&files)
-    }))?;
+    })
+    .ok()?;
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     run.event(
         "env.configured",

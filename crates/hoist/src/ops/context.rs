@@ -64,6 +64,14 @@ impl Context<'_> {
         })
     }
 
+    /// Where the service answers on a host, when the spec has one.
+    pub fn service_url(&self) -> Option<String> {
+        self.spec
+            .service
+            .as_ref()
+            .map(|service| format!("http://127.0.0.1:{}/", service.port))
+    }
+
     /// The exact command line for an action on an environment, for hints.
     pub fn command_line(&self, verb: &str, env: &EnvName) -> String {
         format!("{} {verb} {env}", self.invocation)

@@ -8,7 +8,6 @@ use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
-use crate::ops::release::fleet_result;
 use crate::ops::report;
 use crate::ops::run::record_host_results;
 
@@ -23,7 +22,7 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
     let result = run.connect_hosts().and_then(|()| {
         run.step("destroy", None, |run| {
             let grace = run.ctx.spec.service.as_ref().map(|s| s.stop_grace);
-            let parallel = run.ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+            let parallel = run.parallel()?;
             let destroyed = fleet::across(&run.hosts, parallel, |_, handle| {
                 if let Some(grace) = grace {
                     handle.runtime.stop(grace)?;
@@ -31,7 +30,7 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
                 handle.host.destroy()
             });
             record_host_results(run, "destroy", &destroyed)?;
-            fleet_result(&destroyed)?;
+            destroyed.ok()?;
             let env = run.env_mut()?;
             env.live_release = None;
             env.pending_release = None;

@@ -24,6 +24,14 @@ impl<T> FleetOutcome<T> {
         })
     }
 
+    /// `Ok` when every host that was reached succeeded, else the first host's error.
+    pub fn ok(&self) -> Result<()> {
+        match self.first_failure() {
+            Some((_, error)) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
     pub fn succeeded(&self) -> usize {
         self.results
             .iter()

@@ -8,7 +8,6 @@ use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::infrastructure::run_provision_command;
 use crate::ops::outcome::CommandOutcome;
-use crate::ops::release::fleet_result;
 use crate::ops::report;
 
 #[derive(Debug, Clone)]
@@ -34,9 +33,9 @@ pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
         ));
     }
     run.connect_hosts()?;
-    let parallel = run.ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let parallel = run.parallel()?;
     let provisioned = fleet::across(&run.hosts, parallel, |_, handle| handle.host.provision());
-    fleet_result(&provisioned)?;
+    provisioned.ok()?;
     for (handle, facts) in run.hosts.iter().zip(provisioned.results) {
         let Some(Ok(facts)) = facts else { continue };
         let tools: Vec<String> = facts

@@ -84,7 +84,7 @@ pub(crate) fn release_step(
     prepared: &PreparedRelease,
 ) -> Result<ReleaseId> {
     let ctx = run.ctx;
-    let parallel = ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let parallel = run.parallel()?;
     let discarded = fleet::across(&run.hosts, parallel, |_, handle| {
         for id in handle.host.discard_incomplete()? {
             ctx.progress.note(&format!(
@@ -94,7 +94,7 @@ pub(crate) fn release_step(
         }
         Ok(())
     });
-    fleet_result(&discarded)?;
+    discarded.ok()?;
     let id = fresh_id(run, &prepared.tree.content_hash)?;
     let now = ctx.clock.now();
     let info = ReleaseInfo {
@@ -119,7 +119,7 @@ pub(crate) fn release_step(
         upload_one(run, handle, &new_release, prepared)
     });
     record_host_results(run, "upload", &uploaded)?;
-    if let Err(error) = fleet_result(&uploaded) {
+    if let Err(error) = uploaded.ok() {
         let reason = first_line(&error.to_string());
         fleet::across(&run.hosts, parallel, |_, handle| {
             handle.host.mark_failed(&id, &reason)
@@ -128,9 +128,10 @@ pub(crate) fn release_step(
         return Err(error);
     }
     failpoint::hit("release.before_ready");
-    fleet_result(&fleet::across(&run.hosts, parallel, |_, handle| {
+    fleet::across(&run.hosts, parallel, |_, handle| {
         handle.host.mark_ready(&id)
-    }))?;
+    })
+    .ok()?;
     save_record(run, &id, prepared, ReleaseStatus::Ready, now)?;
     run.env_mut()?.pending_release = Some(id.clone());
     run.save_env()?;
@@ -179,14 +180,6 @@ fn upload_one(
     Ok(report)
 }
 
-/// The first host's error, naming the host, when any failed.
-pub(crate) fn fleet_result<T>(outcome: &fleet::FleetOutcome<T>) -> Result<()> {
-    match outcome.first_failure() {
-        Some((_, error)) => Err(error.clone()),
-        None => Ok(()),
-    }
-}
-
 /// `YYYYMMDDTHHMMSSZ-<hash>`, moved a second on if that id is taken on any host or in the
 /// store (the same content released twice within a second).
 fn fresh_id(run: &CommandRun<'_>, content_hash: &str) -> Result<ReleaseId> {
@@ -197,7 +190,7 @@ fn fresh_id(run: &CommandRun<'_>, content_hash: &str) -> Result<ReleaseId> {
         .into_iter()
         .map(|r| r.id)
         .collect();
-    let parallel = ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let parallel = run.parallel()?;
     let listed = fleet::across(&run.hosts, parallel, |_, handle| handle.host.releases());
     for result in listed.results.into_iter().flatten() {
         taken.extend(result?.infos.into_keys());

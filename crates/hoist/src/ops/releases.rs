@@ -9,7 +9,6 @@ use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::outcome::CommandOutcome;
-use crate::ops::release::fleet_result;
 use crate::ops::report;
 
 /// One release as a host reports it.
@@ -135,11 +134,11 @@ pub fn prune(ctx: &Context<'_>, options: &PruneOptions) -> Result<CommandOutcome
 
 /// Prunes every host; returns how many releases were removed in all.
 pub(crate) fn prune_hosts(run: &CommandRun<'_>, keep: u32) -> Result<usize> {
-    let parallel = run.ctx.env_spec(&run.env_name)?.rollout.parallel as usize;
+    let parallel = run.parallel()?;
     let pruned = fleet::across(&run.hosts, parallel, |_, handle| {
         handle.host.prune(keep as usize)
     });
-    fleet_result(&pruned)?;
+    pruned.ok()?;
     let mut removed = 0;
     for (handle, gone) in run.hosts.iter().zip(pruned.results) {
         let Some(Ok(gone)) = gone else { continue };

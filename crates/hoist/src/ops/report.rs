@@ -34,11 +34,7 @@ pub(crate) fn finish_with<T>(
                 .collect()
         })
         .unwrap_or_default();
-    let url = ctx
-        .spec
-        .service
-        .as_ref()
-        .map(|service| format!("http://127.0.0.1:{}/", service.port));
+    let url = ctx.service_url();
     Ok(CommandOutcome {
         command_id,
         action,

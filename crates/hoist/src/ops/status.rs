@@ -114,11 +114,7 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
         limit: 1,
     };
     let last_command = ctx.store.commands(&filter)?.into_iter().next();
-    let url = ctx
-        .spec
-        .service
-        .as_ref()
-        .map(|s| format!("http://127.0.0.1:{}/", s.port));
+    let url = ctx.service_url();
     Ok(EnvStatus {
         summary,
         hosts,

@@ -20,11 +20,7 @@ const ENDED: &[u8] = b"\x01hoist-session-ended ";
 /// own, then — unless it ended well, which it does once stdin closes — a wait for stdin to
 /// close.
 pub(super) fn wrapped_command(argv: &[String]) -> String {
-    let command = argv
-        .iter()
-        .map(|word| shell_quote(word))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = super::remote_command_line(argv);
     let script = format!(
         "{command}; status=$?; printf '\\001hoist-session-ended %s\\n' \"$status\"; [ \"$status\" = 0 ] || exec cat >/dev/null"
     );
