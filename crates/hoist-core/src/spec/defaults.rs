@@ -9,6 +9,7 @@ use crate::duration::format_duration;
 pub(super) const UPLOAD: &str = ".";
 pub(super) const STRATEGY: Strategy = Strategy::Recreate;
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(super) const DRAIN: Duration = Duration::from_secs(10);
 pub(super) const HEALTH_EXPECT_STATUS: u16 = 200;
 pub(super) const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
 pub(super) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -48,6 +49,14 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ("hooks.refresh", "[]".to_owned()),
         ("service.strategy", format!("\"{}\"", STRATEGY.as_str())),
         ("service.stop_grace", quoted_duration(STOP_GRACE)),
+        ("service.proxy", "\"builtin\" (blue-green only)".to_owned()),
+        ("service.drain", quoted_duration(DRAIN)),
+        (
+            "service.nginx.upstream_file",
+            "\"/etc/nginx/conf.d/hoist-APP.conf\"".to_owned(),
+        ),
+        ("service.nginx.upstream_name", "\"hoist_APP\"".to_owned()),
+        ("service.nginx.command", "\"nginx\"".to_owned()),
         ("service.health.kind", format!("\"{HEALTH_KIND}\"")),
         (
             "service.health.expect_status",

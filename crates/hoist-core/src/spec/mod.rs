@@ -22,10 +22,12 @@ mod section;
 mod ssh_options;
 mod starter;
 mod suggest;
+mod traffic;
 
 pub use defaults::explain_defaults;
 pub use diagnostic::{SpecDiagnostic, SpecErrors};
 pub use health::{Health, HealthCheck, StatusRange};
+pub use traffic::{NginxProxy, Proxy, default_upstream_file, default_upstream_name};
 
 /// A whole, validated spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +87,10 @@ pub struct Service {
     /// SIGTERM, then this long, then SIGKILL.
     pub stop_grace: Duration,
     pub health: Option<Health>,
+    /// What routes to a blue-green service (`builtin` unless set).
+    pub proxy: Proxy,
+    /// How long the old blue-green instance may finish its requests before it is stopped.
+    pub drain: Duration,
 }
 
 /// `[config] templates = ["deploy/app.ini.j2"]`: minijinja templates rendered at configure

@@ -15,7 +15,16 @@ const TOP_LEVEL_KEYS: &[&str] = &["app", "build", "hooks", "service", "config", 
 const APP_KEYS: &[&str] = &["name"];
 const BUILD_KEYS: &[&str] = &["steps", "upload", "upload_version", "exclude"];
 const HOOK_KEYS: &[&str] = &["post_upload", "stop", "start", "refresh"];
-const SERVICE_KEYS: &[&str] = &["command", "port", "strategy", "stop_grace", "health"];
+const SERVICE_KEYS: &[&str] = &[
+    "command",
+    "port",
+    "strategy",
+    "stop_grace",
+    "health",
+    "proxy",
+    "drain",
+    "nginx",
+];
 const CONFIG_KEYS: &[&str] = &["templates"];
 const STRATEGIES: &[&str] = &["recreate", "blue-green"];
 
@@ -47,7 +56,7 @@ pub(super) fn parse(text: &str) -> Result<Spec, SpecErrors> {
         .unwrap_or_default();
     let service = root
         .section("service", &mut problems)
-        .map(|section| read_service(&section, &mut problems));
+        .map(|section| read_service(&section, &app.name, &mut problems));
     let config = root
         .section("config", &mut problems)
         .map(|section| read_config(&section, &mut problems))
@@ -168,7 +177,7 @@ fn read_hooks(section: &Section<'_>, problems: &mut Problems) -> Hooks {
     }
 }
 
-fn read_service(section: &Section<'_>, problems: &mut Problems) -> Service {
+fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Service {
     section.check_keys(SERVICE_KEYS, problems);
     let command = section
         .required(
@@ -221,12 +230,15 @@ fn read_service(section: &Section<'_>, problems: &mut Problems) -> Service {
     let health = section
         .section("health", problems)
         .map(|health| super::health::read_health(&health, problems));
+    let (proxy, drain) = super::traffic::read_traffic(section, app, strategy, problems);
     Service {
         command,
         port,
         strategy,
         stop_grace,
         health,
+        proxy,
+        drain,
     }
 }
 

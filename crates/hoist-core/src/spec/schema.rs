@@ -179,6 +179,26 @@ fn service() -> Value {
                 "description": "How long after SIGTERM before SIGKILL.",
             },
             "health": health(),
+            "proxy": {
+                "enum": ["builtin", "nginx"],
+                "default": "builtin",
+                "description": "Blue-green only: what routes to the live instance. `builtin` runs `hoist proxy` on each host on `port`; `nginx` writes an upstream file for the host's nginx.",
+            },
+            "drain": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::DRAIN),
+                "description": "Blue-green: how long the old instance may finish its requests once the route has moved.",
+            },
+            "nginx": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "With `proxy = \"nginx\"`: the upstream file hoist writes, its upstream name, and how to call nginx.",
+                "properties": {
+                    "upstream_file": { "type": "string", "description": "Absolute path of the include file hoist owns (default /etc/nginx/conf.d/hoist-APP.conf)." },
+                    "upstream_name": { "type": "string", "pattern": "^[A-Za-z0-9_]+$", "description": "The NAME in `upstream NAME {}` (default hoist_APP)." },
+                    "command": { "type": "string", "minLength": 1, "description": "How to call nginx (default `nginx`); `-t` and `-s reload` are added." },
+                },
+            },
         },
     })
 }

@@ -5,6 +5,7 @@ mod health;
 mod invalid;
 mod schema;
 mod ssh;
+mod traffic;
 mod valid;
 
 use super::{Spec, SpecDiagnostic};

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::super::{
-    App, Build, ConfigTemplates, EnvSpec, Health, HealthCheck, Hooks, Service, Spec, StatusRange,
-    Strategy, explain_defaults,
+    App, Build, ConfigTemplates, EnvSpec, Health, HealthCheck, Hooks, Proxy, Service, Spec,
+    StatusRange, Strategy, explain_defaults,
 };
 use super::{MINIMAL, env_name, env_with_defaults, host, parsed};
 
@@ -100,6 +100,8 @@ fn full_spec_parses_to_the_expected_struct() {
                 successes: 2,
                 initial_delay: Duration::ZERO,
             }),
+            proxy: Proxy::Builtin,
+            drain: Duration::from_secs(10),
         }),
         config: ConfigTemplates {
             templates: paths(&["deploy/app.ini.j2"]),
