@@ -45,6 +45,10 @@ pub enum Action {
     Remove,
     Prune,
     Register,
+    /// `maintenance on|off`: the proxy answers 503 (or serves again).
+    Maintenance,
+    /// `check --fix`: stop what no record owns, start a dead proxy.
+    Repair,
     Destroy,
 }
 
@@ -135,7 +139,7 @@ impl Step {
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::Create,
         Action::Provision,
         Action::Configure,
@@ -146,6 +150,8 @@ impl Action {
         Action::Remove,
         Action::Prune,
         Action::Register,
+        Action::Maintenance,
+        Action::Repair,
         Action::Destroy,
     ];
 
@@ -161,6 +167,8 @@ impl Action {
             Self::Remove => "remove",
             Self::Prune => "prune",
             Self::Register => "register",
+            Self::Maintenance => "maintenance",
+            Self::Repair => "repair",
             Self::Destroy => "destroy",
         }
     }
@@ -211,14 +219,17 @@ pub fn transition(state: Option<EnvState>, action: Action) -> Result<EnvState, R
         (_, None) => Err(unknown()),
         (_, Some(Destroyed)) => Err(destroyed()),
         (Action::Destroy, Some(_)) => Ok(Destroyed),
-        (Action::Register, Some(current)) => Ok(current),
+        (Action::Register | Action::Repair, Some(current)) => Ok(current),
         (Action::Provision, Some(current)) => Ok(current.max(Provisioned)),
-        (Action::Configure | Action::Remove | Action::Prune, Some(Created)) => Err(refuse(
+        (
+            Action::Configure | Action::Remove | Action::Prune | Action::Maintenance,
+            Some(Created),
+        ) => Err(refuse(
             "its hosts are not provisioned yet",
             "run `hoist provision ENV` first",
         )),
         (Action::Configure, Some(current)) => Ok(current.max(Configured)),
-        (Action::Remove | Action::Prune, Some(current)) => Ok(current),
+        (Action::Remove | Action::Prune | Action::Maintenance, Some(current)) => Ok(current),
         (Action::Release, Some(Configured | Released | Running)) => Ok(Released),
         (Action::Release, Some(_)) => Err(refuse(
             "it is not configured yet",
@@ -280,14 +291,14 @@ mod tests {
     /// C created, P provisioned, F configured, R released, U running, D destroyed.
     #[rustfmt::skip]
     const TABLE: [(&str, &str); 7] = [
-        //                  create prov conf rel run deploy rollback remove prune register destroy
-        ("-",           "C      x    x    x   x   U      x        x      x     x        x"),
-        ("created",     "x      P    x    x   x   U      x        x      x     C        D"),
-        ("provisioned", "x      P    F    x   x   U      x        P      P     P        D"),
-        ("configured",  "x      F    F    R   x   U      x        F      F     F        D"),
-        ("released",    "x      R    R    R   U   U      U        R      R     R        D"),
-        ("running",     "x      U    U    R   U   U      U        U      U     U        D"),
-        ("destroyed",   "C      x    x    x   x   U      x        x      x     x        x"),
+        //                  create prov conf rel run deploy rollback remove prune register maint repair destroy
+        ("-",           "C      x    x    x   x   U      x        x      x     x        x     x      x"),
+        ("created",     "x      P    x    x   x   U      x        x      x     C        x     C      D"),
+        ("provisioned", "x      P    F    x   x   U      x        P      P     P        P     P      D"),
+        ("configured",  "x      F    F    R   x   U      x        F      F     F        F     F      D"),
+        ("released",    "x      R    R    R   U   U      U        R      R     R        R     R      D"),
+        ("running",     "x      U    U    R   U   U      U        U      U     U        U     U      D"),
+        ("destroyed",   "C      x    x    x   x   U      x        x      x     x        x     x      x"),
     ];
 
     fn state_of(letter: &str) -> Option<EnvState> {

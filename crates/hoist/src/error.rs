@@ -30,11 +30,20 @@ pub struct Error {
     pub message: String,
     pub causes: Vec<String>,
     pub hints: Vec<String>,
+    /// The command already printed its answer on stdout (`check --json` with drift): the
+    /// error only sets the exit code and explains on stderr.
+    pub answered: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Marks the answer as already printed on stdout.
+    pub fn answered(mut self) -> Self {
+        self.answered = true;
+        self
+    }
+
     /// A failure caused by input or a failed step (exit 1).
     pub fn failed(message: impl Into<String>) -> Self {
         Self {
@@ -42,6 +51,7 @@ impl Error {
             message: message.into(),
             causes: Vec::new(),
             hints: Vec::new(),
+            answered: false,
         }
     }
 

@@ -92,20 +92,3 @@ fn failing_build_step_is_reported_with_its_output() {
         .stderr_contains("broken");
     assert!(t.live().is_none());
 }
-
-#[test]
-fn blue_green_is_refused_at_run_time_for_now() {
-    let t = Test::new();
-    let spec = std::fs::read_to_string(t.project.join("Hoist.toml"))
-        .unwrap()
-        .replace(
-            "stop_grace = \"3s\"",
-            "stop_grace = \"3s\"\nstrategy = \"blue-green\"",
-        );
-    t.write("Hoist.toml", &spec);
-    t.hoist(&["spec", "check"]).success();
-    t.hoist(&["deploy", "dev"])
-        .code(1)
-        .stderr_contains("blue-green")
-        .stderr_contains("recreate");
-}

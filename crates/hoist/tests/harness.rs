@@ -200,19 +200,29 @@ impl Test {
 }
 
 impl Drop for Test {
-    /// Never leave a service running: kill the recorded instance's process group.
+    /// Never leave a process running: every slot's instance, strays, the proxy.
     fn drop(&mut self) {
-        let record = self.root.join("run").join("instance.json");
-        if let Ok(text) = std::fs::read_to_string(record)
-            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(pid) = value.get("pid").and_then(serde_json::Value::as_i64)
-        {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        stop_everything(&self.root);
     }
+}
+
+/// Kills every process hoist started for the deploy root `root`.
+pub fn stop_everything(root: &Path) {
+    use hoist::hostside::process_runtime::ProcessRuntime;
+    use hoist::hostside::proxy_process::ProxyProcess;
+    use hoist::ports::Runtime;
+    use hoist::ports::runtime::Slot;
+    if !root.exists() {
+        return;
+    }
+    let runtime = ProcessRuntime::new(root);
+    for slot in [Slot::Single, Slot::Blue, Slot::Green] {
+        let _ = runtime.stop(slot, Duration::ZERO);
+    }
+    for stray in runtime.strays().unwrap_or_default() {
+        let _ = runtime.stop_stray(&stray, Duration::ZERO);
+    }
+    let _ = ProxyProcess::new(root).stop(Duration::ZERO);
 }
 
 #[derive(Debug)]

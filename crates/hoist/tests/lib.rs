@@ -8,9 +8,12 @@
 )]
 
 mod harness;
+mod load_loop;
 mod testbed;
 
 mod bad_input;
+mod blue_green;
+mod blue_green_crash;
 mod crash;
 mod deploy;
 mod failures;

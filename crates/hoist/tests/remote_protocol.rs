@@ -16,7 +16,7 @@ use hoist::adapters::transport::{Transport, TransportOutput, TransportSession};
 use hoist::hostside::layout::Layout;
 use hoist::ports::HostHandle;
 use hoist::ports::host::{ExecDir, LockHolder, LockOutcome, NewRelease, ReleaseInfo};
-use hoist::ports::runtime::InstanceSpec;
+use hoist::ports::runtime::{InstanceSpec, Slot};
 use hoist::source_tree::SourceTree;
 use hoist::{ErrorKind, Result};
 use hoist_core::spec::{Build, Health, HealthCheck, StatusRange};
@@ -350,7 +350,7 @@ fn runs_and_probes_the_service_on_the_host() {
         env: vec![("GREETING".into(), "hi".into())],
     };
     let runtime = &remote.handle.runtime;
-    let instance = runtime.start(&spec).unwrap();
+    let instance = runtime.start(Slot::Single, &spec).unwrap();
     assert_eq!(instance.port, port);
     let health = Health {
         check: HealthCheck::Http {
@@ -400,14 +400,14 @@ fn runs_and_probes_the_service_on_the_host() {
         (status, body.trim()),
         (200, format!("hi from {}: v1", id(1)).as_str())
     );
-    let current = runtime.current().unwrap().unwrap();
+    let current = runtime.current(Slot::Single).unwrap().unwrap();
     assert!(current.alive);
     assert_eq!(current.instance, instance);
     let log = runtime.log_tail(&id(1), 20).unwrap();
     assert!(log.contains("listening on 127.0.0.1"), "{log}");
-    let stopped = runtime.stop(Duration::from_secs(3)).unwrap();
+    let stopped = runtime.stop(Slot::Single, Duration::from_secs(3)).unwrap();
     assert_eq!(stopped, Some(instance));
-    assert_eq!(runtime.current().unwrap(), None);
+    assert_eq!(runtime.current(Slot::Single).unwrap(), None);
     let answer = probe.probe_once(port, &health, &id(1)).unwrap_err();
     assert!(answer.contains("refused"), "{answer}");
 }

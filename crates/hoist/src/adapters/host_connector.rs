@@ -10,6 +10,7 @@ use crate::adapters::local_host::LocalHost;
 use crate::adapters::remote_host::RemoteHost;
 use crate::adapters::ssh_transport::SshTransport;
 use crate::error::Result;
+use crate::hostside::local_router::LocalRouter;
 use crate::hostside::process_runtime::ProcessRuntime;
 use crate::ports::{HostConnector, HostHandle, HostTarget};
 
@@ -22,6 +23,7 @@ impl HostConnector for Connector {
             HostAddress::Local { root } => Ok(HostHandle {
                 host: Box::new(LocalHost::new(target.address.clone(), root.clone())),
                 runtime: Box::new(ProcessRuntime::new(root.clone())),
+                router: Box::new(LocalRouter::new(root.clone())),
                 probe: Box::new(HttpProbe::new(root.clone())),
             }),
             HostAddress::Ssh(_) => {

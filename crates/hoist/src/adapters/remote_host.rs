@@ -104,6 +104,7 @@ impl RemoteHost {
         HostHandle {
             host: Box::new(self.clone()),
             runtime: Box::new(self.clone()),
+            router: Box::new(self.clone()),
             probe: Box::new(self),
         }
     }

@@ -13,6 +13,7 @@ mod environments;
 mod events;
 mod hosts;
 mod leases;
+mod live_instances;
 mod migrations;
 
 #[cfg(test)]
@@ -33,8 +34,8 @@ use rusqlite::{Connection, ErrorCode};
 use crate::error::{Error, Result};
 use crate::ports::host::LockHolder;
 use crate::ports::store::{
-    CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome, NewCommand,
-    NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
+    CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
+    LiveInstance, NewCommand, NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
 };
 
 /// How long an operation waits for another process's write to finish.
@@ -307,6 +308,30 @@ impl Store for SqliteStore {
         self.run(
             format_args!("unregister host `{address}` from `{env}`"),
             |connection| hosts::unregister_host(connection, env, &address.to_string()),
+        )
+    }
+
+    fn save_live_instance(&self, instance: &LiveInstance) -> Result<()> {
+        self.run(
+            format_args!(
+                "record the live instance of `{}` on `{}`",
+                instance.env, instance.host
+            ),
+            |connection| live_instances::save(connection, instance),
+        )
+    }
+
+    fn live_instances(&self, env: &EnvName) -> Result<Vec<LiveInstance>> {
+        self.run(
+            format_args!("list the live instances of `{env}`"),
+            |connection| live_instances::list(connection, env),
+        )
+    }
+
+    fn forget_live_instance(&self, env: &EnvName, host: Option<&str>) -> Result<bool> {
+        self.run(
+            format_args!("forget live instances of `{env}`"),
+            |connection| live_instances::forget(connection, env, host),
         )
     }
 

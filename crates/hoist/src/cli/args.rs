@@ -75,7 +75,9 @@ pub enum Command {
     /// Show an environment's state, hosts, instances and last command
     Status(EnvArgs),
     /// Compare what was recorded with what the hosts have; exit 1 on drift
-    Check(EnvArgs),
+    Check(CheckArgs),
+    /// Put the app behind a 503 maintenance page (health paths still answer), or take it off
+    Maintenance(MaintenanceArgs),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),
@@ -111,6 +113,30 @@ pub enum SpecCommand {
     },
     /// Print the JSON Schema of Hoist.toml
     Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+    /// First repair what is safe: stop instances no record owns, start a dead proxy
+    #[arg(long)]
+    pub fix: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintenanceArgs {
+    /// `on` answers 503 with a short page; `off` serves again
+    #[arg(value_enum)]
+    pub switch: Switch,
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
 }
 
 #[derive(Debug, Args)]

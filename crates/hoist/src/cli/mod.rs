@@ -57,6 +57,7 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::List => status::list(global, printer),
         Command::Status(args) => status::status(global, args, printer),
         Command::Check(args) => check::exec(global, args, printer),
+        Command::Maintenance(args) => maintenance::exec(global, args, printer),
         Command::Host(args) => host::exec(args),
         Command::Proxy(args) => proxy::exec(args),
     }

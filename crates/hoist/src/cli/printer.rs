@@ -73,7 +73,7 @@ pub fn report_error(error: &Error, json: bool) {
         }
     }
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
-    if json {
+    if json && !error.answered {
         let value = serde_json::json!({
             "error": {
                 "message": error.message,

@@ -7,6 +7,7 @@
 //! Secrets (config file contents) travel in requests, on stdin only: never in argv, never
 //! logged, and never in a debug print of a request.
 
+mod dispatch;
 mod response;
 mod wire;
 
@@ -15,22 +16,16 @@ mod tests;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use hoist_core::spec::Health;
-use hoist_core::{HostAddress, ReleaseId};
+use hoist_core::ReleaseId;
 use serde::{Deserialize, Serialize};
 
-use crate::adapters::http_probe::HttpProbe;
-use crate::adapters::local_host::LocalHost;
 use crate::error::{Error, Result};
-use crate::hostside::process_runtime::ProcessRuntime;
-use crate::hostside::release_writer;
-use crate::ports::host::{ConfigFile, Host};
-use crate::ports::probe::Probe;
-use crate::ports::runtime::Runtime;
+use crate::ports::router::RouteConfig;
+use crate::ports::runtime::{Slot, StrayProcess};
 use crate::source_tree::SourceEntry;
 
+pub use dispatch::dispatch;
 pub use response::{HostResponse, WireError, WireErrorKind};
 pub use wire::{
     HostVersion, WireBytes, WireConfigFile, WireExecDir, WireExecOutput, WireHealth,
@@ -100,13 +95,53 @@ pub enum HostRequest {
     /// → `Instance`.
     RuntimeStart {
         spec: WireInstanceSpec,
+        #[serde(default)]
+        slot: Slot,
     },
     /// → `Option<Instance>`.
     RuntimeStop {
         grace_ms: u64,
+        #[serde(default)]
+        slot: Slot,
     },
     /// → `Option<InstanceState>`.
-    RuntimeCurrent,
+    RuntimeCurrent {
+        #[serde(default)]
+        slot: Slot,
+    },
+    /// → `Vec<StrayProcess>`.
+    RuntimeStrays,
+    /// → whether it was signalled.
+    RuntimeStopStray {
+        stray: StrayProcess,
+        grace_ms: u64,
+    },
+    /// → `ProxyStart`.
+    RouterEnsure {
+        config: RouteConfig,
+    },
+    /// → `RouteState`.
+    RouterRoute {
+        config: RouteConfig,
+    },
+    RouterSetUpstream {
+        config: RouteConfig,
+        port: u16,
+    },
+    /// → requests still in flight.
+    RouterDrain {
+        config: RouteConfig,
+        port: u16,
+        limit_ms: u64,
+    },
+    RouterMaintenance {
+        config: RouteConfig,
+        on: bool,
+    },
+    /// → a free loopback port.
+    RouterFreePort,
+    /// → whether a proxy was running.
+    RouterStopProxy,
     /// → the log's tail.
     RuntimeLogTail {
         release: ReleaseId,
@@ -128,7 +163,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 23] = [
+pub const OPS: [&str; 32] = [
     "version",
     "provision",
     "lock",
@@ -149,6 +184,15 @@ pub const OPS: [&str; 23] = [
     "runtime_start",
     "runtime_stop",
     "runtime_current",
+    "runtime_strays",
+    "runtime_stop_stray",
+    "router_ensure",
+    "router_route",
+    "router_set_upstream",
+    "router_drain",
+    "router_maintenance",
+    "router_free_port",
+    "router_stop_proxy",
     "runtime_log_tail",
     "probe_wait_healthy",
     "probe_once",
@@ -189,78 +233,6 @@ fn parse(input: &[u8]) -> Result<HostRequest> {
                 "the `{op}` request does not have the expected fields"
             ))
         }),
-    }
-}
-
-/// Runs `request` against the deploy root `root` with the local adapters.
-pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
-    if !root.is_absolute() {
-        return HostResponse::from_result::<()>(Err(Error::failed(format!(
-            "the deploy root `{}` is not an absolute path",
-            root.display()
-        ))));
-    }
-    let address = HostAddress::Local {
-        root: root.to_path_buf(),
-    };
-    let host = LocalHost::new(address, root.to_path_buf());
-    let runtime = ProcessRuntime::new(root);
-    let probe = HttpProbe::new(root);
-    use HostRequest as Request;
-    use HostResponse as Response;
-    match request {
-        Request::Version => Response::from_result(Ok(installed_version(root))),
-        Request::Provision => Response::from_result(host.provision()),
-        Request::Lock { holder } => {
-            Response::from_result(host.lock(&holder).map(WireLockOutcome::from))
-        }
-        Request::Unlock { holder } => Response::from_result(host.unlock(&holder)),
-        Request::WriteConfig { files } => {
-            let files: Vec<ConfigFile> = files.into_iter().map(ConfigFile::from).collect();
-            Response::from_result(host.write_config(&files))
-        }
-        Request::Releases => Response::from_result(host.releases().map(|r| WireReleases::from(&r))),
-        Request::PrepareUpload { release, entries } => Response::from_result(
-            release_writer::prepare_release(host.layout(), &release.into(), &entries),
-        ),
-        Request::FinishUpload { release, entries } => Response::from_result(
-            release_writer::finish_release(host.layout(), &release.into(), &entries),
-        ),
-        Request::Exec { dir, command, env } => Response::from_result(
-            host.exec(&dir.into(), &command, &env)
-                .map(WireExecOutput::from),
-        ),
-        Request::MarkReady { id } => Response::from_result(host.mark_ready(&id)),
-        Request::MarkFailed { id, reason } => Response::from_result(host.mark_failed(&id, &reason)),
-        Request::DiscardIncomplete => Response::from_result(host.discard_incomplete()),
-        Request::SwitchLive { id } => Response::from_result(host.switch_live(&id)),
-        Request::RemoveRelease { id } => Response::from_result(host.remove_release(&id)),
-        Request::Prune { keep } => Response::from_result(host.prune(keep)),
-        Request::Audit { line } => Response::from_result(host.audit(&line)),
-        Request::Destroy => Response::from_result(host.destroy()),
-        Request::RuntimeStart { spec } => Response::from_result(runtime.start(&spec.into())),
-        Request::RuntimeStop { grace_ms } => {
-            Response::from_result(runtime.stop(Duration::from_millis(grace_ms)))
-        }
-        Request::RuntimeCurrent => Response::from_result(runtime.current()),
-        Request::RuntimeLogTail { release, lines } => {
-            Response::from_result(runtime.log_tail(&release, lines))
-        }
-        Request::ProbeWaitHealthy {
-            port,
-            health,
-            release,
-        } => Response::from_result(
-            Health::try_from(health).map(|health| probe.wait_healthy(port, &health, &release)),
-        ),
-        Request::ProbeOnce {
-            port,
-            health,
-            release,
-        } => Response::from_result(
-            Health::try_from(health)
-                .map(|health| WireProbeAnswer::from(probe.probe_once(port, &health, &release))),
-        ),
     }
 }
 

@@ -3,7 +3,9 @@
 //! the pid and the process's start time, so a reused pid is never signalled.
 
 mod env_file;
-mod log_tail;
+pub(crate) mod log_tail;
+mod root_id;
+mod strays;
 #[cfg(test)]
 mod tests;
 
@@ -22,7 +24,7 @@ use nix::unistd::{Pid, getpgrp};
 
 use crate::error::{Error, Result};
 use crate::hostside::proc_identity;
-use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime};
+use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
 /// How long a new instance must stay up before `start` calls it started.
 const STARTUP_CHECK: Duration = Duration::from_millis(100);
@@ -36,42 +38,46 @@ const INHERITED_VARIABLES: [&str; 3] = ["PATH", "HOME", "LANG"];
 /// Log lines shown when an instance dies at once.
 const FAILURE_TAIL_LINES: usize = 20;
 
-/// Runs the instance of a deploy root on this machine.
+/// Runs the instances of a deploy root on this machine.
 #[derive(Debug, Clone)]
 pub struct ProcessRuntime {
     root: PathBuf,
-    /// `instance.json`, or `instance-<slot>.json` for one slot of a blue-green pair.
-    record_name: String,
 }
 
+/// The variable every instance carries: `<root>:<slot>`, so `strays` finds instances of this
+/// root that no record names.
+const INSTANCE_MARK: &str = "HOIST_INSTANCE";
+
 impl ProcessRuntime {
-    /// The single instance of the root, recorded in `run/instance.json`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: root.into(),
-            record_name: "instance.json".to_owned(),
+        Self { root: root.into() }
+    }
+
+    /// `run/instance.json` for the single instance, `run/instance-<slot>.json` for one of a
+    /// blue-green pair, so two instances of one root can run side by side.
+    fn record_name(slot: Slot) -> String {
+        match slot {
+            Slot::Single => "instance.json".to_owned(),
+            slot => format!("instance-{slot}.json"),
         }
     }
 
-    /// The instance in `slot` (`blue`, `green`), recorded in `run/instance-<slot>.json`, so
-    /// two instances of one root can run side by side.
-    pub fn in_slot(root: impl Into<PathBuf>, slot: &str) -> Self {
-        Self {
-            root: root.into(),
-            record_name: format!("instance-{slot}.json"),
-        }
+    fn record_path(&self, slot: Slot) -> PathBuf {
+        self.root.join("run").join(Self::record_name(slot))
     }
 
-    fn record_path(&self) -> PathBuf {
-        self.root.join("run").join(&self.record_name)
+    /// `<root id>:<slot>`. The root's id, not its path: two roots at one path (hosts in
+    /// containers or mount namespaces sharing a process table) must not claim each other's.
+    fn mark(&self, slot: Slot) -> Result<String> {
+        Ok(format!("{}:{slot}", root_id::read_or_create(&self.root)?))
     }
 
     fn log_path(&self, release: &ReleaseId) -> PathBuf {
         self.root.join("logs").join(format!("{release}.log"))
     }
 
-    fn read_record(&self) -> Result<Option<Instance>> {
-        let path = self.record_path();
+    fn read_record(&self, slot: Slot) -> Result<Option<Instance>> {
+        let path = self.record_path(slot);
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -88,11 +94,11 @@ impl ProcessRuntime {
     }
 
     /// Writes the record to a temporary file and renames it over the old one.
-    fn write_record(&self, instance: &Instance) -> Result<()> {
-        let path = self.record_path();
+    fn write_record(&self, slot: Slot, instance: &Instance) -> Result<()> {
+        let path = self.record_path(slot);
         let run_dir = self.root.join("run");
         fs::create_dir_all(&run_dir).map_err(|e| Error::io("create", &run_dir, e))?;
-        let temporary = run_dir.join(format!("{}.tmp", self.record_name));
+        let temporary = run_dir.join(format!("{}.tmp", Self::record_name(slot)));
         let json = serde_json::to_vec_pretty(instance)
             .map_err(|e| Error::internal("cannot serialize the instance record").cause(e))?;
         let write = || -> io::Result<()> {
@@ -104,8 +110,8 @@ impl ProcessRuntime {
         write().map_err(|e| Error::io("write the instance record", &path, e))
     }
 
-    fn forget(&self) -> Result<()> {
-        let path = self.record_path();
+    fn forget(&self, slot: Slot) -> Result<()> {
+        let path = self.record_path(slot);
         match fs::remove_file(&path) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => {
                 Err(Error::io("remove the instance record", &path, error))
@@ -139,7 +145,13 @@ impl ProcessRuntime {
             .map_err(|e| Error::io("open the log", path, e))
     }
 
-    fn spawn(&self, spec: &InstanceSpec, release_dir: &Path, log_path: &Path) -> Result<Child> {
+    fn spawn(
+        &self,
+        slot: Slot,
+        spec: &InstanceSpec,
+        release_dir: &Path,
+        log_path: &Path,
+    ) -> Result<Child> {
         let configured = self.configured_variables()?;
         let mut log = self.open_log(log_path)?;
         let header = format!(
@@ -173,7 +185,8 @@ impl ProcessRuntime {
             .envs(configured)
             .envs(spec.env.iter().map(|(key, value)| (key, value)))
             .env("PORT", spec.port.to_string())
-            .env("HOIST_RELEASE", spec.release.as_str());
+            .env("HOIST_RELEASE", spec.release.as_str())
+            .env(INSTANCE_MARK, self.mark(slot)?);
         command.spawn().map_err(|error| {
             Error::failed(format!("cannot start release `{}`", spec.release)).cause(error)
         })
@@ -197,9 +210,22 @@ impl ProcessRuntime {
     /// was signalled; false when the instance was already gone or its pid now names another
     /// process.
     fn terminate(instance: &Instance, grace: Duration) -> Result<bool> {
-        let pid = instance.pid;
+        let what = format!("release `{}`", instance.release);
+        terminate_group(instance.pid, instance.start_ticks, &what, grace)
+    }
+}
+
+/// SIGTERMs group `pid` (led by the process that started at `start_ticks`), waits `grace`,
+/// SIGKILLs what is left; see `ProcessRuntime::terminate`.
+pub(crate) fn terminate_group(
+    pid: u32,
+    start_ticks: u64,
+    what: &str,
+    grace: Duration,
+) -> Result<bool> {
+    {
         if let Some(stat) = proc_identity::read(pid)
-            && stat.start_ticks != instance.start_ticks
+            && stat.start_ticks != start_ticks
         {
             // The pid was reused, so our group is empty: Linux keeps a pid number taken while
             // a group of that number has members.
@@ -214,7 +240,7 @@ impl ProcessRuntime {
                 "the instance record names hoist's own process group {pid}"
             )));
         }
-        let leader_alive = proc_identity::is_same_running(pid, instance.start_ticks);
+        let leader_alive = proc_identity::is_same_running(pid, start_ticks);
         if !leader_alive && proc_identity::group_members(pid).is_empty() {
             return Ok(false);
         }
@@ -227,8 +253,7 @@ impl ProcessRuntime {
             return Ok(true);
         }
         Err(Error::internal(format!(
-            "the processes of release `{}` (group {pid}) survived SIGKILL",
-            instance.release
+            "the processes of {what} (group {pid}) survived SIGKILL"
         )))
     }
 }
@@ -258,8 +283,8 @@ fn group_gone_within(group: u32, limit: Duration) -> bool {
 }
 
 impl Runtime for ProcessRuntime {
-    fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
-        if let Some(state) = self.current()? {
+    fn start(&self, slot: Slot, spec: &InstanceSpec) -> Result<Instance> {
+        if let Some(state) = self.current(slot)? {
             if state.alive {
                 return Err(Error::failed(format!(
                     "an instance of release `{}` is still running (pid {})",
@@ -280,7 +305,7 @@ impl Runtime for ProcessRuntime {
             .hint("upload the release before starting it"));
         }
         let log_path = self.log_path(&spec.release);
-        let mut child = self.spawn(spec, &release_dir, &log_path)?;
+        let mut child = self.spawn(slot, spec, &release_dir, &log_path)?;
         let pid = child.id();
         // The child is not reaped yet, so its /proc entry exists even if it already exited.
         let Some(stat) = proc_identity::read(pid) else {
@@ -299,7 +324,7 @@ impl Runtime for ProcessRuntime {
             log: log_path.display().to_string(),
         };
         // Recorded before the startup check, so a crash of hoist now leaves no stray instance.
-        if let Err(error) = self.write_record(&instance) {
+        if let Err(error) = self.write_record(slot, &instance) {
             let _ = Self::terminate(&instance, Duration::ZERO);
             let _ = child.wait();
             return Err(error);
@@ -307,7 +332,7 @@ impl Runtime for ProcessRuntime {
         if let Some(status) = Self::exited_at_once(&mut child) {
             // Background children it left behind go with it.
             let _ = Self::terminate(&instance, Duration::ZERO);
-            self.forget()?;
+            self.forget(slot)?;
             let tail = self.log_tail(&spec.release, FAILURE_TAIL_LINES)?;
             return Err(Error::failed(format!(
                 "release `{}` exited at once ({status})",
@@ -324,20 +349,39 @@ impl Runtime for ProcessRuntime {
         Ok(instance)
     }
 
-    fn stop(&self, grace: Duration) -> Result<Option<Instance>> {
-        let Some(instance) = self.read_record()? else {
+    fn stop(&self, slot: Slot, grace: Duration) -> Result<Option<Instance>> {
+        let Some(instance) = self.read_record(slot)? else {
             return Ok(None);
         };
         let stopped = Self::terminate(&instance, grace)?;
-        self.forget()?;
+        self.forget(slot)?;
         Ok(stopped.then_some(instance))
     }
 
-    fn current(&self) -> Result<Option<InstanceState>> {
-        Ok(self.read_record()?.map(|instance| {
+    fn current(&self, slot: Slot) -> Result<Option<InstanceState>> {
+        Ok(self.read_record(slot)?.map(|instance| {
             let alive = proc_identity::is_same_running(instance.pid, instance.start_ticks);
             InstanceState { instance, alive }
         }))
+    }
+
+    fn strays(&self) -> Result<Vec<StrayProcess>> {
+        let mut owned = Vec::new();
+        for slot in [Slot::Single, Slot::Blue, Slot::Green] {
+            if let Some(instance) = self.read_record(slot)? {
+                owned.push(instance.pid);
+            }
+        }
+        let mut marks = Vec::new();
+        for slot in [Slot::Single, Slot::Blue, Slot::Green] {
+            marks.push((slot, format!("{INSTANCE_MARK}={}", self.mark(slot)?)));
+        }
+        Ok(strays::find(&marks, &owned))
+    }
+
+    fn stop_stray(&self, stray: &StrayProcess, grace: Duration) -> Result<bool> {
+        let what = format!("a stray {} instance", stray.slot);
+        terminate_group(stray.pid, stray.start_ticks, &what, grace)
     }
 
     fn log_tail(&self, release: &ReleaseId, lines: usize) -> Result<String> {

@@ -1,25 +1,56 @@
 //! `check`: compare what the store recorded (the truth for what was asked) with each host's
-//! layout and processes (the truth for what is there), and report every drift.
+//! layout, route and processes (the truth for what is there), and report every drift. With
+//! `--fix` it first repairs what can be repaired safely (`ops::repair`).
 
+use std::net::SocketAddr;
+
+use hoist_core::spec::{Service, Strategy};
 use hoist_core::{EnvName, EnvState, ReleaseId};
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::ops::blue_green::SlotPair;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
+use crate::ops::repair;
 use crate::ports::HostHandle;
+use crate::ports::router::{ProxyProcessState, RouteConfig};
+use crate::ports::runtime::{InstanceState, Slot, StrayProcess};
+use crate::ports::store::LiveInstance;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostCheck {
     pub address: String,
     pub expected_live: Option<ReleaseId>,
     pub live: Option<ReleaseId>,
+    /// The serving instance: recreate's, or the routed one of blue-green.
     pub instance_release: Option<ReleaseId>,
     pub instance_alive: bool,
     /// `None` when there is no health check or nothing to probe.
     pub healthy: Option<bool>,
+    /// Blue-green: every recorded slot instance.
+    pub slots: Vec<SlotCheck>,
+    /// Blue-green: where the route points.
+    pub route: Option<SocketAddr>,
+    pub maintenance: bool,
+    /// The built-in proxy's process, when hoist started one.
+    pub proxy: Option<ProxyProcessState>,
+    /// Processes of this root that no record owns.
+    pub strays: Vec<StrayProcess>,
+    /// What the store recorded as this host's live instance.
+    pub recorded: Option<LiveInstance>,
     pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotCheck {
+    pub slot: Slot,
+    pub release: ReleaseId,
+    pub pid: u32,
+    pub port: u16,
+    pub alive: bool,
+    pub routed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,27 +58,43 @@ pub struct CheckReport {
     pub env: EnvName,
     pub state: Option<EnvState>,
     pub hosts: Vec<HostCheck>,
+    /// What `--fix` did, one line each.
+    pub fixed: Vec<String>,
     pub ok: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
     pub env: EnvName,
+    /// Repair first: stop instances no record owns, start a dead proxy.
+    pub fix: bool,
 }
 
 pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
+    let fixed = match options.fix {
+        true => repair::repair(ctx, &options.env)?,
+        false => Vec::new(),
+    };
     let targets = host_targets(ctx, &options.env)?;
     let record = ctx.store.environment(&options.env)?;
     let state = record.as_ref().map(|r| r.state);
     let expected_live = record.as_ref().and_then(|r| r.live_release.clone());
+    let recorded = ctx.store.live_instances(&options.env)?;
     let hosts = fleet::map_parallel(&targets, |target| {
+        let address = target.address.to_string();
         let mut host_check = HostCheck {
-            address: target.address.to_string(),
+            recorded: recorded.iter().find(|r| r.host == address).cloned(),
+            address,
             expected_live: expected_live.clone(),
             live: None,
             instance_release: None,
             instance_alive: false,
             healthy: None,
+            slots: Vec::new(),
+            route: None,
+            maintenance: false,
+            proxy: None,
+            strays: Vec::new(),
             problems: Vec::new(),
         };
         match ctx.hosts.connect(target) {
@@ -63,6 +110,7 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
         env: options.env.clone(),
         state,
         hosts,
+        fixed,
         ok,
     })
 }
@@ -92,51 +140,160 @@ fn check_host(
             .push(format!("cannot read the layout: {error}")),
         Err(_) => {}
     }
+    match handle.runtime.strays() {
+        Ok(strays) => {
+            for stray in &strays {
+                out.problems.push(format!(
+                    "pid {} runs as a {} instance of this root but no record owns it (`{}`); `check --fix` stops it",
+                    stray.pid, stray.slot, stray.command
+                ));
+            }
+            out.strays = strays;
+        }
+        Err(error) => out
+            .problems
+            .push(format!("cannot look for stray instances: {error}")),
+    }
     let Some(service) = &ctx.spec.service else {
         return;
     };
-    match handle.runtime.current() {
-        Ok(Some(current)) => {
-            out.instance_alive = current.alive;
-            out.instance_release = Some(current.instance.release.clone());
-            if !current.alive && state == Some(EnvState::Running) {
-                out.problems.push(format!(
-                    "the instance of `{}` (pid {}) is not running",
-                    current.instance.release, current.instance.pid
-                ));
-            }
-            if current.alive && out.live.as_ref() != Some(&current.instance.release) {
-                out.problems.push(format!(
-                    "the running instance is `{}` but `live` is {}",
-                    current.instance.release,
-                    show(out.live.as_ref())
-                ));
-            }
-        }
-        Ok(None) if state == Some(EnvState::Running) => out
-            .problems
-            .push("no instance is recorded as running".to_owned()),
-        Ok(None) => {}
-        Err(error) => out
-            .problems
-            .push(format!("cannot read the instance: {error}")),
+    let running = state == Some(EnvState::Running);
+    let serving = match service.strategy {
+        Strategy::Recreate => check_single(handle, running, out),
+        Strategy::BlueGreen => check_pair(handle, service, running, out),
+    };
+    let Some(serving) = serving else {
+        return;
+    };
+    out.instance_alive = serving.alive;
+    out.instance_release = Some(serving.instance.release.clone());
+    if serving.alive && out.live.as_ref() != Some(&serving.instance.release) {
+        out.problems.push(format!(
+            "the serving instance is `{}` but `live` is {}",
+            serving.instance.release,
+            show(out.live.as_ref())
+        ));
     }
-    if let (Some(health), true, Some(release)) = (
-        &service.health,
-        out.instance_alive,
-        out.instance_release.clone(),
-    ) {
-        match handle.probe.probe_once(service.port, health, &release) {
+    if serving.alive
+        && let Some(recorded) = &out.recorded
+        && (recorded.pid != serving.instance.pid || recorded.release != serving.instance.release)
+    {
+        out.problems.push(format!(
+            "the store records `{}` (pid {}) as live here, the host serves `{}` (pid {})",
+            recorded.release, recorded.pid, serving.instance.release, serving.instance.pid
+        ));
+    }
+    if let (Some(health), true) = (&service.health, serving.alive) {
+        let port = serving.instance.port;
+        match handle
+            .probe
+            .probe_once(port, health, &serving.instance.release)
+        {
             Ok(_) => out.healthy = Some(true),
             Err(answer) => {
                 out.healthy = Some(false);
                 out.problems.push(format!(
                     "health check {} failed: {answer}",
-                    health.check.describe(service.port)
+                    health.check.describe(port)
                 ));
             }
         }
     }
+}
+
+/// Recreate: the one instance. Returns it when recorded.
+fn check_single(handle: &HostHandle, running: bool, out: &mut HostCheck) -> Option<InstanceState> {
+    match handle.runtime.current(Slot::Single) {
+        Ok(Some(current)) => {
+            if !current.alive && running {
+                out.problems.push(format!(
+                    "the instance of `{}` (pid {}) is not running",
+                    current.instance.release, current.instance.pid
+                ));
+            }
+            Some(current)
+        }
+        Ok(None) => {
+            if running {
+                out.problems
+                    .push("no instance is recorded as running".to_owned());
+            }
+            None
+        }
+        Err(error) => {
+            out.problems
+                .push(format!("cannot read the instance: {error}"));
+            None
+        }
+    }
+}
+
+/// Blue-green: the proxy, the route and both slots. Returns the routed instance.
+fn check_pair(
+    handle: &HostHandle,
+    service: &Service,
+    running: bool,
+    out: &mut HostCheck,
+) -> Option<InstanceState> {
+    let config = RouteConfig::for_service(service);
+    let pair = match SlotPair::read(handle, &config) {
+        Ok(pair) => pair,
+        Err(error) => {
+            out.problems
+                .push(format!("cannot read the route and instances: {error}"));
+            return None;
+        }
+    };
+    out.route = pair.route.upstream;
+    out.maintenance = pair.route.maintenance;
+    out.proxy = pair.route.proxy.clone();
+    if matches!(config, RouteConfig::Builtin { .. }) && running {
+        match &pair.route.proxy {
+            Some(proxy) if proxy.alive => {}
+            Some(proxy) => out.problems.push(format!(
+                "the proxy (pid {}) is not running; `run` or `check --fix` starts it again",
+                proxy.pid
+            )),
+            None => out
+                .problems
+                .push("no proxy was ever started; `run` starts it".to_owned()),
+        }
+    }
+    let routed = pair.routed().map(|(slot, _)| slot);
+    for slot in Slot::PAIR {
+        let Some(state) = pair.slot(slot) else {
+            continue;
+        };
+        let is_routed = routed == Some(slot);
+        out.slots.push(SlotCheck {
+            slot,
+            release: state.instance.release.clone(),
+            pid: state.instance.pid,
+            port: state.instance.port,
+            alive: state.alive,
+            routed: is_routed,
+        });
+        if state.alive && !is_routed {
+            out.problems.push(format!(
+                "the {slot} instance of `{}` (pid {}, port {}) runs but the route does not name it; `check --fix` stops it",
+                state.instance.release, state.instance.pid, state.instance.port
+            ));
+        }
+        if !state.alive {
+            out.problems.push(format!(
+                "the {slot} instance of `{}` (pid {}) is recorded but not running",
+                state.instance.release, state.instance.pid
+            ));
+        }
+    }
+    match (pair.route.upstream, routed) {
+        (Some(upstream), None) => out.problems.push(format!(
+            "the route points at {upstream}, where no recorded instance runs; `hoist deploy` converges it"
+        )),
+        (None, _) if running => out.problems.push("no route is set".to_owned()),
+        _ => {}
+    }
+    routed.and_then(|slot| pair.slot(slot).cloned())
 }
 
 fn show(id: Option<&ReleaseId>) -> String {

@@ -10,6 +10,7 @@ use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
 use crate::ops::run::record_host_results;
+use crate::ports::runtime::Slot;
 
 #[derive(Debug, Clone)]
 pub struct DestroyOptions {
@@ -25,12 +26,16 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
             let parallel = run.parallel()?;
             let destroyed = fleet::across(&run.hosts, parallel, |_, handle| {
                 if let Some(grace) = grace {
-                    handle.runtime.stop(grace)?;
+                    for slot in [Slot::Single, Slot::Blue, Slot::Green] {
+                        handle.runtime.stop(slot, grace)?;
+                    }
+                    handle.router.stop_proxy()?;
                 }
                 handle.host.destroy()
             });
             record_host_results(run, "destroy", &destroyed)?;
             destroyed.ok()?;
+            run.ctx.store.forget_live_instance(&run.env_name, None)?;
             let env = run.env_mut()?;
             env.live_release = None;
             env.pending_release = None;

@@ -1,6 +1,7 @@
 //! Ops: one function per operation, over ports and an options struct. They never print
 //! (progress goes through the `Progress` port) and never parse arguments.
 
+mod blue_green;
 pub mod check;
 pub mod command_run;
 pub mod config_render;
@@ -14,11 +15,14 @@ pub mod fleet;
 pub mod host_targets;
 pub mod infrastructure;
 pub mod liveness;
+pub mod maintenance;
 pub mod outcome;
 pub mod provision;
+mod recreate;
 pub mod register;
 pub mod release;
 pub mod releases;
+mod repair;
 mod report;
 pub mod rollback;
 pub mod run;
@@ -30,6 +34,7 @@ pub use context::{Actor, Context};
 pub use create::{CreateOptions, create};
 pub use deploy::{DeployOptions, deploy};
 pub use destroy::{DestroyOptions, destroy};
+pub use maintenance::{MaintenanceOptions, maintenance};
 pub use outcome::CommandOutcome;
 pub use provision::{ProvisionOptions, provision};
 pub use register::{RegisterOptions, register};

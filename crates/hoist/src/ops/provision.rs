@@ -1,5 +1,6 @@
 //! `provision`: create the deploy layout on every host and record what tools each has.
 
+use hoist_core::spec::Strategy;
 use hoist_core::{Action, EnvName, Step};
 
 use crate::error::Result;
@@ -9,6 +10,9 @@ use crate::ops::fleet;
 use crate::ops::infrastructure::run_provision_command;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
+use crate::ports::HostHandle;
+use crate::ports::router::{ProxyStart, RouteConfig};
+use crate::ports::runtime::Slot;
 
 #[derive(Debug, Clone)]
 pub struct ProvisionOptions {
@@ -34,7 +38,23 @@ pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
     }
     run.connect_hosts()?;
     let parallel = run.parallel()?;
-    let provisioned = fleet::across(&run.hosts, parallel, |_, handle| handle.host.provision());
+    let router = run
+        .ctx
+        .spec
+        .service
+        .as_ref()
+        .filter(|service| service.strategy == Strategy::BlueGreen)
+        .map(RouteConfig::for_service);
+    let provisioned = fleet::across(&run.hosts, parallel, |_, handle| {
+        let facts = handle.host.provision()?;
+        if let Some(config) = &router
+            && let Some(started) = start_router(handle, config)?
+        {
+            let address = handle.host.address();
+            run.ctx.progress.note(&format!("{address}: {started}"));
+        }
+        Ok(facts)
+    });
     provisioned.ok()?;
     for (handle, facts) in run.hosts.iter().zip(provisioned.results) {
         let Some(Ok(facts)) = facts else { continue };
@@ -54,4 +74,22 @@ pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
         run.event("host.provisioned", summary)?;
     }
     Ok(())
+}
+
+/// Starts the blue-green router (the built-in proxy, or a check that nginx is there) — unless
+/// a recreate instance still holds the public port: the first blue-green `run` takes it over.
+/// Returns what it started, for the progress.
+fn start_router(handle: &HostHandle, config: &RouteConfig) -> Result<Option<&'static str>> {
+    let single_alive = handle
+        .runtime
+        .current(Slot::Single)?
+        .is_some_and(|state| state.alive);
+    if single_alive {
+        return Ok(None);
+    }
+    Ok(match handle.router.ensure_proxy(config)? {
+        ProxyStart::Started => Some("started the proxy"),
+        ProxyStart::Restarted => Some("the proxy was not running; started it again"),
+        ProxyStart::Running | ProxyStart::External => None,
+    })
 }

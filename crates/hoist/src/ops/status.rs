@@ -5,6 +5,7 @@ use hoist_core::{EnvName, EnvState, ReleaseId};
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::ops::blue_green::serving_instance;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
@@ -91,7 +92,11 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
         let address = &target.address;
         let read = ctx.hosts.connect(target).and_then(|handle| {
             let live = handle.host.releases()?.live;
-            Ok((live, handle.runtime.current()?))
+            let instance = match &ctx.spec.service {
+                Some(service) => serving_instance(&handle, service)?,
+                None => None,
+            };
+            Ok((live, instance))
         });
         match read {
             Ok((live_release, instance)) => HostStatus {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hoist_core::{HostAddress, SshDestination};
 
 use crate::error::Result;
-use crate::ports::{Host, Probe, Runtime};
+use crate::ports::{Host, Probe, Router, Runtime};
 
 /// One host of an environment, with everything needed to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct HostTarget {
 pub struct HostHandle {
     pub host: Box<dyn Host>,
     pub runtime: Box<dyn Runtime>,
+    /// What sends public traffic to a blue-green instance.
+    pub router: Box<dyn Router>,
     pub probe: Box<dyn Probe>,
 }
 

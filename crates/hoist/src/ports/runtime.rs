@@ -7,6 +7,56 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+/// Which instance of a root: the one of `recreate`, or one of blue-green's pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Slot {
+    #[default]
+    Single,
+    Blue,
+    Green,
+}
+
+impl Slot {
+    pub const PAIR: [Slot; 2] = [Slot::Blue, Slot::Green];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Single => "single",
+            Self::Blue => "blue",
+            Self::Green => "green",
+        }
+    }
+
+    /// The other slot of the blue-green pair (`Single` has none and stays itself).
+    pub fn other(self) -> Slot {
+        match self {
+            Self::Blue => Self::Green,
+            Self::Green => Self::Blue,
+            Self::Single => Self::Single,
+        }
+    }
+}
+
+impl std::fmt::Display for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Slot {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        match text {
+            "single" => Ok(Self::Single),
+            "blue" => Ok(Self::Blue),
+            "green" => Ok(Self::Green),
+            other => Err(format!("`{other}` is not a slot (single, blue, green)")),
+        }
+    }
+}
+
 /// What to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceSpec {
@@ -41,15 +91,32 @@ pub struct InstanceState {
     pub alive: bool,
 }
 
+/// A process that carries a root's instance mark but that no slot record names: left by a
+/// crash between its start and its record, or by a record deleted by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrayProcess {
+    pub pid: u32,
+    pub start_ticks: u64,
+    /// The slot its mark names.
+    pub slot: Slot,
+    /// Its command line, for the report.
+    pub command: String,
+}
+
 pub trait Runtime: Send + Sync {
-    /// Starts the instance detached, in its own process group, logging to `logs/`, and records
-    /// it. Refuses if a recorded instance is still alive.
-    fn start(&self, spec: &InstanceSpec) -> Result<Instance>;
-    /// Stops the recorded instance (SIGTERM to its group, `grace`, then SIGKILL) and forgets
-    /// it. Returns what was stopped, or `None` if nothing was recorded or it was already dead.
-    fn stop(&self, grace: Duration) -> Result<Option<Instance>>;
-    /// The recorded instance, if any.
-    fn current(&self) -> Result<Option<InstanceState>>;
+    /// Starts the instance of `slot` detached, in its own process group, logging to `logs/`,
+    /// and records it. Refuses if that slot's recorded instance is still alive.
+    fn start(&self, slot: Slot, spec: &InstanceSpec) -> Result<Instance>;
+    /// Stops the slot's recorded instance (SIGTERM to its group, `grace`, then SIGKILL) and
+    /// forgets it. Returns what was stopped, or `None` if nothing was recorded or it was
+    /// already dead.
+    fn stop(&self, slot: Slot, grace: Duration) -> Result<Option<Instance>>;
+    /// The slot's recorded instance, if any.
+    fn current(&self, slot: Slot) -> Result<Option<InstanceState>>;
+    /// Processes of this root no slot record owns.
+    fn strays(&self) -> Result<Vec<StrayProcess>>;
+    /// Stops a stray's process group (SIGTERM, `grace`, SIGKILL) if it is still that process.
+    fn stop_stray(&self, stray: &StrayProcess, grace: Duration) -> Result<bool>;
     /// The last `lines` lines of the log of the instance of `release`.
     fn log_tail(&self, release: &ReleaseId, lines: usize) -> Result<String>;
 }

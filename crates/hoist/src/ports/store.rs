@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::ports::host::LockHolder;
+use crate::ports::runtime::Slot;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentRecord {
@@ -135,6 +136,19 @@ pub struct RegisteredHost {
     pub added_at: Timestamp,
 }
 
+/// The instance serving one host of an environment, as `run` last recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveInstance {
+    pub env: EnvName,
+    /// The host's address, as written in the spec.
+    pub host: String,
+    pub slot: Slot,
+    pub release: ReleaseId,
+    pub pid: u32,
+    pub port: u16,
+    pub recorded_at: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
     Acquired,
@@ -204,6 +218,13 @@ pub trait Store: Send + Sync {
     fn registered_hosts(&self, env: &EnvName) -> Result<Vec<RegisteredHost>>;
     /// Forgets a registered host; false if it was not registered.
     fn unregister_host(&self, env: &EnvName, address: &HostAddress) -> Result<bool>;
+
+    /// Records (or replaces, by env + host) the instance serving a host.
+    fn save_live_instance(&self, instance: &LiveInstance) -> Result<()>;
+    /// The recorded live instances of `env`, by host.
+    fn live_instances(&self, env: &EnvName) -> Result<Vec<LiveInstance>>;
+    /// Forgets the live instance of one host (`None`: of every host); true if one was known.
+    fn forget_live_instance(&self, env: &EnvName, host: Option<&str>) -> Result<bool>;
 
     fn append_event(&self, event: &NewEvent) -> Result<Event>;
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>>;

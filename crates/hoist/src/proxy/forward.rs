@@ -65,13 +65,23 @@ impl Forwarder {
         mut request: Request<Incoming>,
         client: SocketAddr,
     ) -> Response<ProxyBody> {
-        // One snapshot for the whole request: a swap mid-request does not move it.
-        let routes = self.routes.current();
-        let Some(upstream) = routes.upstream else {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no upstream is routed yet\n",
-            );
+        // One snapshot for the whole request: a swap mid-request does not move it. The request
+        // counts as in flight to its upstream before that snapshot is trusted: if the table
+        // changed in between, a drain may already have seen the old upstream idle, so the
+        // request takes the new table instead. Whoever waits for an upstream to drain after a
+        // swap therefore never misses a request on its way there.
+        let (routes, upstream, guard) = loop {
+            let routes = self.routes.current();
+            let Some(upstream) = routes.upstream else {
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no upstream is routed yet\n",
+                );
+            };
+            let guard = self.in_flight.enter(upstream);
+            if self.routes.current().version == routes.version {
+                break (routes, upstream, guard);
+            }
         };
         if routes.maintenance
             && !routes
@@ -87,7 +97,6 @@ impl Forwarder {
         if rewrite_request(&mut request, upstream, client).is_err() {
             return text(StatusCode::BAD_REQUEST, "the request target is not valid\n");
         }
-        let guard = self.in_flight.enter(upstream);
         let sent = tokio::time::timeout(RESPONSE_HEADERS_TIMEOUT, self.client.request(request));
         match sent.await {
             Ok(Ok(response)) => {

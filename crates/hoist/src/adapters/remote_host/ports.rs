@@ -12,21 +12,32 @@ use crate::hostside::host_call::{
     HostRequest, WireHealth, WireInstanceSpec, WireProbeAnswer, millis,
 };
 use crate::ports::probe::{Probe, ProbeReport};
-use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime};
+use crate::ports::router::{ProxyStart, RouteConfig, RouteState, Router};
+use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
 impl Runtime for RemoteHost {
-    fn start(&self, spec: &InstanceSpec) -> Result<Instance> {
+    fn start(&self, slot: Slot, spec: &InstanceSpec) -> Result<Instance> {
         let spec = WireInstanceSpec::from(spec);
-        self.call(&HostRequest::RuntimeStart { spec })
+        self.call(&HostRequest::RuntimeStart { spec, slot })
     }
 
-    fn stop(&self, grace: Duration) -> Result<Option<Instance>> {
+    fn stop(&self, slot: Slot, grace: Duration) -> Result<Option<Instance>> {
         let grace_ms = millis(grace);
-        self.call(&HostRequest::RuntimeStop { grace_ms })
+        self.call(&HostRequest::RuntimeStop { grace_ms, slot })
     }
 
-    fn current(&self) -> Result<Option<InstanceState>> {
-        self.call(&HostRequest::RuntimeCurrent)
+    fn current(&self, slot: Slot) -> Result<Option<InstanceState>> {
+        self.call(&HostRequest::RuntimeCurrent { slot })
+    }
+
+    fn strays(&self) -> Result<Vec<StrayProcess>> {
+        self.call(&HostRequest::RuntimeStrays)
+    }
+
+    fn stop_stray(&self, stray: &StrayProcess, grace: Duration) -> Result<bool> {
+        let stray = stray.clone();
+        let grace_ms = millis(grace);
+        self.call(&HostRequest::RuntimeStopStray { stray, grace_ms })
     }
 
     fn log_tail(&self, release: &ReleaseId, lines: usize) -> Result<String> {
@@ -73,5 +84,45 @@ impl Probe for RemoteHost {
             Ok(answer) => answer.into(),
             Err(error) => Err(error.to_string()),
         }
+    }
+}
+
+impl Router for RemoteHost {
+    fn ensure_proxy(&self, config: &RouteConfig) -> Result<ProxyStart> {
+        let config = config.clone();
+        self.call(&HostRequest::RouterEnsure { config })
+    }
+
+    fn route(&self, config: &RouteConfig) -> Result<RouteState> {
+        let config = config.clone();
+        self.call(&HostRequest::RouterRoute { config })
+    }
+
+    fn set_upstream(&self, config: &RouteConfig, port: u16) -> Result<()> {
+        let config = config.clone();
+        self.call(&HostRequest::RouterSetUpstream { config, port })
+    }
+
+    fn drain(&self, config: &RouteConfig, port: u16, limit: Duration) -> Result<usize> {
+        let config = config.clone();
+        let limit_ms = millis(limit);
+        self.call(&HostRequest::RouterDrain {
+            config,
+            port,
+            limit_ms,
+        })
+    }
+
+    fn set_maintenance(&self, config: &RouteConfig, on: bool) -> Result<()> {
+        let config = config.clone();
+        self.call(&HostRequest::RouterMaintenance { config, on })
+    }
+
+    fn free_port(&self) -> Result<u16> {
+        self.call(&HostRequest::RouterFreePort)
+    }
+
+    fn stop_proxy(&self) -> Result<bool> {
+        self.call(&HostRequest::RouterStopProxy)
     }
 }

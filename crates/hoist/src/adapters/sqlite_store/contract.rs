@@ -14,8 +14,10 @@ use self::commands::{
 };
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
 use crate::ports::host::LockHolder;
+use crate::ports::runtime::Slot;
 use crate::ports::store::{
-    EnvironmentRecord, EventFilter, NewEvent, RegisteredHost, ReleaseRecord, StepFailure, Store,
+    EnvironmentRecord, EventFilter, LiveInstance, NewEvent, RegisteredHost, ReleaseRecord,
+    StepFailure, Store,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -26,7 +28,7 @@ type Part = (&'static str, fn(&dyn Store) -> TestResult);
 /// Runs every part of the contract against `store`, which must start empty; panics naming
 /// the part that failed.
 pub(crate) fn store_contract_tests(store: &dyn Store) {
-    let parts: [Part; 11] = [
+    let parts: [Part; 12] = [
         ("environments", environments_save_load_list_replace),
         ("timestamps", timestamps_keep_milliseconds),
         ("command success", command_runs_to_success_with_steps),
@@ -38,6 +40,7 @@ pub(crate) fn store_contract_tests(store: &dyn Store) {
         ("releases", releases_save_update_list),
         ("events", events_append_and_filter),
         ("registered hosts", registered_hosts_add_update_remove),
+        ("live instances", live_instances_replace_per_host),
     ];
     for (name, part) in parts {
         if let Err(error) = part(store) {
@@ -304,5 +307,46 @@ fn events_append_and_filter(store: &dyn Store) -> TestResult {
         })?,
         []
     );
+    Ok(())
+}
+
+fn live_instances_replace_per_host(store: &dyn Store) -> TestResult {
+    let web = env("live-web");
+    assert_eq!(store.live_instances(&web)?, []);
+    let blue = LiveInstance {
+        env: web.clone(),
+        host: "deploy@web1".to_owned(),
+        slot: Slot::Blue,
+        release: "20261122T000001Z-aaaaaaaa".parse()?,
+        pid: 4242,
+        port: 40_001,
+        recorded_at: at(5_000),
+    };
+    let other_host = LiveInstance {
+        host: "deploy@web2".to_owned(),
+        slot: Slot::Single,
+        ..blue.clone()
+    };
+    store.save_live_instance(&blue)?;
+    store.save_live_instance(&other_host)?;
+    let green = LiveInstance {
+        slot: Slot::Green,
+        release: "20261122T000002Z-bbbbbbbb".parse()?,
+        pid: 4343,
+        port: 40_002,
+        recorded_at: at(6_000),
+        ..blue.clone()
+    };
+    store.save_live_instance(&green)?;
+    assert_eq!(
+        store.live_instances(&web)?,
+        [green.clone(), other_host.clone()],
+        "one row per host, the newest"
+    );
+    assert!(store.forget_live_instance(&web, Some("deploy@web2"))?);
+    assert!(!store.forget_live_instance(&web, Some("deploy@web2"))?);
+    assert_eq!(store.live_instances(&web)?, [green]);
+    assert!(store.forget_live_instance(&web, None)?);
+    assert_eq!(store.live_instances(&web)?, []);
     Ok(())
 }

@@ -24,6 +24,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0002_registered_hosts",
         sql: include_str!("0002_registered_hosts.sql"),
     },
+    Migration {
+        name: "0003_live_instances",
+        sql: include_str!("0003_live_instances.sql"),
+    },
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.

@@ -5,6 +5,7 @@ pub mod destroy;
 pub mod host;
 pub mod init;
 pub mod lifecycle;
+pub mod maintenance;
 pub mod proxy;
 pub mod register;
 pub mod releases;

@@ -84,6 +84,7 @@ impl From<WireError> for Error {
             message: wire.message,
             causes: wire.causes,
             hints: wire.hints,
+            answered: false,
         }
     }
 }

@@ -5,9 +5,11 @@ use hoist_core::spec::Build;
 
 use super::*;
 use crate::error::ErrorKind;
+use crate::ports::host::ConfigFile;
 use crate::ports::host::{
     HostFacts, HostReleases, LockHolder, LockOutcome, ReleaseInfo, UploadReport,
 };
+use crate::ports::router::RouteConfig;
 use crate::source_tree::SourceTree;
 
 fn id(n: u32) -> ReleaseId {
@@ -114,9 +116,40 @@ fn every_request() -> Vec<HostRequest> {
                 port: 8080,
                 env: vec![("PORT".into(), "8080".into())],
             },
+            slot: Slot::Blue,
         },
-        R::RuntimeStop { grace_ms: 1500 },
-        R::RuntimeCurrent,
+        R::RuntimeStop {
+            grace_ms: 1500,
+            slot: Slot::Green,
+        },
+        R::RuntimeCurrent { slot: Slot::Single },
+        R::RuntimeStrays,
+        R::RuntimeStopStray {
+            stray: StrayProcess {
+                pid: 42,
+                start_ticks: 7,
+                slot: Slot::Blue,
+                command: "sleep".into(),
+            },
+            grace_ms: 100,
+        },
+        R::RouterEnsure { config: route() },
+        R::RouterRoute { config: route() },
+        R::RouterSetUpstream {
+            config: route(),
+            port: 4001,
+        },
+        R::RouterDrain {
+            config: route(),
+            port: 4001,
+            limit_ms: 500,
+        },
+        R::RouterMaintenance {
+            config: route(),
+            on: true,
+        },
+        R::RouterFreePort,
+        R::RouterStopProxy,
         R::RuntimeLogTail {
             release: id(1),
             lines: 20,
@@ -313,7 +346,7 @@ fn dispatch_runs_host_operations_on_the_root() {
     assert!(error.hints[0].contains("hoist releases list"), "{error}");
 
     let current: Option<crate::ports::runtime::InstanceState> =
-        call(&root, HostRequest::RuntimeCurrent).unwrap();
+        call(&root, HostRequest::RuntimeCurrent { slot: Slot::Single }).unwrap();
     assert_eq!(current, None);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -367,5 +400,26 @@ fn host_argv_puts_each_part_in_its_own_argument() {
     assert_eq!(
         installed_binary(Path::new("/srv/app")),
         Path::new("/srv/app/.hoist/bin/hoist")
+    );
+}
+
+fn route() -> RouteConfig {
+    RouteConfig::Builtin {
+        listen: "0.0.0.0:8080".parse().unwrap(),
+        drain_ms: 1000,
+        health_paths: vec!["/health".into()],
+    }
+}
+
+#[test]
+fn a_request_from_an_older_controller_without_a_slot_means_the_single_instance() {
+    let request: HostRequest =
+        serde_json::from_str(r#"{"op":"runtime_stop","grace_ms":10}"#).unwrap();
+    assert_eq!(
+        request,
+        HostRequest::RuntimeStop {
+            grace_ms: 10,
+            slot: Slot::Single
+        }
     );
 }

@@ -9,7 +9,7 @@ const CHUNK: u64 = 8 * 1024;
 const MAX_BYTES: u64 = 256 * 1024;
 
 /// The last `lines` lines of the file (without the final newline). A missing file has none.
-pub(super) fn read(path: &Path, lines: usize) -> io::Result<String> {
+pub(crate) fn read(path: &Path, lines: usize) -> io::Result<String> {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(String::new()),

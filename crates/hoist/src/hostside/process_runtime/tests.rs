@@ -71,7 +71,7 @@ impl Root {
 impl Drop for Root {
     /// A failed test must not leave its instance running.
     fn drop(&mut self) {
-        let _ = self.runtime.stop(Duration::ZERO);
+        let _ = self.runtime.stop(Slot::Single, Duration::ZERO);
     }
 }
 
@@ -89,12 +89,15 @@ fn starts_records_and_stops_an_instance() {
     root.write_config_env("FROM_CONFIG='configured value'\nFROM_SPEC=overridden by the spec\n");
     let command = "echo \"port=$PORT release=$HOIST_RELEASE config=$FROM_CONFIG spec=$FROM_SPEC \
                    cwd=$(pwd)\"; env > env.txt; echo >> env.txt; exec sleep 100";
-    let instance = root.runtime.start(&root.spec(command)).unwrap();
+    let instance = root
+        .runtime
+        .start(Slot::Single, &root.spec(command))
+        .unwrap();
     assert_eq!(instance.release, root.release);
     assert_eq!(instance.port, 18080);
     assert!(instance.started_at.parse::<jiff::Timestamp>().is_ok());
 
-    let state = root.runtime.current().unwrap().unwrap();
+    let state = root.runtime.current(Slot::Single).unwrap().unwrap();
     assert!(state.alive);
     assert_eq!(state.instance, instance);
     let stat = proc_identity::read(instance.pid).unwrap();
@@ -116,15 +119,26 @@ fn starts_records_and_stops_an_instance() {
     assert!(log.contains(&expected), "{log}");
     assert!(log.starts_with("==> hoist: starting release"), "{log}");
 
-    let refusal = root.runtime.start(&root.spec("sleep 1")).unwrap_err();
+    let refusal = root
+        .runtime
+        .start(Slot::Single, &root.spec("sleep 1"))
+        .unwrap_err();
     assert!(refusal.message.contains("still running"), "{refusal}");
     assert!(refusal.message.contains(&instance.pid.to_string()));
 
-    let stopped = root.runtime.stop(Duration::from_secs(5)).unwrap();
+    let stopped = root
+        .runtime
+        .stop(Slot::Single, Duration::from_secs(5))
+        .unwrap();
     assert_eq!(stopped, Some(instance.clone()));
     assert!(!proc_identity::is_running(instance.pid));
-    assert_eq!(root.runtime.current().unwrap(), None);
-    assert_eq!(root.runtime.stop(Duration::from_secs(1)).unwrap(), None);
+    assert_eq!(root.runtime.current(Slot::Single).unwrap(), None);
+    assert_eq!(
+        root.runtime
+            .stop(Slot::Single, Duration::from_secs(1))
+            .unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -132,11 +146,17 @@ fn an_instance_ignoring_sigterm_is_killed_after_the_grace() {
     let root = Root::new();
     let instance = root
         .runtime
-        .start(&root.spec("trap '' TERM; echo ready > ready; sleep 100"))
+        .start(
+            Slot::Single,
+            &root.spec("trap '' TERM; echo ready > ready; sleep 100"),
+        )
         .unwrap();
     root.wait_for_file("ready");
     let started = Instant::now();
-    let stopped = root.runtime.stop(Duration::from_millis(300)).unwrap();
+    let stopped = root
+        .runtime
+        .stop(Slot::Single, Duration::from_millis(300))
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(stopped.map(|i| i.pid), Some(instance.pid));
     assert!(proc_identity::group_members(instance.pid).is_empty());
@@ -161,17 +181,26 @@ fn a_reused_pid_is_never_signalled() {
         started_at: "2026-11-21T23:59:59Z".to_owned(),
         log: "unused".to_owned(),
     };
-    root.runtime.write_record(&record).unwrap();
-    assert!(!root.runtime.current().unwrap().unwrap().alive);
+    root.runtime.write_record(Slot::Single, &record).unwrap();
+    assert!(!root.runtime.current(Slot::Single).unwrap().unwrap().alive);
 
-    assert_eq!(root.runtime.stop(Duration::from_millis(100)).unwrap(), None);
+    assert_eq!(
+        root.runtime
+            .stop(Slot::Single, Duration::from_millis(100))
+            .unwrap(),
+        None
+    );
     thread::sleep(Duration::from_millis(100));
     assert_eq!(
         unrelated.try_wait().unwrap(),
         None,
         "the unrelated sleep died"
     );
-    assert_eq!(root.runtime.current().unwrap(), None, "record forgotten");
+    assert_eq!(
+        root.runtime.current(Slot::Single).unwrap(),
+        None,
+        "record forgotten"
+    );
     unrelated.kill().unwrap();
     unrelated.wait().unwrap();
 }
@@ -181,7 +210,10 @@ fn a_command_that_exits_at_once_fails_with_its_log() {
     let root = Root::new();
     let error = root
         .runtime
-        .start(&root.spec("echo 'cannot bind the port' >&2; exit 3"))
+        .start(
+            Slot::Single,
+            &root.spec("echo 'cannot bind the port' >&2; exit 3"),
+        )
         .unwrap_err();
     assert!(error.message.contains("exited at once"), "{error}");
     assert!(error.message.contains("exit status: 3"), "{error}");
@@ -189,7 +221,7 @@ fn a_command_that_exits_at_once_fails_with_its_log() {
         error.to_string().contains("cannot bind the port"),
         "{error}"
     );
-    assert_eq!(root.runtime.current().unwrap(), None);
+    assert_eq!(root.runtime.current(Slot::Single).unwrap(), None);
 }
 
 #[test]
@@ -197,7 +229,10 @@ fn children_of_the_instance_are_stopped_with_it() {
     let root = Root::new();
     let instance = root
         .runtime
-        .start(&root.spec("sleep 100 & echo $! > child.pid; wait"))
+        .start(
+            Slot::Single,
+            &root.spec("sleep 100 & echo $! > child.pid; wait"),
+        )
         .unwrap();
     let child: u32 = root.wait_for_file("child.pid").parse().unwrap();
     assert!(proc_identity::is_running(child));
@@ -205,7 +240,12 @@ fn children_of_the_instance_are_stopped_with_it() {
         proc_identity::read(child).unwrap().process_group,
         instance.pid
     );
-    assert!(root.runtime.stop(Duration::from_secs(5)).unwrap().is_some());
+    assert!(
+        root.runtime
+            .stop(Slot::Single, Duration::from_secs(5))
+            .unwrap()
+            .is_some()
+    );
     assert!(!proc_identity::is_running(child));
 }
 
@@ -214,17 +254,22 @@ fn leftover_children_of_a_dead_leader_are_stopped() {
     let root = Root::new();
     let instance = root
         .runtime
-        .start(&root.spec("sleep 100 & echo $! > child.pid; sleep 0.3"))
+        .start(
+            Slot::Single,
+            &root.spec("sleep 100 & echo $! > child.pid; sleep 0.3"),
+        )
         .unwrap();
     let child: u32 = root.wait_for_file("child.pid").parse().unwrap();
     let started = Instant::now();
-    while root.runtime.current().unwrap().unwrap().alive {
+    while root.runtime.current(Slot::Single).unwrap().unwrap().alive {
         assert!(started.elapsed() < Duration::from_secs(5));
         thread::sleep(Duration::from_millis(20));
     }
     assert!(proc_identity::is_running(child));
     assert_eq!(
-        root.runtime.stop(Duration::from_secs(5)).unwrap(),
+        root.runtime
+            .stop(Slot::Single, Duration::from_secs(5))
+            .unwrap(),
         Some(instance)
     );
     assert!(!proc_identity::is_running(child));
@@ -234,7 +279,10 @@ fn leftover_children_of_a_dead_leader_are_stopped() {
 fn refuses_a_release_without_a_directory() {
     let root = Root::new();
     fs::remove_dir(root.release_dir()).unwrap();
-    let error = root.runtime.start(&root.spec("sleep 1")).unwrap_err();
+    let error = root
+        .runtime
+        .start(Slot::Single, &root.spec("sleep 1"))
+        .unwrap_err();
     assert!(error.message.contains("has no directory"), "{error}");
 }
 
@@ -242,7 +290,10 @@ fn refuses_a_release_without_a_directory() {
 fn a_broken_config_env_names_the_line() {
     let root = Root::new();
     root.write_config_env("GOOD=1\nBAD LINE\n");
-    let error = root.runtime.start(&root.spec("sleep 1")).unwrap_err();
+    let error = root
+        .runtime
+        .start(Slot::Single, &root.spec("sleep 1"))
+        .unwrap_err();
     assert!(error.to_string().contains("line 2"), "{error}");
 }
 
@@ -272,7 +323,7 @@ fn runs_the_hello_example_until_stopped() {
         port,
         ..root.spec("exec python3 app.py")
     };
-    let instance = root.runtime.start(&spec).unwrap();
+    let instance = root.runtime.start(Slot::Single, &spec).unwrap();
 
     let health = Health {
         check: HealthCheck::Http {
@@ -302,7 +353,10 @@ fn runs_the_hello_example_until_stopped() {
         Err("503 Service Unavailable".to_owned())
     );
 
-    let stopped = root.runtime.stop(Duration::from_secs(5)).unwrap();
+    let stopped = root
+        .runtime
+        .stop(Slot::Single, Duration::from_secs(5))
+        .unwrap();
     assert_eq!(stopped.map(|i| i.pid), Some(instance.pid));
     let log = root.log();
     assert!(log.contains("GET /health"), "{log}");
@@ -313,36 +367,89 @@ fn runs_the_hello_example_until_stopped() {
 #[test]
 fn two_slots_run_side_by_side() {
     let root = Root::new();
-    let blue = ProcessRuntime::in_slot(root.dir.path(), "blue");
-    let green = ProcessRuntime::in_slot(root.dir.path(), "green");
-    let first = blue.start(&root.spec("exec sleep 100")).unwrap();
-    let second = green.start(&root.spec("exec sleep 100")).unwrap();
+    let runtime = &root.runtime;
+    let first = runtime
+        .start(Slot::Blue, &root.spec("exec sleep 100"))
+        .unwrap();
+    let second = runtime
+        .start(Slot::Green, &root.spec("exec sleep 100"))
+        .unwrap();
     assert!(root.dir.path().join("run/instance-blue.json").is_file());
     assert!(root.dir.path().join("run/instance-green.json").is_file());
     assert_eq!(
-        root.runtime.current().unwrap(),
+        runtime.current(Slot::Single).unwrap(),
         None,
-        "the unslotted record"
+        "the single record"
+    );
+    assert_eq!(
+        runtime.strays().unwrap(),
+        [],
+        "both are owned by their records"
     );
 
-    assert_eq!(blue.stop(Duration::from_secs(5)).unwrap(), Some(first));
-    assert!(green.current().unwrap().unwrap().alive);
-    assert_eq!(green.stop(Duration::from_secs(5)).unwrap(), Some(second));
+    assert_eq!(
+        runtime.stop(Slot::Blue, Duration::from_secs(5)).unwrap(),
+        Some(first)
+    );
+    assert!(runtime.current(Slot::Green).unwrap().unwrap().alive);
+    assert_eq!(
+        runtime.stop(Slot::Green, Duration::from_secs(5)).unwrap(),
+        Some(second)
+    );
+}
+
+#[test]
+fn an_instance_whose_record_is_gone_is_a_stray_until_stopped() {
+    let root = Root::new();
+    let runtime = &root.runtime;
+    let instance = runtime
+        .start(Slot::Green, &root.spec("sleep 100 & wait"))
+        .unwrap();
+    let other_root = Root::new();
+    other_root
+        .runtime
+        .start(Slot::Green, &other_root.spec("exec sleep 100"))
+        .unwrap();
+    fs::remove_file(root.dir.path().join("run/instance-green.json")).unwrap();
+
+    let strays = runtime.strays().unwrap();
+    assert_eq!(
+        strays.len(),
+        1,
+        "one per process group, not the other root's: {strays:?}"
+    );
+    assert_eq!(strays[0].pid, instance.pid);
+    assert_eq!(strays[0].slot, Slot::Green);
+    assert!(strays[0].command.contains("sleep 100"), "{strays:?}");
+
+    assert!(
+        runtime
+            .stop_stray(&strays[0], Duration::from_secs(5))
+            .unwrap()
+    );
+    assert!(proc_identity::group_members(instance.pid).is_empty());
+    assert_eq!(runtime.strays().unwrap(), []);
+    assert_eq!(other_root.runtime.strays().unwrap(), []);
 }
 
 #[test]
 fn starting_again_stops_children_a_dead_instance_left_behind() {
     let root = Root::new();
     root.runtime
-        .start(&root.spec("sleep 100 & echo $! > child.pid; sleep 0.3"))
+        .start(
+            Slot::Single,
+            &root.spec("sleep 100 & echo $! > child.pid; sleep 0.3"),
+        )
         .unwrap();
     let child: u32 = root.wait_for_file("child.pid").parse().unwrap();
     let started = Instant::now();
-    while root.runtime.current().unwrap().unwrap().alive {
+    while root.runtime.current(Slot::Single).unwrap().unwrap().alive {
         assert!(started.elapsed() < Duration::from_secs(5));
         thread::sleep(Duration::from_millis(20));
     }
     assert!(proc_identity::is_running(child));
-    root.runtime.start(&root.spec("exec sleep 100")).unwrap();
+    root.runtime
+        .start(Slot::Single, &root.spec("exec sleep 100"))
+        .unwrap();
     assert!(!proc_identity::is_running(child));
 }

@@ -1,0 +1,116 @@
+//! Runs one `HostRequest` against a deploy root with the very adapters `local:` hosts use.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hoist_core::HostAddress;
+use hoist_core::spec::Health;
+
+use super::{
+    HostRequest, HostResponse, WireExecOutput, WireLockOutcome, WireProbeAnswer, WireReleases,
+    installed_version,
+};
+use crate::adapters::http_probe::HttpProbe;
+use crate::adapters::local_host::LocalHost;
+use crate::error::Error;
+use crate::hostside::local_router::LocalRouter;
+use crate::hostside::process_runtime::ProcessRuntime;
+use crate::hostside::release_writer;
+use crate::ports::host::{ConfigFile, Host};
+use crate::ports::probe::Probe;
+use crate::ports::router::Router;
+use crate::ports::runtime::Runtime;
+
+/// Runs `request` against the deploy root `root` with the local adapters.
+pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
+    if !root.is_absolute() {
+        return HostResponse::from_result::<()>(Err(Error::failed(format!(
+            "the deploy root `{}` is not an absolute path",
+            root.display()
+        ))));
+    }
+    let address = HostAddress::Local {
+        root: root.to_path_buf(),
+    };
+    let host = LocalHost::new(address, root.to_path_buf());
+    let runtime = ProcessRuntime::new(root);
+    let probe = HttpProbe::new(root);
+    let router = LocalRouter::new(root);
+    use HostRequest as Request;
+    use HostResponse as Response;
+    match request {
+        Request::Version => Response::from_result(Ok(installed_version(root))),
+        Request::Provision => Response::from_result(host.provision()),
+        Request::Lock { holder } => {
+            Response::from_result(host.lock(&holder).map(WireLockOutcome::from))
+        }
+        Request::Unlock { holder } => Response::from_result(host.unlock(&holder)),
+        Request::WriteConfig { files } => {
+            let files: Vec<ConfigFile> = files.into_iter().map(ConfigFile::from).collect();
+            Response::from_result(host.write_config(&files))
+        }
+        Request::Releases => Response::from_result(host.releases().map(|r| WireReleases::from(&r))),
+        Request::PrepareUpload { release, entries } => Response::from_result(
+            release_writer::prepare_release(host.layout(), &release.into(), &entries),
+        ),
+        Request::FinishUpload { release, entries } => Response::from_result(
+            release_writer::finish_release(host.layout(), &release.into(), &entries),
+        ),
+        Request::Exec { dir, command, env } => Response::from_result(
+            host.exec(&dir.into(), &command, &env)
+                .map(WireExecOutput::from),
+        ),
+        Request::MarkReady { id } => Response::from_result(host.mark_ready(&id)),
+        Request::MarkFailed { id, reason } => Response::from_result(host.mark_failed(&id, &reason)),
+        Request::DiscardIncomplete => Response::from_result(host.discard_incomplete()),
+        Request::SwitchLive { id } => Response::from_result(host.switch_live(&id)),
+        Request::RemoveRelease { id } => Response::from_result(host.remove_release(&id)),
+        Request::Prune { keep } => Response::from_result(host.prune(keep)),
+        Request::Audit { line } => Response::from_result(host.audit(&line)),
+        Request::Destroy => Response::from_result(host.destroy()),
+        Request::RuntimeStart { spec, slot } => {
+            Response::from_result(runtime.start(slot, &spec.into()))
+        }
+        Request::RuntimeStop { grace_ms, slot } => {
+            Response::from_result(runtime.stop(slot, Duration::from_millis(grace_ms)))
+        }
+        Request::RuntimeCurrent { slot } => Response::from_result(runtime.current(slot)),
+        Request::RuntimeStrays => Response::from_result(runtime.strays()),
+        Request::RuntimeStopStray { stray, grace_ms } => {
+            Response::from_result(runtime.stop_stray(&stray, Duration::from_millis(grace_ms)))
+        }
+        Request::RouterEnsure { config } => Response::from_result(router.ensure_proxy(&config)),
+        Request::RouterRoute { config } => Response::from_result(router.route(&config)),
+        Request::RouterSetUpstream { config, port } => {
+            Response::from_result(router.set_upstream(&config, port))
+        }
+        Request::RouterDrain {
+            config,
+            port,
+            limit_ms,
+        } => Response::from_result(router.drain(&config, port, Duration::from_millis(limit_ms))),
+        Request::RouterMaintenance { config, on } => {
+            Response::from_result(router.set_maintenance(&config, on))
+        }
+        Request::RouterFreePort => Response::from_result(router.free_port()),
+        Request::RouterStopProxy => Response::from_result(router.stop_proxy()),
+        Request::RuntimeLogTail { release, lines } => {
+            Response::from_result(runtime.log_tail(&release, lines))
+        }
+        Request::ProbeWaitHealthy {
+            port,
+            health,
+            release,
+        } => Response::from_result(
+            Health::try_from(health).map(|health| probe.wait_healthy(port, &health, &release)),
+        ),
+        Request::ProbeOnce {
+            port,
+            health,
+            release,
+        } => Response::from_result(
+            Health::try_from(health)
+                .map(|health| WireProbeAnswer::from(probe.probe_once(port, &health, &release))),
+        ),
+    }
+}
