@@ -313,7 +313,12 @@ pub fn free_port() -> u16 {
 }
 
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    http_get_at(std::net::SocketAddr::from(([127, 0, 0, 1], port)), path)
+}
+
+/// `GET path` at `address` (loopback, or a test host in a network namespace).
+pub fn http_get_at(address: std::net::SocketAddr, path: &str) -> Result<(u16, String), String> {
+    let port = address.port();
     let mut stream =
         TcpStream::connect_timeout(&address, Duration::from_secs(2)).map_err(|e| e.to_string())?;
     stream

@@ -14,6 +14,7 @@ mod testbed;
 mod bad_input;
 mod blue_green;
 mod blue_green_crash;
+mod blue_green_fleet;
 mod crash;
 mod deploy;
 mod failures;

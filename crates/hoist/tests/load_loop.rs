@@ -2,12 +2,13 @@
 //! deploy, a crash), counting every failed request and every answer that is not 200.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::harness::http_get;
+use crate::harness::http_get_at;
 
 #[derive(Debug, Default)]
 pub struct LoadResult {
@@ -27,6 +28,11 @@ impl LoadLoop {
     /// `clients` threads, each sending `GET path` in a loop (one connection per request, a
     /// short pause between), until `finish`.
     pub fn start(port: u16, path: &'static str, clients: usize) -> Self {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], port)), path, clients)
+    }
+
+    /// Like `start`, against any address (a test host's).
+    pub fn start_at(address: SocketAddr, path: &'static str, clients: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..clients)
             .map(|_| {
@@ -35,7 +41,7 @@ impl LoadLoop {
                     let mut result = LoadResult::default();
                     while !stop.load(Ordering::Relaxed) {
                         result.requests += 1;
-                        match http_get(port, path) {
+                        match http_get_at(address, path) {
                             Ok((200, body)) => {
                                 result.bodies.insert(body.trim().to_owned());
                             }
