@@ -217,6 +217,63 @@ fn provision_replaces_an_older_hoist_while_a_session_runs_it() {
     );
 }
 
+/// Stands in for an older hoist on the host: a real hoist build (a different file, so a
+/// different hash) behind a filter that turns every `router_*` request into an op it does not
+/// know, as a hoist from before blue-green would answer.
+const OLDER_HOIST: &str = r#"#!/usr/bin/env python3
+import os, re, subprocess, sys
+older = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "older-hoist")
+child = subprocess.Popen([older] + sys.argv[1:], stdin=subprocess.PIPE)
+for line in iter(sys.stdin.readline, ""):
+    line = re.sub(r'"op":"router_[a-z_]*"', '"op":"from_the_future"', line)
+    child.stdin.write(line.encode())
+    child.stdin.flush()
+child.stdin.close()
+sys.exit(child.wait())
+"#;
+
+#[test]
+fn an_older_hoist_on_the_host_is_replaced_when_it_does_not_know_a_request() {
+    let remote = remote(Arc::new(LocalProcessTransport::new()));
+    remote.handle.host.provision().unwrap();
+    let installed = remote.root.join(".hoist/bin/hoist");
+    let mut older = fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap();
+    older.extend_from_slice(b"\0older build");
+    let older_path = remote.root.join(".hoist/older-hoist");
+    fs::write(&older_path, &older).unwrap();
+    fs::set_permissions(
+        &older_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // Renamed over it: the first session still runs the file it replaced.
+    let staged = remote.root.join(".hoist/staged");
+    fs::write(&staged, OLDER_HOIST).unwrap();
+    fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fs::rename(&staged, &installed).unwrap();
+
+    // A fresh controller: its session starts on the older hoist.
+    let address = "deploy@web1".parse().unwrap();
+    let controller = RemoteHost::new(
+        address,
+        remote.root.clone(),
+        Arc::new(LocalProcessTransport::new()),
+        PathBuf::from(env!("CARGO_BIN_EXE_hoist")),
+    )
+    .handle();
+    assert!(
+        controller.host.releases().unwrap().infos.is_empty(),
+        "old ops still work"
+    );
+    let port = controller.router.free_port().unwrap();
+    assert!(port > 0);
+    assert_eq!(
+        fs::read(&installed).unwrap(),
+        fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap(),
+        "this controller's hoist was installed"
+    );
+}
+
 #[test]
 fn a_binary_for_another_platform_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -152,12 +152,39 @@ impl RemoteHost {
             answered = self.session_call(&body);
         }
         match answered {
-            Ok(line) => self.decode(&line),
+            Ok(line) => match self.decode(&line) {
+                // An older hoist on the host does not know this request: install this
+                // controller's, start a session on it, and ask again.
+                Err(error) if install && is_protocol_refusal(&error) => {
+                    if !binary::ensure_installed(self)? {
+                        return Err(error);
+                    }
+                    self.end_session();
+                    match self.session_call(&body) {
+                        Ok(line) => self.decode(&line),
+                        Err(SessionFailure::NotInstalled) => {
+                            Err(self.not_installed("(the shell could not find it)"))
+                        }
+                        Err(SessionFailure::Lost(error)) => Err(error),
+                    }
+                }
+                decoded => decoded,
+            },
             Err(SessionFailure::NotInstalled) => {
                 Err(self.not_installed("(the shell could not find it)"))
             }
             Err(SessionFailure::Lost(error)) => Err(error),
         }
+    }
+
+    /// Closes the session, so the next call starts one on the binary installed now.
+    fn end_session(&self) {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(session);
     }
 
     /// Sends one request line on the session (opening it if needed) and reads one answer line.
@@ -252,6 +279,13 @@ impl RemoteHost {
             .hint("`hoist provision ENV` installs this controller's hoist on the host")),
         }
     }
+}
+
+/// The host could not read the request: it runs a hoist that predates it.
+fn is_protocol_refusal(error: &Error) -> bool {
+    error
+        .message
+        .contains("cannot read the request to `hoist host call`")
 }
 
 fn last_lines(text: &str, count: usize) -> String {
