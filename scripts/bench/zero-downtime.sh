@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Zero-downtime load test (issue 4): a constant load through the service's public port while
+# DEPLOYS consecutive deploys run — once with `strategy = "blue-green"` (behind `hoist proxy`),
+# once with `recreate` (the service binds the port itself) — counting every failed request and
+# every non-2xx answer, and comparing p99 latency during the swaps with the steady state before
+# them. Loopback only; bounded in count (DEPLOYS) and time (the load stops after the deploys).
+#
+#   scripts/bench/zero-downtime.sh            # RATE=2500 CONNECTIONS=16 DEPLOYS=10 STEADY=8
+#
+# The service is `hoist-loadgen serve` (a small Rust HTTP server that finishes its requests on
+# SIGTERM), so the proxy and the swap are what is measured, not a slow app.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+RATE=${RATE:-2500}
+CONNECTIONS=${CONNECTIONS:-16}
+DEPLOYS=${DEPLOYS:-10}
+STEADY=${STEADY:-8}
+STRATEGIES=${STRATEGIES:-"blue-green recreate"}
+
+command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
+cargo build --release --locked -q -p hoist -p hoist-loadgen
+target=${CARGO_TARGET_DIR:-$PWD/target}
+HOIST=$target/release/hoist
+LOADGEN=$target/release/hoist-loadgen
+
+work=$(mktemp -d /tmp/hoist-zero-downtime.XXXXXX)
+loadgen_pid=""
+cleanup() {
+  [ -n "$loadgen_pid" ] && kill "$loadgen_pid" 2>/dev/null || true
+  for db in "$work"/*.db; do
+    [ -e "$db" ] || continue
+    strategy=$(basename "$db" .db)
+    "$HOIST" -f "$work/$strategy/Hoist.toml" --state "$db" destroy bench --yes >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now_ns() { date +%s%N; }
+
+run_strategy() {
+  local strategy=$1 port project db csv windows
+  port=$(free_port)
+  project=$work/$strategy
+  db=$work/$strategy.db
+  csv=$work/$strategy.csv
+  windows=$work/$strategy.windows
+  mkdir -p "$project"
+  echo v0 > "$project/version.txt"
+  cat > "$project/Hoist.toml" <<TOML
+[app]
+name = "bench"
+
+[build]
+upload = ["version.txt"]
+
+[service]
+command = "exec $LOADGEN serve --body \"\$(cat version.txt)\""
+port = $port
+strategy = "$strategy"
+stop_grace = "10s"
+$( [ "$strategy" = blue-green ] && echo 'drain = "5s"' )
+
+[service.health]
+path = "/health"
+interval = "20ms"
+deadline = "10s"
+
+[env.bench]
+hosts = ["local:$work/$strategy-root"]
+keep_releases = 3
+TOML
+  local hoist=("$HOIST" -f "$project/Hoist.toml" --state "$db")
+  "${hoist[@]}" deploy bench >/dev/null 2>"$work/$strategy.deploy.log"
+
+  "$LOADGEN" run --url "http://127.0.0.1:$port/" --rate "$RATE" --connections "$CONNECTIONS" \
+    --duration 600s --out "$csv" --json >"$work/$strategy.summary.json" &
+  loadgen_pid=$!
+  sleep "$STEADY"
+  : > "$windows"
+  for i in $(seq 1 "$DEPLOYS"); do
+    echo "v$i" > "$project/version.txt"
+    local started ended
+    started=$(now_ns)
+    "${hoist[@]}" deploy bench >/dev/null 2>>"$work/$strategy.deploy.log" || {
+      echo "deploy $i of $strategy failed:" >&2; tail -20 "$work/$strategy.deploy.log" >&2; exit 1; }
+    ended=$(now_ns)
+    echo "$started $ended" >> "$windows"
+    sleep 1
+  done
+  sleep 2
+  kill -INT "$loadgen_pid"
+  wait "$loadgen_pid" || true
+  loadgen_pid=""
+  "${hoist[@]}" destroy bench --yes >/dev/null 2>&1
+  rm -f "$db"
+  python3 - "$strategy" "$csv" "$windows" <<'PY'
+import csv, sys
+strategy, path, windows_path = sys.argv[1:4]
+windows = [tuple(map(int, line.split())) for line in open(windows_path) if line.strip()]
+rows = []
+with open(path) as f:
+    for row in csv.DictReader(f):
+        rows.append((int(row["start_unix_ns"]), int(row["latency_us"]), row["status_or_error"]))
+first = windows[0][0]
+start = rows[0][0] if rows else first
+def in_window(t):
+    return any(a <= t <= b for a, b in windows)
+# Steady state: before the first deploy, after a 1 s warm-up.
+steady = [r for r in rows if start + 1_000_000_000 <= r[0] < first]
+swaps = [r for r in rows if in_window(r[0])]
+def failed(r):
+    return not r[2].isdigit() or not (200 <= int(r[2]) < 300)
+def pct(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] / 1000.0
+errors = {}
+for r in rows:
+    if failed(r):
+        errors[r[2]] = errors.get(r[2], 0) + 1
+bad = sum(errors.values())
+p99_steady = pct([r[1] for r in steady], 0.99)
+p99_swaps = pct([r[1] for r in swaps], 0.99)
+print(f"{strategy:<10} {len(rows):>8} {bad:>7} {len(swaps):>8} {pct([r[1] for r in steady], 0.5):>9.2f} "
+      f"{p99_steady:>10.2f} {p99_swaps:>10.2f} {p99_swaps / p99_steady:>6.2f}x  {errors if errors else ''}")
+PY
+}
+
+echo "zero-downtime: $DEPLOYS deploys under $RATE req/s on $CONNECTIONS keep-alive connections ($(nproc) cores)"
+printf '%-10s %8s %7s %8s %9s %10s %10s %7s\n' strategy requests failed in_swap p50_ms p99_st_ms p99_sw_ms ratio
+for strategy in $STRATEGIES; do
+  run_strategy "$strategy"
+done
+echo "goal (blue-green): 0 failed of >= 50000 requests, p99 during swaps <= 2x steady"
