@@ -1,0 +1,5 @@
+//! The `hoist-loadgen` binary.
+
+fn main() -> std::process::ExitCode {
+    hoist_loadgen::cli::main()
+}
