@@ -9,6 +9,7 @@ pub mod file_stream;
 pub mod host_call;
 pub mod layout;
 pub mod lock_file;
+pub mod nginx_upstream;
 pub mod proc_identity;
 pub mod process_runtime;
 pub mod release_writer;
