@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::hostside::{atomic_fs, exec};
-use crate::ops::config_render::shell_quote;
 use crate::ports::host::ExecOutput;
 
 /// The first line of every file hoist writes; a file without it is someone else's.
@@ -181,7 +180,7 @@ impl NginxUpstream {
             .iter()
             .map(String::as_str)
             .chain(args.iter().copied());
-        let line: Vec<String> = words.map(shell_quote).collect();
+        let line: Vec<String> = words.map(hoist_core::shell::quote_if_needed).collect();
         let output = exec::run_shell(Path::new("/"), &format!("exec {}", line.join(" ")), &[])?;
         // The shell's "not found" is 127; naming the command beats showing its output only.
         if output.status == 127 {

@@ -77,7 +77,7 @@ pub fn render(
     }
     let mut env_file = String::from("# written by `hoist configure`; do not edit\n");
     for (name, value) in env.vars.iter().chain(secret_values.iter()) {
-        env_file.push_str(&format!("{name}={}\n", shell_quote(value)));
+        env_file.push_str(&format!("{name}={}\n", hoist_core::shell::quote(value)));
     }
     let mut files = vec![ConfigFile {
         name: ENV_FILE.to_owned(),
@@ -141,20 +141,9 @@ fn output_name(path: &Path) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// POSIX single quoting: `it's` → `'it'\''s'`.
-pub fn shell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_for_the_shell() {
-        assert_eq!(shell_quote("plain"), "'plain'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-    }
 
     #[test]
     fn output_names_drop_j2_and_refuse_env() {

@@ -179,18 +179,7 @@ pub(crate) fn connect_timeout_seconds(timeout: Duration) -> u64 {
     seconds.max(1)
 }
 
-/// One word for a POSIX shell: bare when plainly safe, else single-quoted.
-pub(crate) fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-+=/.,:@%".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
+pub(crate) use hoist_core::shell::quote_if_needed as shell_quote;
 
 /// One word for rsync's `-e` splitter: single quotes, a quote inside doubled (rsync's rule;
 /// backslashes mean nothing to it).
@@ -237,16 +226,6 @@ mod tests {
             Path::new("/tmp/h/master"),
         )
         .unwrap()
-    }
-
-    #[test]
-    fn shell_quote_keeps_plain_words_and_quotes_the_rest() {
-        assert_eq!(shell_quote("uname"), "uname");
-        assert_eq!(shell_quote("/srv/app-1.2"), "/srv/app-1.2");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("$(id);x"), "'$(id);x'");
     }
 
     #[test]
