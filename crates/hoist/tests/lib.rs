@@ -15,6 +15,7 @@ mod bad_input;
 mod blue_green;
 mod blue_green_crash;
 mod blue_green_fleet;
+mod blue_green_nginx;
 mod crash;
 mod deploy;
 mod failures;

@@ -8,6 +8,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::hostside::{atomic_fs, exec};
@@ -29,6 +30,9 @@ pub struct NginxUpstream {
 }
 
 /// The include file as hoist writes it: the header, then one upstream with one server.
+/// How long a switch waits for nginx's old workers to finish their requests and exit.
+const RELOAD_WAIT: Duration = Duration::from_secs(30);
+
 pub fn render(name: &str, addr: SocketAddr) -> String {
     format!(
         "{HEADER}: it rewrites this file on every switch, so edits here are lost.\n\
@@ -95,6 +99,7 @@ impl NginxUpstream {
             .cause(test.output.trim())
             .hint("fix what nginx names, then deploy again"));
         }
+        let old_workers = reload_wait::workers(&self.command);
         let reload = self.nginx(&["-s", "reload"])?;
         if reload.status != 0 {
             return Err(Error::failed(format!(
@@ -107,6 +112,8 @@ impl NginxUpstream {
                  then deploy again",
             ));
         }
+        // Done when the workers that still knew the old upstream have finished and gone.
+        reload_wait::until_gone(&old_workers, RELOAD_WAIT);
         Ok(())
     }
 
@@ -231,6 +238,7 @@ fn parse_server(text: &str) -> Option<SocketAddr> {
     })
 }
 
+mod reload_wait;
 #[cfg(test)]
 mod test_nginx;
 #[cfg(test)]

@@ -201,7 +201,14 @@ pub(crate) fn make_live(
         ensure_proxy(run, handle, &config)?;
     }
     let started = Instant::now();
-    handle.router.set_upstream(&config, port)?;
+    if let Err(error) = handle.router.set_upstream(&config, port) {
+        // The route did not move (nginx refused its config, the proxy is gone): the new
+        // instance must not linger unrouted.
+        let _ = handle.runtime.stop(slot, service.stop_grace);
+        return Err(error.context(format!(
+            "the route to `{target}` could not be set on `{address}`; the old instance keeps serving"
+        )));
+    }
     failpoint::hit("blue_green.after_route");
     promote(handle, target, live.as_ref())?;
     record(
