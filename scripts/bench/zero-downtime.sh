@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Zero-downtime load test (issue 4): a constant load through the service's public port while
-# DEPLOYS consecutive deploys run — once with `strategy = "blue-green"` (behind `hoist proxy`),
-# once with `recreate` (the service binds the port itself) — counting every failed request and
-# every non-2xx answer, and comparing p99 latency during the swaps with the steady state before
-# them. Loopback only; bounded in count (DEPLOYS) and time (the load stops after the deploys).
+# DEPLOYS consecutive deploys run, counting every failed request and every non-2xx answer, and
+# comparing p99 latency during the deploys with the steady state before them. Modes:
+#   blue-green  each deploy swaps to a new release behind `hoist proxy`
+#   control     the same blue-green setup, but each deploy finds nothing to do: the same hoist
+#               process runs in each window without a swap, to tell what the swap costs from
+#               what any process started on this machine costs the service
+#   recreate    the service binds the port itself; each deploy stops it and starts the new one
+# Loopback only; bounded in count (DEPLOYS per round) and time (the load stops after them).
 #
-#   scripts/bench/zero-downtime.sh            # RATE=2500 CONNECTIONS=16 DEPLOYS=10 STEADY=8
+#   scripts/bench/zero-downtime.sh   # RATE=2500 CONNECTIONS=16 DEPLOYS=10 STEADY=8 ROUNDS=3
 #
 # The service is `hoist-loadgen serve` (a small Rust HTTP server that finishes its requests on
 # SIGTERM), so the proxy and the swap are what is measured, not a slow app.
@@ -16,7 +20,8 @@ RATE=${RATE:-2500}
 CONNECTIONS=${CONNECTIONS:-16}
 DEPLOYS=${DEPLOYS:-10}
 STEADY=${STEADY:-8}
-STRATEGIES=${STRATEGIES:-"blue-green recreate"}
+ROUNDS=${ROUNDS:-3}
+MODES=${MODES:-"blue-green control recreate"}
 
 command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
 cargo build --release --locked -q -p hoist -p hoist-loadgen
@@ -30,23 +35,25 @@ cleanup() {
   [ -n "$loadgen_pid" ] && kill "$loadgen_pid" 2>/dev/null || true
   for db in "$work"/*.db; do
     [ -e "$db" ] || continue
-    strategy=$(basename "$db" .db)
-    "$HOIST" -f "$work/$strategy/Hoist.toml" --state "$db" destroy bench --yes >/dev/null 2>&1 || true
+    mode=$(basename "$db" .db)
+    "$HOIST" -f "$work/$mode/Hoist.toml" --state "$db" destroy bench --yes >/dev/null 2>&1 || true
   done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now_ns() { date +%s%N; }
+# Bash's own clock: no process is started to read it inside a window.
+now_ns() { local t=${EPOCHREALTIME/./}; echo "${t}000"; }
 
-run_strategy() {
-  local strategy=$1 port project db csv windows
+run_mode() {
+  local mode=$1 round=$2 strategy=blue-green port project db csv windows
+  [ "$mode" = recreate ] && strategy=recreate
   port=$(free_port)
-  project=$work/$strategy
-  db=$work/$strategy.db
-  csv=$work/$strategy.csv
-  windows=$work/$strategy.windows
+  project=$work/$mode
+  db=$work/$mode.db
+  csv=$work/$mode.csv
+  windows=$work/$mode.windows
   mkdir -p "$project"
   echo v0 > "$project/version.txt"
   cat > "$project/Hoist.toml" <<TOML
@@ -69,23 +76,23 @@ interval = "20ms"
 deadline = "10s"
 
 [env.bench]
-hosts = ["local:$work/$strategy-root"]
+hosts = ["local:$work/$mode-root"]
 keep_releases = 3
 TOML
   local hoist=("$HOIST" -f "$project/Hoist.toml" --state "$db")
-  "${hoist[@]}" deploy bench >/dev/null 2>"$work/$strategy.deploy.log"
+  "${hoist[@]}" deploy bench >/dev/null 2>"$work/$mode.deploy.log"
 
   "$LOADGEN" run --url "http://127.0.0.1:$port/" --rate "$RATE" --connections "$CONNECTIONS" \
-    --duration 600s --out "$csv" --json >"$work/$strategy.summary.json" &
+    --duration 600s --out "$csv" --json >"$work/$mode.summary.json" &
   loadgen_pid=$!
   sleep "$STEADY"
   : > "$windows"
   for i in $(seq 1 "$DEPLOYS"); do
-    echo "v$i" > "$project/version.txt"
+    [ "$mode" = control ] || echo "v$i" > "$project/version.txt"
     local started ended
     started=$(now_ns)
-    "${hoist[@]}" deploy bench >/dev/null 2>>"$work/$strategy.deploy.log" || {
-      echo "deploy $i of $strategy failed:" >&2; tail -20 "$work/$strategy.deploy.log" >&2; exit 1; }
+    "${hoist[@]}" deploy bench >/dev/null 2>>"$work/$mode.deploy.log" || {
+      echo "deploy $i of $mode failed:" >&2; tail -20 "$work/$mode.deploy.log" >&2; exit 1; }
     ended=$(now_ns)
     echo "$started $ended" >> "$windows"
     sleep 1
@@ -96,9 +103,9 @@ TOML
   loadgen_pid=""
   "${hoist[@]}" destroy bench --yes >/dev/null 2>&1
   rm -f "$db"
-  python3 - "$strategy" "$csv" "$windows" <<'PY'
-import csv, sys
-strategy, path, windows_path = sys.argv[1:4]
+  python3 - "$mode" "$round" "$csv" "$windows" "$work/results" <<'PY'
+import csv, json, sys
+mode, round_, path, windows_path, results = sys.argv[1:6]
 windows = [tuple(map(int, line.split())) for line in open(windows_path) if line.strip()]
 rows = []
 with open(path) as f:
@@ -125,14 +132,31 @@ for r in rows:
 bad = sum(errors.values())
 p99_steady = pct([r[1] for r in steady], 0.99)
 p99_swaps = pct([r[1] for r in swaps], 0.99)
-print(f"{strategy:<10} {len(rows):>8} {bad:>7} {len(swaps):>8} {pct([r[1] for r in steady], 0.5):>9.2f} "
-      f"{p99_steady:>10.2f} {p99_swaps:>10.2f} {p99_swaps / p99_steady:>6.2f}x  {errors if errors else ''}")
+ratio = p99_swaps / p99_steady
+print(f"{mode:<10} {round_:>5} {len(rows):>8} {bad:>7} {len(swaps):>8} {pct([r[1] for r in steady], 0.5):>9.2f} "
+      f"{p99_steady:>10.2f} {p99_swaps:>10.2f} {ratio:>6.2f}x  {errors if errors else ''}")
+with open(results, "a") as out:
+    out.write(json.dumps({"mode": mode, "requests": len(rows), "failed": bad, "ratio": ratio,
+                          "p99_steady": p99_steady, "p99_swaps": p99_swaps}) + "\n")
 PY
 }
 
-echo "zero-downtime: $DEPLOYS deploys under $RATE req/s on $CONNECTIONS keep-alive connections ($(nproc) cores)"
-printf '%-10s %8s %7s %8s %9s %10s %10s %7s\n' strategy requests failed in_swap p50_ms p99_st_ms p99_sw_ms ratio
-for strategy in $STRATEGIES; do
-  run_strategy "$strategy"
+echo "zero-downtime: $DEPLOYS deploys per round under $RATE req/s on $CONNECTIONS keep-alive connections, $ROUNDS rounds ($(nproc) cores)"
+printf '%-10s %5s %8s %7s %8s %9s %10s %10s %7s\n' mode round requests failed in_win p50_ms p99_st_ms p99_win_ms ratio
+for round in $(seq 1 "$ROUNDS"); do
+  for mode in $MODES; do
+    run_mode "$mode" "$round"
+  done
 done
+python3 - "$work/results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+print("medians over rounds (failed and requests: totals)")
+for mode in dict.fromkeys(r["mode"] for r in rows):
+    mine = [r for r in rows if r["mode"] == mode]
+    print(f"  {mode:<10} requests {sum(r['requests'] for r in mine):>7}  failed {sum(r['failed'] for r in mine):>5}  "
+          f"p99 steady {statistics.median(r['p99_steady'] for r in mine):.2f} ms  "
+          f"p99 in deploys {statistics.median(r['p99_swaps'] for r in mine):.2f} ms  "
+          f"ratio {statistics.median(r['ratio'] for r in mine):.2f}x")
+PY
 echo "goal (blue-green): 0 failed of >= 50000 requests, p99 during swaps <= 2x steady"
