@@ -92,6 +92,18 @@ fn start_thread(
         .map_err(|e| Error::internal("could not start a proxy thread").cause(e))
 }
 
+/// tokio wakes its own driver through an eventfd (a write, then an extra `epoll_wait`)
+/// whenever a timer is set to fire before the earliest one it last went to sleep toward.
+/// Every request sets two: its 60 s upstream response timeout, then its connection's 30 s
+/// header-read timeout, which is earlier, so that happened on every request. A timer that
+/// is always due within a second keeps every request's timers later than the earliest.
+async fn keep_the_timer_wheel_awake() {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+    }
+}
+
 /// Serves the connections dealt to this thread until the control thread stops dealing.
 async fn serve(
     mut connections: mpsc::UnboundedReceiver<Accepted>,
@@ -104,6 +116,7 @@ async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
+    tokio::spawn(keep_the_timer_wheel_awake());
     while let Some((stream, client)) = connections.recv().await {
         let Ok(stream) = TcpStream::from_std(stream) else {
             continue;
