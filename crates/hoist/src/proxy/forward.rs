@@ -10,6 +10,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::{self, Authority, PathAndQuery, Scheme};
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -116,26 +117,37 @@ impl Forwarder {
     }
 }
 
+/// A request target that is not a path (e.g. `OPTIONS *`), which the proxy does not forward.
+#[derive(Debug)]
+struct InvalidTarget;
+
 /// Points the request at `upstream`, keeping the client's Host, and adds the forwarding headers.
 fn rewrite_request(
     request: &mut Request<Incoming>,
     upstream: SocketAddr,
     client: SocketAddr,
-) -> Result<(), hyper::http::uri::InvalidUri> {
+) -> Result<(), InvalidTarget> {
+    // Reuses the path's bytes instead of formatting and parsing a whole new URI.
     let path = request
         .uri()
         .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    if !path.as_str().starts_with('/') {
+        return Err(InvalidTarget);
+    }
+    let mut target = uri::Parts::default();
+    target.scheme = Some(Scheme::HTTP);
+    target.authority = Some(Authority::try_from(upstream.to_string()).map_err(|_| InvalidTarget)?);
+    target.path_and_query = Some(path);
     // HTTP/2 carries the host in the URI's authority, not a Host header.
-    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
-    let uri: Uri = format!("http://{upstream}{path}").parse()?;
-    *request.uri_mut() = uri;
+    let authority = request.uri().authority().cloned();
+    *request.uri_mut() = Uri::from_parts(target).map_err(|_| InvalidTarget)?;
     *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
     if !headers.contains_key(header::HOST)
-        && let Some(value) = authority.and_then(|a| HeaderValue::from_str(&a).ok())
+        && let Some(value) = authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     {
         headers.insert(header::HOST, value);
     }
@@ -153,14 +165,19 @@ fn rewrite_request(
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Connection may name more per-connection headers of its own.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in &named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }

@@ -8,6 +8,7 @@ pub mod forward;
 pub mod in_flight;
 pub mod routes;
 pub mod server;
+pub mod serving_thread;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,17 +1,12 @@
-//! The proxy process: the public listener, the admin socket, the pid file, and a graceful
-//! stop on SIGTERM or SIGINT (stop accepting, let in-flight requests finish for a while).
+//! The proxy process: the public listener, the serving threads, the admin socket, the pid
+//! file, and a graceful stop on SIGTERM or SIGINT (stop accepting, let in-flight requests
+//! finish for a while).
 
-use std::convert::Infallible;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use nix::sys::stat::{Mode, umask};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{SignalKind, signal};
@@ -20,29 +15,38 @@ use crate::error::{Error, Result};
 use crate::proxy::forward::Forwarder;
 use crate::proxy::in_flight::InFlight;
 use crate::proxy::routes::RouteTable;
+use crate::proxy::serving_thread::ServingThreads;
 use crate::proxy::{ProxyOptions, ProxyPaths};
 
-/// A slow client gets this long to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs until SIGTERM or SIGINT; owns its runtime so callers stay synchronous.
+/// Runs until SIGTERM or SIGINT. Clients are served by [`ServingThreads`]; this thread
+/// keeps the admin socket and the signals on a runtime of its own.
 pub fn run(options: &ProxyOptions) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("hoist-proxy")
-        .build()
-        .map_err(|e| Error::internal("could not start the proxy's runtime").cause(e))?;
-    runtime.block_on(serve(options))
-}
-
-async fn serve(options: &ProxyOptions) -> Result<()> {
     let paths = ProxyPaths::new(&options.state_dir);
     fs::create_dir_all(&options.state_dir)
         .map_err(|e| Error::io("create the proxy state directory", &options.state_dir, e))?;
     let routes = Arc::new(RouteTable::load(&paths.routes)?);
     let in_flight = Arc::new(InFlight::default());
-    let forwarder = Forwarder::new(Arc::clone(&routes), Arc::clone(&in_flight));
+    let serving = ServingThreads::start(
+        || Forwarder::new(Arc::clone(&routes), Arc::clone(&in_flight)),
+        options.drain_timeout,
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("could not start the proxy's runtime").cause(e))?;
+    runtime.block_on(control(options, &paths, routes, in_flight, serving))
+}
 
+/// Accepts clients for the serving threads and answers the admin socket until a signal;
+/// then stops accepting and waits for the serving threads to drain (the admin socket still
+/// answers meanwhile, so `in_flight` can be watched).
+async fn control(
+    options: &ProxyOptions,
+    paths: &ProxyPaths,
+    routes: Arc<RouteTable>,
+    in_flight: Arc<InFlight>,
+    mut serving: ServingThreads,
+) -> Result<()> {
     let listener = TcpListener::bind(options.listen).await.map_err(|e| {
         Error::failed(format!("the proxy could not listen on {}", options.listen))
             .cause(e)
@@ -56,28 +60,13 @@ async fn serve(options: &ProxyOptions) -> Result<()> {
     // Written last: a pid file means the proxy is ready.
     write_pid_file(&paths.pid_file)?;
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 // A failed accept (e.g. out of file descriptors) is about one connection.
-                let Ok((stream, client)) = accepted else { continue };
-                let forwarder = forwarder.clone();
-                let service = service_fn(move |request| {
-                    let forwarder = forwarder.clone();
-                    async move { Ok::<_, Infallible>(forwarder.handle(request, client).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    // A client that hangs up mid-request is its own problem, not the proxy's.
-                    let _ = connection.await;
-                });
+                if let Ok((stream, client)) = accepted {
+                    serving.serve(stream, client);
+                }
             }
             accepted = admin.accept() => {
                 if let Ok((stream, _)) = accepted {
@@ -92,10 +81,8 @@ async fn serve(options: &ProxyOptions) -> Result<()> {
         }
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(options.drain_timeout) => {}
-    }
+    // Dropping the threads stops and joins them; that blocks, so not on this runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(serving)).await;
     let _ = fs::remove_file(&paths.admin_socket);
     let _ = fs::remove_file(&paths.pid_file);
     Ok(())
