@@ -87,7 +87,7 @@ impl PostgresStore {
         let label = store_url::redacted(url);
         let mut config: Config = url
             .parse()
-            .map_err(|error| unopenable(&label).cause(error))?;
+            .map_err(|error| unopenable(&label).cause(explained(&error)))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -128,11 +128,29 @@ fn report(label: &str, failure: Failure, doing: impl fmt::Display) -> Error {
         Failure::Unreadable { column, error } => {
             report().cause(format!("column `{column}`: {error}"))
         }
-        Failure::Postgres(error) if is_connection_problem(&error) => report().cause(error).hint(
-            format!("check that the PostgreSQL server of `{label}` is running and reachable"),
-        ),
-        Failure::Postgres(error) => report().cause(error),
+        Failure::Postgres(error) if is_connection_problem(&error) => report()
+            .cause(explained(&error))
+            .hint(unreachable_hint(label)),
+        Failure::Postgres(error) => report().cause(explained(&error)),
     }
+}
+
+/// The error with its sources: tokio-postgres's own message is only the kind ("db error",
+/// "error connecting to server"); what the server or the socket said is in the source.
+fn explained(error: &postgres::Error) -> String {
+    use std::error::Error as _;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn unreachable_hint(label: &str) -> String {
+    format!("check that the PostgreSQL server of `{label}` is running and reachable")
 }
 
 /// The connection is gone or could not be made (rather than a statement being refused).
@@ -153,7 +171,10 @@ fn unopenable(label: &str) -> Error {
 
 /// The first connection failed: say what PostgreSQL said, and what usually fixes it.
 fn unopenable_because(label: &str, error: &postgres::Error) -> Error {
-    let report = unopenable(label).cause(error);
+    let report = unopenable(label).cause(explained(error));
+    if is_connection_problem(error) {
+        return report.hint(unreachable_hint(label));
+    }
     match error.code() {
         Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
             report.hint("hoist does not create the database: create it first (`createdb NAME`)")
