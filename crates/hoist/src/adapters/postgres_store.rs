@@ -8,12 +8,13 @@
 //! and same types. `Store` is synchronous and ops run on plain threads, so a blocking client
 //! fits without a runtime of our own to manage: each connection drives itself on a private
 //! current-thread runtime. Like any blocking call, it must not be made from inside an async
-//! task (a server reaches the store through `spawn_blocking`). Connections come
-//! from a small pool (`connection_pool`); a later command queue claims rows with
-//! `FOR UPDATE SKIP LOCKED` on one of them inside `run`, like any other operation.
+//! task (a server reaches the store through `spawn_blocking`). Connections come from a small
+//! pool (`connection_pool`); a later command queue claims rows with `FOR UPDATE SKIP LOCKED`
+//! on one of them inside `run`, like any other operation.
 //!
-//! Plain connections only (no TLS): a unix socket or a loopback / private-network server.
-//! Messages name the store by its URL with any password masked (`store_url`).
+//! Plain connections only (no TLS; a URL asking for `sslmode=require` is refused when it
+//! connects): a unix socket or a server on a network you trust. Messages name the store by
+//! its URL with any password masked (`store_url`).
 
 mod columns;
 mod commands;
