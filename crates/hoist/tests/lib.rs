@@ -1,5 +1,5 @@
 //! The one integration-test binary: real `hoist` processes on real temp directories, the
-//! real example service, real SQLite files.
+//! real example service, real SQLite files and a real PostgreSQL server.
 
 #![expect(
     clippy::expect_used,
@@ -9,6 +9,13 @@
 
 mod harness;
 mod load_loop;
+// The PostgreSQL store's own test server, shared rather than copied.
+#[path = "../src/adapters/postgres_store/test_server.rs"]
+#[expect(
+    dead_code,
+    reason = "the store's unit tests use more of the fixture than these do"
+)]
+mod postgres_server;
 mod testbed;
 
 mod bad_input;
@@ -24,6 +31,7 @@ mod health_kinds;
 mod hooks_and_config;
 mod infrastructure;
 mod locking;
+mod postgres_state;
 mod proxy;
 mod remote_protocol;
 mod spec_commands;

@@ -5,8 +5,11 @@ pub mod host_connector;
 pub mod http_probe;
 pub mod local_host;
 pub mod local_process_transport;
+pub mod postgres_store;
 pub mod probe_checks;
 pub mod remote_host;
 pub mod sqlite_store;
 pub mod ssh_transport;
+#[cfg(test)]
+pub(crate) mod store_contract;
 pub mod transport;

@@ -17,8 +17,6 @@ mod live_instances;
 mod migrations;
 
 #[cfg(test)]
-pub(crate) mod contract;
-#[cfg(test)]
 mod tests;
 
 use std::fmt;

@@ -28,8 +28,9 @@ pub struct GlobalArgs {
     /// The spec to use (default: `Hoist.toml` here or in a parent directory)
     #[arg(short = 'f', long = "spec", global = true, value_name = "PATH")]
     pub spec: Option<PathBuf>,
-    /// The state store (default: `.hoist/state.db` beside the spec)
-    #[arg(long, global = true, value_name = "PATH", env = "HOIST_STATE")]
+    /// The state store: a SQLite file, or a `postgres://user@host/database` URL (default:
+    /// `.hoist/state.db` beside the spec)
+    #[arg(long, global = true, value_name = "PATH|URL", env = "HOIST_STATE")]
     pub state: Option<PathBuf>,
     /// Print a machine-readable result on stdout
     #[arg(long, global = true)]

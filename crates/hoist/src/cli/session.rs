@@ -8,12 +8,15 @@ use hoist_core::{EnvName, Spec};
 
 use crate::adapters::env_secrets::EnvSecrets;
 use crate::adapters::host_connector::Connector;
+use crate::adapters::postgres_store::PostgresStore;
+use crate::adapters::postgres_store::store_url::is_postgres_url;
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::cli::args::GlobalArgs;
 use crate::cli::progress_printer::ProgressPrinter;
 use crate::error::{Error, Result};
 use crate::ops::{Actor, Context};
 use crate::ports::clock::SystemClock;
+use crate::ports::store::Store;
 
 pub const SPEC_FILE: &str = "Hoist.toml";
 
@@ -28,7 +31,8 @@ pub struct LoadedSpec {
 /// The parts a `Context` borrows, owned here.
 pub struct Session {
     pub spec: LoadedSpec,
-    pub store: SqliteStore,
+    /// SQLite (a path) or PostgreSQL (a `postgres://` URL), as `--state` says.
+    pub store: Box<dyn Store>,
     pub connector: Connector,
     pub clock: SystemClock,
     pub progress: ProgressPrinter,
@@ -73,11 +77,7 @@ impl Session {
     }
 
     fn with_spec(global: &GlobalArgs, spec: LoadedSpec) -> Result<Self> {
-        let state_path = global
-            .state
-            .clone()
-            .unwrap_or_else(|| spec.dir.join(".hoist").join("state.db"));
-        let store = SqliteStore::open(&state_path)?;
+        let store = open_store(global.state.as_deref(), &spec.dir)?;
         let invocation = match &global.spec {
             Some(path) => format!("hoist -f {}", path.display()),
             None => "hoist".to_owned(),
@@ -100,7 +100,7 @@ impl Session {
         Context {
             spec: &self.spec.spec,
             spec_dir: self.spec.dir.clone(),
-            store: &self.store,
+            store: self.store.as_ref(),
             hosts: &self.connector,
             clock: &self.clock,
             progress: &self.progress,
@@ -110,6 +110,21 @@ impl Session {
             invocation: self.invocation.clone(),
             host_filter: self.host_filter.clone(),
         }
+    }
+}
+
+/// The store `--state` (or `HOIST_STATE`) names: a `postgres://` or `postgresql://` URL is a
+/// PostgreSQL database, anything else a SQLite file; by default `.hoist/state.db` beside the
+/// spec.
+fn open_store(state: Option<&Path>, spec_dir: &Path) -> Result<Box<dyn Store>> {
+    match state {
+        Some(state) => match state.to_str().filter(|state| is_postgres_url(state)) {
+            Some(url) => Ok(Box::new(PostgresStore::open(url)?)),
+            None => Ok(Box::new(SqliteStore::open(state)?)),
+        },
+        None => Ok(Box::new(SqliteStore::open(
+            &spec_dir.join(".hoist").join("state.db"),
+        )?)),
     }
 }
 

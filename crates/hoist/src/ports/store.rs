@@ -1,5 +1,6 @@
 //! The state store: what was asked (commands), what the controller believes (environments,
-//! releases), and the audit timeline (events). SQLite now; PostgreSQL later, same trait.
+//! releases), and the audit timeline (events). SQLite (the embedded default) and PostgreSQL
+//! implement it; `adapters::store_contract` holds what both must do.
 
 use std::time::Duration;
 

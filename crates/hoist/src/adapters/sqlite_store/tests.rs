@@ -5,9 +5,9 @@ use std::time::Duration;
 use hoist_core::{Action, CommandStatus, EnvState};
 use rusqlite::Connection;
 
-use super::contract::{at, env, holder, store_contract_tests};
 use super::migrations::{MIGRATIONS, migrate, schema_version};
 use super::*;
+use crate::adapters::store_contract::{at, env, holder, store_contract_tests};
 use crate::error::ErrorKind;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -1,6 +1,6 @@
-//! The `Store` contract as assertions any adapter must pass: SQLite runs them here, a
-//! PostgreSQL adapter will run the very same function. Takes an empty store; each part uses
-//! its own environment names so the parts do not see each other's rows.
+//! The `Store` contract as assertions any adapter must pass: the SQLite and the PostgreSQL
+//! store run this very function. Takes an empty store; each part uses its own environment
+//! names so the parts do not see each other's rows.
 
 mod commands;
 mod leases;

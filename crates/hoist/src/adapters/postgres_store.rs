@@ -1,0 +1,360 @@
+//! The PostgreSQL state store: `--state postgres://…` (or `postgresql://…`), for a team whose
+//! controllers share one database. The same schema steps and behaviour as the SQLite store
+//! (the contract in `store_contract` runs against both); where SQLite serialises writers with
+//! `BEGIN IMMEDIATE`, this store locks rows (`FOR UPDATE`, `ON CONFLICT`) and takes an
+//! advisory lock around migrations.
+//!
+//! The client is the `postgres` crate: tokio-postgres's own blocking wrapper, same project
+//! and same types. `Store` is synchronous and ops run on plain threads, so a blocking client
+//! fits without a runtime of our own to manage: each connection drives itself on a private
+//! current-thread runtime. Like any blocking call, it must not be made from inside an async
+//! task (a server reaches the store through `spawn_blocking`). Connections come from a small
+//! pool (`connection_pool`); a later command queue claims rows with `FOR UPDATE SKIP LOCKED`
+//! on one of them inside `run`, like any other operation.
+//!
+//! Plain connections only (no TLS; a URL asking for `sslmode=require` is refused when it
+//! connects): a unix socket or a server on a network you trust. Messages name the store by
+//! its URL with any password masked (`store_url`).
+
+mod columns;
+mod commands;
+mod connection_pool;
+mod environments;
+mod events;
+mod hosts;
+mod leases;
+mod live_instances;
+mod migrations;
+pub mod store_url;
+
+#[cfg(test)]
+mod race_tests;
+#[cfg(test)]
+mod server_lifetime_tests;
+#[cfg(test)]
+pub(crate) mod test_server;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::Duration;
+
+use hoist_core::{CommandStatus, EnvName, HostAddress};
+use jiff::Timestamp;
+use postgres::error::SqlState;
+use postgres::{Client, Config};
+
+use self::connection_pool::ConnectionPool;
+use crate::error::{Error, Result};
+use crate::ports::host::LockHolder;
+use crate::ports::store::{
+    CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
+    LiveInstance, NewCommand, NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
+};
+
+/// How long opening a connection may take when the URL does not say (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: ConnectionPool,
+    /// The URL for messages, password masked.
+    label: String,
+}
+
+/// Why a store operation failed: PostgreSQL (reported with the store and what was being
+/// done), a stored value this binary cannot read, or an error already phrased for the user.
+enum Failure {
+    Postgres(postgres::Error),
+    Unreadable {
+        column: String,
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    Refused(Error),
+}
+
+type Outcome<T> = std::result::Result<T, Failure>;
+
+impl From<postgres::Error> for Failure {
+    fn from(error: postgres::Error) -> Self {
+        Self::Postgres(error)
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database `url` names and brings its schema up to date. The database
+    /// must exist; hoist creates its tables in it (in the connection's `search_path`).
+    pub fn open(url: &str) -> Result<Self> {
+        let label = store_url::redacted(url);
+        let mut config: Config = url
+            .parse()
+            .map_err(|error| unopenable(&label).cause(explained(&error)))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("hoist");
+        }
+        let store = Self {
+            pool: ConnectionPool::new(config),
+            label,
+        };
+        store
+            .pool
+            .with(|client| migrations::migrate(client, &store.label))
+            .map_err(|error| unopenable_because(&store.label, &error))?
+            .map_err(|failure| report(&store.label, failure, "bring the schema up to date"))?;
+        Ok(store)
+    }
+
+    /// Runs one operation on a pooled connection, reporting its failure with the store's
+    /// URL and what was being done.
+    fn run<T>(
+        &self,
+        doing: impl fmt::Display,
+        operation: impl FnOnce(&mut Client) -> Outcome<T>,
+    ) -> Result<T> {
+        self.pool
+            .with(operation)
+            .map_err(Failure::Postgres)
+            .and_then(|outcome| outcome)
+            .map_err(|failure| report(&self.label, failure, doing))
+    }
+}
+
+fn report(label: &str, failure: Failure, doing: impl fmt::Display) -> Error {
+    let report = || Error::internal(format!("state store `{label}`: cannot {doing}"));
+    match failure {
+        Failure::Refused(error) => error,
+        Failure::Unreadable { column, error } => {
+            report().cause(format!("column `{column}`: {error}"))
+        }
+        Failure::Postgres(error) if is_connection_problem(&error) => report()
+            .cause(explained(&error))
+            .hint(unreachable_hint(label)),
+        Failure::Postgres(error) => report().cause(explained(&error)),
+    }
+}
+
+/// The error with its sources: tokio-postgres's own message is only the kind ("db error",
+/// "error connecting to server"); what the server or the socket said is in the source.
+fn explained(error: &postgres::Error) -> String {
+    use std::error::Error as _;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn unreachable_hint(label: &str) -> String {
+    format!("check that the PostgreSQL server of `{label}` is running and reachable")
+}
+
+/// The connection is gone or could not be made (rather than a statement being refused).
+fn is_connection_problem(error: &postgres::Error) -> bool {
+    use std::error::Error as _;
+    error.is_closed()
+        || error
+            .source()
+            .is_some_and(|source| source.is::<std::io::Error>())
+}
+
+fn unopenable(label: &str) -> Error {
+    Error::failed(format!("cannot open state store `{label}`")).hint(
+        "`--state` (or `HOIST_STATE`) names the state store: a `postgres://user@host/database` \
+         URL (a unix socket as `?host=/run/postgresql`), or a path for a SQLite file",
+    )
+}
+
+/// The first connection failed: say what PostgreSQL said, and what usually fixes it.
+fn unopenable_because(label: &str, error: &postgres::Error) -> Error {
+    let report = unopenable(label).cause(explained(error));
+    if is_connection_problem(error) {
+        return report.hint(unreachable_hint(label));
+    }
+    match error.code() {
+        Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
+            report.hint("hoist does not create the database: create it first (`createdb NAME`)")
+        }
+        Some(code)
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
+            report.hint("check the user and password in the URL (or `~/.pgpass`)")
+        }
+        _ => report,
+    }
+}
+
+impl Store for PostgresStore {
+    fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>> {
+        self.run(format_args!("load environment `{name}`"), |client| {
+            environments::environment(client, name)
+        })
+    }
+
+    fn environments(&self) -> Result<Vec<EnvironmentRecord>> {
+        self.run("list environments", environments::environments)
+    }
+
+    fn save_environment(&self, env: &EnvironmentRecord) -> Result<()> {
+        self.run(format_args!("save environment `{}`", env.name), |client| {
+            environments::save_environment(client, env)
+        })
+    }
+
+    fn insert_command(&self, command: &NewCommand) -> Result<CommandRecord> {
+        self.run(
+            format_args!("record `{}` command for `{}`", command.kind, command.env),
+            |client| commands::insert_command(client, command),
+        )
+    }
+
+    fn set_command_status(
+        &self,
+        id: i64,
+        status: CommandStatus,
+        runner: Option<&LockHolder>,
+        error: Option<&str>,
+        at: Timestamp,
+    ) -> Result<CommandRecord> {
+        let change = commands::StatusChange { runner, error, at };
+        self.run(format_args!("mark command {id} `{status}`"), |client| {
+            commands::set_command_status(client, id, status, &change)
+        })
+    }
+
+    fn append_command_step(&self, id: i64, entry: &StepLogEntry) -> Result<()> {
+        self.run(
+            format_args!("log step `{}` of command {id}", entry.step),
+            |client| commands::append_command_step(client, id, entry),
+        )
+    }
+
+    fn command(&self, id: i64) -> Result<Option<CommandRecord>> {
+        self.run(format_args!("load command {id}"), |client| {
+            commands::command(client, id)
+        })
+    }
+
+    fn commands(&self, filter: &CommandFilter) -> Result<Vec<CommandRecord>> {
+        self.run("list commands", |client| commands::commands(client, filter))
+    }
+
+    fn acquire_lease(
+        &self,
+        env: &EnvName,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<LeaseOutcome> {
+        let term = leases::Term { ttl, now };
+        self.run(format_args!("take the lease on `{env}`"), |client| {
+            leases::acquire_lease(client, env, holder, &term)
+        })
+    }
+
+    fn take_over_lease(
+        &self,
+        env: &EnvName,
+        stale: &LockHolder,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let term = leases::Term { ttl, now };
+        self.run(format_args!("take over the lease on `{env}`"), |client| {
+            leases::take_over_lease(client, env, stale, holder, &term)
+        })
+    }
+
+    fn renew_lease(
+        &self,
+        env: &EnvName,
+        holder: &LockHolder,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let term = leases::Term { ttl, now };
+        self.run(format_args!("renew the lease on `{env}`"), |client| {
+            leases::renew_lease(client, env, holder, &term)
+        })
+    }
+
+    fn release_lease(&self, env: &EnvName, holder: &LockHolder) -> Result<()> {
+        self.run(format_args!("release the lease on `{env}`"), |client| {
+            leases::release_lease(client, env, holder)
+        })
+    }
+
+    fn save_release(&self, release: &ReleaseRecord) -> Result<()> {
+        self.run(
+            format_args!("save release `{}` of `{}`", release.id, release.env),
+            |client| environments::save_release(client, release),
+        )
+    }
+
+    fn releases(&self, env: &EnvName) -> Result<Vec<ReleaseRecord>> {
+        self.run(format_args!("list releases of `{env}`"), |client| {
+            environments::releases(client, env)
+        })
+    }
+
+    fn register_host(&self, host: &RegisteredHost) -> Result<()> {
+        self.run(
+            format_args!("register host `{}` in `{}`", host.address, host.env),
+            |client| hosts::register_host(client, host),
+        )
+    }
+
+    fn registered_hosts(&self, env: &EnvName) -> Result<Vec<RegisteredHost>> {
+        self.run(
+            format_args!("list the registered hosts of `{env}`"),
+            |client| hosts::registered_hosts(client, env),
+        )
+    }
+
+    fn unregister_host(&self, env: &EnvName, address: &HostAddress) -> Result<bool> {
+        self.run(
+            format_args!("unregister host `{address}` from `{env}`"),
+            |client| hosts::unregister_host(client, env, &address.to_string()),
+        )
+    }
+
+    fn save_live_instance(&self, instance: &LiveInstance) -> Result<()> {
+        self.run(
+            format_args!(
+                "record the live instance of `{}` on `{}`",
+                instance.env, instance.host
+            ),
+            |client| live_instances::save(client, instance),
+        )
+    }
+
+    fn live_instances(&self, env: &EnvName) -> Result<Vec<LiveInstance>> {
+        self.run(
+            format_args!("list the live instances of `{env}`"),
+            |client| live_instances::list(client, env),
+        )
+    }
+
+    fn forget_live_instance(&self, env: &EnvName, host: Option<&str>) -> Result<bool> {
+        self.run(format_args!("forget live instances of `{env}`"), |client| {
+            live_instances::forget(client, env, host)
+        })
+    }
+
+    fn append_event(&self, event: &NewEvent) -> Result<Event> {
+        self.run(format_args!("record event `{}`", event.kind), |client| {
+            events::append_event(client, event)
+        })
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
+        self.run("list events", |client| events::events(client, filter))
+    }
+}
