@@ -284,6 +284,11 @@ fn group_gone_within(group: u32, limit: Duration) -> bool {
 
 impl Runtime for ProcessRuntime {
     fn start(&self, slot: Slot, spec: &InstanceSpec) -> Result<Instance> {
+        // A process of this slot that no record names was started by a run killed before it
+        // could record it: it goes, or it would hold the port or linger unknown.
+        for stray in self.strays()?.into_iter().filter(|s| s.slot == slot) {
+            self.stop_stray(&stray, STRAGGLER_GRACE)?;
+        }
         if let Some(state) = self.current(slot)? {
             if state.alive {
                 return Err(Error::failed(format!(

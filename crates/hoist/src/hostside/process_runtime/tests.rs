@@ -453,3 +453,35 @@ fn starting_again_stops_children_a_dead_instance_left_behind() {
         .unwrap();
     assert!(!proc_identity::is_running(child));
 }
+
+#[test]
+fn starting_a_slot_stops_an_unrecorded_process_of_that_slot_only() {
+    let root = Root::new();
+    let runtime = &root.runtime;
+    let lost = runtime
+        .start(Slot::Single, &root.spec("exec sleep 100"))
+        .unwrap();
+    let other = runtime
+        .start(Slot::Blue, &root.spec("exec sleep 100"))
+        .unwrap();
+    fs::remove_file(root.dir.path().join("run/instance.json")).unwrap();
+    fs::remove_file(root.dir.path().join("run/instance-blue.json")).unwrap();
+    assert_eq!(runtime.strays().unwrap().len(), 2);
+
+    runtime
+        .start(Slot::Single, &root.spec("exec sleep 100"))
+        .unwrap();
+    assert!(
+        !proc_identity::is_running(lost.pid),
+        "the lost single instance was stopped"
+    );
+    assert!(
+        proc_identity::is_running(other.pid),
+        "another slot's process is left alone"
+    );
+    let strays = runtime.strays().unwrap();
+    assert_eq!(strays.len(), 1);
+    assert_eq!(strays[0].slot, Slot::Blue);
+    runtime.stop_stray(&strays[0], Duration::ZERO).unwrap();
+    runtime.stop(Slot::Single, Duration::ZERO).unwrap();
+}
