@@ -10,6 +10,7 @@ pub mod host_address;
 pub mod lifecycle;
 pub mod release_chain;
 pub mod release_id;
+pub mod schedule;
 pub mod shell;
 pub mod spec;
 
