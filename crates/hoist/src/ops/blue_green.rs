@@ -18,12 +18,12 @@ use hoist_core::{ReleaseId, ReleaseStatus};
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::ops::command_run::CommandRun;
-use crate::ops::run::{HostRun, run_hooks, set_record_status};
+use crate::ops::run::{HostRun, hook_env, record_live_instance, run_hooks, set_record_status};
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState};
 use crate::ports::runtime::{InstanceSpec, InstanceState, Slot};
-use crate::ports::store::{LiveInstance, StepLogEntry};
+use crate::ports::store::StepLogEntry;
 
 /// What a host runs for a blue-green service, read from the host.
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ pub(crate) fn make_live(
         }
         note(format!("`{target}` is routed already; finishing the swap"));
         promote(handle, target, live.as_ref())?;
-        record_live(run, handle, slot, state)?;
+        record_live_instance(run, handle, slot, &state.instance)?;
         retire_others(run, handle, service, &config, slot, &pair)?;
         return Ok(HostRun::Switched { previous: live });
     }
@@ -220,24 +220,16 @@ pub(crate) fn make_live(
     )?;
     failpoint::hit("blue_green.after_switch");
 
-    let state = InstanceState {
-        instance,
-        alive: true,
-    };
-    record_live(run, handle, slot, &state)?;
+    record_live_instance(run, handle, slot, &instance)?;
     failpoint::hit("blue_green.after_persist");
 
-    let hook_env = vec![
-        ("HOIST_RELEASE".to_owned(), target.to_string()),
-        ("HOIST_ENV".to_owned(), run.env_name.to_string()),
-    ];
-    let pair = SlotPair::read(handle, &config)?;
+    // What the first read saw in the other slot is the instance the route just left.
     retire_others(run, handle, service, &config, slot, &pair)?;
     run_hooks(
         handle,
         &run.ctx.spec.hooks.start,
         &ExecDir::Release(target.clone()),
-        &hook_env,
+        &hook_env(run, target),
         "start",
     )?;
     Ok(HostRun::Switched { previous: live })
@@ -274,24 +266,6 @@ fn promote(handle: &HostHandle, target: &ReleaseId, live: Option<&ReleaseId>) ->
     Ok(())
 }
 
-/// Records the slot's instance as the host's live one in the store.
-fn record_live(
-    run: &CommandRun<'_>,
-    handle: &HostHandle,
-    slot: Slot,
-    state: &InstanceState,
-) -> Result<()> {
-    run.ctx.store.save_live_instance(&LiveInstance {
-        env: run.env_name.clone(),
-        host: handle.host.address().to_string(),
-        slot,
-        release: state.instance.release.clone(),
-        pid: state.instance.pid,
-        port: state.instance.port,
-        recorded_at: run.ctx.clock.now(),
-    })
-}
-
 /// Stops the instance of the other slot, if any: drained first when alive (requests the route
 /// sent it before the swap finish), its stop hooks run in its release.
 fn retire_others(
@@ -319,15 +293,11 @@ fn retire_others(
             ));
         }
         failpoint::hit("blue_green.after_drain");
-        let hook_env = vec![
-            ("HOIST_RELEASE".to_owned(), old.instance.release.to_string()),
-            ("HOIST_ENV".to_owned(), run.env_name.to_string()),
-        ];
         if let Err(error) = run_hooks(
             handle,
             &run.ctx.spec.hooks.stop,
             &ExecDir::Release(old.instance.release.clone()),
-            &hook_env,
+            &hook_env(run, &old.instance.release),
             "stop",
         ) {
             run.ctx

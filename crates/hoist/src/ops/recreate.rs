@@ -9,11 +9,10 @@ use hoist_core::{ReleaseId, ReleaseStatus};
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::ops::command_run::CommandRun;
-use crate::ops::run::{RunMode, run_hooks, set_record_status};
+use crate::ops::run::{RunMode, hook_env, record_live_instance, run_hooks, set_record_status};
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
 use crate::ports::runtime::{InstanceSpec, Slot};
-use crate::ports::store::LiveInstance;
 
 /// `live` is `target` and, when there is a service, its instance of `target` runs and answers
 /// its health check.
@@ -55,10 +54,7 @@ pub(crate) fn make_live(
     let ctx = run.ctx;
     let hooks = &ctx.spec.hooks;
     let address = handle.host.address();
-    let hook_env = vec![
-        ("HOIST_RELEASE".to_owned(), target.to_string()),
-        ("HOIST_ENV".to_owned(), run.env_name.to_string()),
-    ];
+    let hook_env = hook_env(run, target);
 
     if mode == RunMode::Forward && !hooks.refresh.is_empty() && previous.is_some() {
         handle.host.switch_live(target)?;
@@ -195,15 +191,7 @@ fn start_instance(
         env: vec![("HOIST_ENV".to_owned(), run.env_name.to_string())],
     };
     let instance = handle.runtime.start(Slot::Single, &spec)?;
-    run.ctx.store.save_live_instance(&LiveInstance {
-        env: run.env_name.clone(),
-        host: handle.host.address().to_string(),
-        slot: Slot::Single,
-        release: release.clone(),
-        pid: instance.pid,
-        port: instance.port,
-        recorded_at: run.ctx.clock.now(),
-    })?;
+    record_live_instance(run, handle, Slot::Single, &instance)?;
     run.ctx.progress.note(&format!(
         "{}: started `{release}` (pid {}) on port {}",
         handle.host.address(),

@@ -154,10 +154,7 @@ fn upload_one(
 ) -> Result<UploadReport> {
     let ctx = run.ctx;
     let id = &release.info.id;
-    let hook_env = [
-        ("HOIST_RELEASE".to_owned(), id.to_string()),
-        ("HOIST_ENV".to_owned(), run.env_name.to_string()),
-    ];
+    let hook_env = crate::ops::run::hook_env(run, id);
     let address = handle.host.address();
     let report = handle.host.upload(release, &prepared.tree)?;
     failpoint::hit("release.after_upload");

@@ -16,7 +16,8 @@ use crate::ops::report;
 use crate::ops::{blue_green, recreate};
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
-use crate::ports::store::StepLogEntry;
+use crate::ports::runtime::{Instance, Slot};
+use crate::ports::store::{LiveInstance, StepLogEntry};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -240,4 +241,30 @@ pub(crate) fn set_record_status(
 /// Whether the environment is in a state where `run` makes sense (for `deploy`).
 pub(crate) fn has_release(state: Option<EnvState>) -> bool {
     matches!(state, Some(EnvState::Released | EnvState::Running))
+}
+
+/// The variables hooks run with: the release they concern and the environment.
+pub(crate) fn hook_env(run: &CommandRun<'_>, release: &ReleaseId) -> Vec<(String, String)> {
+    vec![
+        ("HOIST_RELEASE".to_owned(), release.to_string()),
+        ("HOIST_ENV".to_owned(), run.env_name.to_string()),
+    ]
+}
+
+/// Records `instance` (in `slot`) as the one serving this host, in the store.
+pub(crate) fn record_live_instance(
+    run: &CommandRun<'_>,
+    handle: &HostHandle,
+    slot: Slot,
+    instance: &Instance,
+) -> Result<()> {
+    run.ctx.store.save_live_instance(&LiveInstance {
+        env: run.env_name.clone(),
+        host: handle.host.address().to_string(),
+        slot,
+        release: instance.release.clone(),
+        pid: instance.pid,
+        port: instance.port,
+        recorded_at: run.ctx.clock.now(),
+    })
 }
