@@ -55,6 +55,8 @@ impl CommandStatus {
             (self, next),
             (Scheduled, Running | Cancelled | Expired)
                 | (Running, Succeeded | Failed | Interrupted)
+                // A controller resumes a command whose controller died.
+                | (Interrupted, Running)
         )
     }
 }
@@ -80,10 +82,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn terminal_states_go_nowhere() {
+    fn terminal_states_go_nowhere_but_an_interrupted_command_resumes() {
         for from in CommandStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
             for to in CommandStatus::ALL {
-                assert!(!from.can_become(to), "{from} -> {to}");
+                let resume = (from, to) == (CommandStatus::Interrupted, CommandStatus::Running);
+                assert_eq!(from.can_become(to), resume, "{from} -> {to}");
             }
         }
     }

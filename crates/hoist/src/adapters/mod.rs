@@ -13,3 +13,4 @@ pub mod ssh_transport;
 #[cfg(test)]
 pub(crate) mod store_contract;
 pub mod transport;
+pub mod udp_wake;

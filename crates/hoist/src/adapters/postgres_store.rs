@@ -25,6 +25,7 @@ mod hosts;
 mod leases;
 mod live_instances;
 mod migrations;
+mod queue;
 pub mod store_url;
 
 #[cfg(test)]
@@ -46,6 +47,7 @@ use postgres::{Client, Config};
 
 use self::connection_pool::ConnectionPool;
 use crate::error::{Error, Result};
+use crate::ports::command_queue::{ChangeOutcome, CommandQueue, ControllerRecord, ScheduledChange};
 use crate::ports::host::LockHolder;
 use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
@@ -356,5 +358,68 @@ impl Store for PostgresStore {
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         self.run("list events", |client| events::events(client, filter))
+    }
+}
+
+impl CommandQueue for PostgresStore {
+    fn change_scheduled(
+        &self,
+        id: i64,
+        change: ScheduledChange,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome> {
+        self.run(format_args!("change scheduled command {id}"), |client| {
+            queue::change_scheduled(client, id, change, now)
+        })
+    }
+
+    fn claim_due(
+        &self,
+        controller: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<CommandRecord>> {
+        self.run("claim due commands", |client| {
+            queue::claim_due(client, controller, now, until, limit)
+        })
+    }
+
+    fn start_claimed(
+        &self,
+        id: i64,
+        controller: &str,
+        runner: &LockHolder,
+        now: Timestamp,
+    ) -> Result<Option<CommandRecord>> {
+        self.run(format_args!("start command {id}"), |client| {
+            queue::start_claimed(client, id, controller, runner, now)
+        })
+    }
+
+    fn renew_claims(&self, controller: &str, ids: &[i64], until: Timestamp) -> Result<Vec<i64>> {
+        self.run("renew command claims", |client| {
+            queue::renew_claims(client, controller, ids, until)
+        })
+    }
+
+    fn next_due(&self) -> Result<Option<Timestamp>> {
+        self.run("find the next due command", queue::next_due)
+    }
+
+    fn save_controller(&self, controller: &ControllerRecord) -> Result<()> {
+        self.run("record this controller", |client| {
+            queue::save_controller(client, controller)
+        })
+    }
+
+    fn controllers(&self) -> Result<Vec<ControllerRecord>> {
+        self.run("list controllers", queue::controllers)
+    }
+
+    fn forget_controller(&self, id: &str) -> Result<()> {
+        self.run("forget a controller", |client| {
+            queue::forget_controller(client, id)
+        })
     }
 }

@@ -15,6 +15,7 @@ mod hosts;
 mod leases;
 mod live_instances;
 mod migrations;
+mod queue;
 
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, ErrorCode};
 
 use crate::error::{Error, Result};
+use crate::ports::command_queue::{ChangeOutcome, CommandQueue, ControllerRecord, ScheduledChange};
 use crate::ports::host::LockHolder;
 use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
@@ -343,6 +345,71 @@ impl Store for SqliteStore {
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
         self.run("list events", |connection| {
             events::events(connection, filter)
+        })
+    }
+}
+
+impl CommandQueue for SqliteStore {
+    fn change_scheduled(
+        &self,
+        id: i64,
+        change: ScheduledChange,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome> {
+        self.run(format_args!("change scheduled command {id}"), |connection| {
+            queue::change_scheduled(connection, id, change, now)
+        })
+    }
+
+    fn claim_due(
+        &self,
+        controller: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<CommandRecord>> {
+        self.run("claim due commands", |connection| {
+            queue::claim_due(connection, controller, now, until, limit)
+        })
+    }
+
+    fn start_claimed(
+        &self,
+        id: i64,
+        controller: &str,
+        runner: &LockHolder,
+        now: Timestamp,
+    ) -> Result<Option<CommandRecord>> {
+        self.run(format_args!("start command {id}"), |connection| {
+            queue::start_claimed(connection, id, controller, runner, now)
+        })
+    }
+
+    fn renew_claims(&self, controller: &str, ids: &[i64], until: Timestamp) -> Result<Vec<i64>> {
+        self.run("renew command claims", |connection| {
+            queue::renew_claims(connection, controller, ids, until)
+        })
+    }
+
+    fn next_due(&self) -> Result<Option<Timestamp>> {
+        self.run("find the next due command", |connection| {
+            queue::next_due(connection)
+        })
+    }
+
+    fn save_controller(&self, controller: &ControllerRecord) -> Result<()> {
+        self.run("record this controller", |connection| {
+            queue::save_controller(connection, controller)
+        })
+    }
+
+    fn controllers(&self) -> Result<Vec<ControllerRecord>> {
+        self.run("list controllers", |connection| queue::controllers(connection))
+    }
+
+    fn forget_controller(&self, id: &str) -> Result<()> {
+        self.run("forget a controller", |connection| {
+            queue::forget_controller(connection, id)
         })
     }
 }

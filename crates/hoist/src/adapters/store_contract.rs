@@ -4,6 +4,7 @@
 
 mod commands;
 mod leases;
+mod queue;
 
 use hoist_core::{EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
 use jiff::Timestamp;
@@ -13,6 +14,7 @@ use self::commands::{
     commands_filter_newest_first, forbidden_transitions_are_refused,
 };
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
+use self::queue::{controllers_announce_refresh_forget, queue_claims_changes_takeover};
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
 use crate::ports::store::{
@@ -28,7 +30,7 @@ type Part = (&'static str, fn(&dyn Store) -> TestResult);
 /// Runs every part of the contract against `store`, which must start empty; panics naming
 /// the part that failed.
 pub(crate) fn store_contract_tests(store: &dyn Store) {
-    let parts: [Part; 12] = [
+    let parts: [Part; 14] = [
         ("environments", environments_save_load_list_replace),
         ("timestamps", timestamps_keep_milliseconds),
         ("command success", command_runs_to_success_with_steps),
@@ -41,6 +43,8 @@ pub(crate) fn store_contract_tests(store: &dyn Store) {
         ("events", events_append_and_filter),
         ("registered hosts", registered_hosts_add_update_remove),
         ("live instances", live_instances_replace_per_host),
+        ("queue", queue_claims_changes_takeover),
+        ("controllers", controllers_announce_refresh_forget),
     ];
     for (name, part) in parts {
         if let Err(error) = part(store) {

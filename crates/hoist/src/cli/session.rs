@@ -11,6 +11,7 @@ use crate::adapters::host_connector::Connector;
 use crate::adapters::postgres_store::PostgresStore;
 use crate::adapters::postgres_store::store_url::is_postgres_url;
 use crate::adapters::sqlite_store::SqliteStore;
+use crate::adapters::udp_wake::UdpWake;
 use crate::cli::args::GlobalArgs;
 use crate::cli::progress_printer::ProgressPrinter;
 use crate::error::{Error, Result};
@@ -109,6 +110,8 @@ impl Session {
             lock_wait: self.lock_wait,
             invocation: self.invocation.clone(),
             host_filter: self.host_filter.clone(),
+            wake: &UdpWake,
+            claimed: None,
         }
     }
 }

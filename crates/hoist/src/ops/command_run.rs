@@ -61,7 +61,9 @@ impl<'c> CommandRun<'c> {
             args,
             requested_by: ctx.actor.name.clone(),
             status: CommandStatus::Scheduled,
-            execute_at: Some(now),
+            execute_at: None,
+            expires_at: None,
+            requested_token: None,
             created_at: now,
         })?;
         let mut run = Self {

@@ -8,6 +8,7 @@ use hoist_core::spec::EnvSpec;
 use hoist_core::{EnvName, HostAddress, Spec};
 
 use crate::error::{Error, Result};
+use crate::ports::controller_wake::ControllerWake;
 use crate::ports::{Clock, HostConnector, Progress, SecretSource, Store};
 
 /// Who runs this process: recorded on commands, leases, locks and events.
@@ -35,6 +36,18 @@ pub struct Context<'a> {
     pub invocation: String,
     /// `--hosts`: act on these hosts only (empty: all of the environment's).
     pub host_filter: Vec<HostAddress>,
+    /// Wakes the controllers after the queue changed.
+    pub wake: &'a dyn ControllerWake,
+    /// Set when a controller runs a scheduled command: the command row to adopt instead of
+    /// recording a new one.
+    pub claimed: Option<ClaimedCommand>,
+}
+
+/// A scheduled command a controller claimed and now runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedCommand {
+    pub id: i64,
+    pub controller: String,
 }
 
 impl std::fmt::Debug for Context<'_> {

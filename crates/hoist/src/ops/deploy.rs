@@ -5,7 +5,11 @@
 use hoist_core::deploy_plan::{ContentKey, DeployInputs, deploy_plan};
 use hoist_core::{Action, EnvName, ReleaseId, ReleaseStatus, Step};
 
+use hoist_core::schedule::{DEFAULT_START_WITHIN, When};
+
 use crate::error::Result;
+use crate::ops::command_request::CommandRequest;
+use crate::ops::commands;
 use crate::ops::command_run::CommandRun;
 use crate::ops::configure::configure_step;
 use crate::ops::context::Context;
@@ -20,6 +24,8 @@ use crate::ops::run::{RunMode, has_release, run_step, run_target};
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
     pub env: EnvName,
+    /// Schedule the environment's `destroy` this long after a success (previews).
+    pub ttl: Option<std::time::Duration>,
 }
 
 pub fn deploy(ctx: &Context<'_>, options: &DeployOptions) -> Result<CommandOutcome> {
@@ -32,7 +38,42 @@ pub fn deploy(ctx: &Context<'_>, options: &DeployOptions) -> Result<CommandOutco
         false => format!("`{env}` is deployed"),
     })?;
     outcome.unchanged = outcome.steps.is_empty();
+    if let Some(ttl) = options.ttl {
+        let destroy = schedule_destroy(ctx, &options.env, ttl)?;
+        let at = destroy.execute_at.map(|at| at.to_string()).unwrap_or_default();
+        outcome.message = format!(
+            "{}; its destroy is scheduled for {at} (command {})",
+            outcome.message, destroy.id
+        );
+    }
     Ok(outcome)
+}
+
+/// `--ttl`: the preview environment destroys itself later, as a scheduled command asked by
+/// whoever deployed it.
+fn schedule_destroy(
+    ctx: &Context<'_>,
+    env: &EnvName,
+    ttl: std::time::Duration,
+) -> Result<crate::ports::store::CommandRecord> {
+    let requested_token = match &ctx.claimed {
+        Some(claimed) => ctx
+            .store
+            .command(claimed.id)?
+            .and_then(|command| command.requested_token),
+        None => None,
+    };
+    let scheduled = commands::schedule(
+        ctx,
+        &commands::ScheduleOptions {
+            request: CommandRequest::Destroy { env: env.clone() },
+            when: When::In(ttl),
+            start_within: DEFAULT_START_WITHIN,
+            requested_token,
+            requested_by: None,
+        },
+    )?;
+    Ok(scheduled.command)
 }
 
 /// Returns the plan it ran.

@@ -3,7 +3,9 @@
 
 mod blue_green;
 pub mod check;
+pub mod command_request;
 pub mod command_run;
+pub mod commands;
 pub mod config_render;
 pub mod configure;
 pub mod context;

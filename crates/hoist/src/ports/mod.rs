@@ -2,7 +2,9 @@
 //! drive ops with real adapters over temp directories.
 
 pub mod clock;
+pub mod command_queue;
 pub mod connector;
+pub mod controller_wake;
 pub mod host;
 pub mod probe;
 pub mod progress;

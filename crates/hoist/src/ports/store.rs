@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::ports::command_queue::CommandQueue;
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
 
@@ -47,6 +48,10 @@ pub struct NewCommand {
     pub requested_by: String,
     pub status: CommandStatus,
     pub execute_at: Option<Timestamp>,
+    /// A scheduled command not started by then ends `expired`.
+    pub expires_at: Option<Timestamp>,
+    /// The API token it was asked with (`None`: the local user), checked again at run time.
+    pub requested_token: Option<i64>,
     pub created_at: Timestamp,
 }
 
@@ -60,6 +65,12 @@ pub struct CommandRecord {
     pub status: CommandStatus,
     pub created_at: Timestamp,
     pub execute_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub requested_token: Option<i64>,
+    /// The controller (`hoist serve`) that claimed it, and until when its claim holds
+    /// unless renewed.
+    pub claimed_by: Option<String>,
+    pub claim_until: Option<Timestamp>,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub error: Option<String>,
@@ -160,7 +171,7 @@ pub enum LeaseOutcome {
     },
 }
 
-pub trait Store: Send + Sync {
+pub trait Store: CommandQueue + Send + Sync {
     fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>>;
     fn environments(&self) -> Result<Vec<EnvironmentRecord>>;
     /// Inserts or replaces the record with this name.

@@ -20,12 +20,14 @@ use crate::ports::host::LockHolder;
 use crate::ports::store::{CommandFilter, CommandRecord, NewCommand, StepLogEntry};
 
 const COMMAND_COLUMNS: &str = "id, kind, env, args, requested_by, status, created_at, \
-     execute_at, started_at, finished_at, error, runner";
+     execute_at, started_at, finished_at, error, runner, expires_at, requested_token, \
+     claimed_by, claim_until";
 
 pub(super) fn insert_command(client: &mut Client, command: &NewCommand) -> Outcome<CommandRecord> {
     let row = client.query_one(
-        "INSERT INTO commands (kind, env, args, requested_by, status, created_at, execute_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO commands (kind, env, args, requested_by, status, created_at, execute_at, \
+             expires_at, requested_token) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         &[
             &command.kind.as_str(),
             &command.env.as_str(),
@@ -34,8 +36,13 @@ pub(super) fn insert_command(client: &mut Client, command: &NewCommand) -> Outco
             &command.status.as_str(),
             &millis(command.created_at),
             &optional_millis(command.execute_at),
+            &optional_millis(command.expires_at),
+            &command.requested_token,
         ],
     )?;
+    if command.execute_at.is_some() {
+        super::queue::notify(client)?;
+    }
     stored_command(client, value(&row, "id")?)
 }
 
@@ -150,7 +157,7 @@ pub(super) fn commands(client: &mut Client, filter: &CommandFilter) -> Outcome<V
 }
 
 /// A command that was just written, read back with its steps.
-fn stored_command(client: &mut impl GenericClient, id: i64) -> Outcome<CommandRecord> {
+pub(super) fn stored_command(client: &mut impl GenericClient, id: i64) -> Outcome<CommandRecord> {
     command(client, id)?.ok_or_else(|| {
         Failure::Refused(Error::internal(format!(
             "command {id} was written but cannot be read back"
@@ -177,6 +184,10 @@ fn command_from_row(row: &Row) -> Outcome<CommandRecord> {
         finished_at: optional_timestamp(row, "finished_at")?,
         error: value(row, "error")?,
         runner: optional_json(row, "runner")?,
+        expires_at: optional_timestamp(row, "expires_at")?,
+        requested_token: value(row, "requested_token")?,
+        claimed_by: value(row, "claimed_by")?,
+        claim_until: optional_timestamp(row, "claim_until")?,
         steps: Vec::new(),
     })
 }

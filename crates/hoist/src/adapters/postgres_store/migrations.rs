@@ -32,6 +32,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0003_live_instances",
         sql: include_str!("0003_live_instances.sql"),
     },
+    Migration {
+        name: "0004_command_queue",
+        sql: include_str!("0004_command_queue.sql"),
+    },
 ];
 
 /// The advisory lock key of schema changes ("hoist" in ASCII). Advisory locks are per

@@ -16,8 +16,9 @@ use crate::error::Error;
 use crate::ports::host::LockHolder;
 use crate::ports::store::{CommandFilter, CommandRecord, NewCommand, StepLogEntry};
 
-const COMMAND_COLUMNS: &str = "id, kind, env, args, requested_by, status, created_at, \
-     execute_at, started_at, finished_at, error, runner";
+const COMMAND_COLUMNS: &str = "id, kind, env, args, requested_by, status, \
+     created_at, execute_at, started_at, finished_at, error, runner, expires_at, \
+     requested_token, claimed_by, claim_until";
 
 pub(super) fn insert_command(
     connection: &Connection,
@@ -25,8 +26,10 @@ pub(super) fn insert_command(
 ) -> Outcome<CommandRecord> {
     connection
         .prepare_cached(
-            "INSERT INTO commands (kind, env, args, requested_by, status, created_at, execute_at) \
-             VALUES (:kind, :env, :args, :requested_by, :status, :created_at, :execute_at)",
+            "INSERT INTO commands (kind, env, args, requested_by, status, created_at, \
+                 execute_at, expires_at, requested_token) \
+             VALUES (:kind, :env, :args, :requested_by, :status, :created_at, :execute_at, \
+                 :expires_at, :requested_token)",
         )?
         .execute(named_params! {
             ":kind": command.kind.as_str(),
@@ -36,6 +39,8 @@ pub(super) fn insert_command(
             ":status": command.status.as_str(),
             ":created_at": millis(command.created_at),
             ":execute_at": optional_millis(command.execute_at),
+            ":expires_at": optional_millis(command.expires_at),
+            ":requested_token": command.requested_token,
         })?;
     stored_command(connection, connection.last_insert_rowid())
 }
@@ -160,7 +165,7 @@ pub(super) fn commands(
 }
 
 /// A command that was just written, read back with its steps.
-fn stored_command(connection: &Connection, id: i64) -> Outcome<CommandRecord> {
+pub(super) fn stored_command(connection: &Connection, id: i64) -> Outcome<CommandRecord> {
     command(connection, id)?.ok_or(Failure::Sqlite(rusqlite::Error::QueryReturnedNoRows))
 }
 
@@ -183,6 +188,10 @@ fn command_from_row(row: &Row<'_>) -> rusqlite::Result<CommandRecord> {
         finished_at: optional_timestamp(row, 9)?,
         error: row.get(10)?,
         runner: optional_json(row, 11)?,
+        expires_at: optional_timestamp(row, 12)?,
+        requested_token: row.get(13)?,
+        claimed_by: row.get(14)?,
+        claim_until: optional_timestamp(row, 15)?,
         steps: Vec::new(),
     })
 }

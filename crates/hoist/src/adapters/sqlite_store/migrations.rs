@@ -28,6 +28,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0003_live_instances",
         sql: include_str!("0003_live_instances.sql"),
     },
+    Migration {
+        name: "0004_command_queue",
+        sql: include_str!("0004_command_queue.sql"),
+    },
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.

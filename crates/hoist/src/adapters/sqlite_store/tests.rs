@@ -20,6 +20,8 @@ fn scheduled_command(env_name: &str) -> NewCommand {
         requested_by: "alice@ci-7".to_owned(),
         status: CommandStatus::Scheduled,
         execute_at: None,
+        expires_at: None,
+        requested_token: None,
         created_at: at(0),
     }
 }

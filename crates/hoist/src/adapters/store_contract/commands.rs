@@ -15,6 +15,8 @@ fn new_command(env_name: &str, kind: Action, created_ms: i64) -> NewCommand {
         requested_by: "alice@ci-7".to_owned(),
         status: CommandStatus::Scheduled,
         execute_at: Some(at(created_ms + 60_000)),
+        expires_at: None,
+        requested_token: None,
         created_at: at(created_ms),
     }
 }

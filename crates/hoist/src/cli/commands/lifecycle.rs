@@ -68,6 +68,7 @@ pub fn deploy(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<(
         &session.context(),
         &ops::DeployOptions {
             env: args.env.clone(),
+            ttl: None,
         },
     )?;
     printer.outcome(&outcome)
