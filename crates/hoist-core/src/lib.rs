@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod release_chain;
 pub mod release_id;
 pub mod schedule;
+pub mod schedule_time;
 pub mod shell;
 pub mod spec;
 

@@ -356,9 +356,10 @@ impl CommandQueue for SqliteStore {
         change: ScheduledChange,
         now: Timestamp,
     ) -> Result<ChangeOutcome> {
-        self.run(format_args!("change scheduled command {id}"), |connection| {
-            queue::change_scheduled(connection, id, change, now)
-        })
+        self.run(
+            format_args!("change scheduled command {id}"),
+            |connection| queue::change_scheduled(connection, id, change, now),
+        )
     }
 
     fn claim_due(
@@ -404,7 +405,9 @@ impl CommandQueue for SqliteStore {
     }
 
     fn controllers(&self) -> Result<Vec<ControllerRecord>> {
-        self.run("list controllers", |connection| queue::controllers(connection))
+        self.run("list controllers", |connection| {
+            queue::controllers(connection)
+        })
     }
 
     fn forget_controller(&self, id: &str) -> Result<()> {

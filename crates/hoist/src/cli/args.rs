@@ -51,17 +51,17 @@ pub enum Command {
     #[command(subcommand)]
     Spec(SpecCommand),
     /// Record an environment the spec defines
-    Create(EnvArgs),
+    Create(ActArgs),
     /// Create the deploy layout on the environment's hosts and check their tools
-    Provision(EnvArgs),
+    Provision(ActArgs),
     /// Render the env file and config templates into the hosts' config/
-    Configure(EnvArgs),
+    Configure(ActArgs),
     /// Build and upload a new release, ready to run
-    Release(EnvArgs),
+    Release(ActArgs),
     /// Make the pending release live (stop, switch, start, health check)
-    Run(EnvArgs),
+    Run(ActArgs),
     /// Run whatever steps are left: create, provision, configure, release, run
-    Deploy(EnvArgs),
+    Deploy(DeployArgs),
     /// Make an earlier release live again
     Rollback(RollbackArgs),
     /// List, remove or prune releases
@@ -79,6 +79,11 @@ pub enum Command {
     Check(CheckArgs),
     /// Put the app behind a 503 maintenance page (health paths still answer), or take it off
     Maintenance(MaintenanceArgs),
+    /// List, show, cancel or reschedule recorded and scheduled commands
+    #[command(subcommand)]
+    Commands(CommandsCommand),
+    /// Run the controller: scheduled commands start at their time
+    Serve(ServeArgs),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),
@@ -92,6 +97,86 @@ pub struct EnvArgs {
     /// Environment name, as in `[env.NAME]`
     #[arg(value_parser = env_name)]
     pub env: EnvName,
+}
+
+/// A state-changing command on one environment, now or later.
+#[derive(Debug, Args)]
+pub struct ActArgs {
+    /// Environment name, as in `[env.NAME]`
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Environment name, as in `[env.NAME]`
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+    /// Also schedule the environment's `destroy` this long after the deploy succeeds
+    /// (preview environments), e.g. `4h`
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub ttl: Option<Duration>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// `--at`/`--in`: record the command as scheduled instead of running it now.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScheduleArgs {
+    /// Run it later, at this time: RFC 3339 (`2026-12-04T09:00:00Z`) or a local time and a
+    /// zone (`2026-12-04 09:00 Europe/Berlin`)
+    #[arg(long, value_name = "TIME", value_parser = at_time, conflicts_with = "after")]
+    pub at: Option<jiff::Timestamp>,
+    /// Run it later, this long from now (e.g. `2h30m`)
+    #[arg(long = "in", id = "after", value_name = "DURATION", value_parser = duration)]
+    pub after: Option<Duration>,
+    /// A scheduled command that cannot start this long after its time ends `expired`
+    /// instead of running late [default: 15m]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub start_within: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// How long a claim on a command holds without renewal: another controller takes over
+    /// a dead one's commands this long after its last renewal
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    pub claim_ttl: Duration,
+    /// At shutdown, how long running commands may take to finish before they are recorded
+    /// as interrupted (and resumed by the next controller)
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    pub grace: Duration,
+    /// Commands run at once, at most
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_running: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommandsCommand {
+    /// List commands, newest first
+    List {
+        /// Only this environment's
+        #[arg(long, value_parser = env_name)]
+        env: Option<EnvName>,
+        /// Only commands in this status (scheduled, running, succeeded, failed, …)
+        #[arg(long, value_parser = command_status)]
+        status: Option<hoist_core::CommandStatus>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one command with its step log
+    Show { id: i64 },
+    /// Cancel a command that has not started yet
+    Cancel { id: i64 },
+    /// Move a command that has not started yet to another time
+    Reschedule {
+        id: i64,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +223,8 @@ pub struct MaintenanceArgs {
     pub switch: Switch,
     #[arg(value_parser = env_name)]
     pub env: EnvName,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +234,8 @@ pub struct RollbackArgs {
     /// The release to go back to (default: the one before the live one)
     #[arg(long, value_name = "ID", value_parser = release_id)]
     pub to: Option<ReleaseId>,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +248,8 @@ pub enum ReleasesCommand {
         env: EnvName,
         #[arg(value_parser = release_id)]
         id: ReleaseId,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
     },
     /// Delete failed releases and all but the newest kept ones
     Prune {
@@ -167,6 +258,8 @@ pub enum ReleasesCommand {
         /// How many to keep (default: the spec's `keep_releases`)
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         keep: Option<u32>,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
     },
 }
 
@@ -177,6 +270,8 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +342,23 @@ fn env_name(text: &str) -> Result<EnvName, String> {
 fn release_id(text: &str) -> Result<ReleaseId, String> {
     text.parse::<ReleaseId>()
         .map_err(|e| format!("{e}\nhint: {}", e.hint()))
+}
+
+fn at_time(text: &str) -> Result<jiff::Timestamp, String> {
+    hoist_core::schedule_time::parse_at(text).map_err(|e| format!("{e}\nhint: {}", e.hint()))
+}
+
+fn command_status(text: &str) -> Result<hoist_core::CommandStatus, String> {
+    hoist_core::CommandStatus::ALL
+        .into_iter()
+        .find(|status| status.as_str() == text)
+        .ok_or_else(|| {
+            let known: Vec<&str> = hoist_core::CommandStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
+            format!("unknown status `{text}`\nhint: one of {}", known.join(", "))
+        })
 }
 
 fn duration(text: &str) -> Result<Duration, String> {

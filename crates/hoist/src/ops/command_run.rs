@@ -34,6 +34,9 @@ pub struct CommandRun<'c> {
     total: usize,
     index: usize,
     failed_step: Option<String>,
+    /// A claimed command that was cancelled or rescheduled before it could start: its record
+    /// is someone else's now and is left as it is.
+    lost: bool,
 }
 
 impl std::fmt::Debug for CommandRun<'_> {
@@ -54,18 +57,22 @@ impl<'c> CommandRun<'c> {
         env_name: &EnvName,
         args: serde_json::Value,
     ) -> Result<Self> {
-        let now = ctx.clock.now();
-        let command = ctx.store.insert_command(&NewCommand {
-            kind: action,
-            env: env_name.clone(),
-            args,
-            requested_by: ctx.actor.name.clone(),
-            status: CommandStatus::Scheduled,
-            execute_at: None,
-            expires_at: None,
-            requested_token: None,
-            created_at: now,
-        })?;
+        let command = match &ctx.claimed {
+            Some(claimed) => ctx.store.command(claimed.id)?.ok_or_else(|| {
+                Error::failed(format!("command {} is no longer recorded", claimed.id))
+            })?,
+            None => ctx.store.insert_command(&NewCommand {
+                kind: action,
+                env: env_name.clone(),
+                args,
+                requested_by: ctx.actor.name.clone(),
+                status: CommandStatus::Scheduled,
+                execute_at: None,
+                expires_at: None,
+                requested_token: None,
+                created_at: ctx.clock.now(),
+            })?,
+        };
         let mut run = Self {
             ctx,
             action,
@@ -78,6 +85,7 @@ impl<'c> CommandRun<'c> {
             total: 1,
             index: 0,
             failed_step: None,
+            lost: false,
         };
         // SSH handshakes are the slowest part of a command: start them now, while the store
         // records the command and takes the lease. Locks are taken later, under the lease.
@@ -121,13 +129,31 @@ impl<'c> CommandRun<'c> {
             holder.clone(),
         )?);
         self.mark_interrupted_commands()?;
-        self.command = ctx.store.set_command_status(
-            self.command.id,
-            CommandStatus::Running,
-            Some(&holder),
-            None,
-            ctx.clock.now(),
-        )?;
+        self.command = match &ctx.claimed {
+            Some(claimed) => ctx
+                .store
+                .start_claimed(
+                    self.command.id,
+                    &claimed.controller,
+                    &holder,
+                    ctx.clock.now(),
+                )?
+                .ok_or_else(|| {
+                    self.lost = true;
+                    Error::failed(format!(
+                        "command {} is no longer scheduled: it was cancelled, rescheduled or \
+                         taken by another controller",
+                        self.command.id
+                    ))
+                })?,
+            None => ctx.store.set_command_status(
+                self.command.id,
+                CommandStatus::Running,
+                Some(&holder),
+                None,
+                ctx.clock.now(),
+            )?,
+        };
         self.event(
             "command.started",
             format!(
@@ -427,7 +453,30 @@ impl<'c> CommandRun<'c> {
     fn abandon(mut self, error: Error) -> Error {
         let ctx = self.ctx;
         let (id, now) = (self.command.id, ctx.clock.now());
-        if self.command.status == CommandStatus::Scheduled {
+        if self.lost {
+            self.release(None);
+            return error;
+        }
+        // A scheduled command that waited for a busy environment until its expiry did not
+        // start: it expired.
+        let waited_out = ctx.claimed.is_some()
+            && self.command.status != CommandStatus::Running
+            && error.kind == crate::error::ErrorKind::Locked;
+        if waited_out {
+            let _ = ctx.store.set_command_status(
+                id,
+                CommandStatus::Expired,
+                None,
+                Some(&first_line(&error.to_string())),
+                now,
+            );
+            self.release(None);
+            return error;
+        }
+        if matches!(
+            self.command.status,
+            CommandStatus::Scheduled | CommandStatus::Interrupted
+        ) {
             let _ = ctx
                 .store
                 .set_command_status(id, CommandStatus::Running, None, None, now);

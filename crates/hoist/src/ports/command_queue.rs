@@ -57,7 +57,8 @@ pub trait CommandQueue {
 
     /// Claims for `controller`, until `until`, at most `limit` commands: `scheduled` ones
     /// whose time has come (overdue ones too: the caller expires them) and no live claim
-    /// holds, and `running` ones whose claim ran out (their controller died). Atomic across
+    /// holds, and `running` or `interrupted` ones whose claim ran out (their controller
+    /// died, or shut down before they finished). Atomic across
     /// controllers: a command is handed to one of them.
     fn claim_due(
         &self,

@@ -70,7 +70,7 @@ pub(super) fn claim_due(
              SELECT id FROM commands \
              WHERE (status = 'scheduled' AND execute_at IS NOT NULL AND execute_at <= $3 \
                     AND (claim_until IS NULL OR claim_until < $3)) \
-                OR (status = 'running' AND claimed_by IS NOT NULL AND claim_until < $3) \
+                OR (status IN ('running', 'interrupted') AND claimed_by IS NOT NULL AND claim_until < $3) \
              ORDER BY execute_at, id LIMIT $4 \
              FOR UPDATE SKIP LOCKED) \
          RETURNING id",
@@ -132,7 +132,7 @@ pub(super) fn next_due(client: &mut Client) -> Outcome<Option<Timestamp>> {
              (SELECT MIN(execute_at) FROM commands \
                  WHERE status = 'scheduled' AND execute_at IS NOT NULL AND claim_until IS NULL), \
              (SELECT MIN(claim_until) FROM commands \
-                 WHERE status IN ('scheduled', 'running') AND claim_until IS NOT NULL)) AS due",
+                 WHERE status IN ('scheduled', 'running', 'interrupted') AND claim_until IS NOT NULL)) AS due",
         &[],
     )?;
     let due: Option<i64> = value(&row, "due")?;

@@ -50,7 +50,7 @@ pub(super) fn change_scheduled(
 /// whose claim ran out, oldest due first.
 const CLAIMABLE: &str = "(status = 'scheduled' AND execute_at IS NOT NULL AND execute_at <= :now \
       AND (claim_until IS NULL OR claim_until < :now)) \
-     OR (status = 'running' AND claimed_by IS NOT NULL AND claim_until < :now)";
+     OR (status IN ('running', 'interrupted') AND claimed_by IS NOT NULL AND claim_until < :now)";
 
 pub(super) fn claim_due(
     connection: &mut Connection,
@@ -140,7 +140,7 @@ pub(super) fn next_due(connection: &Connection) -> Outcome<Option<Timestamp>> {
                      WHERE status = 'scheduled' AND execute_at IS NOT NULL AND claim_until IS NULL \
                  UNION ALL \
                  SELECT MIN(claim_until) FROM commands \
-                     WHERE status IN ('scheduled', 'running') AND claim_until IS NOT NULL)",
+                     WHERE status IN ('scheduled', 'running', 'interrupted') AND claim_until IS NOT NULL)",
         )?
         .query_row([], |row| row.get(0))?;
     Ok(earliest.and_then(|ms| Timestamp::from_millisecond(ms).ok()))

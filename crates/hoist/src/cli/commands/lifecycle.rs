@@ -1,13 +1,21 @@
 //! `create`, `provision`, `configure`, `release`, `run` and `deploy`: each builds its
-//! options and calls its op.
+//! options and calls its op — or, with `--at`/`--in`, schedules the same request.
 
-use crate::cli::args::{EnvArgs, GlobalArgs};
+use crate::cli::args::{ActArgs, DeployArgs, GlobalArgs};
+use crate::cli::commands::scheduled;
 use crate::cli::printer::Printer;
 use crate::cli::session::Session;
 use crate::error::Result;
 use crate::ops;
+use crate::ops::command_request::CommandRequest;
 
-pub fn create(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
+pub fn create(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
+    let request = CommandRequest::Create {
+        env: args.env.clone(),
+    };
+    if let Some(when) = scheduled::when(&args.schedule)? {
+        return scheduled::submit(global, request, when, &args.schedule, printer);
+    }
     let session = Session::for_env(global, &args.env)?;
     let outcome = ops::create(
         &session.context(),
@@ -18,7 +26,13 @@ pub fn create(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<(
     printer.outcome(&outcome)
 }
 
-pub fn provision(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
+pub fn provision(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
+    let request = CommandRequest::Provision {
+        env: args.env.clone(),
+    };
+    if let Some(when) = scheduled::when(&args.schedule)? {
+        return scheduled::submit(global, request, when, &args.schedule, printer);
+    }
     let session = Session::for_env(global, &args.env)?;
     let outcome = ops::provision(
         &session.context(),
@@ -29,7 +43,13 @@ pub fn provision(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Resul
     printer.outcome(&outcome)
 }
 
-pub fn configure(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
+pub fn configure(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
+    let request = CommandRequest::Configure {
+        env: args.env.clone(),
+    };
+    if let Some(when) = scheduled::when(&args.schedule)? {
+        return scheduled::submit(global, request, when, &args.schedule, printer);
+    }
     let session = Session::for_env(global, &args.env)?;
     let outcome = ops::configure(
         &session.context(),
@@ -40,7 +60,13 @@ pub fn configure(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Resul
     printer.outcome(&outcome)
 }
 
-pub fn release(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
+pub fn release(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
+    let request = CommandRequest::Release {
+        env: args.env.clone(),
+    };
+    if let Some(when) = scheduled::when(&args.schedule)? {
+        return scheduled::submit(global, request, when, &args.schedule, printer);
+    }
     let session = Session::for_env(global, &args.env)?;
     let outcome = ops::release(
         &session.context(),
@@ -51,7 +77,13 @@ pub fn release(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<
     printer.outcome(&outcome)
 }
 
-pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
+pub fn run(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
+    let request = CommandRequest::Run {
+        env: args.env.clone(),
+    };
+    if let Some(when) = scheduled::when(&args.schedule)? {
+        return scheduled::submit(global, request, when, &args.schedule, printer);
+    }
     let session = Session::for_env(global, &args.env)?;
     let outcome = ops::run(
         &session.context(),
@@ -62,13 +94,20 @@ pub fn run(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> 
     printer.outcome(&outcome)
 }
 
-pub fn deploy(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
+pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Result<()> {
+    let request = CommandRequest::Deploy {
+        env: args.env.clone(),
+        ttl_seconds: args.ttl.map(|ttl| ttl.as_secs()),
+    };
+    if let Some(when) = scheduled::when(&args.schedule)? {
+        return scheduled::submit(global, request, when, &args.schedule, printer);
+    }
     let session = Session::for_env(global, &args.env)?;
     let outcome = ops::deploy(
         &session.context(),
         &ops::DeployOptions {
             env: args.env.clone(),
-            ttl: None,
+            ttl: args.ttl,
         },
     )?;
     printer.outcome(&outcome)

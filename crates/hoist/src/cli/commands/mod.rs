@@ -1,6 +1,7 @@
 //! One module per command (or family of tiny ones): build the options, call one op, print.
 
 pub mod check;
+pub mod command_list;
 pub mod destroy;
 pub mod host;
 pub mod init;
@@ -10,5 +11,7 @@ pub mod proxy;
 pub mod register;
 pub mod releases;
 pub mod rollback;
+pub mod scheduled;
+pub mod serve;
 pub mod spec;
 pub mod status;

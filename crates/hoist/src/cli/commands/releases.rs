@@ -1,15 +1,40 @@
 //! `releases list|remove|prune`.
 
 use crate::cli::args::{GlobalArgs, ReleasesCommand};
+use crate::cli::commands::scheduled;
 use crate::cli::printer::Printer;
 use crate::cli::session::Session;
 use crate::error::Result;
+use crate::ops::command_request::CommandRequest;
 use crate::ops::{self, releases::ReleaseRow};
 
 pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) -> Result<()> {
     let env = match command {
         ReleasesCommand::List(args) => &args.env,
-        ReleasesCommand::Remove { env, .. } | ReleasesCommand::Prune { env, .. } => env,
+        ReleasesCommand::Remove { env, id, schedule } => {
+            if let Some(when) = scheduled::when(schedule)? {
+                let request = CommandRequest::Remove {
+                    env: env.clone(),
+                    id: id.clone(),
+                };
+                return scheduled::submit(global, request, when, schedule, printer);
+            }
+            env
+        }
+        ReleasesCommand::Prune {
+            env,
+            keep,
+            schedule,
+        } => {
+            if let Some(when) = scheduled::when(schedule)? {
+                let request = CommandRequest::Prune {
+                    env: env.clone(),
+                    keep: *keep,
+                };
+                return scheduled::submit(global, request, when, schedule, printer);
+            }
+            env
+        }
     };
     let session = Session::for_env(global, env)?;
     let ctx = session.context();
@@ -23,14 +48,14 @@ pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) ->
             )?;
             printer.print(&rows, |rows| render(rows))
         }
-        ReleasesCommand::Remove { env, id } => {
+        ReleasesCommand::Remove { env, id, .. } => {
             let options = ops::RemoveReleaseOptions {
                 env: env.clone(),
                 id: id.clone(),
             };
             printer.outcome(&ops::remove_release(&ctx, &options)?)
         }
-        ReleasesCommand::Prune { env, keep } => {
+        ReleasesCommand::Prune { env, keep, .. } => {
             let options = ops::PruneOptions {
                 env: env.clone(),
                 keep: *keep,
