@@ -34,5 +34,7 @@ mod locking;
 mod postgres_state;
 mod proxy;
 mod remote_protocol;
+mod scheduling;
+mod scheduling_postgres;
 mod spec_commands;
 mod ssh_transport;

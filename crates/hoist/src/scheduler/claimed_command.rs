@@ -60,18 +60,18 @@ impl ClaimedCommandRun<'_> {
             )?;
         }
         let resuming = command.status != CommandStatus::Scheduled;
-        if !resuming {
-            if let (Some(execute_at), Some(expires_at)) = (command.execute_at, command.expires_at) {
-                let schedule = Schedule {
-                    execute_at,
-                    expires_at,
-                };
-                if due(&schedule, self.now()) == Due::Wait {
-                    sleep_until(execute_at);
-                }
-                if due(&schedule, self.now()) == Due::Expire {
-                    return self.expire(expires_at);
-                }
+        if let (false, Some(execute_at), Some(expires_at)) =
+            (resuming, command.execute_at, command.expires_at)
+        {
+            let schedule = Schedule {
+                execute_at,
+                expires_at,
+            };
+            if due(&schedule, self.now()) == Due::Wait {
+                sleep_until(execute_at);
+            }
+            if due(&schedule, self.now()) == Due::Expire {
+                return self.expire(expires_at);
             }
         }
         let request: CommandRequest = match serde_json::from_value(command.args.clone()) {

@@ -1,0 +1,310 @@
+//! Scheduled commands end to end: `--at`/`--in` record them, a real `hoist serve` runs them
+//! at their time (woken by the CLI, not by polling), `cancel`/`reschedule` act only while a
+//! command waits, a command past its window expires, and `deploy --ttl` schedules a destroy.
+
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::harness::Test;
+
+/// A `hoist serve` for one test: its log in a file, stopped with SIGTERM when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(t: &Test, extra: &[&str]) -> Self {
+        let log = unique(t.temp.path().join("serve.log"));
+        let file = std::fs::File::create(&log).expect("daemon log");
+        let mut args = vec!["serve"];
+        args.extend_from_slice(extra);
+        let child = t
+            .command(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn hoist serve");
+        let daemon = Self { child, log };
+        daemon.wait_for_log("serving", Duration::from_secs(20));
+        daemon
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "daemon log lacks {needle:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGTERM);
+        self.child.wait().ok().and_then(|status| status.code())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn unique(path: PathBuf) -> PathBuf {
+    let mut candidate = path.clone();
+    let mut n = 0;
+    while candidate.exists() {
+        n += 1;
+        candidate = path.with_extension(format!("{n}.log"));
+    }
+    candidate
+}
+
+/// `hoist commands show ID --json`.
+pub fn command(t: &Test, id: i64, state: &[&str]) -> serde_json::Value {
+    let mut args: Vec<&str> = state.to_vec();
+    let id = id.to_string();
+    args.extend(["commands", "show", &id, "--json"]);
+    t.hoist(&args).success().json()
+}
+
+/// Waits until command `id` leaves `scheduled` and `running`.
+#[track_caller]
+pub fn wait_until_ended(t: &Test, id: i64, state: &[&str], timeout: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let command = command(t, id, state);
+        let status = command["status"].as_str().unwrap_or_default().to_owned();
+        if !matches!(status.as_str(), "scheduled" | "running") {
+            return command;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "command {id} still {status}: {command:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn time(value: &serde_json::Value) -> Timestamp {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time: {value}"))
+        .parse()
+        .expect("a time")
+}
+
+/// Schedules `args` (with `--json`) and returns the command id and whether a controller serves.
+pub fn schedule(t: &Test, args: &[&str]) -> (i64, bool) {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let answer = t.hoist(&args).success().json();
+    let id = answer["command"]["id"].as_i64().expect("command id");
+    assert_eq!(answer["command"]["status"], "scheduled", "{answer:#}");
+    (id, answer["served"].as_bool().expect("served"))
+}
+
+#[test]
+fn a_scheduled_deploy_runs_at_its_time_woken_by_the_cli() {
+    let t = Test::new();
+    let _daemon = Daemon::start(&t, &[]);
+    let (id, served) = schedule(&t, &["deploy", "dev", "--in", "700ms"]);
+    assert!(served, "the running daemon serves the store");
+    assert!(t.live().is_none(), "nothing runs before its time");
+    let command = wait_until_ended(&t, id, &[], Duration::from_secs(30));
+    assert_eq!(command["status"], "succeeded", "{command:#}");
+    let (execute_at, started_at) = (time(&command["execute_at"]), time(&command["started_at"]));
+    assert!(started_at >= execute_at, "started early: {command:#}");
+    // The daemon slept until nothing was due (a minute at most); only the CLI's wake-up can
+    // make it see this command in time.
+    let late = started_at.duration_since(execute_at);
+    assert!(
+        late < jiff::SignedDuration::from_secs(5),
+        "started {late:?} late: {command:#}"
+    );
+    assert!(t.body().contains("v1"), "{}", t.body());
+    assert_eq!(
+        command["requested_by"], command["runner"]["owner"],
+        "{command:#}"
+    );
+}
+
+#[test]
+fn cancel_and_reschedule_act_only_while_a_command_waits() {
+    let t = Test::new();
+    let _daemon = Daemon::start(&t, &[]);
+    let (cancelled, _) = schedule(&t, &["deploy", "dev", "--in", "1h"]);
+    t.hoist(&["commands", "cancel", &cancelled.to_string()])
+        .success()
+        .stdout_contains("cancelled command");
+    t.hoist(&["commands", "cancel", &cancelled.to_string()])
+        .code(1)
+        .stderr_contains("no longer scheduled");
+
+    let (moved, _) = schedule(&t, &["deploy", "dev", "--in", "1h"]);
+    t.hoist(&[
+        "commands",
+        "reschedule",
+        &moved.to_string(),
+        "--in",
+        "300ms",
+    ])
+    .success()
+    .stdout_contains("rescheduled command");
+    let command = wait_until_ended(&t, moved, &[], Duration::from_secs(30));
+    assert_eq!(command["status"], "succeeded", "{command:#}");
+    t.hoist(&["commands", "reschedule", &moved.to_string(), "--in", "1h"])
+        .code(1)
+        .stderr_contains("it is `succeeded`, no longer scheduled");
+
+    let cancelled = command_of(&t, cancelled);
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled:#}");
+    assert!(
+        cancelled["started_at"].is_null(),
+        "a cancelled command never starts: {cancelled:#}"
+    );
+    t.hoist(&["commands", "cancel", "999"])
+        .code(1)
+        .stderr_contains("no command with id 999");
+}
+
+fn command_of(t: &Test, id: i64) -> serde_json::Value {
+    command(t, id, &[])
+}
+
+#[test]
+fn a_command_whose_controller_was_down_past_its_window_expires() {
+    let t = Test::new();
+    let (late, served) = schedule(
+        &t,
+        &["deploy", "dev", "--in", "200ms", "--start-within", "300ms"],
+    );
+    assert!(!served, "no daemon runs yet");
+    t.hoist(&["deploy", "dev", "--in", "200ms", "--start-within", "300ms"])
+        .success()
+        .stderr_contains("no controller serves this store");
+    let (in_time, _) = schedule(
+        &t,
+        &["configure", "dev", "--in", "200ms", "--start-within", "1h"],
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    let _daemon = Daemon::start(&t, &[]);
+    let expired = wait_until_ended(&t, late, &[], Duration::from_secs(30));
+    assert_eq!(expired["status"], "expired", "{expired:#}");
+    assert!(expired["started_at"].is_null(), "{expired:#}");
+    assert!(t.live().is_none(), "an expired deploy never ran");
+    // Still within its window when the controller came back: it runs (and fails, since
+    // `dev` was never created — the lifecycle's refusal, recorded).
+    let ran = wait_until_ended(&t, in_time, &[], Duration::from_secs(30));
+    assert_eq!(ran["status"], "failed", "{ran:#}");
+    assert!(!ran["started_at"].is_null(), "{ran:#}");
+}
+
+#[test]
+fn deploy_with_ttl_schedules_the_destroy() {
+    let t = Test::new();
+    let _daemon = Daemon::start(&t, &[]);
+    let outcome = t.hoist(&["deploy", "dev", "--ttl", "1s"]).success();
+    assert!(
+        outcome.stdout.contains("its destroy is scheduled for"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(t.body().contains("v1"));
+    let destroys = t
+        .hoist(&["commands", "list", "--env", "dev", "--json"])
+        .success()
+        .json();
+    let destroy = destroys
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["kind"] == "destroy"))
+        .cloned()
+        .expect("a scheduled destroy");
+    let id = destroy["id"].as_i64().expect("id");
+    let ended = wait_until_ended(&t, id, &[], Duration::from_secs(30));
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+    assert!(t.get("/").is_err(), "the preview environment is gone");
+}
+
+#[test]
+fn bad_times_are_refused_and_nothing_is_stored() {
+    let t = Test::new();
+    t.hoist(&["deploy", "dev", "--at", "tomorrow"])
+        .code(1)
+        .stderr_contains("is not a time");
+    t.hoist(&["deploy", "dev", "--at", "2026-12-04T09:00"])
+        .code(1)
+        .stderr_contains("has no time zone");
+    t.hoist(&["deploy", "dev", "--at", "2020-01-01T00:00:00Z"])
+        .code(1)
+        .stderr_contains("is in the past");
+    t.hoist(&["deploy", "dev", "--in", "soon"])
+        .code(1)
+        .stderr_contains("invalid duration");
+    t.hoist(&["deploy", "dev", "--start-within", "5m"])
+        .code(1)
+        .stderr_contains("applies only to a scheduled command");
+    t.hoist(&[
+        "deploy",
+        "dev",
+        "--in",
+        "1h",
+        "--at",
+        "2030-01-01T00:00:00Z",
+    ])
+    .code(1)
+    .stderr_contains("cannot be used with");
+    t.hoist(&["commands", "reschedule", "1"])
+        .code(1)
+        .stderr_contains("needs the new time");
+    let all = t.hoist(&["commands", "list", "--json"]).success().json();
+    assert_eq!(all, serde_json::json!([]), "nothing stored");
+    assert!(t.live().is_none());
+}
+
+#[test]
+fn sigterm_lets_a_running_command_finish() {
+    let t = Test::new();
+    let spec = crate::harness::SPEC.replace(
+        "post_upload = \"python3 -m py_compile app.py\"",
+        "post_upload = \"sleep 2 && python3 -m py_compile app.py\"",
+    );
+    let t = t.spec(&spec);
+    let mut daemon = Daemon::start(&t, &["--grace", "30s"]);
+    let (id, _) = schedule(&t, &["deploy", "dev", "--in", "100ms"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while command_of(&t, id)["status"] != "running" {
+        assert!(Instant::now() < deadline, "never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.log());
+    let command = command_of(&t, id);
+    assert_eq!(
+        command["status"],
+        "succeeded",
+        "{command:#}\n{}",
+        daemon.log()
+    );
+    assert!(daemon.log().contains("stopped"), "{}", daemon.log());
+}
