@@ -6,6 +6,7 @@
 
 mod claimed_command;
 mod run_permission;
+mod spec_cache;
 mod wake_socket;
 
 use std::collections::HashSet;
@@ -21,6 +22,7 @@ use crate::ports::Clock;
 use crate::ports::command_queue::ControllerRecord;
 use crate::ports::store::CommandRecord;
 use crate::scheduler::claimed_command::{ClaimedCommandRun, ClaimedEnd};
+use crate::scheduler::spec_cache::SpecCache;
 use crate::scheduler::wake_socket::WakeSocket;
 
 pub use crate::scheduler::run_permission::permission_at_run_time;
@@ -28,6 +30,9 @@ pub use crate::scheduler::run_permission::permission_at_run_time;
 /// The longest sleep without looking at the store: a safety net for a lost wake-up (a
 /// datagram dropped, a PostgreSQL controller on another machine), not the mechanism.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// Commands due this soon are claimed now and prepared (spec, connections, lease), then
+/// start at their exact time: what the store and thread start-up cost is paid early.
+const LOOKAHEAD: Duration = Duration::from_millis(100);
 /// How often the controller record is refreshed (`CONTROLLER_FRESH` is 30 s).
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(10);
 
@@ -73,6 +78,7 @@ impl SchedulerStop {
 #[derive(Debug)]
 pub struct Scheduler {
     session: Arc<Session>,
+    specs: Arc<SpecCache>,
     options: SchedulerOptions,
     record: ControllerRecord,
     wake: Arc<WakeSocket>,
@@ -97,7 +103,11 @@ impl Scheduler {
             seen_at: now,
         };
         session.store.save_controller(&record)?;
+        // On PostgreSQL, a change made from any machine wakes the scheduler too.
+        let rings = Arc::clone(&wake);
+        session.store.watch_queue(Box::new(move || rings.ring()))?;
         Ok(Self {
+            specs: Arc::new(SpecCache::new(&session.spec.path)),
             session,
             options,
             record,
@@ -156,10 +166,10 @@ impl Scheduler {
         if free > 0 {
             let now = self.session.clock.now();
             let until = add(now, self.options.claim_ttl);
-            let claimed = self
-                .session
-                .store
-                .claim_due(&self.record.id, now, until, free)?;
+            let claimed =
+                self.session
+                    .store
+                    .claim_due(&self.record.id, add(now, LOOKAHEAD), until, free)?;
             for command in claimed {
                 self.spawn(command);
             }
@@ -173,7 +183,8 @@ impl Scheduler {
             // Full: a finishing command rings the wake socket.
             (0, _) | (_, None) => MAX_SLEEP,
             (_, Some(at)) => Duration::try_from(at.duration_since(self.session.clock.now()))
-                .unwrap_or(Duration::ZERO),
+                .unwrap_or(Duration::ZERO)
+                .saturating_sub(LOOKAHEAD),
         };
         Ok(until_due.min(until_heartbeat).min(MAX_SLEEP))
     }
@@ -208,6 +219,7 @@ impl Scheduler {
         let id = command.id;
         self.lock_running().insert(id);
         let session = Arc::clone(&self.session);
+        let specs = Arc::clone(&self.specs);
         let controller = self.record.id.clone();
         let running = Arc::clone(&self.running);
         let wake = Arc::clone(&self.wake);
@@ -217,6 +229,7 @@ impl Scheduler {
                 let label = format!("command {id} ({} {})", command.kind, command.env);
                 let run = ClaimedCommandRun {
                     session: &session,
+                    specs: &specs,
                     controller: &controller,
                     command,
                 };

@@ -144,3 +144,34 @@ fn a_dead_controllers_command_is_taken_over_after_its_claim_expires() {
         "{events:#?}"
     );
 }
+
+#[test]
+fn a_command_written_straight_into_postgres_wakes_the_controller() {
+    let url = TestServer::shared().fresh_database();
+    let t = Test::new();
+    let state = ["--state", url.as_str()];
+    let daemon = Daemon::start(&t, &state);
+    // Written with no CLI in between (another machine, say): only the store's NOTIFY can
+    // tell the daemon, which otherwise sleeps until a minute passes.
+    std::thread::sleep(Duration::from_millis(300));
+    let store = PostgresStore::open(&url).expect("open the store");
+    let env: EnvName = "dev".parse().expect("env");
+    let at = Timestamp::now() + SignedDuration::from_millis(300);
+    let inserted = store
+        .insert_command(&NewCommand {
+            kind: Action::Create,
+            args: serde_json::json!({ "kind": "create", "env": env }),
+            env,
+            requested_by: "elsewhere".to_owned(),
+            status: CommandStatus::Scheduled,
+            execute_at: Some(at),
+            expires_at: Some(at + SignedDuration::from_mins(15)),
+            requested_token: None,
+            created_at: Timestamp::now(),
+        })
+        .expect("insert");
+    let ended = wait_until_ended(&t, inserted.id, &state, Duration::from_secs(30));
+    assert_eq!(ended["status"], "succeeded", "{ended:#}\n{}", daemon.log());
+    let late = crate::scheduling::time(&ended["started_at"]).duration_since(at);
+    assert!(late < SignedDuration::from_secs(5), "started {late:?} late");
+}

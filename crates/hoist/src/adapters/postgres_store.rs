@@ -422,4 +422,15 @@ impl CommandQueue for PostgresStore {
             queue::forget_controller(client, id)
         })
     }
+
+    fn watch_queue(&self, on_change: Box<dyn Fn() + Send>) -> Result<bool> {
+        queue::watch(self.pool.config(), on_change).map_err(|error| {
+            Error::internal(format!(
+                "state store `{}`: cannot start listening",
+                self.label
+            ))
+            .cause(error)
+        })?;
+        Ok(true)
+    }
 }

@@ -129,6 +129,9 @@ impl<'c> CommandRun<'c> {
             holder.clone(),
         )?);
         self.mark_interrupted_commands()?;
+        if let Some(at) = ctx.claimed.as_ref().and_then(|claimed| claimed.start_at) {
+            sleep_until(at);
+        }
         self.command = match &ctx.claimed {
             Some(claimed) => ctx
                 .store
@@ -519,6 +522,13 @@ impl<'c> CommandRun<'c> {
             .hint(format!(
                 "fix the cause above, then continue with `{continue_with}`"
             ))
+    }
+}
+
+/// Sleeps until `at` on the system clock (no-op when it has passed).
+fn sleep_until(at: jiff::Timestamp) {
+    if let Ok(left) = Duration::try_from(at.duration_since(jiff::Timestamp::now())) {
+        std::thread::sleep(left);
     }
 }
 

@@ -48,6 +48,9 @@ pub struct Context<'a> {
 pub struct ClaimedCommand {
     pub id: i64,
     pub controller: String,
+    /// Its time, when it was handed over a little early: everything that can be done before
+    /// (spec, connections, the environment's lease) is, then it starts exactly then.
+    pub start_at: Option<jiff::Timestamp>,
 }
 
 impl std::fmt::Debug for Context<'_> {

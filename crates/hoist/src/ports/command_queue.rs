@@ -90,4 +90,12 @@ pub trait CommandQueue {
     fn save_controller(&self, controller: &ControllerRecord) -> Result<()>;
     fn controllers(&self) -> Result<Vec<ControllerRecord>>;
     fn forget_controller(&self, id: &str) -> Result<()>;
+
+    /// Calls `on_change` from a thread of its own whenever any process changes the queue,
+    /// for as long as this process lives; false if the store cannot tell (SQLite: the CLI
+    /// wakes controllers on this machine by datagram instead).
+    fn watch_queue(&self, on_change: Box<dyn Fn() + Send>) -> Result<bool> {
+        drop(on_change);
+        Ok(false)
+    }
 }

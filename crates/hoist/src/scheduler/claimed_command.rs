@@ -9,7 +9,7 @@ use hoist_core::CommandStatus;
 use hoist_core::schedule::{Due, Schedule, due};
 use jiff::Timestamp;
 
-use crate::cli::session::{Session, load_spec};
+use crate::cli::session::Session;
 use crate::error::Result;
 use crate::ops::command_request::CommandRequest;
 use crate::ops::command_run::first_line;
@@ -19,6 +19,7 @@ use crate::ports::host::LockHolder;
 use crate::ports::progress::SilentProgress;
 use crate::ports::store::{CommandRecord, NewEvent};
 use crate::scheduler::run_permission::permission_at_run_time;
+use crate::scheduler::spec_cache::SpecCache;
 
 /// How a claimed command ended, for the daemon's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,7 @@ pub enum ClaimedEnd {
 #[derive(Debug)]
 pub struct ClaimedCommandRun<'a> {
     pub session: &'a Session,
+    pub specs: &'a SpecCache,
     pub controller: &'a str,
     pub command: CommandRecord,
 }
@@ -67,9 +69,6 @@ impl ClaimedCommandRun<'_> {
                 execute_at,
                 expires_at,
             };
-            if due(&schedule, self.now()) == Due::Wait {
-                sleep_until(execute_at);
-            }
             if due(&schedule, self.now()) == Due::Expire {
                 return self.expire(expires_at);
             }
@@ -85,7 +84,7 @@ impl ClaimedCommandRun<'_> {
         if let Err(reason) = permission_at_run_time(store, command, &request) {
             return self.refuse(format!("permission denied at run time: {reason}"));
         }
-        let spec = match load_spec(Some(&self.session.spec.path)) {
+        let spec = match self.specs.get() {
             Ok(spec) => spec,
             Err(error) => return self.refuse(first_line(&error.to_string())),
         };
@@ -97,6 +96,7 @@ impl ClaimedCommandRun<'_> {
         ctx.claimed = Some(ClaimedCommand {
             id: command.id,
             controller: self.controller.to_owned(),
+            start_at: command.execute_at.filter(|_| !resuming),
         });
         if let Some(expires_at) = command.expires_at.filter(|_| !resuming) {
             // A busy environment is waited for until the command would expire.
@@ -183,13 +183,5 @@ impl ClaimedCommandRun<'_> {
             actor: self.command.requested_by.clone(),
         })?;
         Ok(())
-    }
-}
-
-/// Sleeps until `at` (the scheduler may hand a command over a little early).
-fn sleep_until(at: Timestamp) {
-    let left = at.duration_since(Timestamp::now());
-    if let Ok(left) = Duration::try_from(left) {
-        std::thread::sleep(left);
     }
 }

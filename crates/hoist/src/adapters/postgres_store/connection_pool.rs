@@ -40,6 +40,11 @@ impl std::fmt::Debug for ConnectionPool {
 }
 
 impl ConnectionPool {
+    /// The connection settings, for a connection outside the pool (a long-lived `LISTEN`).
+    pub(super) fn config(&self) -> Config {
+        self.config.clone()
+    }
+
     pub(super) fn new(config: Config) -> Self {
         Self {
             config,

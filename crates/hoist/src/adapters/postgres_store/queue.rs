@@ -191,3 +191,30 @@ pub(super) fn forget_controller(client: &mut Client, id: &str) -> Outcome<()> {
     client.execute("DELETE FROM controllers WHERE id = $1", &[&id])?;
     Ok(())
 }
+
+/// Listens on the queue's channel on a connection of its own, calling `on_change` for each
+/// notification (and after each reconnection, since changes may have been missed).
+pub(super) fn watch(
+    config: postgres::Config,
+    on_change: Box<dyn Fn() + Send>,
+) -> std::io::Result<()> {
+    use postgres::fallible_iterator::FallibleIterator;
+    std::thread::Builder::new()
+        .name("queue-listener".to_owned())
+        .spawn(move || {
+            loop {
+                if let Ok(mut client) = config.connect(postgres::NoTls)
+                    && client.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok()
+                {
+                    on_change();
+                    let mut notifications = client.notifications();
+                    let mut arriving = notifications.blocking_iter();
+                    while let Ok(Some(_)) = arriving.next() {
+                        on_change();
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        })?;
+    Ok(())
+}
