@@ -13,6 +13,8 @@ pub mod release_id;
 pub mod schedule;
 pub mod shell;
 pub mod spec;
+pub mod webhook_policy;
+pub mod webhook_url;
 
 pub use command_status::CommandStatus;
 pub use env_name::EnvName;
