@@ -5,6 +5,7 @@
 mod commands;
 mod leases;
 mod queue;
+mod webhooks;
 
 use hoist_core::{EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
 use jiff::Timestamp;
@@ -15,6 +16,7 @@ use self::commands::{
 };
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
 use self::queue::{controllers_announce_refresh_forget, queue_claims_changes_takeover};
+use self::webhooks::{webhook_deliveries_claim_retry, webhooks_add_list_remove};
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
 use crate::ports::store::{
@@ -30,7 +32,7 @@ type Part = (&'static str, fn(&dyn Store) -> TestResult);
 /// Runs every part of the contract against `store`, which must start empty; panics naming
 /// the part that failed.
 pub(crate) fn store_contract_tests(store: &dyn Store) {
-    let parts: [Part; 14] = [
+    let parts: [Part; 17] = [
         ("environments", environments_save_load_list_replace),
         ("timestamps", timestamps_keep_milliseconds),
         ("command success", command_runs_to_success_with_steps),
@@ -45,6 +47,9 @@ pub(crate) fn store_contract_tests(store: &dyn Store) {
         ("live instances", live_instances_replace_per_host),
         ("queue", queue_claims_changes_takeover),
         ("controllers", controllers_announce_refresh_forget),
+        ("event time and newest", events_since_and_newest),
+        ("webhooks", webhooks_add_list_remove),
+        ("webhook deliveries", webhook_deliveries_claim_retry),
     ];
     for (name, part) in parts {
         if let Err(error) = part(store) {
@@ -352,5 +357,58 @@ fn live_instances_replace_per_host(store: &dyn Store) -> TestResult {
     assert_eq!(store.live_instances(&web)?, [green]);
     assert!(store.forget_live_instance(&web, None)?);
     assert_eq!(store.live_instances(&web)?, []);
+    Ok(())
+}
+
+fn events_since_and_newest(store: &dyn Store) -> TestResult {
+    let event = |kind: &str, offset| NewEvent {
+        at: at(offset),
+        env: Some(env("ev-time")),
+        command_id: None,
+        kind: kind.to_owned(),
+        message: format!("{kind} happened"),
+        actor: "alice@ci-7".to_owned(),
+    };
+    let appended = [
+        store.append_event(&event("command.started", 10_000))?,
+        store.append_event(&event("step.started", 20_000))?,
+        store.append_event(&event("step.succeeded", 30_000))?,
+    ];
+    let of_env = || EventFilter {
+        env: Some(env("ev-time")),
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        store.events(&EventFilter {
+            since: Some(at(20_000)),
+            ..of_env()
+        })?,
+        appended[1..],
+        "since is inclusive"
+    );
+    assert_eq!(
+        store.events(&EventFilter {
+            limit: 2,
+            newest: true,
+            ..of_env()
+        })?,
+        appended[1..],
+        "the newest two, oldest first"
+    );
+    assert_eq!(
+        store.events(&EventFilter {
+            limit: 2,
+            ..of_env()
+        })?,
+        appended[..2]
+    );
+    assert_eq!(
+        store.events(&EventFilter {
+            newest: true,
+            ..of_env()
+        })?,
+        appended,
+        "newest without a limit is everything"
+    );
     Ok(())
 }
