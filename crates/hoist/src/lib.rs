@@ -10,5 +10,6 @@ pub mod ops;
 pub mod ports;
 pub mod proxy;
 pub mod source_tree;
+pub mod webhooks;
 
 pub use error::{Error, ErrorKind, Result};

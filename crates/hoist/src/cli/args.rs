@@ -79,6 +79,11 @@ pub enum Command {
     Check(CheckArgs),
     /// Put the app behind a 503 maintenance page (health paths still answer), or take it off
     Maintenance(MaintenanceArgs),
+    /// Show the timeline: who did what, when, and how it ended
+    Events(crate::cli::timeline_args::EventsArgs),
+    /// Send events to HTTP receivers, signed; list, remove, show deliveries
+    #[command(subcommand)]
+    Webhooks(crate::cli::timeline_args::WebhooksCommand),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),

@@ -2,9 +2,11 @@
 
 pub mod args;
 pub mod commands;
+pub mod interrupt;
 pub mod printer;
 pub mod progress_printer;
 pub mod session;
+pub mod timeline_args;
 
 use std::process::ExitCode;
 
@@ -58,6 +60,8 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Status(args) => status::status(global, args, printer),
         Command::Check(args) => check::exec(global, args, printer),
         Command::Maintenance(args) => maintenance::exec(global, args, printer),
+        Command::Events(args) => events::exec(global, args, printer),
+        Command::Webhooks(command) => webhooks::exec(global, command, printer),
         Command::Host(args) => host::exec(args),
         Command::Proxy(args) => proxy::exec(args),
     }

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod destroy;
+pub mod events;
 pub mod host;
 pub mod init;
 pub mod lifecycle;
@@ -12,3 +13,4 @@ pub mod releases;
 pub mod rollback;
 pub mod spec;
 pub mod status;
+pub mod webhooks;
