@@ -436,7 +436,7 @@ impl WebhookStore for PostgresStore {
     }
 
     fn webhooks(&self) -> Result<Vec<Webhook>> {
-        self.run("list webhooks", |client| webhooks::webhooks(client))
+        self.run("list webhooks", webhooks::webhooks)
     }
 
     fn remove_webhook(&self, id: i64) -> Result<bool> {

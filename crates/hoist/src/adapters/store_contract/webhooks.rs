@@ -58,7 +58,7 @@ pub(super) fn webhooks_add_list_remove(store: &dyn Store) -> TestResult {
     store.enqueue_deliveries(&[(second.id, later)], later, at(3_000))?;
     assert!(store.remove_webhook(second.id)?);
     assert!(!store.remove_webhook(second.id)?);
-    assert_eq!(store.webhooks()?, [first.clone()]);
+    assert_eq!(store.webhooks()?, std::slice::from_ref(&first));
     let filter = DeliveryFilter {
         hook_id: Some(second.id),
         limit: 0,
