@@ -61,6 +61,12 @@ impl WebhookUrl {
         &self.path
     }
 
+    /// `http://host:port`, without the path: what may be shown where the path could hold
+    /// a token (receivers that put one in their URL).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.authority())
+    }
+
     /// `host:port`, as the `Host` header and a connector want it.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
@@ -181,6 +187,7 @@ mod tests {
             ("127.0.0.1", 9000, "/hooks/hoist?x=1")
         );
         assert_eq!(url.to_string(), "http://127.0.0.1:9000/hooks/hoist?x=1");
+        assert_eq!(url.origin(), "http://127.0.0.1:9000");
 
         let url: WebhookUrl = "http://hooks.example".parse().unwrap();
         assert_eq!(

@@ -114,17 +114,17 @@ fn follow_prints_events_recorded_after_it_started_and_ends_on_ctrl_c() {
     t.hoist(&[
         "webhooks",
         "add",
-        "http://127.0.0.1:9/",
+        "http://127.0.0.1:9/t0k3n-in-path",
         "--secret",
         "a-long-enough-secret",
     ])
     .success();
     let added = wait_for("webhook.added");
+    let message = added["message"].as_str().unwrap();
+    assert!(message.contains("http://127.0.0.1:9"), "{message}");
     assert!(
-        added["message"]
-            .as_str()
-            .unwrap()
-            .contains("http://127.0.0.1:9/")
+        !message.contains("t0k3n"),
+        "the path is not shown: {message}"
     );
 
     nix::sys::signal::kill(

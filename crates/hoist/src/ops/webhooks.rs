@@ -99,11 +99,12 @@ pub fn add_webhook(ctx: &Context<'_>, options: &AddWebhookOptions) -> Result<Add
         created_at: ctx.clock.now(),
     })?;
     // The hook's first delivery, like a ping: it starts after the newest event before it.
+    // Events name the receiver by its origin only: a path may hold a token.
     record(
         ctx,
         &hook,
         "webhook.added",
-        format!("webhook {} added: {}", hook.id, hook.url),
+        format!("webhook {} added: {}/…", hook.id, hook.url.origin()),
     )?;
     Ok(AddedWebhook {
         webhook: WebhookRow::from(&hook),
@@ -122,7 +123,7 @@ pub fn remove_webhook(ctx: &Context<'_>, id: i64) -> Result<WebhookRow> {
         ctx,
         &hook,
         "webhook.removed",
-        format!("webhook {id} removed: {}", hook.url),
+        format!("webhook {id} removed: {}/…", hook.url.origin()),
     )?;
     Ok(WebhookRow::from(&hook))
 }
