@@ -122,6 +122,25 @@ pub fn valid_kind_prefix(prefix: &str) -> bool {
         })
 }
 
+/// How long a gap in event ids may still be filled by a slower writer's commit (PostgreSQL
+/// hands out ids before commit): the cursor does not pass a gap younger than this.
+pub const SETTLE: Duration = Duration::from_secs(5);
+
+/// Where the delivery cursor may move after reading `events` (ids ascending, with their
+/// times) past `cursor`: to the last event before the first gap in ids that is younger
+/// than `settled_before`. Deliveries are still made for every event read; the ones after
+/// such a gap are read again next time, which makes nothing twice.
+pub fn cursor_after(cursor: i64, events: &[(i64, Timestamp)], settled_before: Timestamp) -> i64 {
+    let mut moved = cursor;
+    for (id, at) in events {
+        if *id != moved.saturating_add(1) && *at > settled_before {
+            break;
+        }
+        moved = *id;
+    }
+    moved
+}
+
 /// What follows an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextStep {
@@ -280,6 +299,24 @@ mod tests {
         assert!(!receives(&scope, 40, None, "command.started"));
         assert!(!receives(&scope, 41, None, "command.started"));
         assert!(receives(&scope, 42, None, "command.started"));
+    }
+
+    #[test]
+    fn the_cursor_waits_at_a_young_gap_and_passes_an_old_one() {
+        let settled = at(100);
+        let old = at(50);
+        let young = at(101);
+        assert_eq!(cursor_after(0, &[(1, young), (2, young)], settled), 2);
+        assert_eq!(
+            cursor_after(3, &[(4, old), (6, young), (7, young)], settled),
+            4
+        );
+        assert_eq!(
+            cursor_after(3, &[(5, old), (6, young), (9, old)], settled),
+            9
+        );
+        assert_eq!(cursor_after(3, &[(6, young)], settled), 3);
+        assert_eq!(cursor_after(3, &[], settled), 3);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hoist_core::webhook_policy::{
-    self, DELIVERY_HEADER, DeliveryStatus, EVENT_HEADER, HookScope, SIGNATURE_HEADER,
+    self, DELIVERY_HEADER, DeliveryStatus, EVENT_HEADER, HookScope, SETTLE, SIGNATURE_HEADER,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -167,10 +167,12 @@ fn queue_new_events(store: &dyn Store, options: &SenderOptions) -> Result<usize>
             limit: options.events_per_read.max(1),
             ..EventFilter::default()
         })?;
-        let Some(last) = events.last() else {
+        if events.is_empty() {
             return Ok(queued);
-        };
-        let newest = last.id;
+        }
+        let now = Timestamp::now();
+        let times: Vec<(i64, Timestamp)> = events.iter().map(|e| (e.id, e.event.at)).collect();
+        let moved = webhook_policy::cursor_after(cursor, &times, earlier(now, SETTLE));
         let pairs: Vec<(i64, i64)> = events
             .iter()
             .flat_map(|event| {
@@ -180,8 +182,12 @@ fn queue_new_events(store: &dyn Store, options: &SenderOptions) -> Result<usize>
                     .map(|hook| (hook.id, event.id))
             })
             .collect();
-        queued += store.enqueue_deliveries(&pairs, newest, Timestamp::now())?;
-        cursor = newest;
+        queued += store.enqueue_deliveries(&pairs, moved, now)?;
+        if moved == cursor {
+            // Waiting for a gap to settle: the events after it are read again next pass.
+            return Ok(queued);
+        }
+        cursor = moved;
     }
 }
 
@@ -270,6 +276,13 @@ fn send(
         ));
     }
     Ok(next.status)
+}
+
+fn earlier(now: Timestamp, by: Duration) -> Timestamp {
+    SignedDuration::try_from(by)
+        .ok()
+        .and_then(|by| now.checked_sub(by).ok())
+        .unwrap_or(Timestamp::MIN)
 }
 
 fn later(now: Timestamp, by: Duration) -> Timestamp {
