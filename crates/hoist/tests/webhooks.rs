@@ -317,3 +317,50 @@ fn bad_webhook_input_is_refused_and_stores_nothing() {
     let events = t.hoist(&["--json", "events"]).success();
     assert!(!events.stdout.contains("webhook."), "{}", events.stdout);
 }
+
+#[test]
+fn a_postgres_store_delivers_a_deploy_the_same_way() {
+    let url = crate::postgres_server::TestServer::shared().fresh_database();
+    let t = Test::new();
+    let state = [("HOIST_STATE", url.as_str())];
+    let receiver = Receiver::start(HOOK_SECRET, &[503]);
+    t.hoist_with(
+        &[
+            "webhooks",
+            "add",
+            &receiver.url("/pg"),
+            "--env",
+            "dev",
+            "--kind",
+            "command.succeeded",
+        ],
+        &[
+            ("HOIST_STATE", url.as_str()),
+            ("HOIST_WEBHOOK_SECRET", HOOK_SECRET),
+        ],
+    )
+    .success();
+    t.hoist_with(&["deploy", "dev"], &state).success();
+    let first = t
+        .hoist_with(&["--json", "webhooks", "deliver", "--once"], &state)
+        .success()
+        .json();
+    assert_eq!(first["retrying"], 1, "{first}");
+    std::thread::sleep(Duration::from_millis(1_200));
+    let second = t
+        .hoist_with(&["--json", "webhooks", "deliver", "--once"], &state)
+        .success()
+        .json();
+    assert_eq!(second["delivered"], 1, "{second}");
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert!(
+        received
+            .iter()
+            .all(|r| r.signed && r.kind() == "command.succeeded")
+    );
+    assert!(
+        !t.project.join(".hoist").join("state.db").exists(),
+        "nothing recorded in a SQLite file"
+    );
+}
