@@ -3,6 +3,7 @@
 //! names so the parts do not see each other's rows.
 
 mod commands;
+mod event_times;
 mod leases;
 mod queue;
 mod webhooks;
@@ -14,6 +15,7 @@ use self::commands::{
     command_runs_to_failure_with_error, command_runs_to_success_with_steps,
     commands_filter_newest_first, forbidden_transitions_are_refused,
 };
+use self::event_times::events_since_and_newest;
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
 use self::queue::{controllers_announce_refresh_forget, queue_claims_changes_takeover};
 use self::webhooks::{webhook_deliveries_claim_retry, webhooks_add_list_remove};
@@ -357,58 +359,5 @@ fn live_instances_replace_per_host(store: &dyn Store) -> TestResult {
     assert_eq!(store.live_instances(&web)?, [green]);
     assert!(store.forget_live_instance(&web, None)?);
     assert_eq!(store.live_instances(&web)?, []);
-    Ok(())
-}
-
-fn events_since_and_newest(store: &dyn Store) -> TestResult {
-    let event = |kind: &str, offset| NewEvent {
-        at: at(offset),
-        env: Some(env("ev-time")),
-        command_id: None,
-        kind: kind.to_owned(),
-        message: format!("{kind} happened"),
-        actor: "alice@ci-7".to_owned(),
-    };
-    let appended = [
-        store.append_event(&event("command.started", 10_000))?,
-        store.append_event(&event("step.started", 20_000))?,
-        store.append_event(&event("step.succeeded", 30_000))?,
-    ];
-    let of_env = || EventFilter {
-        env: Some(env("ev-time")),
-        ..EventFilter::default()
-    };
-    assert_eq!(
-        store.events(&EventFilter {
-            since: Some(at(20_000)),
-            ..of_env()
-        })?,
-        appended[1..],
-        "since is inclusive"
-    );
-    assert_eq!(
-        store.events(&EventFilter {
-            limit: 2,
-            newest: true,
-            ..of_env()
-        })?,
-        appended[1..],
-        "the newest two, oldest first"
-    );
-    assert_eq!(
-        store.events(&EventFilter {
-            limit: 2,
-            ..of_env()
-        })?,
-        appended[..2]
-    );
-    assert_eq!(
-        store.events(&EventFilter {
-            newest: true,
-            ..of_env()
-        })?,
-        appended,
-        "newest without a limit is everything"
-    );
     Ok(())
 }
