@@ -38,29 +38,28 @@ pub fn events(ctx: &Context<'_>, options: &EventsOptions) -> Result<Vec<Event>> 
     ctx.store.events(&options.filter(None, options.limit, true))
 }
 
+/// The id of the newest event of any kind (0: none yet): where following starts when
+/// nothing was listed.
+pub fn newest_event_id(ctx: &Context<'_>) -> Result<i64> {
+    let newest = ctx.store.events(&EventFilter {
+        limit: 1,
+        newest: true,
+        ..EventFilter::default()
+    })?;
+    Ok(newest.last().map_or(0, |event| event.id))
+}
+
 /// Hands `on_event` every matching event appended after `after_id`, in order, polling the
 /// store every `interval`, until `stop` answers true (checked between polls).
 pub fn follow_events(
     ctx: &Context<'_>,
     options: &EventsOptions,
-    after_id: Option<i64>,
+    after_id: i64,
     interval: Duration,
     stop: &dyn Fn() -> bool,
     on_event: &mut dyn FnMut(&Event) -> Result<()>,
 ) -> Result<()> {
-    let mut after_id = match after_id {
-        Some(id) => id,
-        // Nothing shown yet: start after the newest event there is, of any kind.
-        None => ctx
-            .store
-            .events(&EventFilter {
-                limit: 1,
-                newest: true,
-                ..EventFilter::default()
-            })?
-            .last()
-            .map_or(0, |event| event.id),
-    };
+    let mut after_id = after_id;
     loop {
         for event in ctx
             .store

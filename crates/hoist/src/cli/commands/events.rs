@@ -12,7 +12,7 @@ use crate::cli::printer::Printer;
 use crate::cli::session::Session;
 use crate::cli::timeline_args::{EventsArgs, Since};
 use crate::error::{Error, Result};
-use crate::ops::events::{EventsOptions, events, follow_events};
+use crate::ops::events::{EventsOptions, events, follow_events, newest_event_id};
 use crate::ports::store::Event;
 
 /// How often `--follow` looks for new events.
@@ -30,9 +30,9 @@ pub fn exec(global: &GlobalArgs, args: &EventsArgs, printer: Printer) -> Result<
         since: args.since.map(|since| since_time(since, ctx.clock.now())),
         limit: args.limit,
     };
-    // Caught before the first read, so an event recorded meanwhile is not missed.
-    let interrupt = if args.follow {
-        Some(Interrupt::catch()?)
+    // Taken before the listing, so an event recorded meanwhile is not missed.
+    let follow = if args.follow {
+        Some((Interrupt::catch()?, newest_event_id(&ctx)?))
     } else {
         None
     };
@@ -40,9 +40,8 @@ pub fn exec(global: &GlobalArgs, args: &EventsArgs, printer: Printer) -> Result<
     for event in &shown {
         print_event(event, printer)?;
     }
-    if let Some(interrupt) = interrupt {
-        // With nothing shown, follow from the newest event of any kind.
-        let after_id = shown.last().map(|event| event.id);
+    if let Some((interrupt, newest)) = follow {
+        let after_id = shown.last().map_or(newest, |event| event.id.max(newest));
         follow_events(
             &ctx,
             &options,
