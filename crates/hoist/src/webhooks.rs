@@ -4,3 +4,6 @@
 
 pub mod http_post;
 pub mod webhook_sender;
+
+#[cfg(test)]
+mod tests;
