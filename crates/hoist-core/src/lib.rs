@@ -14,6 +14,8 @@ pub mod schedule;
 pub mod schedule_time;
 pub mod shell;
 pub mod spec;
+pub mod webhook_policy;
+pub mod webhook_url;
 
 pub use command_status::CommandStatus;
 pub use env_name::EnvName;

@@ -11,5 +11,6 @@ pub mod ports;
 pub mod proxy;
 pub mod scheduler;
 pub mod source_tree;
+pub mod webhooks;
 
 pub use error::{Error, ErrorKind, Result};

@@ -17,6 +17,7 @@ mod load_loop;
 )]
 mod postgres_server;
 mod testbed;
+mod webhook_receiver;
 
 mod bad_input;
 mod blue_green;
@@ -25,6 +26,7 @@ mod blue_green_fleet;
 mod blue_green_nginx;
 mod crash;
 mod deploy;
+mod events;
 mod failures;
 mod fleet;
 mod health_kinds;
@@ -38,3 +40,4 @@ mod scheduling;
 mod scheduling_postgres;
 mod spec_commands;
 mod ssh_transport;
+mod webhooks;

@@ -308,3 +308,34 @@ fn sigterm_lets_a_running_command_finish() {
     );
     assert!(daemon.log().contains("stopped"), "{}", daemon.log());
 }
+
+#[test]
+fn the_daemon_delivers_webhooks_for_the_commands_it_runs() {
+    let t = Test::new();
+    let receiver = crate::webhook_receiver::Receiver::start("daemon-hook-secret-1", &[]);
+    t.hoist(&[
+        "webhooks",
+        "add",
+        &receiver.url("/hook"),
+        "--secret",
+        "daemon-hook-secret-1",
+    ])
+    .success();
+    let _daemon = Daemon::start(&t, &[]);
+    let (id, _) = schedule(&t, &["deploy", "dev", "--in", "100ms"]);
+    let ended = wait_until_ended(&t, id, &[], Duration::from_secs(30));
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let kinds: Vec<String> = receiver.received().iter().map(|r| r.kind()).collect();
+        if kinds.iter().any(|k| k == "command.succeeded") {
+            assert!(kinds.iter().any(|k| k == "command.scheduled"), "{kinds:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no command.succeeded delivered: {kinds:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -27,6 +27,7 @@ mod live_instances;
 mod migrations;
 mod queue;
 pub mod store_url;
+mod webhooks;
 
 #[cfg(test)]
 mod race_tests;
@@ -52,6 +53,9 @@ use crate::ports::host::LockHolder;
 use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
     LiveInstance, NewCommand, NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
+};
+use crate::ports::webhook_store::{
+    Delivery, DeliveryAttempt, DeliveryFilter, NewWebhook, Webhook, WebhookStore,
 };
 
 /// How long opening a connection may take when the URL does not say (`connect_timeout`).
@@ -432,5 +436,64 @@ impl CommandQueue for PostgresStore {
             .cause(error)
         })?;
         Ok(true)
+    }
+}
+
+impl WebhookStore for PostgresStore {
+    fn add_webhook(&self, hook: &NewWebhook) -> Result<Webhook> {
+        self.run(format_args!("add webhook `{}`", hook.url), |client| {
+            webhooks::add_webhook(client, hook)
+        })
+    }
+
+    fn webhooks(&self) -> Result<Vec<Webhook>> {
+        self.run("list webhooks", webhooks::webhooks)
+    }
+
+    fn remove_webhook(&self, id: i64) -> Result<bool> {
+        self.run(format_args!("remove webhook {id}"), |client| {
+            webhooks::remove_webhook(client, id)
+        })
+    }
+
+    fn webhook_cursor(&self) -> Result<i64> {
+        self.run("read the webhook cursor", |client| {
+            webhooks::webhook_cursor(client)
+        })
+    }
+
+    fn enqueue_deliveries(
+        &self,
+        pairs: &[(i64, i64)],
+        cursor: i64,
+        now: Timestamp,
+    ) -> Result<usize> {
+        self.run("record webhook deliveries", |client| {
+            webhooks::enqueue_deliveries(client, pairs, cursor, now)
+        })
+    }
+
+    fn claim_due_deliveries(
+        &self,
+        now: Timestamp,
+        hold_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        self.run("claim due webhook deliveries", |client| {
+            webhooks::claim_due_deliveries(client, now, hold_until, limit)
+        })
+    }
+
+    fn record_delivery_attempt(&self, id: i64, attempt: &DeliveryAttempt) -> Result<Delivery> {
+        self.run(
+            format_args!("record an attempt of webhook delivery {id}"),
+            |client| webhooks::record_delivery_attempt(client, id, attempt),
+        )
+    }
+
+    fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
+        self.run("list webhook deliveries", |client| {
+            webhooks::deliveries(client, filter)
+        })
     }
 }

@@ -16,6 +16,7 @@ mod leases;
 mod live_instances;
 mod migrations;
 mod queue;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,9 @@ use crate::ports::host::LockHolder;
 use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
     LiveInstance, NewCommand, NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
+};
+use crate::ports::webhook_store::{
+    Delivery, DeliveryAttempt, DeliveryFilter, NewWebhook, Webhook, WebhookStore,
 };
 
 /// How long an operation waits for another process's write to finish.
@@ -413,6 +417,65 @@ impl CommandQueue for SqliteStore {
     fn forget_controller(&self, id: &str) -> Result<()> {
         self.run("forget a controller", |connection| {
             queue::forget_controller(connection, id)
+        })
+    }
+}
+
+impl WebhookStore for SqliteStore {
+    fn add_webhook(&self, hook: &NewWebhook) -> Result<Webhook> {
+        self.run(format_args!("add webhook `{}`", hook.url), |connection| {
+            webhooks::add_webhook(connection, hook)
+        })
+    }
+
+    fn webhooks(&self) -> Result<Vec<Webhook>> {
+        self.run("list webhooks", |connection| webhooks::webhooks(connection))
+    }
+
+    fn remove_webhook(&self, id: i64) -> Result<bool> {
+        self.run(format_args!("remove webhook {id}"), |connection| {
+            webhooks::remove_webhook(connection, id)
+        })
+    }
+
+    fn webhook_cursor(&self) -> Result<i64> {
+        self.run("read the webhook cursor", |connection| {
+            webhooks::webhook_cursor(connection)
+        })
+    }
+
+    fn enqueue_deliveries(
+        &self,
+        pairs: &[(i64, i64)],
+        cursor: i64,
+        now: Timestamp,
+    ) -> Result<usize> {
+        self.run("record webhook deliveries", |connection| {
+            webhooks::enqueue_deliveries(connection, pairs, cursor, now)
+        })
+    }
+
+    fn claim_due_deliveries(
+        &self,
+        now: Timestamp,
+        hold_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        self.run("claim due webhook deliveries", |connection| {
+            webhooks::claim_due_deliveries(connection, now, hold_until, limit)
+        })
+    }
+
+    fn record_delivery_attempt(&self, id: i64, attempt: &DeliveryAttempt) -> Result<Delivery> {
+        self.run(
+            format_args!("record an attempt of webhook delivery {id}"),
+            |connection| webhooks::record_delivery_attempt(connection, id, attempt),
+        )
+    }
+
+    fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
+        self.run("list webhook deliveries", |connection| {
+            webhooks::deliveries(connection, filter)
         })
     }
 }

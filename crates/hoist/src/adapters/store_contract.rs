@@ -3,8 +3,10 @@
 //! names so the parts do not see each other's rows.
 
 mod commands;
+mod event_times;
 mod leases;
 mod queue;
+mod webhooks;
 
 use hoist_core::{EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
 use jiff::Timestamp;
@@ -13,8 +15,10 @@ use self::commands::{
     command_runs_to_failure_with_error, command_runs_to_success_with_steps,
     commands_filter_newest_first, forbidden_transitions_are_refused,
 };
+use self::event_times::events_since_and_newest;
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
 use self::queue::{controllers_announce_refresh_forget, queue_claims_changes_takeover};
+use self::webhooks::{webhook_deliveries_claim_retry, webhooks_add_list_remove};
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
 use crate::ports::store::{
@@ -30,7 +34,7 @@ type Part = (&'static str, fn(&dyn Store) -> TestResult);
 /// Runs every part of the contract against `store`, which must start empty; panics naming
 /// the part that failed.
 pub(crate) fn store_contract_tests(store: &dyn Store) {
-    let parts: [Part; 14] = [
+    let parts: [Part; 17] = [
         ("environments", environments_save_load_list_replace),
         ("timestamps", timestamps_keep_milliseconds),
         ("command success", command_runs_to_success_with_steps),
@@ -45,6 +49,9 @@ pub(crate) fn store_contract_tests(store: &dyn Store) {
         ("live instances", live_instances_replace_per_host),
         ("queue", queue_claims_changes_takeover),
         ("controllers", controllers_announce_refresh_forget),
+        ("event time and newest", events_since_and_newest),
+        ("webhooks", webhooks_add_list_remove),
+        ("webhook deliveries", webhook_deliveries_claim_retry),
     ];
     for (name, part) in parts {
         if let Err(error) = part(store) {

@@ -84,6 +84,11 @@ pub enum Command {
     Commands(CommandsCommand),
     /// Run the controller: scheduled commands start at their time
     Serve(ServeArgs),
+    /// Show the timeline: who did what, when, and how it ended
+    Events(crate::cli::timeline_args::EventsArgs),
+    /// Send events to HTTP receivers, signed; list, remove, show deliveries
+    #[command(subcommand)]
+    Webhooks(crate::cli::timeline_args::WebhooksCommand),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),

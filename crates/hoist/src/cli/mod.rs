@@ -2,9 +2,11 @@
 
 pub mod args;
 pub mod commands;
+pub mod interrupt;
 pub mod printer;
 pub mod progress_printer;
 pub mod session;
+pub mod timeline_args;
 
 use std::process::ExitCode;
 
@@ -60,6 +62,8 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Maintenance(args) => maintenance::exec(global, args, printer),
         Command::Commands(command) => command_list::exec(global, command, printer),
         Command::Serve(args) => serve::exec(global, args),
+        Command::Events(args) => events::exec(global, args, printer),
+        Command::Webhooks(command) => webhooks::exec(global, command, printer),
         Command::Host(args) => host::exec(args),
         Command::Proxy(args) => proxy::exec(args),
     }

@@ -309,6 +309,7 @@ impl<'c> CommandRun<'c> {
         let started_at = self.ctx.clock.now();
         let started = Instant::now();
         self.ctx.progress.step_started(index, total, label);
+        self.event("step.started", format!("{label} started"))?;
         let state_before = self.state();
         if let (Some(step), Some(_)) = (step, self.env.as_ref()) {
             self.record_failure(
@@ -490,6 +491,15 @@ impl<'c> CommandRun<'c> {
             None,
             Some(&first_line(&error.to_string())),
             now,
+        );
+        let _ = self.event(
+            "command.failed",
+            format!(
+                "{} {} failed before it started: {}",
+                self.action,
+                self.env_name,
+                first_line(&error.to_string())
+            ),
         );
         self.release(None);
         error

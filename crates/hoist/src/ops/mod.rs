@@ -13,6 +13,7 @@ pub mod create;
 pub mod deploy;
 pub mod destroy;
 pub mod environment_lease;
+pub mod events;
 pub mod fleet;
 pub mod host_targets;
 pub mod infrastructure;
@@ -29,6 +30,7 @@ mod report;
 pub mod rollback;
 pub mod run;
 pub mod status;
+pub mod webhooks;
 
 pub use check::{CheckOptions, CheckReport, check};
 pub use configure::{ConfigureOptions, configure};

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::ports::command_queue::CommandQueue;
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
+use crate::ports::webhook_store::WebhookStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentRecord {
@@ -135,6 +136,10 @@ pub struct EventFilter {
     pub after_id: Option<i64>,
     /// At most this many, oldest first (0: no limit).
     pub limit: usize,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
+    /// With a limit: the newest `limit` matching events (still returned oldest first).
+    pub newest: bool,
 }
 
 /// A host an environment has besides the spec's `hosts`.
@@ -171,7 +176,7 @@ pub enum LeaseOutcome {
     },
 }
 
-pub trait Store: CommandQueue + Send + Sync {
+pub trait Store: CommandQueue + WebhookStore + Send + Sync {
     fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>>;
     fn environments(&self) -> Result<Vec<EnvironmentRecord>>;
     /// Inserts or replaces the record with this name.

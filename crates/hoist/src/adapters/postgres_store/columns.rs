@@ -104,6 +104,17 @@ where
     column(row, name, T::try_from)
 }
 
+/// A nullable BIGINT column holding a number of a narrower type (an HTTP status).
+pub(super) fn optional_number<T>(row: &Row, name: &str) -> Outcome<Option<T>>
+where
+    T: TryFrom<i64>,
+    T::Error: Into<BoxedError>,
+{
+    column(row, name, |value: Option<i64>| {
+        value.map(T::try_from).transpose()
+    })
+}
+
 /// A column holding a name that parses into `T` (`EnvName`, `CommandStatus`, …).
 pub(super) fn parsed<T>(row: &Row, name: &str) -> Outcome<T>
 where

@@ -1,4 +1,5 @@
-//! Rows of `events`: the audit timeline, append only, read oldest first.
+//! Rows of `events`: the audit timeline, append only, read oldest first (or the newest
+//! few, still oldest first).
 //!
 //! Ids come from an identity column, so they increase in the order rows are inserted. With
 //! several writing processes a row can commit after one with a higher id, so a follower
@@ -36,16 +37,21 @@ pub(super) fn append_event(client: &mut Client, event: &NewEvent) -> Outcome<Eve
 pub(super) fn events(client: &mut Client, filter: &EventFilter) -> Outcome<Vec<Event>> {
     client
         .query(
-            "SELECT id, at, env, command_id, kind, message, actor FROM events \
-             WHERE ($1::text IS NULL OR env = $1) \
-               AND ($2::bigint IS NULL OR command_id = $2) \
-               AND ($3::bigint IS NULL OR id > $3) \
-             ORDER BY id LIMIT $4",
+            "SELECT id, at, env, command_id, kind, message, actor FROM (\
+               SELECT id, at, env, command_id, kind, message, actor FROM events \
+               WHERE ($1::text IS NULL OR env = $1) \
+                 AND ($2::bigint IS NULL OR command_id = $2) \
+                 AND ($3::bigint IS NULL OR id > $3) \
+                 AND ($5::bigint IS NULL OR at >= $5) \
+               ORDER BY CASE WHEN $6 THEN -id ELSE id END LIMIT $4\
+             ) AS chosen ORDER BY id",
             &[
                 &filter.env.as_ref().map(|env| env.as_str()),
                 &filter.command_id,
                 &filter.after_id,
                 &sql_limit(filter.limit),
+                &filter.since.map(millis),
+                &filter.newest,
             ],
         )?
         .iter()

@@ -1,4 +1,5 @@
-//! Rows of `events`: the audit timeline, append only, read oldest first.
+//! Rows of `events`: the audit timeline, append only, read oldest first (or the newest
+//! few, still oldest first).
 
 use rusqlite::{Connection, named_params};
 
@@ -31,11 +32,14 @@ pub(super) fn append_event(connection: &Connection, event: &NewEvent) -> Outcome
 
 pub(super) fn events(connection: &Connection, filter: &EventFilter) -> Outcome<Vec<Event>> {
     let mut statement = connection.prepare_cached(
-        "SELECT id, at, env, command_id, kind, message, actor FROM events \
-         WHERE (:env IS NULL OR env = :env) \
-           AND (:command_id IS NULL OR command_id = :command_id) \
-           AND (:after_id IS NULL OR id > :after_id) \
-         ORDER BY id LIMIT :limit",
+        "SELECT id, at, env, command_id, kind, message, actor FROM (\
+           SELECT id, at, env, command_id, kind, message, actor FROM events \
+           WHERE (:env IS NULL OR env = :env) \
+             AND (:command_id IS NULL OR command_id = :command_id) \
+             AND (:after_id IS NULL OR id > :after_id) \
+             AND (:since IS NULL OR at >= :since) \
+           ORDER BY CASE WHEN :newest THEN -id ELSE id END LIMIT :limit\
+         ) ORDER BY id",
     )?;
     let events = statement
         .query_map(
@@ -44,6 +48,8 @@ pub(super) fn events(connection: &Connection, filter: &EventFilter) -> Outcome<V
                 ":command_id": filter.command_id,
                 ":after_id": filter.after_id,
                 ":limit": sql_limit(filter.limit),
+                ":since": filter.since.map(millis),
+                ":newest": filter.newest,
             },
             |row| {
                 Ok(Event {

@@ -32,6 +32,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0004_command_queue",
         sql: include_str!("0004_command_queue.sql"),
     },
+    Migration {
+        name: "0006_webhooks",
+        sql: include_str!("0006_webhooks.sql"),
+    },
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.

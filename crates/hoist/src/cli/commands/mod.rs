@@ -3,6 +3,7 @@
 pub mod check;
 pub mod command_list;
 pub mod destroy;
+pub mod events;
 pub mod host;
 pub mod init;
 pub mod lifecycle;
@@ -15,3 +16,4 @@ pub mod scheduled;
 pub mod serve;
 pub mod spec;
 pub mod status;
+pub mod webhooks;

@@ -1,17 +1,19 @@
-//! `serve`: the controller — runs scheduled commands at their time until SIGINT/SIGTERM,
-//! then lets running commands finish within the grace period.
+//! `serve`: the controller — runs scheduled commands at their time and delivers webhooks
+//! until SIGINT/SIGTERM, then lets running commands finish within the grace period.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::args::{GlobalArgs, ServeArgs};
 use crate::cli::session::Session;
 use crate::error::{Error, Result};
 use crate::scheduler::{Scheduler, SchedulerOptions, SchedulerStop};
+use crate::webhooks::webhook_sender::{self, SenderOptions};
 
 pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
     let session = Arc::new(Session::open(global)?);
     let scheduler = Scheduler::start(
-        session,
+        Arc::clone(&session),
         SchedulerOptions {
             claim_ttl: args.claim_ttl,
             max_running: args.max_running as usize,
@@ -19,8 +21,25 @@ pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
             listen: None,
         },
     )?;
+    let senders_stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (session, stop) = (Arc::clone(&session), Arc::clone(&senders_stop));
+        std::thread::spawn(move || {
+            webhook_sender::run(
+                session.store.as_ref(),
+                &SenderOptions::default(),
+                &session.progress,
+                &stop,
+            )
+        })
+    };
     stop_on_signal(scheduler.stopper())?;
-    scheduler.run()
+    let ran = scheduler.run();
+    senders_stop.store(true, Ordering::Relaxed);
+    let sent = sender
+        .join()
+        .unwrap_or_else(|_| Err(Error::internal("the webhook sender panicked")));
+    ran.and(sent)
 }
 
 /// A thread that waits for SIGINT or SIGTERM and stops the scheduler.
