@@ -16,6 +16,7 @@ mod leases;
 mod live_instances;
 mod migrations;
 mod queue;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
     LiveInstance, NewCommand, NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
 };
+use crate::ports::token_store::{NewToken, RevokeOutcome, TokenRecord, TokenStore};
 
 /// How long an operation waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -356,9 +358,10 @@ impl CommandQueue for SqliteStore {
         change: ScheduledChange,
         now: Timestamp,
     ) -> Result<ChangeOutcome> {
-        self.run(format_args!("change scheduled command {id}"), |connection| {
-            queue::change_scheduled(connection, id, change, now)
-        })
+        self.run(
+            format_args!("change scheduled command {id}"),
+            |connection| queue::change_scheduled(connection, id, change, now),
+        )
     }
 
     fn claim_due(
@@ -404,12 +407,51 @@ impl CommandQueue for SqliteStore {
     }
 
     fn controllers(&self) -> Result<Vec<ControllerRecord>> {
-        self.run("list controllers", |connection| queue::controllers(connection))
+        self.run("list controllers", |connection| {
+            queue::controllers(connection)
+        })
     }
 
     fn forget_controller(&self, id: &str) -> Result<()> {
         self.run("forget a controller", |connection| {
             queue::forget_controller(connection, id)
+        })
+    }
+}
+
+impl TokenStore for SqliteStore {
+    fn create_token(&self, token: &NewToken) -> Result<TokenRecord> {
+        self.run(
+            format_args!("record token `{}`", token.name),
+            |connection| tokens::create_token(connection, token),
+        )
+    }
+
+    fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>> {
+        self.run("look a token up", |connection| {
+            tokens::token_by_hash(connection, secret_hash)
+        })
+    }
+
+    fn token(&self, id: i64) -> Result<Option<TokenRecord>> {
+        self.run(format_args!("load token {id}"), |connection| {
+            tokens::token(connection, id)
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.run("list tokens", |connection| tokens::tokens(connection))
+    }
+
+    fn revoke_token(&self, id: i64, at: Timestamp) -> Result<RevokeOutcome> {
+        self.run(format_args!("revoke token {id}"), |connection| {
+            tokens::revoke_token(connection, id, at)
+        })
+    }
+
+    fn touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.run(format_args!("record the use of token {id}"), |connection| {
+            tokens::touch_token(connection, id, at)
         })
     }
 }

@@ -5,6 +5,7 @@
 mod commands;
 mod leases;
 mod queue;
+mod tokens;
 
 use hoist_core::{EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
 use jiff::Timestamp;
@@ -15,6 +16,7 @@ use self::commands::{
 };
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
 use self::queue::{controllers_announce_refresh_forget, queue_claims_changes_takeover};
+use self::tokens::tokens_create_find_revoke;
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
 use crate::ports::store::{
@@ -30,7 +32,7 @@ type Part = (&'static str, fn(&dyn Store) -> TestResult);
 /// Runs every part of the contract against `store`, which must start empty; panics naming
 /// the part that failed.
 pub(crate) fn store_contract_tests(store: &dyn Store) {
-    let parts: [Part; 14] = [
+    let parts: [Part; 15] = [
         ("environments", environments_save_load_list_replace),
         ("timestamps", timestamps_keep_milliseconds),
         ("command success", command_runs_to_success_with_steps),
@@ -45,6 +47,7 @@ pub(crate) fn store_contract_tests(store: &dyn Store) {
         ("live instances", live_instances_replace_per_host),
         ("queue", queue_claims_changes_takeover),
         ("controllers", controllers_announce_refresh_forget),
+        ("tokens", tokens_create_find_revoke),
     ];
     for (name, part) in parts {
         if let Err(error) = part(store) {

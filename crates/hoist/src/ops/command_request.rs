@@ -106,9 +106,13 @@ impl CommandRequest {
                     ttl: ttl_seconds.map(std::time::Duration::from_secs),
                 },
             ),
-            Self::Rollback { to, .. } => {
-                ops::rollback(ctx, &ops::RollbackOptions { env, to: to.clone() })
-            }
+            Self::Rollback { to, .. } => ops::rollback(
+                ctx,
+                &ops::RollbackOptions {
+                    env,
+                    to: to.clone(),
+                },
+            ),
             Self::Remove { id, .. } => ops::remove_release(
                 ctx,
                 &ops::RemoveReleaseOptions {

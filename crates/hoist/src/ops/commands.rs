@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use hoist_core::schedule::{self, DEFAULT_START_WITHIN, When};
 use hoist_core::CommandStatus;
+use hoist_core::schedule::{self, DEFAULT_START_WITHIN, When};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -81,12 +81,20 @@ pub fn show(ctx: &Context<'_>, id: i64) -> Result<CommandRecord> {
 
 pub fn cancel(ctx: &Context<'_>, id: i64) -> Result<CommandRecord> {
     let now = ctx.clock.now();
-    let cancelled = changed(ctx.store.change_scheduled(id, ScheduledChange::Cancel, now)?, id, "cancelled")?;
+    let cancelled = changed(
+        ctx.store
+            .change_scheduled(id, ScheduledChange::Cancel, now)?,
+        id,
+        "cancelled",
+    )?;
     event(
         ctx,
         &cancelled,
         "command.cancelled",
-        format!("command {id} ({} {}) cancelled by {}", cancelled.kind, cancelled.env, ctx.actor.name),
+        format!(
+            "command {id} ({} {}) cancelled by {}",
+            cancelled.kind, cancelled.env, ctx.actor.name
+        ),
     )?;
     wake_controllers(ctx)?;
     Ok(cancelled)
@@ -103,15 +111,16 @@ pub struct RescheduleOptions {
 pub fn reschedule(ctx: &Context<'_>, options: &RescheduleOptions) -> Result<CommandRecord> {
     let id = options.id;
     let current = show(ctx, id)?;
-    let window = options.start_within.unwrap_or_else(|| {
-        match (current.execute_at, current.expires_at) {
-            (Some(execute_at), Some(expires_at)) => expires_at
-                .duration_since(execute_at)
-                .try_into()
-                .unwrap_or(DEFAULT_START_WITHIN),
-            _ => DEFAULT_START_WITHIN,
-        }
-    });
+    let window =
+        options
+            .start_within
+            .unwrap_or_else(|| match (current.execute_at, current.expires_at) {
+                (Some(execute_at), Some(expires_at)) => expires_at
+                    .duration_since(execute_at)
+                    .try_into()
+                    .unwrap_or(DEFAULT_START_WITHIN),
+                _ => DEFAULT_START_WITHIN,
+            });
     let now = ctx.clock.now();
     let planned = schedule::plan(now, options.when, window).map_err(|error| {
         Error::failed(format!("cannot reschedule command {id}: {error}")).hint(error.hint())
@@ -120,12 +129,19 @@ pub fn reschedule(ctx: &Context<'_>, options: &RescheduleOptions) -> Result<Comm
         execute_at: planned.execute_at,
         expires_at: planned.expires_at,
     };
-    let moved = changed(ctx.store.change_scheduled(id, change, now)?, id, "rescheduled")?;
+    let moved = changed(
+        ctx.store.change_scheduled(id, change, now)?,
+        id,
+        "rescheduled",
+    )?;
     event(
         ctx,
         &moved,
         "command.rescheduled",
-        format!("command {id} ({} {}) rescheduled for {} by {}", moved.kind, moved.env, planned.execute_at, ctx.actor.name),
+        format!(
+            "command {id} ({} {}) rescheduled for {} by {}",
+            moved.kind, moved.env, planned.execute_at, ctx.actor.name
+        ),
     )?;
     wake_controllers(ctx)?;
     Ok(moved)
@@ -189,5 +205,9 @@ pub fn relative(at: Timestamp, now: Timestamp) -> String {
         3600..86_400 => format!("{}h {}m", magnitude / 3600, magnitude % 3600 / 60),
         _ => format!("{}d {}h", magnitude / 86_400, magnitude % 86_400 / 3600),
     };
-    if seconds >= 0 { format!("in {text}") } else { format!("{text} ago") }
+    if seconds >= 0 {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
 }

@@ -9,8 +9,8 @@ use hoist_core::schedule::{DEFAULT_START_WITHIN, When};
 
 use crate::error::Result;
 use crate::ops::command_request::CommandRequest;
-use crate::ops::commands;
 use crate::ops::command_run::CommandRun;
+use crate::ops::commands;
 use crate::ops::configure::configure_step;
 use crate::ops::context::Context;
 use crate::ops::create::create_step;
@@ -40,7 +40,10 @@ pub fn deploy(ctx: &Context<'_>, options: &DeployOptions) -> Result<CommandOutco
     outcome.unchanged = outcome.steps.is_empty();
     if let Some(ttl) = options.ttl {
         let destroy = schedule_destroy(ctx, &options.env, ttl)?;
-        let at = destroy.execute_at.map(|at| at.to_string()).unwrap_or_default();
+        let at = destroy
+            .execute_at
+            .map(|at| at.to_string())
+            .unwrap_or_default();
         outcome.message = format!(
             "{}; its destroy is scheduled for {at} (command {})",
             outcome.message, destroy.id

@@ -29,6 +29,7 @@ mod report;
 pub mod rollback;
 pub mod run;
 pub mod status;
+pub mod tokens;
 
 pub use check::{CheckOptions, CheckReport, check};
 pub use configure::{ConfigureOptions, configure};

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::ports::command_queue::CommandQueue;
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
+use crate::ports::token_store::TokenStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentRecord {
@@ -171,7 +172,7 @@ pub enum LeaseOutcome {
     },
 }
 
-pub trait Store: CommandQueue + Send + Sync {
+pub trait Store: CommandQueue + TokenStore + Send + Sync {
     fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>>;
     fn environments(&self) -> Result<Vec<EnvironmentRecord>>;
     /// Inserts or replaces the record with this name.

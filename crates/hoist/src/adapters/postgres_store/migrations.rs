@@ -36,6 +36,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0004_command_queue",
         sql: include_str!("0004_command_queue.sql"),
     },
+    Migration {
+        name: "0005_tokens",
+        sql: include_str!("0005_tokens.sql"),
+    },
 ];
 
 /// The advisory lock key of schema changes ("hoist" in ASCII). Advisory locks are per

@@ -32,6 +32,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0004_command_queue",
         sql: include_str!("0004_command_queue.sql"),
     },
+    Migration {
+        name: "0005_tokens",
+        sql: include_str!("0005_tokens.sql"),
+    },
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.

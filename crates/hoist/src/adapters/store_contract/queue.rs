@@ -118,7 +118,13 @@ pub(super) fn queue_claims_changes_takeover(store: &dyn Store) -> TestResult {
         if store.command(id)?.map(|c| c.status) == Some(CommandStatus::Scheduled) {
             store.change_scheduled(id, ScheduledChange::Cancel, at(BASE + 64_002))?;
         } else {
-            store.set_command_status(id, CommandStatus::Succeeded, None, None, at(BASE + 65_000))?;
+            store.set_command_status(
+                id,
+                CommandStatus::Succeeded,
+                None,
+                None,
+                at(BASE + 65_000),
+            )?;
         }
     }
     assert!(
