@@ -9,6 +9,7 @@ pub mod hostside;
 pub mod ops;
 pub mod ports;
 pub mod proxy;
+pub mod server;
 pub mod source_tree;
 
 pub use error::{Error, ErrorKind, Result};

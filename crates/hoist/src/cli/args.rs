@@ -79,6 +79,11 @@ pub enum Command {
     Check(CheckArgs),
     /// Put the app behind a 503 maintenance page (health paths still answer), or take it off
     Maintenance(MaintenanceArgs),
+    /// Make, list or revoke API tokens
+    #[command(subcommand)]
+    Tokens(crate::cli::commands::tokens::TokensCommand),
+    /// Run the controller: the REST API until SIGINT or SIGTERM
+    Serve(crate::cli::commands::serve::ServeArgs),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),

@@ -58,6 +58,8 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Status(args) => status::status(global, args, printer),
         Command::Check(args) => check::exec(global, args, printer),
         Command::Maintenance(args) => maintenance::exec(global, args, printer),
+        Command::Tokens(command) => tokens::exec(global, command, printer),
+        Command::Serve(args) => serve::exec(global, args),
         Command::Host(args) => host::exec(args),
         Command::Proxy(args) => proxy::exec(args),
     }

@@ -10,5 +10,7 @@ pub mod proxy;
 pub mod register;
 pub mod releases;
 pub mod rollback;
+pub mod serve;
 pub mod spec;
 pub mod status;
+pub mod tokens;
