@@ -7,6 +7,7 @@
     reason = "tests and their harness panic on a failed setup step, with the reason"
 )]
 
+mod api_server;
 mod harness;
 mod load_loop;
 // The PostgreSQL store's own test server, shared rather than copied.
@@ -18,6 +19,8 @@ mod load_loop;
 mod postgres_server;
 mod testbed;
 
+mod api;
+mod api_stream;
 mod bad_input;
 mod blue_green;
 mod blue_green_crash;
