@@ -39,3 +39,4 @@ mod proxy;
 mod remote_protocol;
 mod spec_commands;
 mod ssh_transport;
+mod tokens;
