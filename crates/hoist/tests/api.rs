@@ -1,7 +1,8 @@
 //! The REST API of `hoist serve`: who may do what (401 vs 403), bad input answered with
 //! the one error shape and nothing stored, cancel and reschedule.
 
-use crate::api_server::{Server, token, two_env_test};
+use crate::api_server::{Server, token, token_with, two_env_test};
+use crate::postgres_server::TestServer;
 
 const LATER: &str = "2099-01-01T09:00:00Z";
 
@@ -330,4 +331,46 @@ fn cancel_and_reschedule_only_while_scheduled() {
         after["execute_at"], "2099-02-01T00:00:00Z",
         "the refused reschedule changed nothing"
     );
+}
+
+#[test]
+fn the_api_serves_a_postgres_store_the_same_way() {
+    let url = TestServer::shared().fresh_database();
+    let state = [("HOIST_STATE", url.as_str())];
+    let t = two_env_test();
+    let viewer = token_with(&t, &state, "watcher", "viewer", &[]);
+    let deployer = token_with(&t, &state, "ci", "deployer", &[]);
+    let server = Server::start(&t, &state);
+
+    server
+        .post("/api/commands", &viewer, &deploy("dev"))
+        .error(403, "forbidden");
+    let created = server
+        .post("/api/commands", &deployer, &deploy("dev"))
+        .status(202)
+        .json();
+    assert_eq!(created["command"]["requested_by"], "token:ci");
+    let listed = server.get("/api/commands", &viewer).status(200).json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert!(
+        !t.project.join(".hoist").join("state.db").exists(),
+        "nothing in SQLite"
+    );
+
+    // Revoked from the CLI while the server runs: refused at the next call.
+    let tokens = t
+        .hoist_with(&["tokens", "list", "--json"], &state)
+        .success()
+        .json();
+    let id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ci")
+        .unwrap()["id"]
+        .to_string();
+    t.hoist_with(&["tokens", "revoke", &id], &state).success();
+    server
+        .get("/api/commands", &deployer)
+        .error(401, "unauthorized");
 }

@@ -35,11 +35,16 @@ hosts = ["local:{}"]
 
 /// Makes a token with the CLI; returns its secret.
 pub fn token(t: &Test, name: &str, role: &str, envs: &[&str]) -> String {
+    token_with(t, &[], name, role, envs)
+}
+
+/// `token` with extra environment variables for hoist (e.g. `HOIST_STATE`).
+pub fn token_with(t: &Test, env: &[(&str, &str)], name: &str, role: &str, envs: &[&str]) -> String {
     let mut args = vec!["tokens", "create", name, "--role", role, "--json"];
     for env in envs {
         args.extend(["--env", env]);
     }
-    let created = t.hoist(&args).success().json();
+    let created = t.hoist_with(&args, env).success().json();
     created["secret"].as_str().expect("a secret").to_owned()
 }
 
