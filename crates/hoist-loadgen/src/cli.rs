@@ -198,6 +198,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}` is out of range: {e}"))
 }
 
+fn parse_header(text: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` is not `NAME: VALUE`"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("`{}` is not a header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of `{name}` is not a header value"))?;
+    Ok((name, value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,19 +224,17 @@ mod tests {
     }
 
     #[test]
+    fn headers_read_as_name_and_value() {
+        let (name, value) = parse_header("Authorization: Bearer hoist_ab").unwrap();
+        assert_eq!(name.as_str(), "authorization");
+        assert_eq!(value, "Bearer hoist_ab");
+        assert!(parse_header("no colon here").is_err());
+        assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
     fn the_command_line_parses() {
         use clap::CommandFactory;
         Arguments::command().debug_assert();
     }
-}
-
-fn parse_header(text: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = text
-        .split_once(':')
-        .ok_or_else(|| format!("`{text}` is not `NAME: VALUE`"))?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("`{}` is not a header name", name.trim()))?;
-    let value = HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("the value of `{name}` is not a header value"))?;
-    Ok((name, value))
 }
