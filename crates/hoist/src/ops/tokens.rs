@@ -3,15 +3,16 @@
 
 use std::fmt::Write as _;
 
-use hoist_core::EnvName;
-use hoist_core::access::{Role, check_token_name};
+use hoist_core::access::{Denied, Need, Role, check_token_name, permits};
+use hoist_core::{Action, EnvName};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::ops::command_request::CommandRequest;
 use crate::ops::context::Context;
-use crate::ports::store::{NewEvent, Store};
+use crate::ports::store::{CommandRecord, NewEvent, Store};
 use crate::ports::token_store::{NewToken, RevokeOutcome, TokenRecord};
 
 /// Every secret starts with this, so a leaked one is recognisable (and scannable).
@@ -129,6 +130,58 @@ pub fn authenticate(
     Ok(Some(token))
 }
 
+/// Whether the token a command was asked with still allows it — the check a controller
+/// makes again when a scheduled command's time comes. A command of the local user
+/// (`requested_token` is `None`) always may; a revoked or deleted token never.
+pub fn still_permitted(store: &dyn Store, command: &CommandRecord) -> Result<Result<(), Denied>> {
+    let Some(id) = command.requested_token else {
+        return Ok(Ok(()));
+    };
+    let token = match store.token(id)? {
+        Some(token) if token.revoked_at.is_none() => token,
+        Some(token) => {
+            return Ok(Err(Denied {
+                reason: format!("token `{}` it was asked with has been revoked", token.name),
+            }));
+        }
+        None => {
+            return Ok(Err(Denied {
+                reason: format!("token {id} it was asked with no longer exists"),
+            }));
+        }
+    };
+    let needs = match serde_json::from_value::<CommandRequest>(command.args.clone()) {
+        Ok(request) => needs(&request),
+        Err(_) => vec![Need::Act {
+            action: command.kind,
+            env: command.env.clone(),
+        }],
+    };
+    let grant = token.grant();
+    Ok(needs.iter().try_for_each(|need| permits(&grant, need)))
+}
+
+/// What scheduling `request` needs: its own action, and `destroy` too for a deploy with a
+/// time to live (it schedules the environment's destroy).
+pub fn needs(request: &CommandRequest) -> Vec<Need> {
+    let env = request.env().clone();
+    let mut needs = vec![Need::Act {
+        action: request.action(),
+        env: env.clone(),
+    }];
+    if let CommandRequest::Deploy {
+        ttl_seconds: Some(_),
+        ..
+    } = request
+    {
+        needs.push(Need::Act {
+            action: Action::Destroy,
+            env,
+        });
+    }
+    needs
+}
+
 /// Lowercase hex SHA-256 of a secret, as stored.
 pub fn hash_secret(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
@@ -162,7 +215,67 @@ pub fn missing(id: i64) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use hoist_core::{Action, CommandStatus};
+
     use super::*;
+    use crate::adapters::sqlite_store::SqliteStore;
+    use crate::ports::store::NewCommand;
+    use crate::ports::token_store::TokenStore;
+
+    #[test]
+    fn a_scheduled_command_is_checked_again_against_its_token() -> Result<()> {
+        let store = SqliteStore::open_in_memory()?;
+        let now =
+            Timestamp::from_second(1_800_000_000).map_err(|e| Error::internal(e.to_string()))?;
+        let token = store.create_token(&NewToken {
+            name: "ci".to_owned(),
+            role: Role::Deployer,
+            envs: vec!["staging".parse()?],
+            secret_hash: hash_secret("hoist_x"),
+            created_by: "alice@ci".to_owned(),
+            created_at: now,
+        })?;
+        let command = |kind: Action, env: &str, token: Option<i64>| -> Result<CommandRecord> {
+            store.insert_command(&NewCommand {
+                kind,
+                env: env.parse()?,
+                args: serde_json::json!({}),
+                requested_by: "token:ci".to_owned(),
+                status: CommandStatus::Scheduled,
+                execute_at: Some(now),
+                expires_at: Some(now),
+                requested_token: token,
+                created_at: now,
+            })
+        };
+        let deploy = command(Action::Deploy, "staging", Some(token.id))?;
+        assert_eq!(still_permitted(&store, &deploy)?, Ok(()));
+        let mut with_ttl = deploy.clone();
+        with_ttl.args = serde_json::json!({"kind": "deploy", "env": "staging", "ttl_seconds": 60});
+        assert!(
+            still_permitted(&store, &with_ttl)?.is_err(),
+            "a deploy with a time to live schedules a destroy"
+        );
+        let destroy = command(Action::Destroy, "staging", Some(token.id))?;
+        assert!(
+            still_permitted(&store, &destroy)?.is_err(),
+            "deployers never destroy"
+        );
+        let elsewhere = command(Action::Deploy, "prod", Some(token.id))?;
+        assert!(still_permitted(&store, &elsewhere)?.is_err());
+        let local = command(Action::Destroy, "prod", None)?;
+        assert_eq!(still_permitted(&store, &local)?, Ok(()), "the local user");
+        let gone = command(Action::Deploy, "staging", Some(999))?;
+        assert!(still_permitted(&store, &gone)?.is_err());
+
+        store.revoke_token(token.id, now)?;
+        let refused = still_permitted(&store, &deploy)?.map_err(|denied| denied.reason);
+        assert_eq!(
+            refused,
+            Err("token `ci` it was asked with has been revoked".to_owned())
+        );
+        Ok(())
+    }
 
     #[test]
     fn secrets_are_prefixed_random_and_hashed_as_sha256() -> Result<()> {

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use hoist_core::access::Need;
 use hoist_core::duration::parse_duration;
 use hoist_core::schedule::{self, DEFAULT_START_WITHIN, When};
-use hoist_core::{Action, CommandStatus, EnvName};
+use hoist_core::{CommandStatus, EnvName};
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::ops::Context;
 use crate::ops::command_request::CommandRequest;
 use crate::ops::commands::{self, RescheduleOptions, ScheduleOptions, Scheduled};
+use crate::ops::tokens;
 use crate::ports::store::{CommandFilter, CommandRecord};
 use crate::server::api_error::{ApiError, ApiResult};
 use crate::server::api_input::{QueryParams, fields, json, path};
@@ -84,7 +85,7 @@ pub async fn create(
         .transpose()?
         .unwrap_or(DEFAULT_START_WITHIN);
     let request: CommandRequest = fields(Value::Object(object))?;
-    for need in needs(&request) {
+    for need in tokens::needs(&request) {
         caller.require(&need)?;
     }
     let options = ScheduleOptions {
@@ -100,27 +101,6 @@ pub async fn create(
         })
         .await?;
     Ok((StatusCode::ACCEPTED, Json(scheduled)))
-}
-
-/// What scheduling `request` needs: its own action, and `destroy` too for a deploy with a
-/// time to live (it schedules the environment's destroy).
-pub fn needs(request: &CommandRequest) -> Vec<Need> {
-    let env = request.env().clone();
-    let mut needs = vec![Need::Act {
-        action: request.action(),
-        env: env.clone(),
-    }];
-    if let CommandRequest::Deploy {
-        ttl_seconds: Some(_),
-        ..
-    } = request
-    {
-        needs.push(Need::Act {
-            action: Action::Destroy,
-            env,
-        });
-    }
-    needs
 }
 
 pub async fn cancel(
