@@ -64,6 +64,10 @@ fn event_stream_sends_new_events_with_ids_and_resumes() {
     let admin = token(&t, "ops", "admin", &[]);
     let viewer = token(&t, "watcher", "viewer", &[]);
     let server = Server::start(&t, &[]);
+    for n in 0..9 {
+        let body = format!(r#"{{"name":"extra-{n}","role":"viewer"}}"#);
+        server.post("/api/tokens", &admin, &body).status(201);
+    }
 
     let mut stream = open_stream(&server, &viewer, None);
     let head = read_until(&mut stream, "\r\n\r\n");
@@ -83,6 +87,10 @@ fn event_stream_sends_new_events_with_ids_and_resumes() {
     assert!(
         !seen.contains("token.created"),
         "a new stream starts with what happens next:\n{seen}"
+    );
+    assert!(
+        seen.starts_with("id: 12\n"),
+        "after the 11 events before it:\n{seen}"
     );
     let id: i64 = seen
         .lines()

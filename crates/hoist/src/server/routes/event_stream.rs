@@ -71,10 +71,36 @@ pub async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-/// The id of the newest event (0 when there is none).
+/// The id of the newest event (0 when there is none), found with O(log n) one-row reads
+/// (ids increase; `Store` has no "newest first" read of events).
 fn latest_event_id(ctx: &crate::ops::Context<'_>) -> crate::error::Result<i64> {
-    let events = ctx.store.events(&EventFilter::default())?;
-    Ok(events.last().map_or(0, |event| event.id))
+    let any_after = |id: i64| -> crate::error::Result<bool> {
+        let filter = EventFilter {
+            after_id: Some(id),
+            limit: 1,
+            ..EventFilter::default()
+        };
+        Ok(!ctx.store.events(&filter)?.is_empty())
+    };
+    // Find a bound with nothing after it, then narrow down: `low` always has an event
+    // after it (or is 0), `high` never does.
+    let (mut low, mut high) = (0_i64, 1_i64);
+    while any_after(high)? {
+        low = high;
+        high = high.saturating_mul(2);
+    }
+    if !any_after(low)? {
+        return Ok(low);
+    }
+    while high - low > 1 {
+        let middle = low + (high - low) / 2;
+        if any_after(middle)? {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    Ok(high)
 }
 
 async fn next_event(mut follow: Follow) -> Option<(Result<SseEvent, Infallible>, Follow)> {
