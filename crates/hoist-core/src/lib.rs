@@ -2,6 +2,7 @@
 //! release chain, command status transitions. Nothing here does I/O or knows about
 //! SQLite, SSH, processes or clocks; callers pass in what the world looks like.
 
+pub mod access;
 pub mod command_status;
 pub mod deploy_plan;
 pub mod duration;

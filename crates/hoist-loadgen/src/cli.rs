@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use hyper::header::{HeaderName, HeaderValue};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::error::{Error, Result};
@@ -60,6 +61,9 @@ struct RunArguments {
     /// Print the summary as JSON
     #[arg(long)]
     json: bool,
+    /// Send this header with every request, `NAME: VALUE` (repeatable)
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +117,7 @@ async fn execute_run(arguments: RunArguments) -> Result<()> {
         duration: arguments.duration,
         max_requests: arguments.max_requests,
         timeout: arguments.timeout,
+        headers: arguments.headers,
     };
     let report = run(&options, stop_signal()?).await?;
     if let Some(path) = &arguments.out {
@@ -193,6 +198,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}` is out of range: {e}"))
 }
 
+fn parse_header(text: &str) -> std::result::Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` is not `NAME: VALUE`"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("`{}` is not a header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of `{name}` is not a header value"))?;
+    Ok((name, value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +221,15 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn headers_read_as_name_and_value() {
+        let (name, value) = parse_header("Authorization: Bearer hoist_ab").unwrap();
+        assert_eq!(name.as_str(), "authorization");
+        assert_eq!(value, "Bearer hoist_ab");
+        assert!(parse_header("no colon here").is_err());
+        assert!(parse_header("bad name: x").is_err());
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct Target {
     /// The path and query to request.
     pub path: Uri,
     pub timeout: Duration,
+    /// Sent with every request, after `Host` and `User-Agent`.
+    pub headers: Vec<(hyper::header::HeaderName, HeaderValue)>,
 }
 
 /// Turns the monotonic clock into unix time without a system call per request.
@@ -98,6 +100,9 @@ impl Connection {
         let headers = request.headers_mut();
         headers.insert(HOST, self.target.host.clone());
         headers.insert(USER_AGENT, HeaderValue::from_static("hoist-loadgen"));
+        for (name, value) in &self.target.headers {
+            headers.insert(name.clone(), value.clone());
+        }
         let sender = self.ready_sender().await?;
         let response = sender
             .send_request(request)

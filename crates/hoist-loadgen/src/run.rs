@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::Uri;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderName, HeaderValue};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub duration: Duration,
     pub max_requests: Option<u64>,
     pub timeout: Duration,
+    /// Extra headers on every request (e.g. `Authorization`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Every request of a run, in the order they started, and how long the run took.
@@ -74,7 +76,8 @@ pub async fn run(options: &RunOptions, stop: impl Future<Output = ()>) -> Result
     if options.connections == 0 {
         return Err(Error::new("at least one connection is needed"));
     }
-    let target = target(&options.url, options.timeout).await?;
+    let mut target = target(&options.url, options.timeout).await?;
+    target.headers = options.headers.clone();
     let clock = Clock::new();
     let start = Instant::now();
     let schedule = Arc::new(Schedule::new(
@@ -163,5 +166,6 @@ async fn target(url: &str, timeout: Duration) -> Result<Target> {
         host,
         path,
         timeout,
+        headers: Vec::new(),
     })
 }

@@ -20,6 +20,7 @@ fn options(address: SocketAddr, rate: f64, max_requests: u64) -> RunOptions {
         duration: Duration::from_secs(30),
         max_requests: Some(max_requests),
         timeout: Duration::from_secs(5),
+        headers: Vec::new(),
     }
 }
 

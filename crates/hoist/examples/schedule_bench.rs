@@ -128,6 +128,8 @@ impl Bench {
                 "--state",
                 &self.state,
                 "serve",
+                "--listen",
+                "127.0.0.1:0",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

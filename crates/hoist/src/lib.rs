@@ -10,6 +10,7 @@ pub mod ops;
 pub mod ports;
 pub mod proxy;
 pub mod scheduler;
+pub mod server;
 pub mod source_tree;
 pub mod webhooks;
 

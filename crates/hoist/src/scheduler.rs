@@ -5,7 +5,6 @@
 //! claim that is not renewed (its controller died) is taken over by another.
 
 mod claimed_command;
-mod run_permission;
 mod spec_cache;
 mod wake_socket;
 
@@ -24,8 +23,6 @@ use crate::ports::store::CommandRecord;
 use crate::scheduler::claimed_command::{ClaimedCommandRun, ClaimedEnd};
 use crate::scheduler::spec_cache::SpecCache;
 use crate::scheduler::wake_socket::WakeSocket;
-
-pub use crate::scheduler::run_permission::permission_at_run_time;
 
 /// The longest sleep without looking at the store: a safety net for a lost wake-up (a
 /// datagram dropped, a PostgreSQL controller on another machine), not the mechanism.

@@ -7,6 +7,7 @@
     reason = "tests and their harness panic on a failed setup step, with the reason"
 )]
 
+mod api_server;
 mod harness;
 mod load_loop;
 // The PostgreSQL store's own test server, shared rather than copied.
@@ -19,6 +20,8 @@ mod postgres_server;
 mod testbed;
 mod webhook_receiver;
 
+mod api;
+mod api_stream;
 mod bad_input;
 mod blue_green;
 mod blue_green_crash;
@@ -40,4 +43,5 @@ mod scheduling;
 mod scheduling_postgres;
 mod spec_commands;
 mod ssh_transport;
+mod tokens;
 mod webhooks;

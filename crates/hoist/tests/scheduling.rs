@@ -20,7 +20,7 @@ impl Daemon {
     pub fn start(t: &Test, extra: &[&str]) -> Self {
         let log = unique(t.temp.path().join("serve.log"));
         let file = std::fs::File::create(&log).expect("daemon log");
-        let mut args = vec!["serve"];
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let child = t
             .command(&args)
@@ -338,4 +338,50 @@ fn the_daemon_delivers_webhooks_for_the_commands_it_runs() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Asked through the API with a deployer token, then the token is revoked before its time:
+/// the command ends `failed` with the reason, and nothing is deployed. A token that still
+/// holds runs the same command.
+#[test]
+fn a_token_revoked_before_the_commands_time_fails_it_with_the_reason() {
+    let t = crate::api_server::two_env_test();
+    let kept = crate::api_server::token(&t, "kept", "deployer", &[]);
+    let revoked = crate::api_server::token(&t, "leaving", "deployer", &[]);
+    let server = crate::api_server::Server::start(&t, &[]);
+    let at = (Timestamp::now() + jiff::SignedDuration::from_millis(1500)).to_string();
+    let ask = |token: &str, env: &str| {
+        let body = format!(r#"{{"kind":"deploy","env":"{env}","at":"{at}"}}"#);
+        server
+            .post("/api/commands", token, &body)
+            .status(202)
+            .json()["command"]["id"]
+            .as_i64()
+            .expect("command id")
+    };
+    let doomed = ask(&revoked, "dev");
+    let fine = ask(&kept, "staging");
+    let tokens = t.hoist(&["tokens", "list", "--json"]).success().json();
+    let id = tokens
+        .as_array()
+        .and_then(|all| all.iter().find(|token| token["name"] == "leaving"))
+        .map(|token| token["id"].to_string())
+        .expect("the token is listed");
+    t.hoist(&["tokens", "revoke", &id]).success();
+
+    let failed = wait_until_ended(&t, doomed, &[], Duration::from_secs(30));
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("permission denied at run time") && error.contains("revoked"),
+        "{failed:#}"
+    );
+    assert!(
+        failed["steps"].as_array().is_none_or(Vec::is_empty),
+        "nothing ran: {failed:#}"
+    );
+    assert!(t.live().is_none(), "dev was never deployed");
+    let ran = wait_until_ended(&t, fine, &[], Duration::from_secs(30));
+    assert_eq!(ran["status"], "succeeded", "{ran:#}\n{}", server.stderr());
+    assert_eq!(ran["requested_by"], "token:kept", "{ran:#}");
 }

@@ -27,6 +27,7 @@ mod live_instances;
 mod migrations;
 mod queue;
 pub mod store_url;
+mod tokens;
 mod webhooks;
 
 #[cfg(test)]
@@ -54,6 +55,7 @@ use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
     LiveInstance, NewCommand, NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
 };
+use crate::ports::token_store::{NewToken, RevokeOutcome, TokenRecord, TokenStore};
 use crate::ports::webhook_store::{
     Delivery, DeliveryAttempt, DeliveryFilter, NewWebhook, Webhook, WebhookStore,
 };
@@ -494,6 +496,42 @@ impl WebhookStore for PostgresStore {
     fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
         self.run("list webhook deliveries", |client| {
             webhooks::deliveries(client, filter)
+        })
+    }
+}
+
+impl TokenStore for PostgresStore {
+    fn create_token(&self, token: &NewToken) -> Result<TokenRecord> {
+        self.run(format_args!("record token `{}`", token.name), |client| {
+            tokens::create_token(client, token)
+        })
+    }
+
+    fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>> {
+        self.run("look a token up", |client| {
+            tokens::token_by_hash(client, secret_hash)
+        })
+    }
+
+    fn token(&self, id: i64) -> Result<Option<TokenRecord>> {
+        self.run(format_args!("load token {id}"), |client| {
+            tokens::token(client, id)
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.run("list tokens", tokens::tokens)
+    }
+
+    fn revoke_token(&self, id: i64, at: Timestamp) -> Result<RevokeOutcome> {
+        self.run(format_args!("revoke token {id}"), |client| {
+            tokens::revoke_token(client, id, at)
+        })
+    }
+
+    fn touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.run(format_args!("record the use of token {id}"), |client| {
+            tokens::touch_token(client, id, at)
         })
     }
 }

@@ -16,6 +16,7 @@ mod leases;
 mod live_instances;
 mod migrations;
 mod queue;
+mod tokens;
 mod webhooks;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ use crate::ports::store::{
     CommandFilter, CommandRecord, EnvironmentRecord, Event, EventFilter, LeaseOutcome,
     LiveInstance, NewCommand, NewEvent, RegisteredHost, ReleaseRecord, StepLogEntry, Store,
 };
+use crate::ports::token_store::{NewToken, RevokeOutcome, TokenRecord, TokenStore};
 use crate::ports::webhook_store::{
     Delivery, DeliveryAttempt, DeliveryFilter, NewWebhook, Webhook, WebhookStore,
 };
@@ -476,6 +478,43 @@ impl WebhookStore for SqliteStore {
     fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
         self.run("list webhook deliveries", |connection| {
             webhooks::deliveries(connection, filter)
+        })
+    }
+}
+
+impl TokenStore for SqliteStore {
+    fn create_token(&self, token: &NewToken) -> Result<TokenRecord> {
+        self.run(
+            format_args!("record token `{}`", token.name),
+            |connection| tokens::create_token(connection, token),
+        )
+    }
+
+    fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>> {
+        self.run("look a token up", |connection| {
+            tokens::token_by_hash(connection, secret_hash)
+        })
+    }
+
+    fn token(&self, id: i64) -> Result<Option<TokenRecord>> {
+        self.run(format_args!("load token {id}"), |connection| {
+            tokens::token(connection, id)
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.run("list tokens", |connection| tokens::tokens(connection))
+    }
+
+    fn revoke_token(&self, id: i64, at: Timestamp) -> Result<RevokeOutcome> {
+        self.run(format_args!("revoke token {id}"), |connection| {
+            tokens::revoke_token(connection, id, at)
+        })
+    }
+
+    fn touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.run(format_args!("record the use of token {id}"), |connection| {
+            tokens::touch_token(connection, id, at)
         })
     }
 }

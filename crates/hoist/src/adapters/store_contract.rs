@@ -6,6 +6,7 @@ mod commands;
 mod event_times;
 mod leases;
 mod queue;
+mod tokens;
 mod webhooks;
 
 use hoist_core::{EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
@@ -18,6 +19,7 @@ use self::commands::{
 use self::event_times::events_since_and_newest;
 use self::leases::{lease_acquire_hold_expire, lease_take_over_renew_release};
 use self::queue::{controllers_announce_refresh_forget, queue_claims_changes_takeover};
+use self::tokens::tokens_create_find_revoke;
 use self::webhooks::{webhook_deliveries_claim_retry, webhooks_add_list_remove};
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
@@ -34,7 +36,7 @@ type Part = (&'static str, fn(&dyn Store) -> TestResult);
 /// Runs every part of the contract against `store`, which must start empty; panics naming
 /// the part that failed.
 pub(crate) fn store_contract_tests(store: &dyn Store) {
-    let parts: [Part; 17] = [
+    let parts: [Part; 18] = [
         ("environments", environments_save_load_list_replace),
         ("timestamps", timestamps_keep_milliseconds),
         ("command success", command_runs_to_success_with_steps),
@@ -52,6 +54,7 @@ pub(crate) fn store_contract_tests(store: &dyn Store) {
         ("event time and newest", events_since_and_newest),
         ("webhooks", webhooks_add_list_remove),
         ("webhook deliveries", webhook_deliveries_claim_retry),
+        ("tokens", tokens_create_find_revoke),
     ];
     for (name, part) in parts {
         if let Err(error) = part(store) {

@@ -82,13 +82,16 @@ pub enum Command {
     /// List, show, cancel or reschedule recorded and scheduled commands
     #[command(subcommand)]
     Commands(CommandsCommand),
-    /// Run the controller: scheduled commands start at their time
-    Serve(ServeArgs),
     /// Show the timeline: who did what, when, and how it ended
     Events(crate::cli::timeline_args::EventsArgs),
     /// Send events to HTTP receivers, signed; list, remove, show deliveries
     #[command(subcommand)]
     Webhooks(crate::cli::timeline_args::WebhooksCommand),
+    /// Make, list or revoke API tokens
+    #[command(subcommand)]
+    Tokens(crate::cli::commands::tokens::TokensCommand),
+    /// Run the controller: the REST API, scheduled commands at their time, webhooks
+    Serve(crate::cli::commands::serve::ServeArgs),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),
@@ -141,21 +144,6 @@ pub struct ScheduleArgs {
     /// instead of running late [default: 15m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub start_within: Option<Duration>,
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// How long a claim on a command holds without renewal: another controller takes over
-    /// a dead one's commands this long after its last renewal
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
-    pub claim_ttl: Duration,
-    /// At shutdown, how long running commands may take to finish before they are recorded
-    /// as interrupted (and resumed by the next controller)
-    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
-    pub grace: Duration,
-    /// Commands run at once, at most
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub max_running: u32,
 }
 
 #[derive(Debug, Subcommand)]

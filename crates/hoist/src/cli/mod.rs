@@ -61,9 +61,10 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Check(args) => check::exec(global, args, printer),
         Command::Maintenance(args) => maintenance::exec(global, args, printer),
         Command::Commands(command) => command_list::exec(global, command, printer),
-        Command::Serve(args) => serve::exec(global, args),
         Command::Events(args) => events::exec(global, args, printer),
         Command::Webhooks(command) => webhooks::exec(global, command, printer),
+        Command::Tokens(command) => tokens::exec(global, command, printer),
+        Command::Serve(args) => serve::exec(global, args),
         Command::Host(args) => host::exec(args),
         Command::Proxy(args) => proxy::exec(args),
     }

@@ -30,6 +30,7 @@ mod report;
 pub mod rollback;
 pub mod run;
 pub mod status;
+pub mod tokens;
 pub mod webhooks;
 
 pub use check::{CheckOptions, CheckReport, check};

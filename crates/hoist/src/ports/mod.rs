@@ -12,6 +12,7 @@ pub mod router;
 pub mod runtime;
 pub mod secrets;
 pub mod store;
+pub mod token_store;
 pub mod webhook_store;
 
 pub use clock::Clock;

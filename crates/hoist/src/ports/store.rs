@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::ports::command_queue::CommandQueue;
 use crate::ports::host::LockHolder;
 use crate::ports::runtime::Slot;
+use crate::ports::token_store::TokenStore;
 use crate::ports::webhook_store::WebhookStore;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +177,7 @@ pub enum LeaseOutcome {
     },
 }
 
-pub trait Store: CommandQueue + WebhookStore + Send + Sync {
+pub trait Store: CommandQueue + TokenStore + WebhookStore + Send + Sync {
     fn environment(&self, name: &EnvName) -> Result<Option<EnvironmentRecord>>;
     fn environments(&self) -> Result<Vec<EnvironmentRecord>>;
     /// Inserts or replaces the record with this name.

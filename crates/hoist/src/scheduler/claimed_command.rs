@@ -18,7 +18,6 @@ use crate::ports::Clock;
 use crate::ports::host::LockHolder;
 use crate::ports::progress::SilentProgress;
 use crate::ports::store::{CommandRecord, NewEvent};
-use crate::scheduler::run_permission::permission_at_run_time;
 use crate::scheduler::spec_cache::SpecCache;
 
 /// How a claimed command ended, for the daemon's log.
@@ -81,8 +80,8 @@ impl ClaimedCommandRun<'_> {
                 ));
             }
         };
-        if let Err(reason) = permission_at_run_time(store, command, &request) {
-            return self.refuse(format!("permission denied at run time: {reason}"));
+        if let Err(denied) = crate::ops::tokens::still_permitted(store, command)? {
+            return self.refuse(format!("permission denied at run time: {}", denied.reason));
         }
         let spec = match self.specs.get() {
             Ok(spec) => spec,

@@ -37,6 +37,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("0004_command_queue.sql"),
     },
     Migration {
+        name: "0005_tokens",
+        sql: include_str!("0005_tokens.sql"),
+    },
+    Migration {
         name: "0006_webhooks",
         sql: include_str!("0006_webhooks.sql"),
     },

@@ -16,4 +16,5 @@ pub mod scheduled;
 pub mod serve;
 pub mod spec;
 pub mod status;
+pub mod tokens;
 pub mod webhooks;

@@ -1,70 +1,50 @@
-//! `serve`: the controller — runs scheduled commands at their time and delivers webhooks
-//! until SIGINT/SIGTERM, then lets running commands finish within the grace period.
+//! `serve`: the controller — the REST API, the scheduler that runs scheduled commands at
+//! their time, and the webhook sender, until SIGINT/SIGTERM.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use crate::cli::args::{GlobalArgs, ServeArgs};
+use crate::cli::args::GlobalArgs;
 use crate::cli::session::Session;
-use crate::error::{Error, Result};
-use crate::scheduler::{Scheduler, SchedulerOptions, SchedulerStop};
-use crate::webhooks::webhook_sender::{self, SenderOptions};
+use crate::error::Result;
+use crate::scheduler::SchedulerOptions;
+use crate::server::{ServeOptions, serve};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Where the API listens (`127.0.0.1:0`: any free port, announced on stderr)
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// How long a claim on a command holds without renewal: another controller takes over
+    /// a dead one's commands this long after its last renewal
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    pub claim_ttl: Duration,
+    /// At shutdown, how long running commands may take to finish before they are recorded
+    /// as interrupted (and resumed by the next controller); at most 55s
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "30s")]
+    pub grace: Duration,
+    /// Commands run at once, at most
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_running: u32,
+}
 
 pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
     let session = Arc::new(Session::open(global)?);
-    let scheduler = Scheduler::start(
-        Arc::clone(&session),
-        SchedulerOptions {
-            claim_ttl: args.claim_ttl,
-            max_running: args.max_running as usize,
-            grace: args.grace,
-            listen: None,
+    serve(
+        session,
+        ServeOptions {
+            listen: args.listen,
+            scheduler: SchedulerOptions {
+                claim_ttl: args.claim_ttl,
+                max_running: args.max_running as usize,
+                grace: args.grace,
+                listen: None,
+            },
         },
-    )?;
-    let senders_stop = Arc::new(AtomicBool::new(false));
-    let sender = {
-        let (session, stop) = (Arc::clone(&session), Arc::clone(&senders_stop));
-        std::thread::spawn(move || {
-            webhook_sender::run(
-                session.store.as_ref(),
-                &SenderOptions::default(),
-                &session.progress,
-                &stop,
-            )
-        })
-    };
-    stop_on_signal(scheduler.stopper())?;
-    let ran = scheduler.run();
-    senders_stop.store(true, Ordering::Relaxed);
-    let sent = sender
-        .join()
-        .unwrap_or_else(|_| Err(Error::internal("the webhook sender panicked")));
-    ran.and(sent)
+    )
 }
 
-/// A thread that waits for SIGINT or SIGTERM and stops the scheduler.
-fn stop_on_signal(stop: SchedulerStop) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .map_err(|error| Error::internal("cannot start the signal listener").cause(error))?;
-    let (mut interrupt, mut terminate) = runtime
-        .block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            Ok::<_, std::io::Error>((
-                signal(SignalKind::interrupt())?,
-                signal(SignalKind::terminate())?,
-            ))
-        })
-        .map_err(|error| Error::internal("cannot listen for signals").cause(error))?;
-    std::thread::spawn(move || {
-        runtime.block_on(async {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        });
-        stop.stop();
-    });
-    Ok(())
+fn duration(text: &str) -> std::result::Result<Duration, String> {
+    hoist_core::duration::parse_duration(text).map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }

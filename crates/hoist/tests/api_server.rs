@@ -1,0 +1,242 @@
+//! A real `hoist serve` on a free loopback port for the API tests, and a small HTTP/1.1
+//! client over std's TcpStream: one request per connection, `Connection: close`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::Test;
+
+/// A spec with two environments on local roots, no service: enough to schedule against.
+pub fn two_env_test() -> Test {
+    let t = Test::new();
+    let staging = t.temp.path().join("hosts").join("staging");
+    let spec = format!(
+        r#"
+[app]
+name = "hello"
+
+[build]
+upload = ["."]
+
+[env.dev]
+hosts = ["local:{{root}}"]
+secrets = ["API_KEY"]
+
+[env.staging]
+hosts = ["local:{}"]
+"#,
+        staging.display()
+    );
+    t.spec(&spec)
+}
+
+/// Makes a token with the CLI; returns its secret.
+pub fn token(t: &Test, name: &str, role: &str, envs: &[&str]) -> String {
+    token_with(t, &[], name, role, envs)
+}
+
+/// `token` with extra environment variables for hoist (e.g. `HOIST_STATE`).
+pub fn token_with(t: &Test, env: &[(&str, &str)], name: &str, role: &str, envs: &[&str]) -> String {
+    let mut args = vec!["tokens", "create", name, "--role", role, "--json"];
+    for env in envs {
+        args.extend(["--env", env]);
+    }
+    let created = t.hoist_with(&args, env).success().json();
+    created["secret"].as_str().expect("a secret").to_owned()
+}
+
+pub struct Server {
+    child: Child,
+    pub address: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start(t: &Test, env: &[(&str, &str)]) -> Self {
+        let mut child = t
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hoist serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let pipe = child.stderr.take().expect("stderr");
+        let log = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("hoist serve: listening on http://") {
+                    let _ = sender.send(address.to_owned());
+                }
+                let mut log = log.lock().expect("log");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let address = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("hoist serve did not announce its address"));
+        Self {
+            child,
+            address: address.parse().expect("an address"),
+            stderr,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("log").clone()
+    }
+
+    /// `method path` with an optional bearer token and JSON body.
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.address
+        );
+        if let Some(token) = token {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ));
+        } else {
+            request.push_str("\r\n");
+        }
+        self.raw(request.as_bytes())
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &str) -> Reply {
+        self.call("POST", path, Some(token), Some(body))
+    }
+
+    /// Sends `request` as is and reads the whole answer (a write cut short by the server
+    /// answering early is fine).
+    pub fn raw(&self, request: &[u8]) -> Reply {
+        let mut stream = self.connect();
+        let _ = stream.write_all(request);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        Reply::parse(&String::from_utf8_lossy(&response))
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let stream =
+            TcpStream::connect_timeout(&self.address, Duration::from_secs(5)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        stream
+    }
+
+    /// SIGTERM, then the exit status (panics if it takes over 20 s).
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hoist serve did not stop after SIGTERM:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    fn parse(response: &str) -> Self {
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {response:?}"));
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        Self {
+            status,
+            head: head.to_owned(),
+            body,
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    #[track_caller]
+    pub fn status(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "{self:#?}");
+        self
+    }
+
+    /// Asserts the one error shape with this status and code.
+    #[track_caller]
+    pub fn error(self, status: u16, code: &str) -> Self {
+        assert_eq!(self.status, status, "{self:#?}");
+        let json = self.json();
+        let error = &json["error"];
+        assert_eq!(error["status"], status, "{self:#?}");
+        assert_eq!(error["code"], code, "{self:#?}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{self:#?}"
+        );
+        assert_eq!(
+            json.as_object().map(serde_json::Map::len),
+            Some(1),
+            "only `error`: {self:#?}"
+        );
+        self
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
