@@ -158,10 +158,46 @@ pub(super) fn commands(
             command_from_row,
         )?
         .collect::<rusqlite::Result<_>>()?;
-    for record in &mut records {
-        record.steps = steps(connection, record.id)?;
-    }
+    attach_steps(connection, &mut records)?;
     Ok(records)
+}
+
+/// Loads the step logs of `records` with one statement (a page of a hundred commands was
+/// otherwise a hundred and one).
+fn attach_steps(connection: &Connection, records: &mut [CommandRecord]) -> Outcome<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
+    let ids = serde_json::to_string(&ids).map_err(|error| {
+        Failure::Refused(Error::internal("cannot list command ids").cause(error))
+    })?;
+    let mut by_id: std::collections::HashMap<i64, Vec<StepLogEntry>> =
+        std::collections::HashMap::new();
+    let mut statement = connection.prepare_cached(
+        "SELECT command_id, step, ok, started_at, elapsed_ms, detail FROM command_steps \
+         WHERE command_id IN (SELECT value FROM json_each(?1)) ORDER BY command_id, seq",
+    )?;
+    let rows = statement.query_map([ids], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            StepLogEntry {
+                step: row.get(1)?,
+                ok: row.get(2)?,
+                started_at: timestamp(row, 3)?,
+                elapsed_ms: unsigned(row, 4)?,
+                detail: row.get(5)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, step) = row?;
+        by_id.entry(id).or_default().push(step);
+    }
+    for record in records {
+        record.steps = by_id.remove(&record.id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// A command that was just written, read back with its steps.
