@@ -19,7 +19,7 @@ pub fn exec(global: &GlobalArgs, command: &CommandsCommand, printer: Printer) ->
         Some(api) => CommandSource::Api(api),
         None => {
             local = Session::open(global)?;
-            CommandSource::Store(local.context())
+            CommandSource::Store(Box::new(local.context()))
         }
     };
     let now = Timestamp::now();

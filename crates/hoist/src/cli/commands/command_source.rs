@@ -12,7 +12,7 @@ use crate::ops::commands::{self, RescheduleOptions};
 use crate::ports::store::{CommandFilter, CommandRecord};
 
 pub enum CommandSource<'a> {
-    Store(Context<'a>),
+    Store(Box<Context<'a>>),
     Api(&'a ApiClient),
 }
 
