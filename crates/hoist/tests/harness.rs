@@ -97,7 +97,9 @@ impl Test {
             .args(args)
             .current_dir(&self.project)
             .env("NO_COLOR", "1")
-            .env_remove("HOIST_STATE");
+            .env_remove("HOIST_STATE")
+            .env_remove("HOIST_SERVER")
+            .env_remove("HOIST_TOKEN");
         command
     }
 

@@ -38,6 +38,7 @@ mod infrastructure;
 mod locking;
 mod postgres_state;
 mod proxy;
+mod remote_cli;
 mod remote_protocol;
 mod scheduling;
 mod scheduling_postgres;

@@ -1,5 +1,6 @@
 //! Adapters: the real implementations of the ports.
 
+pub mod api_client;
 pub mod env_secrets;
 pub mod host_connector;
 pub mod http_probe;

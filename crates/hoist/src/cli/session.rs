@@ -1,11 +1,13 @@
 //! Everything a command needs from the outside world, found once: the spec (given, or
 //! `Hoist.toml` here or upward), the state store, who is acting, and the process
-//! environment. The only place that reads environment variables besides secrets.
+//! environment — and, with `HOIST_SERVER` set, the daemon to talk to instead of the store.
+//! The only place that reads environment variables besides secrets.
 
 use std::path::{Path, PathBuf};
 
 use hoist_core::{EnvName, Spec};
 
+use crate::adapters::api_client::ApiClient;
 use crate::adapters::env_secrets::EnvSecrets;
 use crate::adapters::host_connector::Connector;
 use crate::adapters::postgres_store::PostgresStore;
@@ -192,6 +194,20 @@ fn actor() -> Actor {
         machine,
         pid: std::process::id(),
     }
+}
+
+/// The daemon to send state-changing commands and `hoist commands …` to: `HOIST_SERVER`
+/// (`http://HOST:PORT`) with the token in `HOIST_TOKEN`. `None` (unset or empty): use the
+/// store directly.
+pub fn remote() -> Result<Option<ApiClient>> {
+    let Some(server) = std::env::var("HOIST_SERVER")
+        .ok()
+        .filter(|server| !server.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let token = std::env::var("HOIST_TOKEN").unwrap_or_default();
+    ApiClient::new(server.trim(), &token).map(Some)
 }
 
 /// `NO_COLOR` set to anything non-empty turns colour off.

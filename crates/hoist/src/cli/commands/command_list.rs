@@ -1,19 +1,28 @@
-//! `commands list|show|cancel|reschedule`: the recorded Commands, scheduled ones included.
+//! `commands list|show|cancel|reschedule`: the recorded Commands, scheduled ones included —
+//! from the store, or through the daemon's API when `HOIST_SERVER` is set.
 
 use jiff::Timestamp;
 
 use crate::cli::args::{CommandsCommand, GlobalArgs};
+use crate::cli::commands::command_source::CommandSource;
 use crate::cli::commands::scheduled;
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session::{self, Session};
 use crate::error::{Error, Result};
 use crate::ops::commands::{self, relative};
 use crate::ports::store::{CommandFilter, CommandRecord};
 
 pub fn exec(global: &GlobalArgs, command: &CommandsCommand, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
-    let ctx = session.context();
-    let now = ctx.clock.now();
+    let remote = session::remote()?;
+    let local;
+    let source = match &remote {
+        Some(api) => CommandSource::Api(api),
+        None => {
+            local = Session::open(global)?;
+            CommandSource::Store(Box::new(local.context()))
+        }
+    };
+    let now = Timestamp::now();
     match command {
         CommandsCommand::List { env, status, limit } => {
             let filter = CommandFilter {
@@ -21,15 +30,15 @@ pub fn exec(global: &GlobalArgs, command: &CommandsCommand, printer: Printer) ->
                 status: *status,
                 limit: *limit,
             };
-            let rows = commands::list(&ctx, &filter)?;
+            let rows = source.list(&filter)?;
             printer.print(&rows, |rows| render_list(rows, now))
         }
         CommandsCommand::Show { id } => {
-            let command = commands::show(&ctx, *id)?;
+            let command = source.show(*id)?;
             printer.print(&command, |command| render_one(command, now))
         }
         CommandsCommand::Cancel { id } => {
-            let command = commands::cancel(&ctx, *id)?;
+            let command = source.cancel(*id)?;
             printer.print(&command, |command| {
                 format!(
                     "cancelled command {}: {} {}",
@@ -48,7 +57,7 @@ pub fn exec(global: &GlobalArgs, command: &CommandsCommand, printer: Printer) ->
                 when,
                 start_within: schedule.start_within,
             };
-            let command = commands::reschedule(&ctx, &options)?;
+            let command = source.reschedule(&options)?;
             printer.print(&command, |command| {
                 let at = command
                     .execute_at

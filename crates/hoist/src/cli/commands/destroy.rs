@@ -3,9 +3,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::args::{DestroyArgs, GlobalArgs};
-use crate::cli::commands::scheduled;
+use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session::{self, Session};
 use crate::error::{Error, Result};
 use crate::ops;
 use crate::ops::command_request::CommandRequest;
@@ -14,10 +14,13 @@ pub fn exec(global: &GlobalArgs, args: &DestroyArgs, printer: Printer) -> Result
     if !args.yes {
         confirm(args.env.as_str())?;
     }
+    let request = CommandRequest::Destroy {
+        env: args.env.clone(),
+    };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
     if let Some(when) = scheduled::when(&args.schedule)? {
-        let request = CommandRequest::Destroy {
-            env: args.env.clone(),
-        };
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
     let session = Session::for_env(global, &args.env)?;

@@ -1,10 +1,11 @@
 //! `create`, `provision`, `configure`, `release`, `run` and `deploy`: each builds its
-//! options and calls its op — or, with `--at`/`--in`, schedules the same request.
+//! options and calls its op — or, with `--at`/`--in`, schedules the same request;
+//! with `HOIST_SERVER` set, sends it to the daemon.
 
 use crate::cli::args::{ActArgs, DeployArgs, GlobalArgs};
-use crate::cli::commands::scheduled;
+use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session::{self, Session};
 use crate::error::Result;
 use crate::ops;
 use crate::ops::command_request::CommandRequest;
@@ -13,6 +14,9 @@ pub fn create(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<(
     let request = CommandRequest::Create {
         env: args.env.clone(),
     };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
@@ -30,6 +34,9 @@ pub fn provision(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Resul
     let request = CommandRequest::Provision {
         env: args.env.clone(),
     };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
@@ -47,6 +54,9 @@ pub fn configure(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Resul
     let request = CommandRequest::Configure {
         env: args.env.clone(),
     };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
@@ -64,6 +74,9 @@ pub fn release(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<
     let request = CommandRequest::Release {
         env: args.env.clone(),
     };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
@@ -81,6 +94,9 @@ pub fn run(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> 
     let request = CommandRequest::Run {
         env: args.env.clone(),
     };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
@@ -99,6 +115,9 @@ pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Resul
         env: args.env.clone(),
         ttl_seconds: args.ttl.map(|ttl| ttl.as_secs()),
     };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }

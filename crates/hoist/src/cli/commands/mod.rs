@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod command_list;
+pub mod command_source;
 pub mod destroy;
 pub mod events;
 pub mod host;
@@ -11,6 +12,7 @@ pub mod maintenance;
 pub mod proxy;
 pub mod register;
 pub mod releases;
+pub mod remote;
 pub mod rollback;
 pub mod scheduled;
 pub mod serve;

@@ -1,9 +1,9 @@
 //! `releases list|remove|prune`.
 
 use crate::cli::args::{GlobalArgs, ReleasesCommand};
-use crate::cli::commands::scheduled;
+use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session::{self, Session};
 use crate::error::Result;
 use crate::ops::command_request::CommandRequest;
 use crate::ops::{self, releases::ReleaseRow};
@@ -12,11 +12,14 @@ pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) ->
     let env = match command {
         ReleasesCommand::List(args) => &args.env,
         ReleasesCommand::Remove { env, id, schedule } => {
+            let request = CommandRequest::Remove {
+                env: env.clone(),
+                id: id.clone(),
+            };
+            if let Some(api) = session::remote()? {
+                return remote::exec(&api, request, schedule, printer);
+            }
             if let Some(when) = scheduled::when(schedule)? {
-                let request = CommandRequest::Remove {
-                    env: env.clone(),
-                    id: id.clone(),
-                };
                 return scheduled::submit(global, request, when, schedule, printer);
             }
             env
@@ -26,11 +29,14 @@ pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) ->
             keep,
             schedule,
         } => {
+            let request = CommandRequest::Prune {
+                env: env.clone(),
+                keep: *keep,
+            };
+            if let Some(api) = session::remote()? {
+                return remote::exec(&api, request, schedule, printer);
+            }
             if let Some(when) = scheduled::when(schedule)? {
-                let request = CommandRequest::Prune {
-                    env: env.clone(),
-                    keep: *keep,
-                };
                 return scheduled::submit(global, request, when, schedule, printer);
             }
             env

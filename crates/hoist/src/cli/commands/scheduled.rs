@@ -55,7 +55,7 @@ pub fn submit(
     printer.print(&scheduled, |scheduled| render(scheduled, now))
 }
 
-fn render(scheduled: &Scheduled, now: Timestamp) -> String {
+pub fn render(scheduled: &Scheduled, now: Timestamp) -> String {
     let command = &scheduled.command;
     let at = command
         .execute_at
