@@ -99,6 +99,7 @@ impl Scheduler {
             started_at: now,
             seen_at: now,
         };
+        session.store.serve_long_running()?;
         session.store.save_controller(&record)?;
         // On PostgreSQL, a change made from any machine wakes the scheduler too.
         let rings = Arc::clone(&wake);

@@ -385,3 +385,22 @@ fn a_token_revoked_before_the_commands_time_fails_it_with_the_reason() {
     assert_eq!(ran["status"], "succeeded", "{ran:#}\n{}", server.stderr());
     assert_eq!(ran["requested_by"], "token:kept", "{ran:#}");
 }
+
+#[test]
+fn the_daemon_runs_a_command_with_the_spec_as_it_is_at_its_time() {
+    let t = Test::new();
+    let _daemon = Daemon::start(&t, &[]);
+    // An environment added after the daemon started: only a re-read spec knows it.
+    let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).expect("spec");
+    let extra = t.temp.path().join("hosts").join("extra");
+    t.write(
+        "Hoist.toml",
+        &format!(
+            "{spec}\n[env.extra]\nhosts = [\"local:{}\"]\n",
+            extra.display()
+        ),
+    );
+    let (id, _) = schedule(&t, &["create", "extra", "--in", "100ms"]);
+    let ended = wait_until_ended(&t, id, &[], Duration::from_secs(30));
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+}

@@ -44,6 +44,8 @@ use crate::ports::webhook_store::{
     Delivery, DeliveryAttempt, DeliveryFilter, NewWebhook, Webhook, WebhookStore,
 };
 
+/// How often a long-running process checkpoints the WAL (`serve_long_running`).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How long an operation waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -52,6 +54,8 @@ pub struct SqliteStore {
     connection: Mutex<Connection>,
     /// The file's path for messages, or `:memory:`.
     label: String,
+    /// The file (`None` in memory).
+    path: Option<std::path::PathBuf>,
 }
 
 /// Why a store operation failed: SQLite (reported with the store and what was being done), or
@@ -81,7 +85,9 @@ impl SqliteStore {
             std::fs::create_dir_all(parent).map_err(|error| unopenable(&label).cause(error))?;
         }
         let connection = Connection::open(path).map_err(|error| unopenable(&label).cause(error))?;
-        Self::prepare(connection, label)
+        let mut store = Self::prepare(connection, label)?;
+        store.path = Some(path.to_path_buf());
+        Ok(store)
     }
 
     /// A private store that vanishes when dropped (tests).
@@ -100,6 +106,7 @@ impl SqliteStore {
         Ok(Self {
             connection: Mutex::new(connection),
             label,
+            path: None,
         })
     }
 
@@ -420,6 +427,33 @@ impl CommandQueue for SqliteStore {
         self.run("forget a controller", |connection| {
             queue::forget_controller(connection, id)
         })
+    }
+
+    fn serve_long_running(&self) -> Result<()> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let checkpoints = Connection::open(&path)
+            .and_then(|connection| {
+                configure(&connection)?;
+                Ok(connection)
+            })
+            .map_err(|error| unopenable(&self.label).cause(error))?;
+        self.run("hand checkpoints to a thread", |connection| {
+            connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+            Ok(())
+        })?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    // PASSIVE: copies what no reader needs, never waits for writers.
+                    let _ = checkpoints.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|error| Error::internal("cannot start the checkpoint thread").cause(error))?;
+        Ok(())
     }
 }
 

@@ -98,4 +98,11 @@ pub trait CommandQueue {
         drop(on_change);
         Ok(false)
     }
+
+    /// Tells the store this process runs long (a controller): it may move housekeeping
+    /// off the path of each write (SQLite: WAL checkpoints, which flush the database file to
+    /// disk and would stall the write that triggers them, run on a thread of their own).
+    fn serve_long_running(&self) -> Result<()> {
+        Ok(())
+    }
 }

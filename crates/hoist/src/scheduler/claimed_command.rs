@@ -83,10 +83,11 @@ impl ClaimedCommandRun<'_> {
         if let Err(denied) = crate::ops::tokens::still_permitted(store, command)? {
             return self.refuse(format!("permission denied at run time: {}", denied.reason));
         }
-        let spec = match self.specs.get() {
-            Ok(spec) => spec,
+        let reloaded = match self.specs.changed() {
+            Ok(reloaded) => reloaded,
             Err(error) => return self.refuse(first_line(&error.to_string())),
         };
+        let spec = reloaded.as_deref().unwrap_or(&self.session.spec);
         let mut ctx = self.session.context();
         ctx.spec = &spec.spec;
         ctx.spec_dir = spec.dir.clone();

@@ -1,6 +1,7 @@
-//! The spec as the scheduler runs commands with it: read again whenever the file changed
-//! (its length or modification time), so a command runs the spec as it is at its time,
-//! without re-parsing a large spec for every command.
+//! The spec as the scheduler runs commands with it: the one `hoist serve` loaded at start,
+//! until the file changes (its length or modification time); then it is read again, so a
+//! command runs the spec as it is at its time, without re-parsing a large spec (or keeping
+//! a second copy of it) for every command.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +13,9 @@ use crate::error::Result;
 #[derive(Debug)]
 pub struct SpecCache {
     path: PathBuf,
-    loaded: Mutex<Option<(FileStamp, Arc<LoadedSpec>)>>,
+    /// The file as it was when the daemon loaded its spec.
+    at_start: Option<FileStamp>,
+    reloaded: Mutex<Option<(FileStamp, Arc<LoadedSpec>)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,28 +25,39 @@ struct FileStamp {
 }
 
 impl SpecCache {
+    /// Call right after the daemon loaded the spec at `path`.
     pub fn new(path: &Path) -> Self {
         Self {
             path: path.to_path_buf(),
-            loaded: Mutex::new(None),
+            at_start: stamp(path),
+            reloaded: Mutex::new(None),
         }
     }
 
-    pub fn get(&self) -> Result<Arc<LoadedSpec>> {
-        let stamp = std::fs::metadata(&self.path).ok().map(|meta| FileStamp {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        });
-        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        if let (Some(stamp), Some((cached, spec))) = (stamp, loaded.as_ref())
-            && *cached == stamp
+    /// `None`: the file is as it was at start (use the daemon's spec); else the spec read
+    /// again since.
+    pub fn changed(&self) -> Result<Option<Arc<LoadedSpec>>> {
+        let now = stamp(&self.path);
+        if now.is_some() && now == self.at_start {
+            return Ok(None);
+        }
+        let mut reloaded = self.reloaded.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(now), Some((cached, spec))) = (now, reloaded.as_ref())
+            && *cached == now
         {
-            return Ok(Arc::clone(spec));
+            return Ok(Some(Arc::clone(spec)));
         }
         let spec = Arc::new(load_spec(Some(&self.path))?);
-        if let Some(stamp) = stamp {
-            *loaded = Some((stamp, Arc::clone(&spec)));
+        if let Some(now) = now {
+            *reloaded = Some((now, Arc::clone(&spec)));
         }
-        Ok(spec)
+        Ok(Some(spec))
     }
+}
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    std::fs::metadata(path).ok().map(|meta| FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
 }
