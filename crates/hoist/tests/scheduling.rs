@@ -404,3 +404,42 @@ fn the_daemon_runs_a_command_with_the_spec_as_it_is_at_its_time() {
     let ended = wait_until_ended(&t, id, &[], Duration::from_secs(30));
     assert_eq!(ended["status"], "succeeded", "{ended:#}");
 }
+
+#[test]
+fn a_command_waits_for_a_busy_environment_until_its_expiry() {
+    let spec = crate::harness::SPEC.replace(
+        "post_upload = \"python3 -m py_compile app.py\"",
+        "post_upload = \"sleep 3 && python3 -m py_compile app.py\"",
+    );
+    let t = Test::new().spec(&spec);
+    let _daemon = Daemon::start(&t, &[]);
+    let mut deploy = t.spawn(&["deploy", "dev"]);
+    // Wait until the CLI's deploy holds `dev`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !t
+        .hoist(&["commands", "list", "--status", "running", "--json"])
+        .success()
+        .stdout
+        .contains("\"deploy\"")
+    {
+        assert!(Instant::now() < deadline, "the deploy never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (waits, _) = schedule(
+        &t,
+        &["configure", "dev", "--in", "100ms", "--start-within", "1m"],
+    );
+    let (gives_up, _) = schedule(
+        &t,
+        &["configure", "dev", "--in", "100ms", "--start-within", "1s"],
+    );
+    assert!(deploy.wait().expect("deploy").success());
+    let expired = wait_until_ended(&t, gives_up, &[], Duration::from_secs(30));
+    assert_eq!(expired["status"], "expired", "{expired:#}");
+    let ran = wait_until_ended(&t, waits, &[], Duration::from_secs(30));
+    assert_eq!(ran["status"], "succeeded", "{ran:#}");
+    assert!(
+        time(&ran["started_at"]) > time(&ran["execute_at"]) + jiff::SignedDuration::from_secs(1),
+        "it waited for the deploy: {ran:#}"
+    );
+}
