@@ -70,6 +70,12 @@ fn failing_health_check_puts_the_old_release_back() {
     );
 
     t.remove("unhealthy");
+    // The short deadline was for the failing deploy; a loaded machine can take longer than
+    // 1 s to start Python.
+    t.write(
+        "Hoist.toml",
+        &spec.replace("deadline = \"1s\"", "deadline = \"10s\""),
+    );
     t.hoist(&["deploy", "dev"]).success();
     assert!(t.body().contains("v2"));
     t.hoist(&["check", "dev"]).success();
