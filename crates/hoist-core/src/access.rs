@@ -234,22 +234,6 @@ mod tests {
         }
     }
 
-    const ALL_ACTIONS: [Action; 13] = [
-        Action::Create,
-        Action::Provision,
-        Action::Configure,
-        Action::Release,
-        Action::Run,
-        Action::Deploy,
-        Action::Rollback,
-        Action::Remove,
-        Action::Prune,
-        Action::Register,
-        Action::Maintenance,
-        Action::Repair,
-        Action::Destroy,
-    ];
-
     #[test]
     fn viewers_read_and_nothing_else() {
         let viewer = grant(Role::Viewer, &[]);
@@ -263,7 +247,7 @@ mod tests {
             ),
             Ok(())
         );
-        for action in ALL_ACTIONS {
+        for action in Action::ALL {
             let refused = permits(&viewer, &act(action, "prod"));
             assert!(refused.is_err(), "viewer may {action}");
         }
@@ -274,7 +258,7 @@ mod tests {
     #[test]
     fn deployers_deploy_but_never_destroy_register_or_manage() {
         let deployer = grant(Role::Deployer, &[]);
-        for action in ALL_ACTIONS {
+        for action in Action::ALL {
             let expected = !matches!(action, Action::Destroy | Action::Register);
             assert_eq!(
                 permits(&deployer, &act(action, "staging")).is_ok(),
@@ -293,7 +277,7 @@ mod tests {
     #[test]
     fn admins_do_everything() {
         let admin = grant(Role::Admin, &[]);
-        for action in ALL_ACTIONS {
+        for action in Action::ALL {
             assert_eq!(permits(&admin, &act(action, "prod")), Ok(()));
         }
         assert_eq!(permits(&admin, &Need::ManageTokens), Ok(()));

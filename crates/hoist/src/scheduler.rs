@@ -157,10 +157,7 @@ impl Scheduler {
             self.heartbeat()?;
             *next_heartbeat = Instant::now() + self.heartbeat_every();
         }
-        let free = self
-            .options
-            .max_running
-            .saturating_sub(self.running_ids().len());
+        let free = self.free_slots();
         if free > 0 {
             let now = self.session.clock.now();
             let until = add(now, self.options.claim_ttl);
@@ -173,10 +170,7 @@ impl Scheduler {
             }
         }
         let until_heartbeat = next_heartbeat.saturating_duration_since(Instant::now());
-        let free = self
-            .options
-            .max_running
-            .saturating_sub(self.running_ids().len());
+        let free = self.free_slots();
         let until_due = match (free, self.session.store.next_due()?) {
             // Full: a finishing command rings the wake socket.
             (0, _) | (_, None) => MAX_SLEEP,
@@ -253,7 +247,7 @@ impl Scheduler {
     /// so the next controller resumes them once their claim runs out.
     fn shut_down(&self) {
         let deadline = Instant::now() + self.options.grace;
-        while !self.running_ids().is_empty() && Instant::now() < deadline {
+        while !self.lock_running().is_empty() && Instant::now() < deadline {
             self.wake.sleep(Duration::from_millis(50));
         }
         let store = self.session.store.as_ref();
@@ -272,6 +266,12 @@ impl Scheduler {
         }
         let _ = store.forget_controller(&self.record.id);
         log(&format!("controller {} stopped", self.record.id));
+    }
+
+    fn free_slots(&self) -> usize {
+        self.options
+            .max_running
+            .saturating_sub(self.lock_running().len())
     }
 
     fn running_ids(&self) -> HashSet<i64> {
@@ -300,8 +300,7 @@ fn add(at: Timestamp, duration: Duration) -> Timestamp {
         .unwrap_or(at)
 }
 
-/// The daemon's log: one line per event worth an operator's eye, on stderr.
-#[expect(clippy::print_stderr, reason = "the daemon's log goes to stderr")]
+/// The daemon's log (the server's, on stderr), each line with its time.
 fn log(line: &str) {
-    eprintln!("{} {line}", Timestamp::now());
+    crate::server::api_error::log(&format!("{} {line}", Timestamp::now()));
 }

@@ -172,13 +172,13 @@ fn cancel_and_reschedule_act_only_while_a_command_waits() {
     ])
     .success()
     .stdout_contains("rescheduled command");
-    let command = wait_until_ended(&t, moved, &[], Duration::from_secs(30));
-    assert_eq!(command["status"], "succeeded", "{command:#}");
+    let ran = wait_until_ended(&t, moved, &[], Duration::from_secs(30));
+    assert_eq!(ran["status"], "succeeded", "{ran:#}");
     t.hoist(&["commands", "reschedule", &moved.to_string(), "--in", "1h"])
         .code(1)
         .stderr_contains("it is `succeeded`, no longer scheduled");
 
-    let cancelled = command_of(&t, cancelled);
+    let cancelled = command(&t, cancelled, &[]);
     assert_eq!(cancelled["status"], "cancelled", "{cancelled:#}");
     assert!(
         cancelled["started_at"].is_null(),
@@ -187,10 +187,6 @@ fn cancel_and_reschedule_act_only_while_a_command_waits() {
     t.hoist(&["commands", "cancel", "999"])
         .code(1)
         .stderr_contains("no command with id 999");
-}
-
-fn command_of(t: &Test, id: i64) -> serde_json::Value {
-    command(t, id, &[])
 }
 
 #[test]
@@ -294,12 +290,12 @@ fn sigterm_lets_a_running_command_finish() {
     let mut daemon = Daemon::start(&t, &["--grace", "30s"]);
     let (id, _) = schedule(&t, &["deploy", "dev", "--in", "100ms"]);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while command_of(&t, id)["status"] != "running" {
+    while command(&t, id, &[])["status"] != "running" {
         assert!(Instant::now() < deadline, "never started");
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(daemon.terminate(), Some(0), "{}", daemon.log());
-    let command = command_of(&t, id);
+    let command = command(&t, id, &[]);
     assert_eq!(
         command["status"],
         "succeeded",

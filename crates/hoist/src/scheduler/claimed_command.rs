@@ -110,8 +110,14 @@ impl ClaimedCommandRun<'_> {
             }),
             Err(error) => match store.command(command.id)? {
                 Some(now) if now.status == CommandStatus::Expired => Ok(ClaimedEnd::Expired),
-                Some(now) if now.status == CommandStatus::Scheduled => Ok(ClaimedEnd::Lost),
-                Some(now) if now.status == CommandStatus::Cancelled => Ok(ClaimedEnd::Lost),
+                Some(now)
+                    if matches!(
+                        now.status,
+                        CommandStatus::Scheduled | CommandStatus::Cancelled
+                    ) =>
+                {
+                    Ok(ClaimedEnd::Lost)
+                }
                 _ => Ok(ClaimedEnd::Ran {
                     ok: false,
                     message: first_line(&error.to_string()),

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::args::GlobalArgs;
+use crate::cli::args::{GlobalArgs, duration};
 use crate::cli::session::Session;
 use crate::error::Result;
 use crate::scheduler::SchedulerOptions;
@@ -43,8 +43,4 @@ pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
             },
         },
     )
-}
-
-fn duration(text: &str) -> std::result::Result<Duration, String> {
-    hoist_core::duration::parse_duration(text).map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
