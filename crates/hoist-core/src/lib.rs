@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod schedule_time;
 pub mod shell;
 pub mod spec;
+pub mod supervision;
 pub mod webhook_policy;
 pub mod webhook_url;
 

@@ -17,6 +17,12 @@ pub(super) const HEALTH_DEADLINE: Duration = Duration::from_secs(30);
 pub(super) const HEALTH_SUCCESSES: u32 = 1;
 pub(super) const HEALTH_INITIAL_DELAY: Duration = Duration::ZERO;
 pub(super) const HEALTH_KIND: &str = "http";
+pub(super) const LIVENESS_INTERVAL: Duration = Duration::from_secs(10);
+pub(super) const LIVENESS_FAILURES: u32 = 3;
+pub(super) const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+pub(super) const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(60);
+pub(super) const RESTART_CRASH_LOOP: u32 = 5;
+pub(super) const RESTART_WINDOW: Duration = Duration::from_secs(120);
 pub(super) const KEEP_RELEASES: u32 = 5;
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const PARALLEL: u32 = 8;
@@ -51,6 +57,13 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ("service.stop_grace", quoted_duration(STOP_GRACE)),
         ("service.proxy", "\"builtin\" (blue-green only)".to_owned()),
         ("service.drain", quoted_duration(DRAIN)),
+        ("service.restart.backoff", quoted_duration(RESTART_BACKOFF)),
+        (
+            "service.restart.backoff_max",
+            quoted_duration(RESTART_BACKOFF_MAX),
+        ),
+        ("service.restart.crash_loop", RESTART_CRASH_LOOP.to_string()),
+        ("service.restart.window", quoted_duration(RESTART_WINDOW)),
         (
             "service.nginx.upstream_file",
             "\"/etc/nginx/conf.d/hoist-APP.conf\"".to_owned(),
@@ -69,6 +82,14 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         (
             "service.health.initial_delay",
             quoted_duration(HEALTH_INITIAL_DELAY),
+        ),
+        (
+            "service.health.liveness_interval",
+            format!("{} (\"0s\": off)", quoted_duration(LIVENESS_INTERVAL)),
+        ),
+        (
+            "service.health.liveness_failures",
+            LIVENESS_FAILURES.to_string(),
         ),
         ("config.templates", "[]".to_owned()),
         ("env.NAME.connect_timeout", quoted_duration(CONNECT_TIMEOUT)),

@@ -17,6 +17,8 @@ const COMMON_KEYS: &[&str] = &[
     "deadline",
     "successes",
     "initial_delay",
+    "liveness_interval",
+    "liveness_failures",
 ];
 const HTTP_KEYS: &[&str] = &["path", "expect_status", "body_contains", "host"];
 const COMMAND_KEYS: &[&str] = &["command"];
@@ -195,6 +197,24 @@ pub(super) fn read_health(section: &Section<'_>, problems: &mut Problems) -> Hea
         successes,
         initial_delay,
     }
+}
+
+/// `liveness_interval` and `liveness_failures` of `[service.health]`: read beside the check,
+/// kept on the service (they concern the supervisor, not a deploy's readiness probe).
+pub(super) fn read_liveness(
+    section: Option<&Section<'_>>,
+    problems: &mut Problems,
+) -> crate::supervision::Liveness {
+    let interval = section
+        .and_then(|section| section.field("liveness_interval"))
+        .and_then(|field| field.duration(true, problems))
+        .unwrap_or(defaults::LIVENESS_INTERVAL);
+    let failures = section
+        .and_then(|section| section.field("liveness_failures"))
+        .and_then(|field| field.integer(1, 1_000, problems))
+        .and_then(|failures| u32::try_from(failures).ok())
+        .unwrap_or(defaults::LIVENESS_FAILURES);
+    crate::supervision::Liveness { interval, failures }
 }
 
 /// Keys of another kind are mistakes, not silently ignored settings.

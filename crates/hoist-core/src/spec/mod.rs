@@ -17,6 +17,7 @@ mod hosts;
 mod names;
 mod parse;
 mod problems;
+mod restart;
 mod schema;
 mod section;
 mod ssh_options;
@@ -91,6 +92,10 @@ pub struct Service {
     pub proxy: Proxy,
     /// How long the old blue-green instance may finish its requests before it is stopped.
     pub drain: Duration,
+    /// `[service.restart]`: how the supervisor on each host restarts an instance that exits.
+    pub restart: crate::supervision::RestartPolicy,
+    /// `[service.health] liveness_interval`, `liveness_failures` (only with a health check).
+    pub liveness: crate::supervision::Liveness,
 }
 
 /// `[config] templates = ["deploy/app.ini.j2"]`: minijinja templates rendered at configure

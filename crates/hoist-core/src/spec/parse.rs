@@ -24,6 +24,7 @@ const SERVICE_KEYS: &[&str] = &[
     "proxy",
     "drain",
     "nginx",
+    "restart",
 ];
 const CONFIG_KEYS: &[&str] = &["templates"];
 const STRATEGIES: &[&str] = &["recreate", "blue-green"];
@@ -227,10 +228,16 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         .field("stop_grace")
         .and_then(|field| field.duration(true, problems))
         .unwrap_or(defaults::STOP_GRACE);
-    let health = section
-        .section("health", problems)
-        .map(|health| super::health::read_health(&health, problems));
+    let health_section = section.section("health", problems);
+    let health = health_section
+        .as_ref()
+        .map(|health| super::health::read_health(health, problems));
+    let liveness = super::health::read_liveness(health_section.as_ref(), problems);
     let (proxy, drain) = super::traffic::read_traffic(section, app, strategy, problems);
+    let restart = section
+        .section("restart", problems)
+        .map(|restart| super::restart::read_restart(&restart, problems))
+        .unwrap_or_else(super::restart::default_restart);
     Service {
         command,
         port,
@@ -239,6 +246,8 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         health,
         proxy,
         drain,
+        restart,
+        liveness,
     }
 }
 

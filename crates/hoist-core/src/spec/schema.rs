@@ -189,6 +189,17 @@ fn service() -> Value {
                 "default": format_duration(defaults::DRAIN),
                 "description": "Blue-green: how long the old instance may finish its requests once the route has moved.",
             },
+            "restart": {
+                "type": "object",
+                "additionalProperties": false,
+                "description": "How the supervisor on each host restarts an instance that exits or fails its liveness probe.",
+                "properties": {
+                    "backoff": { "$ref": "#/$defs/duration", "default": format_duration(defaults::RESTART_BACKOFF), "description": "The wait before the first restart; it doubles with each exit within `window`." },
+                    "backoff_max": { "$ref": "#/$defs/duration", "default": format_duration(defaults::RESTART_BACKOFF_MAX), "description": "The longest wait between restarts." },
+                    "crash_loop": { "type": "integer", "minimum": 1, "maximum": 1000, "default": defaults::RESTART_CRASH_LOOP, "description": "This many exits within `window` is a crash loop: the instance is marked crash-looping and not restarted until the next deploy or `hoist restart`." },
+                    "window": { "$ref": "#/$defs/duration", "default": format_duration(defaults::RESTART_WINDOW), "description": "How far back exits count." },
+                },
+            },
             "nginx": {
                 "type": "object",
                 "additionalProperties": false,
@@ -268,6 +279,18 @@ fn health() -> Value {
                 "$ref": "#/$defs/duration",
                 "default": format_duration(defaults::HEALTH_INITIAL_DELAY),
                 "description": "Waited before the first try.",
+            },
+            "liveness_interval": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::LIVENESS_INTERVAL),
+                "description": "While the instance runs, the supervisor probes it this often (`\"0s\"`: never).",
+            },
+            "liveness_failures": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000,
+                "default": defaults::LIVENESS_FAILURES,
+                "description": "This many failed liveness probes in a row restart the instance.",
             },
             "interval": {
                 "$ref": "#/$defs/duration",

@@ -3,6 +3,7 @@
 
 mod health;
 mod invalid;
+mod restart;
 mod schema;
 mod ssh;
 mod traffic;

@@ -102,6 +102,8 @@ fn full_spec_parses_to_the_expected_struct() {
             }),
             proxy: Proxy::Builtin,
             drain: Duration::from_secs(10),
+            restart: crate::supervision::RestartPolicy::default(),
+            liveness: crate::supervision::Liveness::default(),
         }),
         config: ConfigTemplates {
             templates: paths(&["deploy/app.ini.j2"]),
