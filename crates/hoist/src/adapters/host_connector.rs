@@ -11,6 +11,7 @@ use crate::adapters::remote_host::RemoteHost;
 use crate::adapters::ssh_transport::SshTransport;
 use crate::error::Result;
 use crate::hostside::local_router::LocalRouter;
+use crate::hostside::local_supervisor::LocalSupervisor;
 use crate::hostside::process_runtime::ProcessRuntime;
 use crate::ports::{HostConnector, HostHandle, HostTarget};
 
@@ -25,6 +26,7 @@ impl HostConnector for Connector {
                 runtime: Box::new(ProcessRuntime::new(root.clone())),
                 router: Box::new(LocalRouter::new(root.clone())),
                 probe: Box::new(HttpProbe::new(root.clone())),
+                supervisor: Box::new(LocalSupervisor::new(root)),
             }),
             HostAddress::Ssh(_) => {
                 // The master connection carries the host's session itself: one ssh process

@@ -105,7 +105,8 @@ impl RemoteHost {
             host: Box::new(self.clone()),
             runtime: Box::new(self.clone()),
             router: Box::new(self.clone()),
-            probe: Box::new(self),
+            probe: Box::new(self.clone()),
+            supervisor: Box::new(self),
         }
     }
 

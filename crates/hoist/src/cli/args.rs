@@ -325,6 +325,15 @@ pub enum HostCommand {
         #[arg(value_parser = release_id)]
         id: ReleaseId,
     },
+    /// Monitor one instance: run the launch spec given on stdin, log its output, record its exit
+    Instance {
+        #[arg(long)]
+        slot: crate::ports::runtime::Slot,
+    },
+    /// Keep the root's supervised instances running (one supervisor per root)
+    Supervise,
+    /// Start the root after a reboot: its proxy, its supervisor and through it the instances
+    Boot,
 }
 
 fn env_name(text: &str) -> Result<EnvName, String> {

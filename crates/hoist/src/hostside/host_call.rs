@@ -21,6 +21,7 @@ use hoist_core::ReleaseId;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::hostside::instance_record::RecordedPolicy;
 use crate::ports::router::RouteConfig;
 use crate::ports::runtime::{Slot, StrayProcess};
 use crate::source_tree::SourceEntry;
@@ -160,10 +161,36 @@ pub enum HostRequest {
         health: WireHealth,
         release: ReleaseId,
     },
+    /// → `SupervisorStart`.
+    Supervise {
+        slot: Slot,
+        policy: RecordedPolicy,
+    },
+    /// → `SupervisorStart`.
+    SupervisorEnsure,
+    /// → `Option<SupervisorState>`.
+    SupervisorState,
+    /// → whether one ran.
+    SupervisorStop,
+    /// → `BootEntry`.
+    BootEntryState,
+    /// → `BootEntry`.
+    BootEntryInstall,
+    /// → whether there was one.
+    BootEntryRemove,
+    /// → `Vec<HostEvent>`.
+    HostEvents,
+    AckHostEvents {
+        seq: u64,
+    },
+    RuntimeRelabel {
+        slot: Slot,
+        release: ReleaseId,
+    },
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 32] = [
+pub const OPS: [&str; 42] = [
     "version",
     "provision",
     "lock",
@@ -196,6 +223,16 @@ pub const OPS: [&str; 32] = [
     "runtime_log_tail",
     "probe_wait_healthy",
     "probe_once",
+    "supervise",
+    "supervisor_ensure",
+    "supervisor_state",
+    "supervisor_stop",
+    "boot_entry_state",
+    "boot_entry_install",
+    "boot_entry_remove",
+    "host_events",
+    "ack_host_events",
+    "runtime_relabel",
 ];
 
 /// Reads a request from `input` and runs it; a request that does not parse (bad JSON, an

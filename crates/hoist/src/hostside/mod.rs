@@ -4,14 +4,22 @@
 
 pub mod atomic_fs;
 pub mod audit_log;
+pub mod boot;
+pub mod boot_entry;
 pub mod exec;
 pub mod file_stream;
+pub mod hoist_binary;
 pub mod host_call;
+pub mod instance_monitor;
+pub mod instance_record;
 pub mod layout;
 pub mod local_router;
+pub mod local_supervisor;
 pub mod lock_file;
 pub mod nginx_upstream;
 pub mod proc_identity;
 pub mod process_runtime;
 pub mod proxy_process;
 pub mod release_writer;
+pub mod service_log;
+pub mod supervisor;

@@ -1,15 +1,18 @@
-//! The `process` runtime: hoist starts the service itself with `sh -c`, detached in its own
-//! process group, logging to `logs/<release>.log`, and records it in `run/instance.json` with
-//! the pid and the process's start time, so a reused pid is never signalled.
+//! The `process` runtime: hoist starts the service on the host itself. Each instance is a
+//! process group led by its monitor (`hoist host instance`, see `instance_monitor.rs`),
+//! which runs the command with `sh -c` in the release directory and writes its output to
+//! `logs/<release>.log`. The record (`instance_record.rs`) holds the monitor's pid and start
+//! time, so a reused pid is never signalled, and how it was launched, so the host's
+//! supervisor can start it again.
 
 mod env_file;
 pub(crate) mod log_tail;
-mod root_id;
+pub(crate) mod root_id;
 mod strays;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,10 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, getpgrp};
 
 use crate::error::{Error, Result};
+use crate::hostside::hoist_binary::hoist_binary;
+use crate::hostside::instance_record::{
+    InstanceRecord, InstanceRecords, LaunchSpec, SupervisionRecord,
+};
 use crate::hostside::proc_identity;
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
@@ -42,154 +49,24 @@ const FAILURE_TAIL_LINES: usize = 20;
 #[derive(Debug, Clone)]
 pub struct ProcessRuntime {
     root: PathBuf,
+    records: InstanceRecords,
 }
 
 /// The variable every instance carries: `<root>:<slot>`, so `strays` finds instances of this
 /// root that no record names.
-const INSTANCE_MARK: &str = "HOIST_INSTANCE";
+pub(crate) const INSTANCE_MARK: &str = "HOIST_INSTANCE";
 
 impl ProcessRuntime {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-
-    /// `run/instance.json` for the single instance, `run/instance-<slot>.json` for one of a
-    /// blue-green pair, so two instances of one root can run side by side.
-    fn record_name(slot: Slot) -> String {
-        match slot {
-            Slot::Single => "instance.json".to_owned(),
-            slot => format!("instance-{slot}.json"),
+        let root = root.into();
+        Self {
+            records: InstanceRecords::new(&root),
+            root,
         }
-    }
-
-    fn record_path(&self, slot: Slot) -> PathBuf {
-        self.root.join("run").join(Self::record_name(slot))
-    }
-
-    /// `<root id>:<slot>`. The root's id, not its path: two roots at one path (hosts in
-    /// containers or mount namespaces sharing a process table) must not claim each other's.
-    fn mark(&self, slot: Slot) -> Result<String> {
-        Ok(format!("{}:{slot}", root_id::read_or_create(&self.root)?))
     }
 
     fn log_path(&self, release: &ReleaseId) -> PathBuf {
         self.root.join("logs").join(format!("{release}.log"))
-    }
-
-    fn read_record(&self, slot: Slot) -> Result<Option<Instance>> {
-        let path = self.record_path(slot);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(Error::io("read the instance record", &path, error)),
-        };
-        serde_json::from_str(&text).map(Some).map_err(|error| {
-            Error::internal(format!(
-                "cannot parse the instance record `{}`",
-                path.display()
-            ))
-            .cause(error)
-            .hint("if no instance of this root is running, delete the file")
-        })
-    }
-
-    /// Writes the record to a temporary file and renames it over the old one.
-    fn write_record(&self, slot: Slot, instance: &Instance) -> Result<()> {
-        let path = self.record_path(slot);
-        let run_dir = self.root.join("run");
-        fs::create_dir_all(&run_dir).map_err(|e| Error::io("create", &run_dir, e))?;
-        let temporary = run_dir.join(format!("{}.tmp", Self::record_name(slot)));
-        let json = serde_json::to_vec_pretty(instance)
-            .map_err(|e| Error::internal("cannot serialize the instance record").cause(e))?;
-        let write = || -> io::Result<()> {
-            let mut file = File::create(&temporary)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            fs::rename(&temporary, &path)
-        };
-        write().map_err(|e| Error::io("write the instance record", &path, e))
-    }
-
-    fn forget(&self, slot: Slot) -> Result<()> {
-        let path = self.record_path(slot);
-        match fs::remove_file(&path) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => {
-                Err(Error::io("remove the instance record", &path, error))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// `config/env` (written by configure), or nothing if it does not exist.
-    fn configured_variables(&self) -> Result<Vec<(String, String)>> {
-        let path = self.root.join("config").join("env");
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(Error::io("read", &path, error)),
-        };
-        env_file::parse(&text).map_err(|problem| {
-            Error::failed(format!("cannot read `{}`", path.display()))
-                .cause(problem)
-                .hint("run `configure` again to rewrite it")
-        })
-    }
-
-    fn open_log(&self, path: &Path) -> Result<File> {
-        let logs = self.root.join("logs");
-        fs::create_dir_all(&logs).map_err(|e| Error::io("create", &logs, e))?;
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| Error::io("open the log", path, e))
-    }
-
-    fn spawn(
-        &self,
-        slot: Slot,
-        spec: &InstanceSpec,
-        release_dir: &Path,
-        log_path: &Path,
-    ) -> Result<Child> {
-        let configured = self.configured_variables()?;
-        let mut log = self.open_log(log_path)?;
-        let header = format!(
-            "==> hoist: starting release {} on port {} at {}: {}\n",
-            spec.release,
-            spec.port,
-            jiff::Timestamp::now(),
-            spec.command
-        );
-        let stdout = log
-            .write_all(header.as_bytes())
-            .and_then(|()| log.try_clone())
-            .map_err(|e| Error::io("write the log", log_path, e))?;
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(&spec.command)
-            .current_dir(release_dir)
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(log)
-            // Its own group: it outlives hoist, and stop signals it with all its children.
-            .process_group(0);
-        for name in INHERITED_VARIABLES {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        command
-            .envs(configured)
-            .envs(spec.env.iter().map(|(key, value)| (key, value)))
-            .env("PORT", spec.port.to_string())
-            .env("HOIST_RELEASE", spec.release.as_str())
-            .env(INSTANCE_MARK, self.mark(slot)?);
-        command.spawn().map_err(|error| {
-            Error::failed(format!("cannot start release `{}`", spec.release)).cause(error)
-        })
     }
 
     /// Waits up to `STARTUP_CHECK` for the child to exit; `Some` when it did.
@@ -213,6 +90,178 @@ impl ProcessRuntime {
         let what = format!("release `{}`", instance.release);
         terminate_group(instance.pid, instance.start_ticks, &what, grace)
     }
+
+    fn state_of(record: InstanceRecord) -> InstanceState {
+        let alive = proc_identity::is_same_running(record.instance.pid, record.instance.start_ticks);
+        InstanceState {
+            supervision: record.supervision.as_ref().map(|s| s.report()),
+            instance: record.instance,
+            alive,
+        }
+    }
+
+    /// Hands the slot's live instance to the supervisor's care, resetting its history.
+    pub(crate) fn mark_supervised(
+        &self,
+        slot: Slot,
+        policy: &crate::ports::supervisor::SupervisionPolicy,
+    ) -> Result<()> {
+        let _lock = self.records.lock(slot)?;
+        let Some(mut record) = self.records.read(slot)? else {
+            return Err(Error::failed(format!("no {slot} instance is recorded"))
+                .hint("start it first"));
+        };
+        if !proc_identity::is_same_running(record.instance.pid, record.instance.start_ticks) {
+            return Err(Error::failed(format!(
+                "the {slot} instance of `{}` (pid {}) is not running",
+                record.instance.release, record.instance.pid
+            ))
+            .hint("start it again before handing it to the supervisor"));
+        }
+        record.supervision = Some(SupervisionRecord::new(policy.into()));
+        self.records.write(slot, &record)
+    }
+}
+
+/// `<root id>:<slot>`. The root's id, not its path: two roots at one path (hosts in
+/// containers or mount namespaces sharing a process table) must not claim each other's.
+pub(crate) fn mark(root: &Path, slot: Slot) -> Result<String> {
+    Ok(format!("{}:{slot}", root_id::read_or_create(root)?))
+}
+
+/// `config/env` (written by configure), or nothing if it does not exist.
+fn configured_variables(root: &Path) -> Result<Vec<(String, String)>> {
+    let path = root.join("config").join("env");
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(Error::io("read", &path, error)),
+    };
+    env_file::parse(&text).map_err(|problem| {
+        Error::failed(format!("cannot read `{}`", path.display()))
+            .cause(problem)
+            .hint("run `configure` again to rewrite it")
+    })
+}
+
+/// The service's command as the monitor runs it: `sh -c` in the release directory with only
+/// the inherited basics, the configured variables, the spec's, `PORT`, `HOIST_RELEASE` and
+/// the instance mark (the monitor's own, set by whoever started it).
+pub(crate) fn instance_command(root: &Path, launch: &LaunchSpec) -> Result<Command> {
+    let release_dir = root.join("releases").join(launch.release.as_str());
+    let configured = configured_variables(root)?;
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(&launch.command)
+        .current_dir(&release_dir)
+        .env_clear();
+    for name in INHERITED_VARIABLES.iter().chain([&INSTANCE_MARK]) {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command
+        .envs(configured)
+        .envs(launch.env.iter().map(|(key, value)| (key, value)))
+        .env("PORT", launch.port.to_string())
+        .env("HOIST_RELEASE", launch.release.as_str());
+    Ok(command)
+}
+
+/// Starts the monitor of a new instance of `slot` (it starts the command) and returns it with
+/// the instance's identity. The caller records it.
+pub(crate) fn spawn_monitor(
+    root: &Path,
+    slot: Slot,
+    launch: &LaunchSpec,
+) -> Result<(Child, Instance)> {
+    let release_dir = root.join("releases").join(launch.release.as_str());
+    if !release_dir.is_dir() {
+        return Err(Error::failed(format!(
+            "release `{}` has no directory `{}`",
+            launch.release,
+            release_dir.display()
+        ))
+        .hint("upload the release before starting it"));
+    }
+    let binary = hoist_binary(root)?;
+    let logs = root.join("logs");
+    fs::create_dir_all(&logs).map_err(|e| Error::io("create", &logs, e))?;
+    let log_path = logs.join(format!("{}.log", launch.release));
+    // The monitor's own failures (before it can write the log properly) land there too.
+    let raw_log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io("open the log", &log_path, e))?;
+    let raw_err = raw_log
+        .try_clone()
+        .map_err(|e| Error::io("open the log", &log_path, e))?;
+    let root_text = root.to_str().ok_or_else(|| {
+        Error::failed(format!("the deploy root `{}` is not UTF-8", root.display()))
+    })?;
+    let mut command = Command::new(&binary);
+    command
+        .args(["host", "--root", root_text, "instance", "--slot", slot.as_str()])
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(raw_log)
+        .stderr(raw_err)
+        // Its own group: it outlives hoist, and stop signals it with all its children.
+        .process_group(0);
+    for name in INHERITED_VARIABLES {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command.env(INSTANCE_MARK, mark(root, slot)?);
+    let mut child = command.spawn().map_err(|error| {
+        Error::failed(format!("cannot start release `{}`", launch.release))
+            .cause(format!("`{}`: {error}", binary.display()))
+    })?;
+    let pid = child.id();
+    let launch_json = serde_json::to_vec(launch)
+        .map_err(|e| Error::internal("cannot encode the launch spec").cause(e));
+    let sent = launch_json.and_then(|json| {
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| Error::internal("the monitor has no stdin"))?;
+        stdin
+            .write_all(&json)
+            .map_err(|e| Error::internal("cannot send the launch spec").cause(e))
+    });
+    // The child is not reaped yet, so its /proc entry exists even if it already exited.
+    let stat = proc_identity::read(pid);
+    let (Ok(()), Some(stat)) = (sent, stat) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::internal(format!(
+            "cannot start the monitor of release `{}` (pid {pid})",
+            launch.release
+        )));
+    };
+    let instance = Instance {
+        release: launch.release.clone(),
+        pid,
+        start_ticks: stat.start_ticks,
+        port: launch.port,
+        started_at: jiff::Timestamp::now().to_string(),
+        log: log_path.display().to_string(),
+    };
+    Ok((child, instance))
+}
+
+/// Reaps `child` when it exits, so a dead instance does not linger as a zombie.
+pub(crate) fn reap_later(child: Child) {
+    let pid = child.id();
+    let mut child = child;
+    drop(
+        thread::Builder::new()
+            .name(format!("reap-{pid}"))
+            .spawn(move || child.wait()),
+    );
 }
 
 /// SIGTERMs group `pid` (led by the process that started at `start_ticks`), waits `grace`,
@@ -284,12 +333,14 @@ fn group_gone_within(group: u32, limit: Duration) -> bool {
 
 impl Runtime for ProcessRuntime {
     fn start(&self, slot: Slot, spec: &InstanceSpec) -> Result<Instance> {
+        let _lock = self.records.lock(slot)?;
         // A process of this slot that no record names was started by a run killed before it
         // could record it: it goes, or it would hold the port or linger unknown.
         for stray in self.strays()?.into_iter().filter(|s| s.slot == slot) {
             self.stop_stray(&stray, STRAGGLER_GRACE)?;
         }
-        if let Some(state) = self.current(slot)? {
+        if let Some(record) = self.records.read(slot)? {
+            let state = Self::state_of(record);
             if state.alive {
                 return Err(Error::failed(format!(
                     "an instance of release `{}` is still running (pid {})",
@@ -300,36 +351,16 @@ impl Runtime for ProcessRuntime {
             // Its leader is dead; children it left behind must not outlive the record.
             Self::terminate(&state.instance, STRAGGLER_GRACE)?;
         }
-        let release_dir = self.root.join("releases").join(spec.release.as_str());
-        if !release_dir.is_dir() {
-            return Err(Error::failed(format!(
-                "release `{}` has no directory `{}`",
-                spec.release,
-                release_dir.display()
-            ))
-            .hint("upload the release before starting it"));
-        }
-        let log_path = self.log_path(&spec.release);
-        let mut child = self.spawn(slot, spec, &release_dir, &log_path)?;
-        let pid = child.id();
-        // The child is not reaped yet, so its /proc entry exists even if it already exited.
-        let Some(stat) = proc_identity::read(pid) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Error::internal(format!(
-                "cannot read `/proc/{pid}/stat` of the instance just started"
-            )));
-        };
-        let instance = Instance {
-            release: spec.release.clone(),
-            pid,
-            start_ticks: stat.start_ticks,
-            port: spec.port,
-            started_at: jiff::Timestamp::now().to_string(),
-            log: log_path.display().to_string(),
+        let launch = LaunchSpec::from(spec);
+        let (mut child, instance) = spawn_monitor(&self.root, slot, &launch)?;
+        let record = InstanceRecord {
+            instance: instance.clone(),
+            launch: Some(launch),
+            supervision: None,
+            stopping: false,
         };
         // Recorded before the startup check, so a crash of hoist now leaves no stray instance.
-        if let Err(error) = self.write_record(slot, &instance) {
+        if let Err(error) = self.records.write(slot, &record) {
             let _ = Self::terminate(&instance, Duration::ZERO);
             let _ = child.wait();
             return Err(error);
@@ -337,49 +368,52 @@ impl Runtime for ProcessRuntime {
         if let Some(status) = Self::exited_at_once(&mut child) {
             // Background children it left behind go with it.
             let _ = Self::terminate(&instance, Duration::ZERO);
-            self.forget(slot)?;
+            let how = self
+                .records
+                .exit_of(slot, instance.pid, instance.start_ticks)
+                .map_or_else(|| status.to_string(), |exit| exit.describe());
+            self.records.forget(slot)?;
             let tail = self.log_tail(&spec.release, FAILURE_TAIL_LINES)?;
             return Err(Error::failed(format!(
-                "release `{}` exited at once ({status})",
+                "release `{}` exited at once ({how})",
                 spec.release
             ))
-            .cause(format!("last lines of `{}`:\n{tail}", log_path.display()))
+            .cause(format!("last lines of `{}`:\n{tail}", instance.log))
             .hint(format!("the command was `{}`", spec.command)));
         }
-        // Someone must reap the child, or once dead it lingers as a zombie.
-        let reaper = thread::Builder::new()
-            .name(format!("reap-{pid}"))
-            .spawn(move || child.wait());
-        drop(reaper);
+        reap_later(child);
         Ok(instance)
     }
 
     fn stop(&self, slot: Slot, grace: Duration) -> Result<Option<Instance>> {
-        let Some(instance) = self.read_record(slot)? else {
+        let _lock = self.records.lock(slot)?;
+        let Some(mut record) = self.records.read(slot)? else {
             return Ok(None);
         };
-        let stopped = Self::terminate(&instance, grace)?;
-        self.forget(slot)?;
-        Ok(stopped.then_some(instance))
+        // Recorded first: if this stop dies half way, the supervisor must not restart it.
+        if !record.stopping {
+            record.stopping = true;
+            self.records.write(slot, &record)?;
+        }
+        let stopped = Self::terminate(&record.instance, grace)?;
+        self.records.forget(slot)?;
+        Ok(stopped.then_some(record.instance))
     }
 
     fn current(&self, slot: Slot) -> Result<Option<InstanceState>> {
-        Ok(self.read_record(slot)?.map(|instance| {
-            let alive = proc_identity::is_same_running(instance.pid, instance.start_ticks);
-            InstanceState { instance, alive }
-        }))
+        Ok(self.records.read(slot)?.map(Self::state_of))
     }
 
     fn strays(&self) -> Result<Vec<StrayProcess>> {
         let mut owned = Vec::new();
         for slot in [Slot::Single, Slot::Blue, Slot::Green] {
-            if let Some(instance) = self.read_record(slot)? {
-                owned.push(instance.pid);
+            if let Some(record) = self.records.read(slot)? {
+                owned.push(record.instance.pid);
             }
         }
         let mut marks = Vec::new();
         for slot in [Slot::Single, Slot::Blue, Slot::Green] {
-            marks.push((slot, format!("{INSTANCE_MARK}={}", self.mark(slot)?)));
+            marks.push((slot, format!("{INSTANCE_MARK}={}", mark(&self.root, slot)?)));
         }
         Ok(strays::find(&marks, &owned))
     }
@@ -392,5 +426,17 @@ impl Runtime for ProcessRuntime {
     fn log_tail(&self, release: &ReleaseId, lines: usize) -> Result<String> {
         let path = self.log_path(release);
         log_tail::read(&path, lines).map_err(|e| Error::io("read the log", &path, e))
+    }
+
+    fn relabel(&self, slot: Slot, release: &ReleaseId) -> Result<()> {
+        let _lock = self.records.lock(slot)?;
+        let Some(mut record) = self.records.read(slot)? else {
+            return Ok(());
+        };
+        record.instance.release = release.clone();
+        if let Some(launch) = record.launch.as_mut() {
+            launch.release = release.clone();
+        }
+        self.records.write(slot, &record)
     }
 }

@@ -31,6 +31,13 @@ struct ProxyRecord {
     start_ticks: u64,
     listen: SocketAddr,
     started_at: String,
+    /// How long it drains on SIGTERM (records of older versions: the default).
+    #[serde(default = "default_drain_ms")]
+    drain_ms: u64,
+}
+
+fn default_drain_ms() -> u64 {
+    10_000
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +110,17 @@ impl ProxyProcess {
         Ok(outcome)
     }
 
+    /// After a reboot: starts the recorded proxy again, on its recorded address, unless it
+    /// runs. `None` when no proxy was ever recorded.
+    pub fn restore(&self) -> Result<Option<ProxyStart>> {
+        match self.read_record()? {
+            None => Ok(None),
+            Some(record) => self
+                .ensure(record.listen, Duration::from_millis(record.drain_ms))
+                .map(Some),
+        }
+    }
+
     /// Sends one admin command to the running proxy.
     pub fn admin(&self, command: &AdminCommand) -> Result<AdminReply> {
         crate::proxy::request(&self.paths().admin_socket, command)
@@ -164,6 +182,7 @@ impl ProxyProcess {
             start_ticks: stat.start_ticks,
             listen,
             started_at: jiff::Timestamp::now().to_string(),
+            drain_ms: u64::try_from(drain.as_millis()).unwrap_or(u64::MAX),
         };
         // Recorded before waiting for it, so a crash now leaves a proxy hoist knows about.
         self.write_record(&record)?;

@@ -18,11 +18,14 @@ use hoist_core::{ReleaseId, ReleaseStatus};
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::ops::command_run::CommandRun;
-use crate::ops::run::{HostRun, hook_env, record_live_instance, run_hooks, set_record_status};
+use crate::ops::run::{
+    HostRun, record_live_instance, run_hooks, set_record_status, start_hook_env, stop_hook_env,
+};
+use crate::ops::supervision::{hand_over, instance_spec};
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState};
-use crate::ports::runtime::{InstanceSpec, InstanceState, Slot};
+use crate::ports::runtime::{InstanceState, Slot};
 use crate::ports::store::StepLogEntry;
 
 /// What a host runs for a blue-green service, read from the host.
@@ -103,14 +106,22 @@ pub(crate) fn make_live(
     {
         // Routed already (an earlier run stopped after the swap): finish what is left.
         let unfinished = live.as_ref() != Some(target) || pair.slot(slot.other()).is_some();
+        let supervised = state
+            .supervision
+            .as_ref()
+            .is_some_and(|s| s.status == crate::ports::runtime::SupervisedStatus::Running);
         if !unfinished {
+            if !supervised {
+                hand_over(run, handle, slot, service)?;
+            }
             note(format!("already serves `{target}` from the {slot} slot"));
             return Ok(HostRun::AlreadyLive);
         }
         note(format!("`{target}` is routed already; finishing the swap"));
         promote(handle, target, live.as_ref())?;
         record_live_instance(run, handle, slot, &state.instance)?;
-        retire_others(run, handle, service, &config, slot, &pair)?;
+        hand_over(run, handle, slot, service)?;
+        retire_others(run, handle, service, &config, slot, &pair, target)?;
         return Ok(HostRun::Switched { previous: live });
     }
 
@@ -126,12 +137,7 @@ pub(crate) fn make_live(
 
     let started = Instant::now();
     let port = handle.router.free_port()?;
-    let spec = InstanceSpec {
-        release: target.clone(),
-        command: service.command.clone(),
-        port,
-        env: vec![("HOIST_ENV".to_owned(), run.env_name.to_string())],
-    };
+    let spec = instance_spec(&run.env_name, service, target, port);
     let instance = handle.runtime.start(slot, &spec)?;
     record(
         run,
@@ -222,14 +228,15 @@ pub(crate) fn make_live(
 
     record_live_instance(run, handle, slot, &instance)?;
     failpoint::hit("blue_green.after_persist");
+    hand_over(run, handle, slot, service)?;
 
     // What the first read saw in the other slot is the instance the route just left.
-    retire_others(run, handle, service, &config, slot, &pair)?;
+    retire_others(run, handle, service, &config, slot, &pair, target)?;
     run_hooks(
         handle,
         &run.ctx.spec.hooks.start,
         &ExecDir::Release(target.clone()),
-        &hook_env(run, target),
+        &start_hook_env(run, target, live.as_ref()),
         "start",
     )?;
     Ok(HostRun::Switched { previous: live })
@@ -275,6 +282,7 @@ fn retire_others(
     config: &RouteConfig,
     live_slot: Slot,
     pair: &SlotPair,
+    incoming: &ReleaseId,
 ) -> Result<()> {
     let address = handle.host.address();
     let old_slot = live_slot.other();
@@ -297,7 +305,7 @@ fn retire_others(
             handle,
             &run.ctx.spec.hooks.stop,
             &ExecDir::Release(old.instance.release.clone()),
-            &hook_env(run, &old.instance.release),
+            &stop_hook_env(run, &old.instance.release, incoming),
             "stop",
         ) {
             run.ctx

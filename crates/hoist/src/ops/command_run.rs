@@ -13,6 +13,7 @@ use crate::ops::context::Context;
 use crate::ops::environment_lease::{EnvironmentLease, lock_host};
 use crate::ops::host_targets::host_targets;
 use crate::ops::liveness;
+use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::host::LockHolder;
 use crate::ports::store::{
@@ -257,6 +258,13 @@ impl<'c> CommandRun<'c> {
                             None => ctx.hosts.connect(target)?,
                         };
                         lock_host(ctx, env, holder, &handle)?;
+                        // What the host's supervisor did since hoist last talked to it.
+                        if let Err(error) = collect_host_events(ctx, env, &handle) {
+                            ctx.progress.note(&format!(
+                                "{}: cannot read the host journal: {error}",
+                                handle.host.address()
+                            ));
+                        }
                         Ok(handle)
                     })
                 })

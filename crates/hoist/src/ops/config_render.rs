@@ -10,6 +10,7 @@ use hoist_core::EnvName;
 use hoist_core::spec::{EnvSpec, Spec, Strategy};
 
 use crate::error::{Error, Result};
+use crate::hostside::host_call::WireHealth;
 use crate::ports::SecretSource;
 use crate::ports::host::ConfigFile;
 
@@ -38,11 +39,13 @@ pub fn snapshot(
             blake3::hash(text.as_bytes()).to_hex().to_string(),
         );
     }
+    // The health check too: putting a release back probes it the way it was deployed.
     let service = spec.service.as_ref().map(|service| {
         serde_json::json!({
             "command": service.command,
             "port": service.port,
             "strategy": match service.strategy { Strategy::Recreate => "recreate", Strategy::BlueGreen => "blue-green" },
+            "health": service.health.as_ref().map(WireHealth::from),
         })
     });
     let value = serde_json::json!({

@@ -80,12 +80,25 @@ impl Context<'_> {
         })
     }
 
-    /// Where the service answers on a host, when the spec has one.
-    pub fn service_url(&self) -> Option<String> {
-        self.spec
-            .service
-            .as_ref()
-            .map(|service| format!("http://127.0.0.1:{}/", service.port))
+    /// Where the service answers, when the spec has one: on this machine for `local:` hosts,
+    /// else on the environment's first SSH host (its blue-green proxy or instance listens on
+    /// every address there).
+    pub fn service_url(&self, env: &EnvName) -> Option<String> {
+        let service = self.spec.service.as_ref()?;
+        let host = self
+            .spec
+            .env(env)
+            .and_then(|env| env.hosts.first())
+            .map(|host| match &host.address {
+                HostAddress::Local { .. } => "127.0.0.1".to_owned(),
+                HostAddress::Ssh(destination) => destination.host.clone(),
+            })
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let host = match host.contains(':') {
+            true => format!("[{host}]"),
+            false => host,
+        };
+        Some(format!("http://{host}:{}/", service.port))
     }
 
     /// The exact command line for an action on an environment, for hints.

@@ -12,6 +12,7 @@ use crate::ops::command_request::CommandRequest;
 use crate::ops::command_run::CommandRun;
 use crate::ops::commands;
 use crate::ops::configure::configure_step;
+use crate::ops::convergence::host_gaps;
 use crate::ops::context::Context;
 use crate::ops::create::create_step;
 use crate::ops::outcome::CommandOutcome;
@@ -99,7 +100,12 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
         Some(built) => {
             run.connect_hosts()?;
             let hosts_behind = hosts_behind(run)?;
-            deploy_plan(&inputs(run, built, hosts_behind)?)
+            let mut plan = deploy_plan(&inputs(run, built, hosts_behind)?);
+            // The tree and configuration match: what runs must match too.
+            if !plan.contains(&Step::Run) && !converged(run)? {
+                plan.push(Step::Run);
+            }
+            plan
         }
         None => hoist_core::lifecycle::steps_from(run.state()).to_vec(),
     };
@@ -129,7 +135,8 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
             })?,
         }
     }
-    if plan.contains(&Step::Release) {
+    // Also after a resumed deploy, whose plan is only `run`.
+    if plan.contains(&Step::Release) || plan.contains(&Step::Run) {
         let keep = ctx.env_spec(&run.env_name)?.keep_releases;
         let removed = prune_hosts(run, keep)?;
         if removed > 0 {
@@ -139,6 +146,33 @@ fn deploy_steps(run: &mut CommandRun<'_>) -> Result<Vec<Step>> {
         }
     }
     Ok(plan)
+}
+
+/// Whether every host serves the live release as recorded; says what differs where.
+fn converged(run: &CommandRun<'_>) -> Result<bool> {
+    let Some(live) = run.env.as_ref().and_then(|e| e.live_release.clone()) else {
+        return Ok(true);
+    };
+    let service = run.ctx.spec.service.as_ref();
+    let gaps = crate::ops::fleet::map_parallel(&run.hosts, |handle| {
+        host_gaps(handle, service, &live)
+    });
+    let mut converged = true;
+    for (handle, gaps) in run.hosts.iter().zip(gaps) {
+        let gaps = gaps.unwrap_or_else(|error| vec![format!("cannot be read: {error}")]);
+        for gap in gaps {
+            converged = false;
+            run.ctx
+                .progress
+                .note(&format!("{}: {gap}", handle.host.address()));
+        }
+    }
+    if !converged {
+        run.ctx
+            .progress
+            .note("the tree and configuration are live; converging what runs");
+    }
+    Ok(converged)
 }
 
 /// Whether any host does not serve the environment's live release (it joined since, or

@@ -1,5 +1,5 @@
-//! `destroy`: stop the service and delete the deploy root on every host; the environment's
-//! record stays, as `destroyed`, with its history.
+//! `destroy`: stop the supervisor, remove the boot entry, stop the service and delete the
+//! deploy root on every host; the environment's record stays, as `destroyed`, with its history.
 
 use hoist_core::{Action, EnvName};
 
@@ -25,6 +25,9 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
             let grace = run.ctx.spec.service.as_ref().map(|s| s.stop_grace);
             let parallel = run.parallel()?;
             let destroyed = fleet::across(&run.hosts, parallel, |_, handle| {
+                // The supervisor first, or it would start what is being stopped.
+                handle.supervisor.stop_supervisor()?;
+                handle.supervisor.remove_boot_entry()?;
                 if let Some(grace) = grace {
                     for slot in [Slot::Single, Slot::Blue, Slot::Green] {
                         handle.runtime.stop(slot, grace)?;

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config_render;
 pub mod configure;
 pub mod context;
+mod convergence;
 pub mod create;
 pub mod deploy;
 pub mod destroy;
@@ -30,6 +31,7 @@ mod report;
 pub mod rollback;
 pub mod run;
 pub mod status;
+mod supervision;
 pub mod tokens;
 pub mod webhooks;
 

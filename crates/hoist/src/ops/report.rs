@@ -34,7 +34,7 @@ pub(crate) fn finish_with<T>(
                 .collect()
         })
         .unwrap_or_default();
-    let url = ctx.service_url();
+    let url = ctx.service_url(&env_name);
     Ok(CommandOutcome {
         command_id,
         action,

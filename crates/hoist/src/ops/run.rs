@@ -13,6 +13,7 @@ use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::release::tail;
 use crate::ops::report;
+use crate::ops::supervision::ensure_keepers;
 use crate::ops::{blue_green, recreate};
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
@@ -122,6 +123,8 @@ pub(crate) fn run_step(
 pub(crate) enum HostRun {
     /// It already served the release, healthily: nothing was done.
     AlreadyLive,
+    /// The release was live but its instance was not serving: it was started again.
+    Revived,
     /// Switched, from the release that was live before.
     Switched { previous: Option<ReleaseId> },
 }
@@ -137,24 +140,81 @@ fn make_live_once(
         Some(live) => live,
         None => handle.host.releases()?.live,
     };
-    if let Some(service) = &run.ctx.spec.service
-        && service.strategy == Strategy::BlueGreen
-    {
-        return blue_green::make_live(run, handle, service, target, live);
+    let address = handle.host.address();
+    let outcome = match &run.ctx.spec.service {
+        Some(service) if service.strategy == Strategy::BlueGreen => {
+            blue_green::make_live(run, handle, service, target, live)?
+        }
+        service => {
+            if recreate::serves_healthily(run, handle, target, live.as_ref())? {
+                if let Some(service) = service {
+                    recreate::keep_supervised(run, handle, service)?;
+                }
+                run.ctx
+                    .progress
+                    .note(&format!("{address}: already serves `{target}`"));
+                HostRun::AlreadyLive
+            } else if live.as_ref() == Some(target)
+                && let Some(service) = service
+            {
+                // The release is live but its instance is not serving: start it again, with
+                // no hooks (no release changes hands).
+                recreate::revive(run, handle, service, target)?;
+                HostRun::Revived
+            } else {
+                recreate::make_live(run, handle, target, mode, live)
+                    .map(|previous| HostRun::Switched { previous })?
+            }
+        }
+    };
+    for done in ensure_keepers(handle)? {
+        run.ctx.progress.note(&format!("{address}: {done}"));
     }
-    if recreate::serves_healthily(run, handle, target, live.as_ref())? {
-        run.ctx.progress.note(&format!(
-            "{}: already serves `{target}`",
-            handle.host.address()
-        ));
-        return Ok(HostRun::AlreadyLive);
+    Ok(outcome)
+}
+
+/// What a host step did, in words for the step log (never Rust debug text).
+pub(crate) trait HostStepDetail {
+    fn detail(&self) -> String;
+}
+
+impl HostStepDetail for () {
+    fn detail(&self) -> String {
+        "done".to_owned()
     }
-    recreate::make_live(run, handle, target, mode, live)
-        .map(|previous| HostRun::Switched { previous })
+}
+
+impl HostStepDetail for Vec<String> {
+    fn detail(&self) -> String {
+        match self.is_empty() {
+            true => "nothing to do".to_owned(),
+            false => self.join("; "),
+        }
+    }
+}
+
+impl HostStepDetail for HostRun {
+    fn detail(&self) -> String {
+        match self {
+            Self::AlreadyLive => "already served it".to_owned(),
+            Self::Revived => "started its instance again".to_owned(),
+            Self::Switched { previous: Some(previous) } => format!("switched from `{previous}`"),
+            Self::Switched { previous: None } => "switched (nothing was live)".to_owned(),
+        }
+    }
+}
+
+impl HostStepDetail for crate::ports::host::UploadReport {
+    fn detail(&self) -> String {
+        format!(
+            "{} files: {} linked, {} written ({} bytes)",
+            self.files, self.linked, self.written, self.bytes_written
+        )
+    }
 }
 
 /// One step-log entry per host, so a command's record says what happened where.
-pub(crate) fn record_host_results<T: std::fmt::Debug>(
+pub(crate) fn record_host_results<T: HostStepDetail>(
     run: &CommandRun<'_>,
     step: &str,
     outcome: &fleet::FleetOutcome<T>,
@@ -162,7 +222,7 @@ pub(crate) fn record_host_results<T: std::fmt::Debug>(
     let now = run.ctx.clock.now();
     for (handle, result) in run.hosts.iter().zip(&outcome.results) {
         let (ok, detail) = match result {
-            Some(Ok(value)) => (true, format!("{value:?}")),
+            Some(Ok(value)) => (true, value.detail()),
             Some(Err(error)) => (false, error.to_string()),
             None => (
                 false,
@@ -243,12 +303,38 @@ pub(crate) fn has_release(state: Option<EnvState>) -> bool {
     matches!(state, Some(EnvState::Released | EnvState::Running))
 }
 
-/// The variables hooks run with: the release they concern and the environment.
+/// The variables every hook gets: the release it runs in and the environment.
 pub(crate) fn hook_env(run: &CommandRun<'_>, release: &ReleaseId) -> Vec<(String, String)> {
     vec![
         ("HOIST_RELEASE".to_owned(), release.to_string()),
         ("HOIST_ENV".to_owned(), run.env_name.to_string()),
     ]
+}
+
+/// `stop` hooks, under every strategy: `HOIST_RELEASE` is the release being stopped (the one
+/// the hook runs in), `HOIST_NEXT_RELEASE` the one taking over.
+pub(crate) fn stop_hook_env(
+    run: &CommandRun<'_>,
+    outgoing: &ReleaseId,
+    incoming: &ReleaseId,
+) -> Vec<(String, String)> {
+    let mut env = hook_env(run, outgoing);
+    env.push(("HOIST_NEXT_RELEASE".to_owned(), incoming.to_string()));
+    env
+}
+
+/// `start` and `refresh` hooks: `HOIST_RELEASE` is the new live release,
+/// `HOIST_PREVIOUS_RELEASE` the one before it, if any.
+pub(crate) fn start_hook_env(
+    run: &CommandRun<'_>,
+    incoming: &ReleaseId,
+    previous: Option<&ReleaseId>,
+) -> Vec<(String, String)> {
+    let mut env = hook_env(run, incoming);
+    if let Some(previous) = previous.filter(|previous| *previous != incoming) {
+        env.push(("HOIST_PREVIOUS_RELEASE".to_owned(), previous.to_string()));
+    }
+    env
 }
 
 /// Records `instance` (in `slot`) as the one serving this host, in the store.

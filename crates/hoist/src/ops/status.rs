@@ -9,7 +9,10 @@ use crate::ops::blue_green::serving_instance;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
+use crate::ops::supervision::collect_host_events;
+use crate::ports::HostHandle;
 use crate::ports::runtime::InstanceState;
+use crate::ports::supervisor::{BootEntry, SupervisorState};
 use crate::ports::store::{CommandFilter, CommandRecord, StepFailure};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,8 +29,16 @@ pub struct EnvSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostStatus {
     pub address: String,
+    /// Whether the host answered; when false, nothing below is known (`error` says why).
+    pub reachable: bool,
     pub live_release: Option<ReleaseId>,
+    /// The serving instance (recreate's, or the routed one of blue-green), with its
+    /// supervision: status, restarts, last exit.
     pub instance: Option<InstanceState>,
+    /// The health check's answer now (`None`: no check, or nothing to probe).
+    pub health: Option<Result<String, String>>,
+    pub supervisor: Option<SupervisorState>,
+    pub boot_entry: Option<BootEntry>,
     /// Set when the host could not be read.
     pub error: Option<String>,
 }
@@ -89,29 +100,21 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
         failure: None,
     });
     let hosts = fleet::map_parallel(&targets, |target| {
-        let address = &target.address;
-        let read = ctx.hosts.connect(target).and_then(|handle| {
-            let live = handle.host.releases()?.live;
-            let instance = match &ctx.spec.service {
-                Some(service) => serving_instance(&handle, service)?,
-                None => None,
-            };
-            Ok((live, instance))
-        });
-        match read {
-            Ok((live_release, instance)) => HostStatus {
-                address: address.to_string(),
-                live_release,
-                instance,
-                error: None,
-            },
-            Err(error) => HostStatus {
-                address: address.to_string(),
-                live_release: None,
-                instance: None,
-                error: Some(error.to_string()),
-            },
-        }
+        let address = target.address.to_string();
+        let read = ctx
+            .hosts
+            .connect(target)
+            .and_then(|handle| read_host(ctx, &options.env, &handle, address.clone()));
+        read.unwrap_or_else(|error| HostStatus {
+            address,
+            reachable: false,
+            live_release: None,
+            instance: None,
+            health: None,
+            supervisor: None,
+            boot_entry: None,
+            error: Some(error.to_string()),
+        })
     });
     let filter = CommandFilter {
         env: Some(options.env.clone()),
@@ -119,11 +122,51 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
         limit: 1,
     };
     let last_command = ctx.store.commands(&filter)?.into_iter().next();
-    let url = ctx.service_url();
+    let url = ctx.service_url(&options.env);
     Ok(EnvStatus {
         summary,
         hosts,
         last_command,
         url,
+    })
+}
+
+fn read_host(
+    ctx: &Context<'_>,
+    env: &EnvName,
+    handle: &HostHandle,
+    address: String,
+) -> Result<HostStatus> {
+    // What the supervisor did since hoist last talked to the host goes into the timeline.
+    let _ = collect_host_events(ctx, env, handle);
+    let live_release = handle.host.releases()?.live;
+    let instance = match &ctx.spec.service {
+        Some(service) => serving_instance(handle, service)?,
+        None => None,
+    };
+    let health = match (&ctx.spec.service, &instance) {
+        (Some(service), Some(state)) if state.alive => service.health.as_ref().map(|health| {
+            handle
+                .probe
+                .probe_once(state.instance.port, health, &state.instance.release)
+        }),
+        _ => None,
+    };
+    let (supervisor, boot_entry) = match &ctx.spec.service {
+        Some(_) => (
+            handle.supervisor.supervisor_state()?,
+            Some(handle.supervisor.boot_entry()?),
+        ),
+        None => (None, None),
+    };
+    Ok(HostStatus {
+        address,
+        reachable: true,
+        live_release,
+        instance,
+        health,
+        supervisor,
+        boot_entry,
+        error: None,
     })
 }

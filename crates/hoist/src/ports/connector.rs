@@ -7,7 +7,7 @@ use std::time::Duration;
 use hoist_core::{HostAddress, SshDestination};
 
 use crate::error::Result;
-use crate::ports::{Host, Probe, Router, Runtime};
+use crate::ports::{Host, Probe, Router, Runtime, Supervisor};
 
 /// One host of an environment, with everything needed to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub struct HostHandle {
     /// What sends public traffic to a blue-green instance.
     pub router: Box<dyn Router>,
     pub probe: Box<dyn Probe>,
+    /// The host's supervisor, boot entry and journal.
+    pub supervisor: Box<dyn Supervisor>,
 }
 
 impl std::fmt::Debug for HostHandle {

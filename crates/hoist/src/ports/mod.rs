@@ -12,6 +12,7 @@ pub mod router;
 pub mod runtime;
 pub mod secrets;
 pub mod store;
+pub mod supervisor;
 pub mod token_store;
 pub mod webhook_store;
 
@@ -24,3 +25,4 @@ pub use router::Router;
 pub use runtime::Runtime;
 pub use secrets::SecretSource;
 pub use store::Store;
+pub use supervisor::Supervisor;

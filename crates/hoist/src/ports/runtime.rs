@@ -67,6 +67,24 @@ pub struct InstanceSpec {
     /// Extra variables (non-secret). The host's `config/env` (vars and secrets, written by
     /// configure) is read on the host and added too, so secrets never travel at run time.
     pub env: Vec<(String, String)>,
+    /// Where the service log is rotated.
+    pub log: LogLimits,
+}
+
+/// The service log's size cap: at `max_bytes` the file is rotated, `keep` old files stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLimits {
+    pub max_bytes: u64,
+    pub keep: u32,
+}
+
+impl Default for LogLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            keep: 3,
+        }
+    }
 }
 
 /// A started instance, as recorded in `run/instance.json`.
@@ -89,6 +107,49 @@ pub struct Instance {
 pub struct InstanceState {
     pub instance: Instance,
     pub alive: bool,
+    /// What the host's supervisor does with it; `None` until it was handed over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervision: Option<SupervisionReport>,
+}
+
+/// A supervised instance's history, as the host records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisionReport {
+    pub status: SupervisedStatus,
+    /// Restarts by the supervisor since the instance was handed over.
+    pub restarts: u32,
+    pub last_exit: Option<ExitReport>,
+    /// RFC 3339: when the supervisor starts it again (status `restarting`).
+    pub next_restart_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SupervisedStatus {
+    Running,
+    /// Exited; waiting out its backoff.
+    Restarting,
+    /// Exited too often: not restarted until a deploy or `hoist restart`.
+    CrashLooping,
+}
+
+impl SupervisedStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Restarting => "restarting",
+            Self::CrashLooping => "crash-looping",
+        }
+    }
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitReport {
+    /// RFC 3339.
+    pub at: String,
+    /// `exit code 1`, `killed by SIGKILL`, `unknown` (it died while nothing watched).
+    pub status: String,
 }
 
 /// A process that carries a root's instance mark but that no slot record names: left by a
@@ -119,4 +180,7 @@ pub trait Runtime: Send + Sync {
     fn stop_stray(&self, stray: &StrayProcess, grace: Duration) -> Result<bool>;
     /// The last `lines` lines of the log of the instance of `release`.
     fn log_tail(&self, release: &ReleaseId, lines: usize) -> Result<String>;
+    /// After `refresh` hooks made the running instance serve `release` (it reloads from
+    /// `live`): its record, and what the supervisor would start again, name `release`.
+    fn relabel(&self, slot: Slot, release: &ReleaseId) -> Result<()>;
 }

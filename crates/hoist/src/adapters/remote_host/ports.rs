@@ -13,7 +13,11 @@ use crate::hostside::host_call::{
 };
 use crate::ports::probe::{Probe, ProbeReport};
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState, Router};
+use crate::hostside::instance_record::RecordedPolicy;
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
+use crate::ports::supervisor::{
+    BootEntry, HostEvent, SupervisionPolicy, Supervisor, SupervisorStart, SupervisorState,
+};
 
 impl Runtime for RemoteHost {
     fn start(&self, slot: Slot, spec: &InstanceSpec) -> Result<Instance> {
@@ -43,6 +47,11 @@ impl Runtime for RemoteHost {
     fn log_tail(&self, release: &ReleaseId, lines: usize) -> Result<String> {
         let release = release.clone();
         self.call(&HostRequest::RuntimeLogTail { release, lines })
+    }
+
+    fn relabel(&self, slot: Slot, release: &ReleaseId) -> Result<()> {
+        let release = release.clone();
+        self.call(&HostRequest::RuntimeRelabel { slot, release })
     }
 }
 
@@ -124,5 +133,44 @@ impl Router for RemoteHost {
 
     fn stop_proxy(&self) -> Result<bool> {
         self.call(&HostRequest::RouterStopProxy)
+    }
+}
+
+impl Supervisor for RemoteHost {
+    fn supervise(&self, slot: Slot, policy: &SupervisionPolicy) -> Result<SupervisorStart> {
+        let policy = RecordedPolicy::from(policy);
+        self.call(&HostRequest::Supervise { slot, policy })
+    }
+
+    fn ensure_supervisor(&self) -> Result<SupervisorStart> {
+        self.call(&HostRequest::SupervisorEnsure)
+    }
+
+    fn supervisor_state(&self) -> Result<Option<SupervisorState>> {
+        self.call(&HostRequest::SupervisorState)
+    }
+
+    fn stop_supervisor(&self) -> Result<bool> {
+        self.call(&HostRequest::SupervisorStop)
+    }
+
+    fn boot_entry(&self) -> Result<BootEntry> {
+        self.call(&HostRequest::BootEntryState)
+    }
+
+    fn install_boot_entry(&self) -> Result<BootEntry> {
+        self.call(&HostRequest::BootEntryInstall)
+    }
+
+    fn remove_boot_entry(&self) -> Result<bool> {
+        self.call(&HostRequest::BootEntryRemove)
+    }
+
+    fn host_events(&self) -> Result<Vec<HostEvent>> {
+        self.call(&HostRequest::HostEvents)
+    }
+
+    fn ack_host_events(&self, seq: u64) -> Result<()> {
+        self.call(&HostRequest::AckHostEvents { seq })
     }
 }

@@ -9,10 +9,27 @@ use crate::error::{Error, Result};
 use crate::hostside::file_stream;
 use crate::hostside::host_call::{self, HostResponse};
 use crate::hostside::layout::Layout;
+use crate::hostside::{boot, instance_monitor, supervisor};
 
 pub fn exec(args: &HostArgs) -> Result<()> {
     let response = match &args.command {
         HostCommand::Serve => return serve(&args.root),
+        HostCommand::Instance { slot } => {
+            require_absolute(&args.root)?;
+            let code = instance_monitor::run(&args.root, *slot, &mut std::io::stdin().lock())?;
+            std::process::exit(code);
+        }
+        HostCommand::Supervise => {
+            require_absolute(&args.root)?;
+            return supervisor::run(&args.root);
+        }
+        HostCommand::Boot => {
+            require_absolute(&args.root)?;
+            for line in boot::boot(&args.root)? {
+                progress_line(&line);
+            }
+            return Ok(());
+        }
         HostCommand::Call => {
             let mut input = Vec::new();
             match std::io::stdin().lock().read_to_end(&mut input) {
@@ -73,4 +90,19 @@ fn serve(root: &std::path::Path) -> Result<()> {
             .map_err(|e| Error::internal("cannot write the response").cause(e))?;
     }
     Ok(())
+}
+
+fn require_absolute(root: &std::path::Path) -> Result<()> {
+    match root.is_absolute() {
+        true => Ok(()),
+        false => Err(Error::failed(format!(
+            "the deploy root `{}` is not an absolute path",
+            root.display()
+        ))),
+    }
+}
+
+#[expect(clippy::print_stderr, reason = "what boot did goes to its log")]
+fn progress_line(line: &str) {
+    eprintln!("{line}");
 }

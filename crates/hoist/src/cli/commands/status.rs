@@ -4,7 +4,8 @@ use crate::cli::args::{EnvArgs, GlobalArgs};
 use crate::cli::printer::Printer;
 use crate::cli::session::Session;
 use crate::error::Result;
-use crate::ops::status::{EnvStatus, EnvSummary};
+use crate::ops::status::{EnvStatus, EnvSummary, HostStatus};
+use crate::ports::runtime::SupervisedStatus;
 use crate::ops::{self};
 
 pub fn list(global: &GlobalArgs, printer: Printer) -> Result<()> {
@@ -58,28 +59,7 @@ fn render(status: &EnvStatus) -> String {
         text.push_str(&format!("url:         {url}\n"));
     }
     for host in &status.hosts {
-        let instance = match &host.instance {
-            Some(state) if state.alive => format!(
-                "pid {} ({}) on port {}",
-                state.instance.pid, state.instance.release, state.instance.port
-            ),
-            Some(state) => format!(
-                "dead (was pid {}, {})",
-                state.instance.pid, state.instance.release
-            ),
-            None => "none".to_owned(),
-        };
-        let live = host
-            .live_release
-            .as_ref()
-            .map_or("nothing".to_owned(), ToString::to_string);
-        text.push_str(&format!(
-            "host:        {}  live: {live}  instance: {instance}\n",
-            host.address
-        ));
-        if let Some(error) = &host.error {
-            text.push_str(&format!("             error: {error}\n"));
-        }
+        text.push_str(&render_host(host));
     }
     if let Some(command) = &status.last_command {
         let error = command
@@ -111,4 +91,81 @@ fn note(row: &EnvSummary) -> String {
         (None, false) => "not in the spec".to_owned(),
         (None, true) => String::new(),
     }
+}
+
+/// One host: what is live, the serving instance and its supervision, health now, the
+/// supervisor and the boot entry; an unreachable host says so instead of "nothing".
+fn render_host(host: &HostStatus) -> String {
+    if !host.reachable {
+        let error = host.error.as_deref().unwrap_or("unknown error");
+        return format!(
+            "host:        {}  UNREACHABLE (what runs there is unknown)\n             error: {error}\n",
+            host.address
+        );
+    }
+    let live = host
+        .live_release
+        .as_ref()
+        .map_or("nothing".to_owned(), ToString::to_string);
+    let mut text = format!("host:        {}  live: {live}\n", host.address);
+    let instance = match &host.instance {
+        Some(state) => {
+            let supervision = state.supervision.as_ref();
+            let status = match (state.alive, supervision.map(|s| s.status)) {
+                (_, Some(SupervisedStatus::CrashLooping)) => "CRASH-LOOPING".to_owned(),
+                (false, Some(SupervisedStatus::Restarting)) => format!(
+                    "restarting{}",
+                    supervision
+                        .and_then(|s| s.next_restart_at.as_deref())
+                        .map(|at| format!(" at {at}"))
+                        .unwrap_or_default()
+                ),
+                (true, _) => "up".to_owned(),
+                (false, _) => "DEAD".to_owned(),
+            };
+            let mut line = format!(
+                "{status}, pid {}, `{}` on port {}",
+                state.instance.pid, state.instance.release, state.instance.port
+            );
+            if state.alive {
+                line.push_str(&format!(", up since {}", state.instance.started_at));
+            }
+            match supervision {
+                Some(s) => {
+                    line.push_str(&format!(", restarts {}", s.restarts));
+                    if let Some(exit) = &s.last_exit {
+                        line.push_str(&format!(", last exit {} at {}", exit.status, exit.at));
+                    }
+                }
+                None => line.push_str(", not supervised"),
+            }
+            line
+        }
+        None => "none".to_owned(),
+    };
+    text.push_str(&format!("  instance:  {instance}\n"));
+    if let Some(health) = &host.health {
+        let health = match health {
+            Ok(answer) => format!("healthy ({answer})"),
+            Err(answer) => format!("FAILING ({answer})"),
+        };
+        text.push_str(&format!("  health:    {health}\n"));
+    }
+    if let Some(entry) = &host.boot_entry {
+        let supervisor = match &host.supervisor {
+            Some(state) if state.alive => format!("running (pid {})", state.pid),
+            Some(state) => format!("NOT RUNNING (was pid {})", state.pid),
+            None => "never started".to_owned(),
+        };
+        text.push_str(&format!("  supervisor: {supervisor}\n"));
+        let boot = match entry.installed {
+            true => format!("installed ({})", entry.detail),
+            false => format!("MISSING ({})", entry.detail),
+        };
+        text.push_str(&format!("  boot entry: {boot}\n"));
+    }
+    if let Some(error) = &host.error {
+        text.push_str(&format!("  error:     {error}\n"));
+    }
+    text
 }

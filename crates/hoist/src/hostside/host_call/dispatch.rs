@@ -14,12 +14,14 @@ use crate::adapters::http_probe::HttpProbe;
 use crate::adapters::local_host::LocalHost;
 use crate::error::Error;
 use crate::hostside::local_router::LocalRouter;
+use crate::hostside::local_supervisor::LocalSupervisor;
 use crate::hostside::process_runtime::ProcessRuntime;
 use crate::hostside::release_writer;
 use crate::ports::host::{ConfigFile, Host};
 use crate::ports::probe::Probe;
 use crate::ports::router::Router;
 use crate::ports::runtime::Runtime;
+use crate::ports::supervisor::Supervisor;
 
 /// Runs `request` against the deploy root `root` with the local adapters.
 pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
@@ -36,6 +38,7 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
     let runtime = ProcessRuntime::new(root);
     let probe = HttpProbe::new(root);
     let router = LocalRouter::new(root);
+    let supervisor = LocalSupervisor::new(root);
     use HostRequest as Request;
     use HostResponse as Response;
     match request {
@@ -112,5 +115,21 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
             Health::try_from(health)
                 .map(|health| WireProbeAnswer::from(probe.probe_once(port, &health, &release))),
         ),
+        Request::Supervise { slot, policy } => Response::from_result(
+            policy
+                .to_policy()
+                .and_then(|policy| supervisor.supervise(slot, &policy)),
+        ),
+        Request::SupervisorEnsure => Response::from_result(supervisor.ensure_supervisor()),
+        Request::SupervisorState => Response::from_result(supervisor.supervisor_state()),
+        Request::SupervisorStop => Response::from_result(supervisor.stop_supervisor()),
+        Request::BootEntryState => Response::from_result(supervisor.boot_entry()),
+        Request::BootEntryInstall => Response::from_result(supervisor.install_boot_entry()),
+        Request::BootEntryRemove => Response::from_result(supervisor.remove_boot_entry()),
+        Request::HostEvents => Response::from_result(supervisor.host_events()),
+        Request::AckHostEvents { seq } => Response::from_result(supervisor.ack_host_events(seq)),
+        Request::RuntimeRelabel { slot, release } => {
+            Response::from_result(runtime.relabel(slot, &release))
+        }
     }
 }

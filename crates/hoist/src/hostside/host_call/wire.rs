@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, HostReleases, LockHolder, LockOutcome, NewRelease, ReleaseInfo,
 };
-use crate::ports::runtime::InstanceSpec;
+use crate::ports::runtime::{InstanceSpec, LogLimits};
 
 /// What `version` reports: enough to tell whether the host runs the same binary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +224,8 @@ pub struct WireInstanceSpec {
     pub command: String,
     pub port: u16,
     pub env: Vec<(String, String)>,
+    #[serde(default)]
+    pub log: LogLimits,
 }
 
 impl From<&InstanceSpec> for WireInstanceSpec {
@@ -233,6 +235,7 @@ impl From<&InstanceSpec> for WireInstanceSpec {
             command: spec.command.clone(),
             port: spec.port,
             env: spec.env.clone(),
+            log: spec.log,
         }
     }
 }
@@ -244,6 +247,7 @@ impl From<WireInstanceSpec> for InstanceSpec {
             command: spec.command,
             port: spec.port,
             env: spec.env,
+            log: spec.log,
         }
     }
 }

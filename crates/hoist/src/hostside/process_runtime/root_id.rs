@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
-pub(super) fn read_or_create(root: &Path) -> Result<String> {
+pub(crate) fn read_or_create(root: &Path) -> Result<String> {
     let path = root.join(".hoist").join("root-id");
     if let Ok(id) = fs::read_to_string(&path)
         && !id.trim().is_empty()

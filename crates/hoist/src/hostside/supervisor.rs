@@ -1,0 +1,479 @@
+//! `hoist host --root R supervise` (hidden): keeps the instances handed to it running.
+//!
+//! It watches each slot's record (inotify on `run/`) and each supervised instance's process
+//! (a pidfd, readable when it exits), so it sleeps until something happens — or until a
+//! restart or a liveness probe is due. When a supervised instance exits it records the exit,
+//! waits the backoff and starts the very launch spec again, or marks it crash-looping. A
+//! liveness probe failing `liveness_failures` times in a row stops the instance, which then
+//! counts as an exit. Every change happens under the slot's lock, which the controller's
+//! start and stop take too, and only for an instance whose recorded pid and start time are
+//! the dead process: the supervisor never starts a second copy, never touches an instance it
+//! was not handed, and leaves one being stopped alone. Killed, it leaves the instances
+//! running; the next one adopts them from their records.
+
+mod journal;
+mod liveness;
+mod process;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hoist_core::supervision::{AfterExit, after_exit};
+use nix::fcntl::{Flock, FlockArg};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+use crate::error::{Error, Result};
+use crate::hostside::hoist_binary::hoist_binary;
+use crate::hostside::instance_record::{InstanceRecords, now_ms};
+use crate::hostside::proc_identity;
+use crate::hostside::process_runtime::{reap_later, spawn_monitor, terminate_group};
+use crate::ports::runtime::{ExitReport, Slot, SupervisedStatus};
+
+pub use journal::{Journal, event};
+pub use process::{BinaryIdentity, SupervisorProcess, SupervisorRecord};
+
+use liveness::LivenessWatch;
+
+const SLOTS: [Slot; 3] = [Slot::Single, Slot::Blue, Slot::Green];
+/// The longest sleep: a safety net against a missed notification.
+const SAFETY_TICK: Duration = Duration::from_secs(5);
+/// How soon to try again when the slot's lock is busy (a deploy is starting or stopping it).
+const LOCK_RETRY: Duration = Duration::from_millis(50);
+/// Children a dead instance left behind get this long between SIGTERM and SIGKILL.
+const STRAGGLER_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs until SIGTERM/SIGINT, or until the root is gone.
+pub fn run(root: &Path) -> Result<()> {
+    let process = SupervisorProcess::new(root);
+    let run_dir = root.join("run");
+    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io("create", &run_dir, e))?;
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(process.lock_path())
+        .map_err(|e| Error::io("open", &process.lock_path(), e))?;
+    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => lock,
+        // Another supervisor of this root runs: it is the one.
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(()),
+        Err((_, errno)) => {
+            return Err(Error::failed("cannot lock the supervisor's lock file").cause(errno));
+        }
+    };
+    let signals = stop_signals()?;
+    let binary = hoist_binary(root)?;
+    let me = std::process::id();
+    process.write(&SupervisorRecord {
+        pid: me,
+        start_ticks: proc_identity::read(me).map_or(0, |stat| stat.start_ticks),
+        started_at: jiff::Timestamp::now().to_string(),
+        binary: BinaryIdentity::of(&binary)?,
+    })?;
+    let mut supervisor = Supervisor::new(root);
+    supervisor.note("supervisor.started", format!("supervisor started (pid {me})"));
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+        .map_err(|e| Error::internal("cannot watch the run directory").cause(e))?;
+    inotify
+        .add_watch(
+            &run_dir,
+            AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_CLOSE_WRITE
+                | AddWatchFlags::IN_DELETE
+                | AddWatchFlags::IN_DELETE_SELF,
+        )
+        .map_err(|e| Error::internal("cannot watch the run directory").cause(e))?;
+    loop {
+        if !run_dir.is_dir() {
+            return Ok(());
+        }
+        let wait = supervisor.tick();
+        let mut fds = vec![
+            PollFd::new(inotify.as_fd(), PollFlags::POLLIN),
+            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+        ];
+        fds.extend(
+            supervisor
+                .watches
+                .iter()
+                .filter_map(|watch| watch.pidfd.as_ref())
+                .map(|(_, _, fd)| PollFd::new(fd.as_fd(), PollFlags::POLLIN)),
+        );
+        let timeout = PollTimeout::try_from(wait.min(SAFETY_TICK)).unwrap_or(PollTimeout::MAX);
+        let _ = poll(&mut fds, timeout);
+        let signalled = fds
+            .get(1)
+            .and_then(PollFd::revents)
+            .is_some_and(|events| !events.is_empty());
+        drop(fds);
+        if signalled {
+            return Ok(());
+        }
+        // Only that something changed matters; each tick reads the records again.
+        while inotify.read_events().is_ok_and(|events| !events.is_empty()) {}
+    }
+}
+
+/// SIGTERM, SIGINT and SIGHUP end the loop cleanly (instances keep running). They are caught
+/// into a socket the loop polls, not blocked: a blocked mask would pass to the instances the
+/// supervisor starts.
+fn stop_signals() -> Result<UnixStream> {
+    let failed = |e: std::io::Error| Error::internal("cannot catch the stop signals").cause(e);
+    let (reader, writer) = UnixStream::pair().map_err(failed)?;
+    reader.set_nonblocking(true).map_err(failed)?;
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
+        let writer = writer.try_clone().map_err(failed)?;
+        signal_hook::low_level::pipe::register(signal, writer).map_err(failed)?;
+    }
+    Ok(reader)
+}
+
+/// What the supervisor keeps per slot between ticks.
+#[derive(Debug, Default)]
+struct SlotWatch {
+    /// The supervised process's pidfd, with the pid and start time it was opened for.
+    pidfd: Option<(u32, u64, OwnedFd)>,
+    liveness: LivenessWatch,
+}
+
+struct Supervisor {
+    root: PathBuf,
+    records: InstanceRecords,
+    journal: Journal,
+    watches: [SlotWatch; 3],
+}
+
+impl Supervisor {
+    fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            records: InstanceRecords::new(root),
+            journal: Journal::new(root),
+            watches: Default::default(),
+        }
+    }
+
+    /// Looks at every slot and does what is due; returns how long it may sleep.
+    fn tick(&mut self) -> Duration {
+        let mut wait = SAFETY_TICK;
+        for (index, slot) in SLOTS.into_iter().enumerate() {
+            let next = self.tick_slot(index, slot);
+            wait = wait.min(next);
+        }
+        wait
+    }
+
+    fn tick_slot(&mut self, index: usize, slot: Slot) -> Duration {
+        let record = match self.records.read(slot) {
+            Ok(record) => record,
+            Err(error) => {
+                log(&format!("{slot}: {error}"));
+                None
+            }
+        };
+        let Some(record) = record.filter(|r| r.supervision.is_some() && !r.stopping) else {
+            self.watches[index] = SlotWatch::default();
+            return SAFETY_TICK;
+        };
+        let Some(supervision) = record.supervision.as_ref() else {
+            return SAFETY_TICK;
+        };
+        let (pid, ticks) = (record.instance.pid, record.instance.start_ticks);
+        match supervision.status {
+            SupervisedStatus::CrashLooping => {
+                self.watches[index] = SlotWatch::default();
+                SAFETY_TICK
+            }
+            SupervisedStatus::Restarting => {
+                self.watches[index] = SlotWatch::default();
+                let due = supervision.next_restart_ms.unwrap_or(0);
+                let now = now_ms();
+                if now < due {
+                    return Duration::from_millis(due - now);
+                }
+                self.restart(slot)
+            }
+            SupervisedStatus::Running => {
+                if !proc_identity::is_same_running(pid, ticks) {
+                    self.watches[index] = SlotWatch::default();
+                    return self.exited(slot);
+                }
+                let watch = &mut self.watches[index];
+                if watch
+                    .pidfd
+                    .as_ref()
+                    .is_none_or(|(p, t, _)| (*p, *t) != (pid, ticks))
+                {
+                    *watch = SlotWatch {
+                        pidfd: open_pidfd(pid, ticks),
+                        liveness: LivenessWatch::default(),
+                    };
+                }
+                let policy = &supervision.policy;
+                match watch.liveness.tick(&self.root, &record, policy) {
+                    liveness::Verdict::Wait(wait) => wait,
+                    liveness::Verdict::Failed(answer) => {
+                        self.unhealthy(slot, &record, policy, &answer);
+                        LOCK_RETRY
+                    }
+                }
+            }
+        }
+    }
+
+    /// The supervised instance of `slot` is dead: record the exit, and plan a restart or
+    /// give up. Returns how soon to look again.
+    fn exited(&mut self, slot: Slot) -> Duration {
+        let Ok(Some(_lock)) = self.records.try_lock(slot) else {
+            return LOCK_RETRY;
+        };
+        let Ok(Some(mut record)) = self.records.read(slot) else {
+            return SAFETY_TICK;
+        };
+        let (pid, ticks) = (record.instance.pid, record.instance.start_ticks);
+        let release = record.instance.release.clone();
+        if record.stopping || proc_identity::is_same_running(pid, ticks) {
+            return Duration::ZERO;
+        }
+        let Some(supervision) = record.supervision.as_mut() else {
+            return SAFETY_TICK;
+        };
+        if supervision.status != SupervisedStatus::Running {
+            return Duration::ZERO;
+        }
+        // What the dead instance left behind would hold its port.
+        if let Err(error) = terminate_group(pid, ticks, "a dead instance's children", STRAGGLER_GRACE)
+        {
+            log(&format!("{slot}: {error}"));
+        }
+        let how = self
+            .records
+            .exit_of(slot, pid, ticks)
+            .map_or_else(|| "unknown".to_owned(), |exit| exit.describe());
+        let now = now_ms();
+        supervision.push_exit(
+            now,
+            ExitReport {
+                at: jiff::Timestamp::now().to_string(),
+                status: how.clone(),
+            },
+        );
+        let policy = supervision.policy.restart();
+        let (kind, message) = match after_exit(&policy, &supervision.exits_ms, now) {
+            AfterExit::RestartAfter(wait) => {
+                supervision.status = SupervisedStatus::Restarting;
+                supervision.next_restart_ms = Some(now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                (
+                    "instance.exited",
+                    format!(
+                        "`{release}` (pid {pid}) exited ({how}); restarting in {}",
+                        hoist_core::duration::format_duration(wait)
+                    ),
+                )
+            }
+            AfterExit::CrashLoop { exits } => {
+                supervision.status = SupervisedStatus::CrashLooping;
+                supervision.next_restart_ms = None;
+                (
+                    "instance.crash_loop",
+                    format!(
+                        "`{release}` (pid {pid}) exited ({how}), {exits} times within {}: crash-looping, not restarted until the next deploy or `hoist restart`",
+                        hoist_core::duration::format_duration(policy.window)
+                    ),
+                )
+            }
+        };
+        if let Err(error) = self.records.write(slot, &record) {
+            log(&format!("{slot}: {error}"));
+            return LOCK_RETRY;
+        }
+        self.note_instance(kind, message, slot, &record.instance.release, pid);
+        Duration::ZERO
+    }
+
+    /// Starts the slot's launch spec again, if it is still due.
+    fn restart(&mut self, slot: Slot) -> Duration {
+        let Ok(Some(_lock)) = self.records.try_lock(slot) else {
+            return LOCK_RETRY;
+        };
+        let Ok(Some(mut record)) = self.records.read(slot) else {
+            return SAFETY_TICK;
+        };
+        let due = record.supervision.as_ref().is_some_and(|s| {
+            s.status == SupervisedStatus::Restarting
+                && s.next_restart_ms.is_none_or(|at| at <= now_ms())
+        });
+        if record.stopping || !due {
+            return Duration::ZERO;
+        }
+        let old_pid = record.instance.pid;
+        let Some(launch) = record.launch.clone() else {
+            return self.give_up(slot, record, "it was started by an older hoist, which did not record how");
+        };
+        // Leftovers of the dead group would hold the port.
+        let _ = terminate_group(old_pid, record.instance.start_ticks, "a dead instance's children", STRAGGLER_GRACE);
+        match spawn_monitor(&self.root, slot, &launch) {
+            Ok((child, instance)) => {
+                reap_later(child);
+                let pid = instance.pid;
+                record.instance = instance;
+                if let Some(supervision) = record.supervision.as_mut() {
+                    supervision.status = SupervisedStatus::Running;
+                    supervision.next_restart_ms = None;
+                    supervision.restarts += 1;
+                }
+                let restarts = record.supervision.as_ref().map_or(0, |s| s.restarts);
+                if let Err(error) = self.records.write(slot, &record) {
+                    log(&format!("{slot}: {error}"));
+                }
+                self.note_instance(
+                    "instance.restarted",
+                    format!(
+                        "restarted `{}` (pid {pid}, restart {restarts}; was pid {old_pid})",
+                        launch.release
+                    ),
+                    slot,
+                    &launch.release,
+                    pid,
+                );
+                Duration::ZERO
+            }
+            Err(error) => {
+                // A start that fails counts as an exit, with the same backoff.
+                if let Some(supervision) = record.supervision.as_mut() {
+                    let now = now_ms();
+                    supervision.push_exit(
+                        now,
+                        ExitReport {
+                            at: jiff::Timestamp::now().to_string(),
+                            status: format!("could not start: {error}"),
+                        },
+                    );
+                    match after_exit(&supervision.policy.restart(), &supervision.exits_ms, now) {
+                        AfterExit::RestartAfter(wait) => {
+                            supervision.next_restart_ms = Some(now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                        }
+                        AfterExit::CrashLoop { .. } => {
+                            supervision.status = SupervisedStatus::CrashLooping;
+                            supervision.next_restart_ms = None;
+                        }
+                    }
+                }
+                let _ = self.records.write(slot, &record);
+                self.note_instance(
+                    "instance.start_failed",
+                    format!("could not restart `{}`: {error}", launch.release),
+                    slot,
+                    &launch.release,
+                    old_pid,
+                );
+                Duration::ZERO
+            }
+        }
+    }
+
+    fn give_up(
+        &mut self,
+        slot: Slot,
+        mut record: crate::hostside::instance_record::InstanceRecord,
+        why: &str,
+    ) -> Duration {
+        if let Some(supervision) = record.supervision.as_mut() {
+            supervision.status = SupervisedStatus::CrashLooping;
+            supervision.next_restart_ms = None;
+        }
+        let _ = self.records.write(slot, &record);
+        let release = record.instance.release.clone();
+        self.note_instance(
+            "instance.crash_loop",
+            format!("cannot restart `{release}`: {why}; the next deploy starts it"),
+            slot,
+            &release,
+            record.instance.pid,
+        );
+        SAFETY_TICK
+    }
+
+    /// Liveness failed: stop the instance (off this thread: the grace may be long); its exit
+    /// is then handled like any other.
+    fn unhealthy(
+        &mut self,
+        slot: Slot,
+        record: &crate::hostside::instance_record::InstanceRecord,
+        policy: &crate::hostside::instance_record::RecordedPolicy,
+        answer: &str,
+    ) {
+        let (pid, ticks) = (record.instance.pid, record.instance.start_ticks);
+        let failures = policy.liveness.as_ref().map_or(0, |l| l.failures);
+        self.note_instance(
+            "instance.unhealthy",
+            format!(
+                "`{}` (pid {pid}) failed {failures} liveness probes in a row ({answer}); stopping it to restart it",
+                record.instance.release
+            ),
+            slot,
+            &record.instance.release,
+            pid,
+        );
+        let grace = Duration::from_millis(policy.stop_grace_ms);
+        let release = record.instance.release.clone();
+        drop(std::thread::Builder::new().spawn(move || {
+            let what = format!("the unhealthy instance of `{release}`");
+            if let Err(error) = terminate_group(pid, ticks, &what, grace) {
+                log(&format!("{slot}: {error}"));
+            }
+        }));
+    }
+
+    fn note(&self, kind: &str, message: String) {
+        if let Err(error) = self.journal.append(event(kind, message)) {
+            log(&format!("cannot write the journal: {error}"));
+        }
+    }
+
+    fn note_instance(
+        &self,
+        kind: &str,
+        message: String,
+        slot: Slot,
+        release: &hoist_core::ReleaseId,
+        pid: u32,
+    ) {
+        log(&format!("{slot}: {message}"));
+        let mut entry = event(kind, message);
+        entry.slot = Some(slot);
+        entry.release = Some(release.clone());
+        entry.pid = Some(pid);
+        if let Err(error) = self.journal.append(entry) {
+            log(&format!("cannot write the journal: {error}"));
+        }
+    }
+}
+
+/// A pidfd for `pid`, if it still is the process that started at `ticks`.
+fn open_pidfd(pid: u32, ticks: u64) -> Option<(u32, u64, OwnedFd)> {
+    let raw = rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?;
+    let fd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).ok()?;
+    // Checked after opening: if the pid was reused in between, the start time differs.
+    proc_identity::is_same_running(pid, ticks).then_some((pid, ticks, fd))
+}
+
+/// The supervisor's log is its stderr (`logs/supervisor.log`).
+fn log(line: &str) {
+    #[expect(clippy::print_stderr, reason = "the supervisor's stderr is its log file")]
+    {
+        eprintln!("{} {line}", jiff::Timestamp::now());
+    }
+}
+
+/// How long until `at`, zero if past.
+pub(crate) fn until(at: Instant) -> Duration {
+    at.saturating_duration_since(Instant::now())
+}
