@@ -11,16 +11,36 @@ fn edit_spec(t: &Test, from: &str, to: &str) {
 
 #[test]
 fn stop_and_start_hooks_run_in_order_around_the_switch() {
+    hooks_name_the_same_releases_under(None);
+}
+
+#[test]
+fn stop_and_start_hooks_name_the_same_releases_under_blue_green() {
+    hooks_name_the_same_releases_under(Some("blue-green"));
+}
+
+/// `HOIST_RELEASE` is the release a hook runs in — the outgoing one for `stop`, the incoming
+/// one for `start` — whatever the strategy; `HOIST_NEXT_RELEASE` and `HOIST_PREVIOUS_RELEASE`
+/// name the other side.
+fn hooks_name_the_same_releases_under(strategy: Option<&str>) {
     let t = Test::new();
     let log = t.temp.path().join("hooks.log");
+    let line = "$HOIST_RELEASE $(basename $PWD) next=$HOIST_NEXT_RELEASE previous=$HOIST_PREVIOUS_RELEASE";
     edit_spec(
         &t,
         "[hooks]\n",
         &format!(
-            "[hooks]\nstop = \"echo stop $HOIST_RELEASE $(basename $PWD) >> {log}\"\nstart = \"echo start $HOIST_RELEASE $(basename $PWD) >> {log}\"\n",
+            "[hooks]\nstop = \"echo stop {line} >> {log}\"\nstart = \"echo start {line} >> {log}\"\n",
             log = log.display()
         ),
     );
+    if let Some(strategy) = strategy {
+        edit_spec(
+            &t,
+            "stop_grace = \"3s\"",
+            &format!("stop_grace = \"3s\"\nstrategy = \"{strategy}\""),
+        );
+    }
     t.hoist(&["deploy", "dev"]).success();
     let first = t.live().unwrap();
     t.write("message.txt", "v2\n");
@@ -31,13 +51,13 @@ fn stop_and_start_hooks_run_in_order_around_the_switch() {
         .lines()
         .map(str::to_owned)
         .collect();
-    // The stop hook runs in the old release; start hooks in the new one.
+    // The stop hook runs in the old release and names it; start hooks in the new one.
     assert_eq!(
         lines,
         [
-            format!("start {first} {first}"),
-            format!("stop {second} {first}"),
-            format!("start {second} {second}"),
+            format!("start {first} {first} next= previous="),
+            format!("stop {first} {first} next={second} previous="),
+            format!("start {second} {second} next= previous={first}"),
         ]
     );
 }

@@ -405,6 +405,7 @@ fn runs_and_probes_the_service_on_the_host() {
         command: "exec python3 app.py".into(),
         port,
         env: vec![("GREETING".into(), "hi".into())],
+        log: hoist::ports::runtime::LogLimits::default(),
     };
     let runtime = &remote.handle.runtime;
     let instance = runtime.start(Slot::Single, &spec).unwrap();

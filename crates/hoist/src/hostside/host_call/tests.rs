@@ -115,6 +115,7 @@ fn every_request() -> Vec<HostRequest> {
                 command: "exec app".into(),
                 port: 8080,
                 env: vec![("PORT".into(), "8080".into())],
+                log: crate::ports::runtime::LogLimits::default(),
             },
             slot: Slot::Blue,
         },
@@ -163,6 +164,33 @@ fn every_request() -> Vec<HostRequest> {
             port: 8080,
             health: health(),
             release: id(1),
+        },
+        R::Supervise {
+            slot: Slot::Green,
+            policy: crate::hostside::instance_record::RecordedPolicy {
+                backoff_ms: 1000,
+                backoff_max_ms: 60_000,
+                crash_loop: 5,
+                window_ms: 120_000,
+                liveness: Some(crate::hostside::instance_record::RecordedLiveness {
+                    health: health(),
+                    interval_ms: 10_000,
+                    failures: 3,
+                }),
+                stop_grace_ms: 5000,
+            },
+        },
+        R::SupervisorEnsure,
+        R::SupervisorState,
+        R::SupervisorStop,
+        R::BootEntryState,
+        R::BootEntryInstall,
+        R::BootEntryRemove,
+        R::HostEvents,
+        R::AckHostEvents { seq: 7 },
+        R::RuntimeRelabel {
+            slot: Slot::Single,
+            release: id(2),
         },
     ]
 }

@@ -27,23 +27,37 @@ pub(super) fn find(marks: &[(Slot, String)], owned: &[u32]) -> Vec<StrayProcess>
         let Some(slot) = marked_slot(pid, marks) else {
             continue;
         };
+        let leader = pid == stat.process_group;
+        let command = command_line(pid);
         let found = StrayProcess {
             pid: stat.process_group,
             start_ticks: stat.start_ticks,
             slot,
-            command: command_line(pid),
+            command: command.clone(),
         };
-        let leader = pid == stat.process_group;
         groups
             .entry(stat.process_group)
             .and_modify(|known| {
+                // The leader names the group; a monitor's service command says more than the
+                // monitor's own line, so it stands in as the command.
                 if leader {
+                    let service = (!is_monitor(&known.command)).then(|| known.command.clone());
                     *known = found.clone();
+                    if let (true, Some(service)) = (is_monitor(&command), service) {
+                        known.command = service;
+                    }
+                } else if is_monitor(&known.command) {
+                    known.command = command.clone();
                 }
             })
             .or_insert(found);
     }
     groups.into_values().collect()
+}
+
+/// `hoist host --root R instance --slot S`: the monitor leading an instance's group.
+fn is_monitor(command: &str) -> bool {
+    command.contains(" host --root ") && command.contains(" instance --slot ")
 }
 
 /// The slot whose mark `pid`'s environment holds, exactly.

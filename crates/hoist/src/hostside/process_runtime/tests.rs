@@ -40,6 +40,7 @@ impl Root {
             command: command.to_owned(),
             port: 18080,
             env: vec![("FROM_SPEC".to_owned(), "spec value".to_owned())],
+            log: crate::ports::runtime::LogLimits::default(),
         }
     }
 
@@ -117,7 +118,10 @@ fn starts_records_and_stops_an_instance() {
         root.release_dir().display()
     );
     assert!(log.contains(&expected), "{log}");
-    assert!(log.starts_with("==> hoist: starting release"), "{log}");
+    assert!(
+        log.lines().next().is_some_and(|line| line.contains("\thoist\tstarting release")),
+        "{log}"
+    );
 
     let refusal = root
         .runtime
@@ -181,7 +185,13 @@ fn a_reused_pid_is_never_signalled() {
         started_at: "2026-11-21T23:59:59Z".to_owned(),
         log: "unused".to_owned(),
     };
-    root.runtime.write_record(Slot::Single, &record).unwrap();
+    let record = InstanceRecord {
+        instance: record,
+        launch: None,
+        supervision: None,
+        stopping: false,
+    };
+    root.runtime.records.write(Slot::Single, &record).unwrap();
     assert!(!root.runtime.current(Slot::Single).unwrap().unwrap().alive);
 
     assert_eq!(
@@ -216,7 +226,7 @@ fn a_command_that_exits_at_once_fails_with_its_log() {
         )
         .unwrap_err();
     assert!(error.message.contains("exited at once"), "{error}");
-    assert!(error.message.contains("exit status: 3"), "{error}");
+    assert!(error.message.contains("exit code 3"), "{error}");
     assert!(
         error.to_string().contains("cannot bind the port"),
         "{error}"
