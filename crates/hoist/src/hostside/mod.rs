@@ -11,6 +11,7 @@ pub mod layout;
 pub mod local_router;
 pub mod lock_file;
 pub mod nginx_upstream;
+pub mod port_owner;
 pub mod proc_identity;
 pub mod process_runtime;
 pub mod proxy_process;

@@ -4,7 +4,7 @@
 
 mod env_file;
 pub(crate) mod log_tail;
-mod root_id;
+pub(crate) mod root_id;
 mod strays;
 #[cfg(test)]
 mod tests;
@@ -46,7 +46,7 @@ pub struct ProcessRuntime {
 
 /// The variable every instance carries: `<root>:<slot>`, so `strays` finds instances of this
 /// root that no record names.
-const INSTANCE_MARK: &str = "HOIST_INSTANCE";
+pub(crate) const INSTANCE_MARK: &str = "HOIST_INSTANCE";
 
 impl ProcessRuntime {
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -300,6 +300,8 @@ impl Runtime for ProcessRuntime {
             // Its leader is dead; children it left behind must not outlive the record.
             Self::terminate(&state.instance, STRAGGLER_GRACE)?;
         }
+        // Another process on the port would answer for this instance: refused, named.
+        crate::hostside::port_owner::ensure_free(spec.port, &self.root)?;
         let release_dir = self.root.join("releases").join(spec.release.as_str());
         if !release_dir.is_dir() {
             return Err(Error::failed(format!(

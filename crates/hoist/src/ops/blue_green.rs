@@ -99,7 +99,13 @@ pub(crate) fn make_live(
 
     if let Some((slot, state)) = pair.routed()
         && &state.instance.release == target
-        && healthy_now(handle, service, state.instance.port, target)
+        && healthy_now(
+            handle,
+            service,
+            state.instance.port,
+            target,
+            state.instance.pid,
+        )
     {
         // Routed already (an earlier run stopped after the swap): finish what is left.
         let unfinished = live.as_ref() != Some(target) || pair.slot(slot.other()).is_some();
@@ -148,7 +154,9 @@ pub(crate) fn make_live(
 
     let started = Instant::now();
     if let Some(health) = &service.health {
-        let report = handle.probe.wait_healthy(port, health, target);
+        let report = handle
+            .probe
+            .wait_healthy(port, health, target, Some(instance.pid));
         if !report.healthy {
             let log_tail = handle
                 .runtime
@@ -251,11 +259,20 @@ fn ensure_proxy(run: &CommandRun<'_>, handle: &HostHandle, config: &RouteConfig)
     Ok(())
 }
 
-fn healthy_now(handle: &HostHandle, service: &Service, port: u16, target: &ReleaseId) -> bool {
-    service
-        .health
-        .as_ref()
-        .is_none_or(|health| handle.probe.probe_once(port, health, target).is_ok())
+/// The instance whose pid (leading its group) is `owner` answers its health check itself.
+fn healthy_now(
+    handle: &HostHandle,
+    service: &Service,
+    port: u16,
+    target: &ReleaseId,
+    owner: u32,
+) -> bool {
+    service.health.as_ref().is_none_or(|health| {
+        handle
+            .probe
+            .probe_once(port, health, target, Some(owner))
+            .is_ok()
+    })
 }
 
 /// Switches `live` to `target` unless it is already.

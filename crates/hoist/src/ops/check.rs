@@ -185,10 +185,12 @@ fn check_host(
     }
     if let (Some(health), true) = (&service.health, serving.alive) {
         let port = serving.instance.port;
-        match handle
-            .probe
-            .probe_once(port, health, &serving.instance.release)
-        {
+        match handle.probe.probe_once(
+            port,
+            health,
+            &serving.instance.release,
+            Some(serving.instance.pid),
+        ) {
             Ok(_) => out.healthy = Some(true),
             Err(answer) => {
                 out.healthy = Some(false);
