@@ -22,7 +22,7 @@ use crate::ops::run::{HostRun, hook_env, record_live_instance, run_hooks, set_re
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState};
-use crate::ports::runtime::{InstanceSpec, InstanceState, Slot};
+use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Slot};
 use crate::ports::store::StepLogEntry;
 
 /// What a host runs for a blue-green service, read from the host.
@@ -99,13 +99,7 @@ pub(crate) fn make_live(
 
     if let Some((slot, state)) = pair.routed()
         && &state.instance.release == target
-        && healthy_now(
-            handle,
-            service,
-            state.instance.port,
-            target,
-            state.instance.pid,
-        )
+        && healthy_now(handle, service, &state.instance, target)
     {
         // Routed already (an earlier run stopped after the swap): finish what is left.
         let unfinished = live.as_ref() != Some(target) || pair.slot(slot.other()).is_some();
@@ -154,9 +148,8 @@ pub(crate) fn make_live(
 
     let started = Instant::now();
     if let Some(health) = &service.health {
-        let report = handle
-            .probe
-            .wait_healthy(port, health, target, Some(instance.pid));
+        let owner = Some(instance.pid);
+        let report = handle.probe.wait_healthy(port, health, target, owner);
         if !report.healthy {
             let log_tail = handle
                 .runtime
@@ -259,20 +252,18 @@ fn ensure_proxy(run: &CommandRun<'_>, handle: &HostHandle, config: &RouteConfig)
     Ok(())
 }
 
-/// The instance whose pid (leading its group) is `owner` answers its health check itself.
+/// `instance` answers its health check itself (its pid leads the group that must listen).
 fn healthy_now(
     handle: &HostHandle,
     service: &Service,
-    port: u16,
+    instance: &Instance,
     target: &ReleaseId,
-    owner: u32,
 ) -> bool {
-    service.health.as_ref().is_none_or(|health| {
-        handle
-            .probe
-            .probe_once(port, health, target, Some(owner))
-            .is_ok()
-    })
+    let (port, owner) = (instance.port, Some(instance.pid));
+    service
+        .health
+        .as_ref()
+        .is_none_or(|health| handle.probe.probe_once(port, health, target, owner).is_ok())
 }
 
 /// Switches `live` to `target` unless it is already.

@@ -184,13 +184,11 @@ fn check_host(
         ));
     }
     if let (Some(health), true) = (&service.health, serving.alive) {
-        let port = serving.instance.port;
-        match handle.probe.probe_once(
-            port,
-            health,
-            &serving.instance.release,
-            Some(serving.instance.pid),
-        ) {
+        let (port, owner) = (serving.instance.port, Some(serving.instance.pid));
+        match handle
+            .probe
+            .probe_once(port, health, &serving.instance.release, owner)
+        {
             Ok(_) => out.healthy = Some(true),
             Err(answer) => {
                 out.healthy = Some(false);
