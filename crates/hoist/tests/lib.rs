@@ -33,6 +33,7 @@ mod events;
 mod failures;
 mod fleet;
 mod health_kinds;
+mod honest_health;
 mod hooks_and_config;
 mod infrastructure;
 mod locking;

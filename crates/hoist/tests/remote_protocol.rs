@@ -424,13 +424,13 @@ fn runs_and_probes_the_service_on_the_host() {
         initial_delay: Duration::ZERO,
     };
     let probe = &remote.handle.probe;
-    let report = probe.wait_healthy(port, &health, &id(1));
+    let report = probe.wait_healthy(port, &health, &id(1), Some(instance.pid));
     assert!(report.healthy, "{report:?}");
     assert!(
         remote
             .handle
             .probe
-            .probe_once(port, &health, &id(1))
+            .probe_once(port, &health, &id(1), Some(instance.pid))
             .unwrap()
             .starts_with("200")
     );
@@ -442,7 +442,7 @@ fn runs_and_probes_the_service_on_the_host() {
         ..health.clone()
     };
     assert_eq!(
-        probe.probe_once(port, &command, &id(1)),
+        probe.probe_once(port, &command, &id(1), Some(instance.pid)),
         Ok("exit 0".to_owned())
     );
     let tcp = Health {
@@ -450,7 +450,7 @@ fn runs_and_probes_the_service_on_the_host() {
         ..health.clone()
     };
     assert_eq!(
-        probe.probe_once(port, &tcp, &id(1)),
+        probe.probe_once(port, &tcp, &id(1), Some(instance.pid)),
         Ok("connected".to_owned())
     );
     let (status, body) = http_get(port, "/").unwrap();
@@ -463,10 +463,13 @@ fn runs_and_probes_the_service_on_the_host() {
     assert_eq!(current.instance, instance);
     let log = runtime.log_tail(&id(1), 20).unwrap();
     assert!(log.contains("listening on 127.0.0.1"), "{log}");
+    let pid = instance.pid;
     let stopped = runtime.stop(Slot::Single, Duration::from_secs(3)).unwrap();
     assert_eq!(stopped, Some(instance));
     assert_eq!(runtime.current(Slot::Single).unwrap(), None);
-    let answer = probe.probe_once(port, &health, &id(1)).unwrap_err();
+    let answer = probe
+        .probe_once(port, &health, &id(1), Some(pid))
+        .unwrap_err();
     assert!(answer.contains("refused"), "{answer}");
 }
 

@@ -1,7 +1,9 @@
 //! The readiness probe: one try of the spec's check, repeated until healthy or the deadline.
 //! HTTP is a minimal HTTP/1.1 `GET` on `127.0.0.1:PORT` over a plain `TcpStream` (enough to
 //! ask "are you up?" without a client crate); TCP and command checks live in
-//! `probe_checks`.
+//! `probe_checks`. Given the instance's process group, an http or tcp answer counts only when
+//! the port's listener belongs to that group (`port_owner`): a probe never passes on another
+//! process's answer.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -15,6 +17,7 @@ use hoist_core::spec::{Health, HealthCheck, StatusRange};
 
 use crate::adapters::probe_checks::{command_check, describe_io_error, tcp_check};
 use crate::hostside::layout::Layout;
+use crate::hostside::port_owner::{self, Answerer};
 use crate::ports::probe::{Probe, ProbeReport};
 
 /// At most this much of an answer is read: the status line, or the body when it is checked.
@@ -36,8 +39,85 @@ impl HttpProbe {
     }
 }
 
+/// One try's answer, and whether someone other than the instance gave it.
+struct Attempt {
+    answer: Result<String, String>,
+    foreign: bool,
+}
+
+impl HttpProbe {
+    fn attempt(
+        &self,
+        port: u16,
+        health: &Health,
+        release: &ReleaseId,
+        owner_group: Option<u32>,
+    ) -> Attempt {
+        let answer = match &health.check {
+            HealthCheck::Http {
+                path,
+                expect,
+                body_contains,
+                host,
+            } => {
+                let request = HttpRequest {
+                    port,
+                    path,
+                    host: host.as_deref(),
+                    read_body: body_contains.is_some(),
+                };
+                http_check(&request, *expect, body_contains.as_deref(), health.timeout)
+            }
+            HealthCheck::Tcp => tcp_check(port, health.timeout),
+            // What a check command asks, and of whom, is the command's own business: there
+            // is no one listener to hold to account.
+            HealthCheck::Command { command } => {
+                let dir = self.layout.release_dir(release);
+                let answer = command_check(command, &dir, port, health.timeout);
+                return Attempt {
+                    answer,
+                    foreign: false,
+                };
+            }
+        };
+        let Some(group) = owner_group else {
+            return Attempt {
+                answer,
+                foreign: false,
+            };
+        };
+        // Asked after the answer: the listener that gave it is still there to be named.
+        match port_owner::answerer(port, group, self.layout.root()) {
+            Answerer::Instance => Attempt {
+                answer,
+                foreign: false,
+            },
+            // Nothing listens: the try was refused (starting up, or dead), or its listener
+            // went away since it answered; either way not the instance's answer now.
+            Answerer::Nobody => Attempt {
+                answer: answer.and_then(|answer| {
+                    Err(format!("{answer}, but nothing listens on port {port} now"))
+                }),
+                foreign: false,
+            },
+            Answerer::Other(owner) => Attempt {
+                answer: Err(format!(
+                    "port {port} is answered by {owner}, not by the instance"
+                )),
+                foreign: true,
+            },
+        }
+    }
+}
+
 impl Probe for HttpProbe {
-    fn wait_healthy(&self, port: u16, health: &Health, release: &ReleaseId) -> ProbeReport {
+    fn wait_healthy(
+        &self,
+        port: u16,
+        health: &Health,
+        release: &ReleaseId,
+        owner_group: Option<u32>,
+    ) -> ProbeReport {
         let started = Instant::now();
         thread::sleep(health.initial_delay);
         let needed = health.successes.max(1);
@@ -46,7 +126,8 @@ impl Probe for HttpProbe {
         let mut answers = VecDeque::with_capacity(KEPT_ANSWERS);
         let healthy = loop {
             attempts += 1;
-            let answer = match self.probe_once(port, health, release) {
+            let attempt = self.attempt(port, health, release, owner_group);
+            let answer = match attempt.answer {
                 Ok(answer) => {
                     consecutive += 1;
                     answer
@@ -62,6 +143,11 @@ impl Probe for HttpProbe {
             answers.push_back(answer);
             if consecutive >= needed {
                 break true;
+            }
+            // Another process holds the instance's port: waiting cannot make it the
+            // instance's answer.
+            if attempt.foreign {
+                break false;
             }
             let elapsed = started.elapsed();
             if elapsed >= health.deadline {
@@ -83,30 +169,9 @@ impl Probe for HttpProbe {
         port: u16,
         health: &Health,
         release: &ReleaseId,
+        owner_group: Option<u32>,
     ) -> Result<String, String> {
-        match &health.check {
-            HealthCheck::Http {
-                path,
-                expect,
-                body_contains,
-                host,
-            } => {
-                let request = HttpRequest {
-                    port,
-                    path,
-                    host: host.as_deref(),
-                    read_body: body_contains.is_some(),
-                };
-                http_check(&request, *expect, body_contains.as_deref(), health.timeout)
-            }
-            HealthCheck::Tcp => tcp_check(port, health.timeout),
-            HealthCheck::Command { command } => command_check(
-                command,
-                &self.layout.release_dir(release),
-                port,
-                health.timeout,
-            ),
-        }
+        self.attempt(port, health, release, owner_group).answer
     }
 }
 

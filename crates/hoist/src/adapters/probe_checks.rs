@@ -1,6 +1,8 @@
 //! The readiness checks that are not HTTP: a TCP connect, and a shell command run in the
 //! release directory. Each is one try, answering like the HTTP one does (`Ok(answer)` when
-//! healthy, `Err(answer)` when not).
+//! healthy, `Err(answer)` when not). Whether the listener that answered a TCP connect is the
+//! instance's is asked by `HttpProbe` after the try (`port_owner`); a command check is the
+//! command's own business.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};

@@ -154,12 +154,18 @@ pub enum HostRequest {
         health: WireHealth,
         /// Whose directory a command check runs in.
         release: ReleaseId,
+        /// The instance's process group: only its listener's answer counts. Absent from
+        /// older controllers' requests (no ownership checked).
+        #[serde(default)]
+        owner_group: Option<u32>,
     },
     /// → `WireProbeAnswer`.
     ProbeOnce {
         port: u16,
         health: WireHealth,
         release: ReleaseId,
+        #[serde(default)]
+        owner_group: Option<u32>,
     },
     /// → `SupervisorStart`.
     Supervise {

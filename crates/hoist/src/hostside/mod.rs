@@ -17,6 +17,7 @@ pub mod local_router;
 pub mod local_supervisor;
 pub mod lock_file;
 pub mod nginx_upstream;
+pub mod port_owner;
 pub mod proc_identity;
 pub mod process_runtime;
 pub mod proxy_process;

@@ -68,6 +68,18 @@ pub fn group_members(group: u32) -> Vec<u32> {
         .collect()
 }
 
+/// `/proc/PID/cmdline` with its arguments joined by spaces; `None` when there is no such
+/// process (a kernel thread's is empty).
+pub fn command_line(pid: u32) -> Option<String> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let words: Vec<String> = raw
+        .split(|&byte| byte == 0)
+        .filter(|word| !word.is_empty())
+        .map(|word| String::from_utf8_lossy(word).into_owned())
+        .collect();
+    Some(words.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

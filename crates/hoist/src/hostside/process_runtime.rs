@@ -351,6 +351,8 @@ impl Runtime for ProcessRuntime {
             // Its leader is dead; children it left behind must not outlive the record.
             Self::terminate(&state.instance, STRAGGLER_GRACE)?;
         }
+        // Another process on the port would answer for this instance: refused, named.
+        crate::hostside::port_owner::ensure_free(spec.port, &self.root)?;
         let launch = LaunchSpec::from(spec);
         let (mut child, instance) = spawn_monitor(&self.root, slot, &launch)?;
         let record = InstanceRecord {

@@ -147,6 +147,8 @@ impl ProxyProcess {
     }
 
     fn start(&self, listen: SocketAddr, drain: Duration) -> Result<()> {
+        // Another process on the public port: refused, naming it, before the proxy fails.
+        crate::hostside::port_owner::ensure_free(listen.port(), &self.root)?;
         let binary = std::env::current_exe()
             .map_err(|e| Error::internal("cannot find the running hoist binary").cause(e))?;
         let log = self.open_log()?;

@@ -25,7 +25,7 @@ use crate::ops::supervision::{hand_over, instance_spec};
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState};
-use crate::ports::runtime::{InstanceState, Slot};
+use crate::ports::runtime::{Instance, InstanceState, Slot};
 use crate::ports::store::StepLogEntry;
 
 /// What a host runs for a blue-green service, read from the host.
@@ -102,7 +102,7 @@ pub(crate) fn make_live(
 
     if let Some((slot, state)) = pair.routed()
         && &state.instance.release == target
-        && healthy_now(handle, service, state.instance.port, target)
+        && healthy_now(handle, service, &state.instance, target)
     {
         // Routed already (an earlier run stopped after the swap): finish what is left.
         let unfinished = live.as_ref() != Some(target) || pair.slot(slot.other()).is_some();
@@ -154,7 +154,8 @@ pub(crate) fn make_live(
 
     let started = Instant::now();
     if let Some(health) = &service.health {
-        let report = handle.probe.wait_healthy(port, health, target);
+        let owner = Some(instance.pid);
+        let report = handle.probe.wait_healthy(port, health, target, owner);
         if !report.healthy {
             let log_tail = handle
                 .runtime
@@ -258,11 +259,18 @@ fn ensure_proxy(run: &CommandRun<'_>, handle: &HostHandle, config: &RouteConfig)
     Ok(())
 }
 
-fn healthy_now(handle: &HostHandle, service: &Service, port: u16, target: &ReleaseId) -> bool {
+/// `instance` answers its health check itself (its pid leads the group that must listen).
+fn healthy_now(
+    handle: &HostHandle,
+    service: &Service,
+    instance: &Instance,
+    target: &ReleaseId,
+) -> bool {
+    let (port, owner) = (instance.port, Some(instance.pid));
     service
         .health
         .as_ref()
-        .is_none_or(|health| handle.probe.probe_once(port, health, target).is_ok())
+        .is_none_or(|health| handle.probe.probe_once(port, health, target, owner).is_ok())
 }
 
 /// Switches `live` to `target` unless it is already.

@@ -184,10 +184,10 @@ fn check_host(
         ));
     }
     if let (Some(health), true) = (&service.health, serving.alive) {
-        let port = serving.instance.port;
+        let (port, owner) = (serving.instance.port, Some(serving.instance.pid));
         match handle
             .probe
-            .probe_once(port, health, &serving.instance.release)
+            .probe_once(port, health, &serving.instance.release, owner)
         {
             Ok(_) => out.healthy = Some(true),
             Err(answer) => {

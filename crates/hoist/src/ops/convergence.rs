@@ -97,7 +97,7 @@ fn instance_gaps(
     if let Some(health) = &service.health
         && let Err(answer) = handle
             .probe
-            .probe_once(instance.port, health, &instance.release)
+            .probe_once(instance.port, health, &instance.release, Some(instance.pid))
     {
         gaps.push(format!(
             "the instance fails its health check {}: {answer}",

@@ -36,13 +36,13 @@ pub(crate) fn serves_healthily(
     let running = handle
         .runtime
         .current(Slot::Single)?
-        .is_some_and(|s| s.alive && &s.instance.release == target);
+        .filter(|s| s.alive && &s.instance.release == target);
     let healthy = match (&service.health, running) {
-        (_, false) => false,
-        (None, true) => true,
-        (Some(health), true) => handle
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(health), Some(state)) => handle
             .probe
-            .probe_once(service.port, health, target)
+            .probe_once(service.port, health, target, Some(state.instance.pid))
             .is_ok(),
     };
     Ok(healthy)
@@ -87,7 +87,10 @@ pub(crate) fn revive(
     handle.runtime.stop(Slot::Single, service.stop_grace)?;
     start_instance(run, handle, service, target)?;
     if let Some(health) = &service.health {
-        let report = handle.probe.wait_healthy(service.port, health, target);
+        let owner = instance_group(handle)?;
+        let report = handle
+            .probe
+            .wait_healthy(service.port, health, target, owner);
         if !report.healthy {
             let log_tail = handle
                 .runtime
@@ -189,7 +192,10 @@ pub(crate) fn make_live(
         hand_over(run, handle, Slot::Single, service)?;
         return Ok(previous);
     };
-    let report = handle.probe.wait_healthy(service.port, health, target);
+    let owner = instance_group(handle)?;
+    let report = handle
+        .probe
+        .wait_healthy(service.port, health, target, owner);
     if report.healthy {
         ctx.progress.note(&format!(
             "{address}: healthy after {} tries ({:.1}s)",
@@ -288,9 +294,10 @@ fn put_back(
         Ok(()) => {
             // Wait for the old release to answer again, so "serves again" is true when said.
             let serving = service.health.as_ref().is_none_or(|health| {
+                let owner = instance_group(handle).unwrap_or(None);
                 handle
                     .probe
-                    .wait_healthy(service.port, health, &previous)
+                    .wait_healthy(service.port, health, &previous, owner)
                     .healthy
             });
             let how = match serving {
@@ -329,4 +336,14 @@ fn start_instance(
         instance.port
     ));
     Ok(())
+}
+
+/// The recorded instance's process group (its pid leads it): the probe counts only its
+/// answers. `None` when nothing is recorded (refresh hooks reload a service hoist did not
+/// start).
+fn instance_group(handle: &HostHandle) -> Result<Option<u32>> {
+    Ok(handle
+        .runtime
+        .current(Slot::Single)?
+        .map(|state| state.instance.pid))
 }

@@ -148,7 +148,12 @@ fn read_host(
         (Some(service), Some(state)) if state.alive => service.health.as_ref().map(|health| {
             handle
                 .probe
-                .probe_once(state.instance.port, health, &state.instance.release)
+                .probe_once(
+                    state.instance.port,
+                    health,
+                    &state.instance.release,
+                    Some(state.instance.pid),
+                )
         }),
         _ => None,
     };

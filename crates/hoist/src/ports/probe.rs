@@ -19,8 +19,24 @@ pub trait Probe: Send + Sync {
     /// Waits `health.initial_delay`, then probes the instance of `release` on `port` until
     /// `health.successes` consecutive successes, or until `health.deadline` passes. A
     /// command check runs in `release`'s directory on the host.
-    fn wait_healthy(&self, port: u16, health: &Health, release: &ReleaseId) -> ProbeReport;
-    /// One try, no initial delay, for `check`.
-    fn probe_once(&self, port: u16, health: &Health, release: &ReleaseId)
-    -> Result<String, String>;
+    ///
+    /// `owner_group` is the process group of the instance hoist started (its recorded pid,
+    /// which leads the group): an http or tcp answer counts only when the listener on the
+    /// port belongs to that group, and an answer from anyone else ends the wait at once,
+    /// unhealthy, naming who answered. `None` checks no ownership.
+    fn wait_healthy(
+        &self,
+        port: u16,
+        health: &Health,
+        release: &ReleaseId,
+        owner_group: Option<u32>,
+    ) -> ProbeReport;
+    /// One try, no initial delay, for `check`; `owner_group` as for `wait_healthy`.
+    fn probe_once(
+        &self,
+        port: u16,
+        health: &Health,
+        release: &ReleaseId,
+        owner_group: Option<u32>,
+    ) -> Result<String, String>;
 }

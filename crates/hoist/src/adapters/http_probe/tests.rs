@@ -82,7 +82,7 @@ fn closed_port() -> u16 {
 #[test]
 fn a_healthy_server_passes() {
     let (port, requests) = server(&["200 OK"]);
-    let report = probe().wait_healthy(port, &health(3, Duration::from_secs(5)), &release());
+    let report = probe().wait_healthy(port, &health(3, Duration::from_secs(5)), &release(), None);
     assert!(report.healthy);
     assert_eq!(report.attempts, 3);
     assert_eq!(report.last_answers, vec!["200 OK"; 3]);
@@ -92,7 +92,7 @@ fn a_healthy_server_passes() {
 #[test]
 fn a_failure_resets_the_count_of_successes() {
     let (port, _) = server(&["200 OK", "503 Service Unavailable", "200 OK"]);
-    let report = probe().wait_healthy(port, &health(2, Duration::from_secs(5)), &release());
+    let report = probe().wait_healthy(port, &health(2, Duration::from_secs(5)), &release(), None);
     assert!(report.healthy);
     assert_eq!(report.attempts, 4);
     assert_eq!(
@@ -105,7 +105,12 @@ fn a_failure_resets_the_count_of_successes() {
 fn an_unhealthy_server_fails_at_the_deadline_keeping_five_answers() {
     let (port, _) = server(&["500 Internal Server Error", "503 Service Unavailable"]);
     let started = Instant::now();
-    let report = probe().wait_healthy(port, &health(1, Duration::from_millis(300)), &release());
+    let report = probe().wait_healthy(
+        port,
+        &health(1, Duration::from_millis(300)),
+        &release(),
+        None,
+    );
     assert!(!report.healthy);
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -118,10 +123,10 @@ fn a_refused_connection_is_reported() {
     let port = closed_port();
     let health = health(1, Duration::from_millis(100));
     assert_eq!(
-        probe().probe_once(port, &health, &release()),
+        probe().probe_once(port, &health, &release(), None),
         Err("connection refused".to_owned())
     );
-    let report = probe().wait_healthy(port, &health, &release());
+    let report = probe().wait_healthy(port, &health, &release(), None);
     assert!(!report.healthy);
     assert_eq!(report.last_answers.last().unwrap(), "connection refused");
 }
@@ -132,7 +137,7 @@ fn a_silent_server_times_out() {
     let port = listener.local_addr().unwrap().port();
     // Accepted by the kernel's backlog and never answered.
     let started = Instant::now();
-    let answer = probe().probe_once(port, &health(1, Duration::from_secs(1)), &release());
+    let answer = probe().probe_once(port, &health(1, Duration::from_secs(1)), &release(), None);
     assert_eq!(answer, Err("timed out after 500ms".to_owned()));
     assert!(started.elapsed() >= Duration::from_millis(500));
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -144,7 +149,7 @@ fn other_statuses_and_garbage_are_failures() {
     let (port, _) = server(&["404 Not Found"]);
     let health = health(1, Duration::from_secs(1));
     assert_eq!(
-        probe().probe_once(port, &health, &release()),
+        probe().probe_once(port, &health, &release(), None),
         Err("404 Not Found".to_owned())
     );
     let expecting_404 = Health {
@@ -152,7 +157,7 @@ fn other_statuses_and_garbage_are_failures() {
         ..health
     };
     assert_eq!(
-        probe().probe_once(port, &expecting_404, &release()),
+        probe().probe_once(port, &expecting_404, &release(), None),
         Ok("404 Not Found".to_owned())
     );
 }
@@ -165,11 +170,11 @@ fn a_status_range_accepts_any_status_inside_it() {
         ..health(1, Duration::from_secs(1))
     };
     assert_eq!(
-        probe().probe_once(port, &health, &release()),
+        probe().probe_once(port, &health, &release(), None),
         Ok("302 Found".to_owned())
     );
     assert_eq!(
-        probe().probe_once(port, &health, &release()),
+        probe().probe_once(port, &health, &release(), None),
         Err("404 Not Found".to_owned())
     );
 }
@@ -187,11 +192,11 @@ fn the_body_must_contain_the_text_asked_for() {
         ..health(1, Duration::from_secs(1))
     };
     assert_eq!(
-        probe().probe_once(port, &wanting("ok"), &release()),
+        probe().probe_once(port, &wanting("ok"), &release(), None),
         Ok("200 OK".to_owned())
     );
     assert_eq!(
-        probe().probe_once(port, &wanting("ready"), &release()),
+        probe().probe_once(port, &wanting("ready"), &release(), None),
         Err("200 OK but the body lacks \"ready\"".to_owned())
     );
 }
@@ -209,11 +214,11 @@ fn the_host_header_is_sent_as_configured() {
         ..health(1, Duration::from_secs(1))
     };
     assert_eq!(
-        probe().probe_once(port, &with_host(Some("app.example")), &release()),
+        probe().probe_once(port, &with_host(Some("app.example")), &release(), None),
         Ok("200 OK".to_owned())
     );
     assert_eq!(
-        probe().probe_once(port, &with_host(None), &release()),
+        probe().probe_once(port, &with_host(None), &release(), None),
         Err("421 Misdirected Request".to_owned())
     );
 }
@@ -231,7 +236,7 @@ fn tcp_and_command_checks_are_dispatched() {
         check: HealthCheck::Tcp,
         ..health(2, Duration::from_secs(5))
     };
-    let report = probe.wait_healthy(port, &tcp, &release());
+    let report = probe.wait_healthy(port, &tcp, &release(), None);
     assert!(report.healthy, "{report:?}");
     assert_eq!(report.last_answers, vec!["connected"; 2]);
     let command = |command: &str| Health {
@@ -241,10 +246,10 @@ fn tcp_and_command_checks_are_dispatched() {
         ..health(1, Duration::from_millis(100))
     };
     assert_eq!(
-        probe.probe_once(port, &command("test -f ready"), &release()),
+        probe.probe_once(port, &command("test -f ready"), &release(), None),
         Ok("exit 0".to_owned())
     );
-    let report = probe.wait_healthy(port, &command("test -f missing"), &release());
+    let report = probe.wait_healthy(port, &command("test -f missing"), &release(), None);
     assert!(!report.healthy);
     assert_eq!(
         report.last_answers.last().map(String::as_str),
@@ -272,7 +277,7 @@ fn the_initial_delay_passes_before_the_first_try() {
         initial_delay: Duration::from_secs(1),
         ..health(1, Duration::from_secs(5))
     };
-    let report = probe.wait_healthy(1, &health, &release());
+    let report = probe.wait_healthy(1, &health, &release(), None);
     maker.join().unwrap();
     assert!(report.healthy, "{report:?}");
     assert_eq!(report.attempts, 1, "{report:?}");
@@ -288,4 +293,121 @@ fn parses_status_lines() {
     assert_eq!(parse_status_line("SSH-2.0-OpenSSH_9.6"), None);
     assert_eq!(parse_status_line("HTTP/1.1 2000 Nope"), None);
     assert_eq!(parse_status_line("HTTP/1.1 OK"), None);
+}
+
+/// A real process group that does not listen: the instance hoist started, in the ownership
+/// tests. Killed on drop.
+struct SilentInstance(std::process::Child);
+
+impl SilentInstance {
+    fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+
+    fn group(&self) -> Option<u32> {
+        Some(self.0.id())
+    }
+}
+
+impl Drop for SilentInstance {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_foreign_answer_is_not_the_instance_and_ends_the_wait_at_once() {
+    // This test process answers 200 on the port; the instance (a silent group) does not.
+    let (port, requests) = server(&["200 OK"]);
+    let instance = SilentInstance::start();
+    let started = Instant::now();
+    let report = probe().wait_healthy(
+        port,
+        &health(1, Duration::from_secs(10)),
+        &release(),
+        instance.group(),
+    );
+    assert!(!report.healthy, "{report:?}");
+    assert_eq!(report.attempts, 1, "fails fast: {report:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{report:?}");
+    let me = std::process::id();
+    let answer = &report.last_answers[0];
+    assert!(
+        answer.starts_with(&format!("port {port} is answered by pid {me} (`")),
+        "{answer}"
+    );
+    assert!(answer.ends_with("), not by the instance"), "{answer}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "the foreign server was asked"
+    );
+
+    let tcp = Health {
+        check: HealthCheck::Tcp,
+        ..health(1, Duration::from_secs(1))
+    };
+    let answer = probe()
+        .probe_once(port, &tcp, &release(), instance.group())
+        .unwrap_err();
+    assert!(answer.contains("not by the instance"), "{answer}");
+}
+
+#[test]
+fn the_instance_group_listening_passes() {
+    // The listener is in this process, so this process's group is the owner.
+    let (port, _) = server(&["200 OK"]);
+    let group = Some(nix::unistd::getpgrp().as_raw().cast_unsigned());
+    let report = probe().wait_healthy(port, &health(2, Duration::from_secs(5)), &release(), group);
+    assert!(report.healthy, "{report:?}");
+    assert_eq!(report.last_answers, vec!["200 OK"; 2]);
+    let tcp = Health {
+        check: HealthCheck::Tcp,
+        ..health(1, Duration::from_secs(1))
+    };
+    assert_eq!(
+        probe().probe_once(port, &tcp, &release(), group),
+        Ok("connected".to_owned())
+    );
+}
+
+#[test]
+fn an_instance_not_listening_yet_is_waited_for_until_the_deadline() {
+    let port = closed_port();
+    let instance = SilentInstance::start();
+    let report = probe().wait_healthy(
+        port,
+        &health(1, Duration::from_millis(300)),
+        &release(),
+        instance.group(),
+    );
+    assert!(!report.healthy);
+    assert!(report.attempts > 1, "{report:?}");
+    assert_eq!(report.last_answers.last().unwrap(), "connection refused");
+}
+
+#[test]
+fn a_command_check_is_its_own_business() {
+    let root = tempfile::tempdir().unwrap();
+    let release_dir = root.path().join("releases").join(release().as_str());
+    std::fs::create_dir_all(&release_dir).unwrap();
+    let (port, _) = server(&["200 OK"]);
+    let instance = SilentInstance::start();
+    let command = Health {
+        check: HealthCheck::Command {
+            command: "true".to_owned(),
+        },
+        ..health(1, Duration::from_secs(1))
+    };
+    assert_eq!(
+        HttpProbe::new(root.path()).probe_once(port, &command, &release(), instance.group()),
+        Ok("exit 0".to_owned())
+    );
 }

@@ -58,7 +58,13 @@ impl Runtime for RemoteHost {
 impl Probe for RemoteHost {
     /// A host that cannot be asked counts as an unhealthy answer: the port has no error
     /// channel, and the report's answers say what happened.
-    fn wait_healthy(&self, port: u16, health: &Health, release: &ReleaseId) -> ProbeReport {
+    fn wait_healthy(
+        &self,
+        port: u16,
+        health: &Health,
+        release: &ReleaseId,
+        owner_group: Option<u32>,
+    ) -> ProbeReport {
         let started = Instant::now();
         let health = WireHealth::from(health);
         let release = release.clone();
@@ -66,6 +72,7 @@ impl Probe for RemoteHost {
             port,
             health,
             release,
+            owner_group,
         }) {
             Ok(report) => report,
             Err(error) => ProbeReport {
@@ -82,6 +89,7 @@ impl Probe for RemoteHost {
         port: u16,
         health: &Health,
         release: &ReleaseId,
+        owner_group: Option<u32>,
     ) -> Result<String, String> {
         let health = WireHealth::from(health);
         let release = release.clone();
@@ -89,6 +97,7 @@ impl Probe for RemoteHost {
             port,
             health,
             release,
+            owner_group,
         }) {
             Ok(answer) => answer.into(),
             Err(error) => Err(error.to_string()),

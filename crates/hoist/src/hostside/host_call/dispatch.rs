@@ -104,17 +104,19 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
             port,
             health,
             release,
+            owner_group,
         } => Response::from_result(
-            Health::try_from(health).map(|health| probe.wait_healthy(port, &health, &release)),
+            Health::try_from(health)
+                .map(|health| probe.wait_healthy(port, &health, &release, owner_group)),
         ),
         Request::ProbeOnce {
             port,
             health,
             release,
-        } => Response::from_result(
-            Health::try_from(health)
-                .map(|health| WireProbeAnswer::from(probe.probe_once(port, &health, &release))),
-        ),
+            owner_group,
+        } => Response::from_result(Health::try_from(health).map(|health| {
+            WireProbeAnswer::from(probe.probe_once(port, &health, &release, owner_group))
+        })),
         Request::Supervise { slot, policy } => Response::from_result(
             policy
                 .to_policy()

@@ -159,11 +159,13 @@ fn every_request() -> Vec<HostRequest> {
             port: 8080,
             health: health(),
             release: id(1),
+            owner_group: Some(4242),
         },
         R::ProbeOnce {
             port: 8080,
             health: health(),
             release: id(1),
+            owner_group: None,
         },
         R::Supervise {
             slot: Slot::Green,
@@ -193,6 +195,28 @@ fn every_request() -> Vec<HostRequest> {
             release: id(2),
         },
     ]
+}
+
+#[test]
+fn a_probe_request_from_an_older_controller_names_no_owner() {
+    for op in ["probe_once", "probe_wait_healthy"] {
+        let mut json = serde_json::to_value(HostRequest::ProbeOnce {
+            port: 8080,
+            health: health(),
+            release: id(1),
+            owner_group: Some(7),
+        })
+        .unwrap();
+        json["op"] = op.into();
+        json.as_object_mut().unwrap().remove("owner_group");
+        let request = parse(json.to_string().as_bytes()).unwrap();
+        let owner = match request {
+            HostRequest::ProbeOnce { owner_group, .. }
+            | HostRequest::ProbeWaitHealthy { owner_group, .. } => owner_group,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(owner, None, "{op}");
+    }
 }
 
 #[test]
@@ -387,6 +411,7 @@ fn dispatch_runs_host_operations_on_the_root() {
             port,
             health: health(),
             release: id(1),
+            owner_group: None,
         },
     )
     .unwrap();
@@ -397,6 +422,7 @@ fn dispatch_runs_host_operations_on_the_root() {
             port,
             health: health(),
             release: id(1),
+            owner_group: None,
         },
     )
     .unwrap();

@@ -7,6 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+/// The root's id, if it has one yet (for telling its instances from another root's).
+pub(crate) fn read(root: &Path) -> Option<String> {
+    let id = fs::read_to_string(root.join(".hoist").join("root-id")).ok()?;
+    Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+}
+
 pub(crate) fn read_or_create(root: &Path) -> Result<String> {
     let path = root.join(".hoist").join("root-id");
     if let Ok(id) = fs::read_to_string(&path)

@@ -349,7 +349,7 @@ fn runs_the_hello_example_until_stopped() {
         initial_delay: Duration::ZERO,
     };
     let probe = HttpProbe::new(root.dir.path());
-    let report = probe.wait_healthy(port, &health, &root.release);
+    let report = probe.wait_healthy(port, &health, &root.release, Some(instance.pid));
     assert!(report.healthy, "{report:?}\n{}", root.log());
     assert_eq!(report.last_answers.last().unwrap(), "200 OK");
     assert_eq!(
@@ -359,7 +359,7 @@ fn runs_the_hello_example_until_stopped() {
 
     fs::write(root.release_dir().join("unhealthy"), "").unwrap();
     assert_eq!(
-        probe.probe_once(port, &health, &root.release),
+        probe.probe_once(port, &health, &root.release, Some(instance.pid)),
         Err("503 Service Unavailable".to_owned())
     );
 

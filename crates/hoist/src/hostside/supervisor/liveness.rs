@@ -82,11 +82,13 @@ impl LivenessWatch {
         };
         let (answer, answers) = mpsc::channel();
         let (root, port) = (root.to_path_buf(), record.instance.port);
+        // Only the instance's own answer counts (its pid leads its process group).
+        let owner = Some(record.instance.pid);
         let release = record.instance.release.clone();
         let spawned = std::thread::Builder::new()
             .name("liveness".to_owned())
             .spawn(move || {
-                let result = HttpProbe::new(&root).probe_once(port, &health, &release);
+                let result = HttpProbe::new(&root).probe_once(port, &health, &release, owner);
                 let _ = answer.send(result);
             });
         if spawned.is_ok() {
