@@ -57,12 +57,15 @@ fn a_second_environment_on_a_taken_port_is_refused_naming_the_first() {
     let serving = t.body();
     let pid = instance_pid(&t.root);
 
-    let holder = format!("port {} is already taken by pid {pid} (`", t.port);
+    // The listener is the service, in the group its monitor (the recorded pid) leads.
+    let holder = format!("port {} is already taken by pid ", t.port);
+    let group = format!("process group {pid}), an instance of another deploy root");
     let outcome = t
         .hoist(&["deploy", "other"])
         .code(1)
         .stderr_contains(&holder)
-        .stderr_contains("python3 app.py`), an instance of another deploy root")
+        .stderr_contains("python3 app.py`, ")
+        .stderr_contains(&group)
         .stderr_contains("hint: free the port, or pick another `port`");
     assert!(
         !outcome.stderr.contains("healthy after"),
@@ -263,12 +266,15 @@ fn a_second_root_on_a_taken_port_of_an_ssh_host_is_refused_naming_the_first() {
     let root_a = tb.dir().join("h1/srv/a");
     let pid = instance_pid(&root_a);
 
-    let holder = format!("port {} is already taken by pid {pid} (`", t.port);
+    // The listener is the service, in the group its monitor (the recorded pid) leads.
+    let holder = format!("port {} is already taken by pid ", t.port);
+    let group = format!("process group {pid}), an instance of another deploy root");
     let outcome = t
         .hoist(&["deploy", "b"])
         .code(1)
         .stderr_contains(&holder)
-        .stderr_contains("python3 app.py`), an instance of another deploy root");
+        .stderr_contains("python3 app.py`, ")
+        .stderr_contains(&group);
     assert!(
         !outcome.stderr.contains("healthy after"),
         "{}",
