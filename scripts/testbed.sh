@@ -346,6 +346,19 @@ cmd_down() {
     fi
     rm -f "$host_dir/sshd.pid"
   done
+  # hoist's supervisors go first: one still running would start again what is being stopped.
+  local supervisors=()
+  for pid in "${pids[@]}"; do
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE ' host --root .* supervise'; then
+      supervisors+=("$pid")
+    fi
+  done
+  if [ ${#supervisors[@]} -gt 0 ]; then
+    kill -KILL "${supervisors[@]}" 2>/dev/null || true
+    for pid in "${supervisors[@]}"; do
+      while ! process_gone "$pid"; do sleep 0.01; done
+    done
+  fi
   if [ ${#pids[@]} -gt 0 ]; then
     kill -TERM "${pids[@]}" 2>/dev/null || true
     local waited=0 alive

@@ -202,9 +202,11 @@ impl Test {
 }
 
 impl Drop for Test {
-    /// Never leave a process running: every slot's instance, strays, the proxy.
+    /// Never leave a process running: the supervisor, every slot's instance, strays, the
+    /// proxy; nor a boot entry in the user's crontab.
     fn drop(&mut self) {
         stop_everything(&self.root);
+        remove_boot_entries_under(self.temp.path());
     }
 }
 
@@ -212,11 +214,14 @@ impl Drop for Test {
 pub fn stop_everything(root: &Path) {
     use hoist::hostside::process_runtime::ProcessRuntime;
     use hoist::hostside::proxy_process::ProxyProcess;
+    use hoist::hostside::supervisor::SupervisorProcess;
     use hoist::ports::Runtime;
     use hoist::ports::runtime::Slot;
     if !root.exists() {
         return;
     }
+    // First, or it would start again what is being stopped.
+    let _ = SupervisorProcess::new(root).stop();
     let runtime = ProcessRuntime::new(root);
     for slot in [Slot::Single, Slot::Blue, Slot::Green] {
         let _ = runtime.stop(slot, Duration::ZERO);
@@ -345,4 +350,19 @@ pub fn http_get_at(address: std::net::SocketAddr, path: &str) -> Result<(u16, St
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Removes the boot entries (crontab lines) of every deploy root under `dir`: tests must not
+/// leave `@reboot` lines behind in the crontab of the user running them.
+pub fn remove_boot_entries_under(dir: &Path) {
+    use hoist::hostside::boot_entry::BootEntries;
+    let roots = walkdir::WalkDir::new(dir)
+        .max_depth(8)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name() == "root-id")
+        .filter_map(|entry| Some(entry.path().parent()?.parent()?.to_path_buf()));
+    for root in roots {
+        let _ = BootEntries::new(&root).remove();
+    }
 }

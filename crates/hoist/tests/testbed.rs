@@ -139,6 +139,7 @@ impl Drop for Testbed {
         reason = "drop cannot return its failure, only report it"
     )]
     fn drop(&mut self) {
+        crate::harness::remove_boot_entries_under(self.dir.path());
         let output = Command::new("bash")
             .arg(script())
             .arg("down")
