@@ -16,7 +16,10 @@ use crate::ops::host_targets::host_targets;
 use crate::ops::repair;
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyProcessState, RouteConfig};
-use crate::ports::runtime::{InstanceState, Slot, StrayProcess};
+use crate::ports::runtime::{
+    InstanceState, Slot, StrayProcess, SupervisedStatus, SupervisionReport,
+};
+use crate::ports::supervisor::{BootEntry, BootEntryKind, SupervisorState};
 use crate::ports::store::LiveInstance;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,6 +43,10 @@ pub struct HostCheck {
     pub strays: Vec<StrayProcess>,
     /// What the store recorded as this host's live instance.
     pub recorded: Option<LiveInstance>,
+    /// The serving instance's supervision (status, restarts, last exit).
+    pub supervision: Option<SupervisionReport>,
+    pub supervisor: Option<SupervisorState>,
+    pub boot_entry: Option<BootEntry>,
     pub problems: Vec<String>,
 }
 
@@ -80,6 +87,11 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
     let state = record.as_ref().map(|r| r.state);
     let expected_live = record.as_ref().and_then(|r| r.live_release.clone());
     let recorded = ctx.store.live_instances(&options.env)?;
+    let hints = Hints {
+        deploy: ctx.command_line("deploy", &options.env),
+        logs: ctx.command_line("logs", &options.env),
+        fix: format!("{} --fix", ctx.command_line("check", &options.env)),
+    };
     let hosts = fleet::map_parallel(&targets, |target| {
         let address = target.address.to_string();
         let mut host_check = HostCheck {
@@ -95,10 +107,13 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
             maintenance: false,
             proxy: None,
             strays: Vec::new(),
+            supervision: None,
+            supervisor: None,
+            boot_entry: None,
             problems: Vec::new(),
         };
         match ctx.hosts.connect(target) {
-            Ok(handle) => check_host(ctx, &handle, state, &mut host_check),
+            Ok(handle) => check_host(ctx, &handle, state, &hints, &mut host_check),
             Err(error) => host_check
                 .problems
                 .push(format!("cannot reach the host: {error}")),
@@ -115,10 +130,18 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
     })
 }
 
+/// The exact commands the problems name, spelled as this invocation would (`-f`, …).
+struct Hints {
+    deploy: String,
+    logs: String,
+    fix: String,
+}
+
 fn check_host(
     ctx: &Context<'_>,
     handle: &HostHandle,
     state: Option<EnvState>,
+    hints: &Hints,
     out: &mut HostCheck,
 ) {
     let expects_layout =
@@ -144,8 +167,8 @@ fn check_host(
         Ok(strays) => {
             for stray in &strays {
                 out.problems.push(format!(
-                    "pid {} runs as a {} instance of this root but no record owns it (`{}`); `check --fix` stops it",
-                    stray.pid, stray.slot, stray.command
+                    "pid {} runs as a {} instance of this root but no record owns it (`{}`); `{}` stops it",
+                    stray.pid, stray.slot, stray.command, hints.fix
                 ));
             }
             out.strays = strays;
@@ -158,15 +181,18 @@ fn check_host(
         return;
     };
     let running = state == Some(EnvState::Running);
+    check_keepers(handle, running, hints, out);
     let serving = match service.strategy {
-        Strategy::Recreate => check_single(handle, running, out),
-        Strategy::BlueGreen => check_pair(handle, service, running, out),
+        Strategy::Recreate => check_single(handle, running, hints, out),
+        Strategy::BlueGreen => check_pair(handle, service, running, hints, out),
     };
     let Some(serving) = serving else {
         return;
     };
     out.instance_alive = serving.alive;
     out.instance_release = Some(serving.instance.release.clone());
+    out.supervision = serving.supervision.clone();
+    check_supervision(&serving, running, hints, out);
     if serving.alive && out.live.as_ref() != Some(&serving.instance.release) {
         out.problems.push(format!(
             "the serving instance is `{}` but `live` is {}",
@@ -202,21 +228,28 @@ fn check_host(
 }
 
 /// Recreate: the one instance. Returns it when recorded.
-fn check_single(handle: &HostHandle, running: bool, out: &mut HostCheck) -> Option<InstanceState> {
+fn check_single(
+    handle: &HostHandle,
+    running: bool,
+    hints: &Hints,
+    out: &mut HostCheck,
+) -> Option<InstanceState> {
     match handle.runtime.current(Slot::Single) {
         Ok(Some(current)) => {
             if !current.alive && running {
                 out.problems.push(format!(
-                    "the instance of `{}` (pid {}) is not running",
-                    current.instance.release, current.instance.pid
+                    "the instance of `{}` (pid {}) is not running; `{}` starts it again",
+                    current.instance.release, current.instance.pid, hints.deploy
                 ));
             }
             Some(current)
         }
         Ok(None) => {
             if running {
-                out.problems
-                    .push("no instance is recorded as running".to_owned());
+                out.problems.push(format!(
+                    "no instance is recorded as running; `{}` starts it",
+                    hints.deploy
+                ));
             }
             None
         }
@@ -233,6 +266,7 @@ fn check_pair(
     handle: &HostHandle,
     service: &Service,
     running: bool,
+    hints: &Hints,
     out: &mut HostCheck,
 ) -> Option<InstanceState> {
     let config = RouteConfig::for_service(service);
@@ -251,12 +285,12 @@ fn check_pair(
         match &pair.route.proxy {
             Some(proxy) if proxy.alive => {}
             Some(proxy) => out.problems.push(format!(
-                "the proxy (pid {}) is not running; `run` or `check --fix` starts it again",
-                proxy.pid
+                "the proxy (pid {}) is not running; `{}` starts it again",
+                proxy.pid, hints.deploy
             )),
             None => out
                 .problems
-                .push("no proxy was ever started; `run` starts it".to_owned()),
+                .push(format!("no proxy was ever started; `{}` starts it", hints.deploy)),
         }
     }
     let routed = pair.routed().map(|(slot, _)| slot);
@@ -275,8 +309,8 @@ fn check_pair(
         });
         if state.alive && !is_routed {
             out.problems.push(format!(
-                "the {slot} instance of `{}` (pid {}, port {}) runs but the route does not name it; `check --fix` stops it",
-                state.instance.release, state.instance.pid, state.instance.port
+                "the {slot} instance of `{}` (pid {}, port {}) runs but the route does not name it; `{}` stops it",
+                state.instance.release, state.instance.pid, state.instance.port, hints.fix
             ));
         }
         if !state.alive {
@@ -288,7 +322,8 @@ fn check_pair(
     }
     match (pair.route.upstream, routed) {
         (Some(upstream), None) => out.problems.push(format!(
-            "the route points at {upstream}, where no recorded instance runs; `hoist deploy` converges it"
+            "the route points at {upstream}, where no recorded instance runs; `{}` converges it",
+            hints.deploy
         )),
         (None, _) if running => out.problems.push("no route is set".to_owned()),
         _ => {}
@@ -298,4 +333,70 @@ fn check_pair(
 
 fn show(id: Option<&ReleaseId>) -> String {
     id.map_or_else(|| "nothing".to_owned(), |id| format!("`{id}`"))
+}
+
+/// The supervisor and the boot entry of a running environment's host.
+fn check_keepers(handle: &HostHandle, running: bool, hints: &Hints, out: &mut HostCheck) {
+    match handle.supervisor.supervisor_state() {
+        Ok(state) => {
+            if running && !state.as_ref().is_some_and(|s| s.alive) {
+                let what = match &state {
+                    Some(state) => format!("the supervisor (pid {}) is not running", state.pid),
+                    None => "no supervisor was ever started".to_owned(),
+                };
+                out.problems.push(format!(
+                    "{what}: nothing restarts the service if it dies; `{}` starts it",
+                    hints.deploy
+                ));
+            }
+            out.supervisor = state;
+        }
+        Err(error) => out
+            .problems
+            .push(format!("cannot read the supervisor: {error}")),
+    }
+    match handle.supervisor.boot_entry() {
+        Ok(entry) => {
+            if running && !entry.installed {
+                let fix = match entry.kind {
+                    BootEntryKind::Unavailable => {
+                        "the service will not start after a reboot".to_owned()
+                    }
+                    _ => format!("`{}` installs it", hints.deploy),
+                };
+                out.problems
+                    .push(format!("no boot entry ({}); {fix}", entry.detail));
+            }
+            out.boot_entry = Some(entry);
+        }
+        Err(error) => out
+            .problems
+            .push(format!("cannot read the boot entry: {error}")),
+    }
+}
+
+/// The serving instance is handed to the supervisor and not given up on.
+fn check_supervision(serving: &InstanceState, running: bool, hints: &Hints, out: &mut HostCheck) {
+    if !running {
+        return;
+    }
+    let release = &serving.instance.release;
+    match serving.supervision.as_ref() {
+        None if serving.alive => out.problems.push(format!(
+            "the instance of `{release}` (pid {}) is not supervised; `{}` hands it over",
+            serving.instance.pid, hints.deploy
+        )),
+        Some(report) if report.status == SupervisedStatus::CrashLooping => {
+            let last = report
+                .last_exit
+                .as_ref()
+                .map(|exit| format!(", last exit {} at {}", exit.status, exit.at))
+                .unwrap_or_default();
+            out.problems.push(format!(
+                "the instance of `{release}` is crash-looping ({} restarts{last}); see `{}`, fix it, then `{}`",
+                report.restarts, hints.logs, hints.deploy
+            ));
+        }
+        _ => {}
+    }
 }
