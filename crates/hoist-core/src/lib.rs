@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod command_status;
+pub mod controller_env;
 pub mod deploy_plan;
 pub mod duration;
 pub mod env_name;
@@ -13,6 +14,7 @@ pub mod release_chain;
 pub mod release_id;
 pub mod schedule;
 pub mod schedule_time;
+pub mod secret_mask;
 pub mod shell;
 pub mod spec;
 pub mod supervision;

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod error;
 pub mod failpoint;
 pub mod hostside;
+pub mod known_secrets;
 pub mod ops;
 pub mod ports;
 pub mod proxy;

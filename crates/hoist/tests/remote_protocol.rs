@@ -145,6 +145,7 @@ impl Remote {
             upload: Vec::new(),
             upload_version: None,
             exclude: Vec::new(),
+            pass_env: Vec::new(),
         };
         SourceTree::collect(&self.source, &build).unwrap()
     }

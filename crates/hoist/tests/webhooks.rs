@@ -9,6 +9,8 @@ use crate::webhook_receiver::Receiver;
 
 const HOOK_SECRET: &str = "hook-secret-4c1d9e7f2a";
 const APP_SECRET: &str = "app-token-8b3e5f0c6d";
+/// `HOIST_SECRET_KEY` for the PostgreSQL store (64 hex digits).
+pub const SHARED_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 /// The test spec with a secret for `dev` and a second environment, `staging`.
 fn with_secret_and_staging(t: Test) -> Test {
@@ -322,7 +324,12 @@ fn bad_webhook_input_is_refused_and_stores_nothing() {
 fn a_postgres_store_delivers_a_deploy_the_same_way() {
     let url = crate::postgres_server::TestServer::shared().fresh_database();
     let t = Test::new();
-    let state = [("HOIST_STATE", url.as_str())];
+    // Every process sharing a PostgreSQL store is given the key its webhook secrets are
+    // sealed with.
+    let state = [
+        ("HOIST_STATE", url.as_str()),
+        ("HOIST_SECRET_KEY", SHARED_KEY),
+    ];
     let receiver = Receiver::start(HOOK_SECRET, &[503]);
     t.hoist_with(
         &[
@@ -336,6 +343,7 @@ fn a_postgres_store_delivers_a_deploy_the_same_way() {
         ],
         &[
             ("HOIST_STATE", url.as_str()),
+            ("HOIST_SECRET_KEY", SHARED_KEY),
             ("HOIST_WEBHOOK_SECRET", HOOK_SECRET),
         ],
     )

@@ -40,6 +40,33 @@ impl SpecErrors {
     }
 }
 
+impl SpecErrors {
+    /// Every problem on one line, with its place: `unknown key `prot` in `[service]`
+    /// (Hoist.toml:7:1); …` — for a record that keeps one line (a command's error).
+    pub fn summary(&self, path: &str, text: &str) -> String {
+        let problems: Vec<String> = self
+            .0
+            .iter()
+            .map(|diagnostic| match &diagnostic.span {
+                Some(span) => {
+                    let (line, column) = line_and_column(text, span.start);
+                    format!("{} ({path}:{line}:{column})", diagnostic.message)
+                }
+                None => diagnostic.message.clone(),
+            })
+            .collect();
+        problems.join("; ")
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `index` of `text`.
+fn line_and_column(text: &str, index: usize) -> (usize, usize) {
+    let start = floor_char_boundary(text, index);
+    let line_start = text[..start].rfind('\n').map_or(0, |newline| newline + 1);
+    let line = text[..line_start].matches('\n').count() + 1;
+    (line, text[line_start..start].chars().count() + 1)
+}
+
 impl SpecDiagnostic {
     /// This one diagnostic, as `SpecErrors::render` shows it, ending in a newline.
     pub fn render(&self, path: &str, text: &str) -> String {
@@ -133,6 +160,24 @@ mod tests {
              \x207 | prot = 8080\n\
              \x20  | ^^^^\n\
              hint: did you mean `port`?\n"
+        );
+    }
+
+    #[test]
+    fn summarizes_every_problem_on_one_line() {
+        let text = "[app]\nname = \"x\"\n\n[service]\ncommand = \"run\"\n\nprot = 8080\n";
+        let start = position(text, "prot");
+        let errors = SpecErrors(vec![
+            diagnostic(
+                "unknown key `prot` in `[service]`",
+                Some("did you mean `port`?"),
+                Some(start..start + 4),
+            ),
+            diagnostic("no environments", None, None),
+        ]);
+        assert_eq!(
+            errors.summary("Hoist.toml", text),
+            "unknown key `prot` in `[service]` (Hoist.toml:7:1); no environments"
         );
     }
 

@@ -29,7 +29,7 @@ const ENV_KEYS: &[&str] = &[
     "secrets",
     "shared_dirs",
 ];
-const PROVISION_KEYS: &[&str] = &["command"];
+const PROVISION_KEYS: &[&str] = &["command", "pass_env"];
 
 /// Set by hoist for the service, so a spec cannot set it.
 const RESERVED_VARIABLE: &str = "PORT";
@@ -96,7 +96,7 @@ fn read_environment(section: &Section<'_>, app_name: &str, problems: &mut Proble
     let root = read_root(section, &hosts, app_name, problems);
     let ssh = read_ssh_options(section, problems);
     let rollout = read_rollout(section, problems);
-    let provision_command = read_provision(section, problems);
+    let (provision_command, provision_pass_env) = read_provision(section, problems);
     let keep_releases = section
         .field("keep_releases")
         .and_then(|field| field.integer(1, 1000, problems))
@@ -115,6 +115,7 @@ fn read_environment(section: &Section<'_>, app_name: &str, problems: &mut Proble
         ssh,
         rollout,
         provision_command,
+        provision_pass_env,
         keep_releases,
         vars,
         secrets,
@@ -137,18 +138,25 @@ fn read_rollout(section: &Section<'_>, problems: &mut Problems) -> Rollout {
     }
 }
 
-/// `[env.NAME.provision]`: the one command whose output lists more hosts.
-fn read_provision(section: &Section<'_>, problems: &mut Problems) -> Option<String> {
-    let provision = section.section("provision", problems)?;
+/// `[env.NAME.provision]`: the one command whose output lists more hosts, and the
+/// controller variables it may read.
+fn read_provision(section: &Section<'_>, problems: &mut Problems) -> (Option<String>, Vec<String>) {
+    let Some(provision) = section.section("provision", problems) else {
+        return (None, Vec::new());
+    };
     provision.check_keys(PROVISION_KEYS, problems);
-    let text = provision
-        .required("command", "command = \"tofu output -json hosts\"", problems)?
-        .string(problems)?;
-    if text.value.trim().is_empty() {
-        problems.error(text.span, "`command` must not be empty");
-        return None;
-    }
-    Some(text.value.to_owned())
+    let pass_env = super::names::pass_env(&provision, problems);
+    let command = provision
+        .required("command", "command = \"tofu output -json hosts\"", problems)
+        .and_then(|field| field.string(problems))
+        .and_then(|text| {
+            if text.value.trim().is_empty() {
+                problems.error(text.span, "`command` must not be empty");
+                return None;
+            }
+            Some(text.value.to_owned())
+        });
+    (command, pass_env)
 }
 
 fn read_vars(section: &Section<'_>, problems: &mut Problems) -> BTreeMap<String, String> {

@@ -58,6 +58,9 @@ pub struct Build {
     pub upload_version: Option<PathBuf>,
     /// Glob patterns (gitignore style) left out of the upload; `.git` and `.hoist` always are.
     pub exclude: Vec<String>,
+    /// The controller's variables the steps may read besides the basics
+    /// (`controller_env::ALWAYS_PASSED`); no other reaches them.
+    pub pass_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -116,6 +119,9 @@ pub struct EnvSpec {
     /// `[env.NAME.provision] command`: a local command (an OpenTofu apply, a cloud CLI) run by
     /// `provision`, whose JSON output lists more hosts.
     pub provision_command: Option<String>,
+    /// `[env.NAME.provision] pass_env`: the controller's variables that command may read
+    /// besides the basics.
+    pub provision_pass_env: Vec<String>,
     pub keep_releases: u32,
     /// Plain variables, written to the env file and given to templates.
     pub vars: BTreeMap<String, String>,

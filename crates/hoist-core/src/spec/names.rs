@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::problems::Problems;
-use super::section::Text;
+use super::section::{Section, Text};
 
 pub(super) const APP_NAME_HINT: &str = "use 1-63 lowercase letters, digits, `-`, `_` or `.`, starting with a letter or digit (e.g. `hello`)";
 
@@ -36,6 +36,39 @@ pub(super) fn is_variable_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `pass_env = ["NPM_TOKEN"]` of `section`: variable names, each once. `HOIST_*` names are
+/// refused: hoist's own variables (its token, its key) never reach a controller-side command.
+pub(super) fn pass_env(section: &Section<'_>, problems: &mut Problems) -> Vec<String> {
+    let Some(texts) = section
+        .field("pass_env")
+        .and_then(|field| field.strings(problems))
+    else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::with_capacity(texts.len());
+    for text in texts {
+        let name = text.value;
+        if !is_variable_name(name) {
+            problems.error_with_hint(
+                text.span,
+                format!("invalid variable name `{name}` in `pass_env`"),
+                VARIABLE_NAME_HINT,
+            );
+        } else if name.starts_with("HOIST_") {
+            problems.error_with_hint(
+                text.span,
+                format!("`{name}` cannot be passed: `HOIST_*` variables are hoist's own"),
+                "hoist sets the `HOIST_*` variables a command needs (e.g. `HOIST_ENV`)",
+            );
+        } else if names.iter().any(|known| known == name) {
+            problems.error(text.span, format!("`{name}` is listed twice in `pass_env`"));
+        } else {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }
 
 /// What a path must name besides staying inside its directory.

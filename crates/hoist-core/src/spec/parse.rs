@@ -13,7 +13,7 @@ use super::{
 
 const TOP_LEVEL_KEYS: &[&str] = &["app", "build", "hooks", "service", "config", "env"];
 const APP_KEYS: &[&str] = &["name"];
-const BUILD_KEYS: &[&str] = &["steps", "upload", "upload_version", "exclude"];
+const BUILD_KEYS: &[&str] = &["steps", "upload", "upload_version", "exclude", "pass_env"];
 const HOOK_KEYS: &[&str] = &["post_upload", "stop", "start", "refresh"];
 const SERVICE_KEYS: &[&str] = &[
     "command",
@@ -49,6 +49,7 @@ pub(super) fn parse(text: &str) -> Result<Spec, SpecErrors> {
             upload: vec![defaults::UPLOAD.into()],
             upload_version: None,
             exclude: Vec::new(),
+            pass_env: Vec::new(),
         },
     };
     let hooks = root
@@ -154,11 +155,13 @@ fn read_build(section: &Section<'_>, problems: &mut Problems) -> Build {
         .and_then(|field| field.strings(problems))
         .map(|texts| texts.iter().map(|text| text.value.to_owned()).collect())
         .unwrap_or_default();
+    let pass_env = super::names::pass_env(section, problems);
     Build {
         steps,
         upload,
         upload_version,
         exclude,
+        pass_env,
     }
 }
 

@@ -130,7 +130,21 @@ fn build() -> Value {
                 "default": [],
                 "description": "Gitignore-style globs left out of the upload; `.git` and `.hoist` always are.",
             },
+            "pass_env": pass_env("the build steps"),
         },
+    })
+}
+
+/// `pass_env`: controller variables a controller-side command may read besides the basics.
+fn pass_env(what: &str) -> Value {
+    json!({
+        "type": "array",
+        "uniqueItems": true,
+        "items": { "type": "string", "pattern": VARIABLE_NAME_PATTERN, "not": { "pattern": "^HOIST_" } },
+        "default": [],
+        "description": format!(
+            "Names of the controller's environment variables {what} may read, besides PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TZ, TMPDIR and SHELL; no other variable reaches them."
+        ),
     })
 }
 
@@ -426,6 +440,7 @@ fn environment() -> Value {
                         "pattern": "\\S",
                         "description": "A local command (an OpenTofu apply, a cloud CLI) whose JSON output lists more hosts.",
                     },
+                    "pass_env": pass_env("the provision command"),
                 },
             },
             "keep_releases": {

@@ -49,6 +49,9 @@ upload = ["."]
 # upload_version = "dist"
 # Gitignore-style globs left out of the upload (`.git` and `.hoist` always are).
 exclude = []
+# The steps see only PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TZ, TMPDIR and SHELL of
+# your environment, plus the variables named here (e.g. ["NPM_TOKEN"]).
+pass_env = []
 
 [hooks]
 # Each hook is a command or a list of commands, run on the host.
@@ -125,6 +128,10 @@ shared_dirs = []
 # parallel = 8
 # canary = 1
 # vars = { APP_ENV = "prod" }
+# # Optional: a local command whose JSON output lists more hosts, with the variables it may read.
+# [env.prod.provision]
+# command = "tofu output -json hosts"
+# pass_env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
 "#;
 
 #[cfg(test)]

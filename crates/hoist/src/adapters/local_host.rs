@@ -218,6 +218,7 @@ mod tests {
             upload: Vec::new(),
             upload_version: None,
             exclude: Vec::new(),
+            pass_env: Vec::new(),
         };
         let tree = SourceTree::collect(&source, &build).unwrap();
         let host: Box<dyn Host> = Box::new(host(dir.path()));

@@ -6,9 +6,11 @@ pub mod host_connector;
 pub mod http_probe;
 pub mod local_host;
 pub mod local_process_transport;
+pub mod masking_store;
 pub mod postgres_store;
 pub mod probe_checks;
 pub mod remote_host;
+pub mod secret_box;
 pub mod sqlite_store;
 pub mod ssh_transport;
 #[cfg(test)]

@@ -48,6 +48,7 @@ use postgres::error::SqlState;
 use postgres::{Client, Config};
 
 use self::connection_pool::ConnectionPool;
+use crate::adapters::secret_box::SecretKeeper;
 use crate::error::{Error, Result};
 use crate::ports::command_queue::{ChangeOutcome, CommandQueue, ControllerRecord, ScheduledChange};
 use crate::ports::host::LockHolder;
@@ -68,6 +69,9 @@ pub struct PostgresStore {
     pool: ConnectionPool,
     /// The URL for messages, password masked.
     label: String,
+    /// The key webhook secrets are sealed with: every controller of the database is given
+    /// the same (`HOIST_SECRET_KEY`); without one, webhooks cannot be added or sent.
+    keeper: SecretKeeper,
 }
 
 /// Why a store operation failed: PostgreSQL (reported with the store and what was being
@@ -93,6 +97,12 @@ impl PostgresStore {
     /// Connects to the database `url` names and brings its schema up to date. The database
     /// must exist; hoist creates its tables in it (in the connection's `search_path`).
     pub fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, SecretKeeper::missing())
+    }
+
+    /// `open`, with the key webhook secrets are sealed with; secrets an older hoist stored
+    /// in clear are sealed now.
+    pub fn open_with(url: &str, keeper: SecretKeeper) -> Result<Self> {
         let label = store_url::redacted(url);
         let mut config: Config = url
             .parse()
@@ -106,13 +116,31 @@ impl PostgresStore {
         let store = Self {
             pool: ConnectionPool::new(config),
             label,
+            keeper,
         };
         store
             .pool
             .with(|client| migrations::migrate(client, &store.label))
             .map_err(|error| unopenable_because(&store.label, &error))?
             .map_err(|failure| report(&store.label, failure, "bring the schema up to date"))?;
+        if store.keeper.has_key() {
+            store.seal_clear_secrets()?;
+        }
         Ok(store)
+    }
+
+    /// Seals the webhook secrets an older hoist stored in clear.
+    fn seal_clear_secrets(&self) -> Result<()> {
+        for (id, url, secret) in self.run(
+            "find webhook secrets stored in clear",
+            webhooks::clear_secrets,
+        )? {
+            let sealed = self.keeper.seal(&secret, &url)?;
+            self.run(format_args!("seal webhook {id}'s secret"), |client| {
+                webhooks::seal_secret(client, id, &secret, &sealed)
+            })?;
+        }
+        Ok(())
     }
 
     /// Runs one operation on a pooled connection, reporting its failure with the store's
@@ -443,13 +471,19 @@ impl CommandQueue for PostgresStore {
 
 impl WebhookStore for PostgresStore {
     fn add_webhook(&self, hook: &NewWebhook) -> Result<Webhook> {
-        self.run(format_args!("add webhook `{}`", hook.url), |client| {
-            webhooks::add_webhook(client, hook)
-        })
+        let sealed = self.keeper.seal_hook(hook)?;
+        let mut added = self.run(format_args!("add webhook `{}`", hook.url), |client| {
+            webhooks::add_webhook(client, &sealed)
+        })?;
+        added.secret = hook.secret.clone();
+        Ok(added)
     }
 
     fn webhooks(&self) -> Result<Vec<Webhook>> {
-        self.run("list webhooks", webhooks::webhooks)
+        self.run("list webhooks", webhooks::webhooks)?
+            .into_iter()
+            .map(|hook| self.keeper.open_hook(hook))
+            .collect()
     }
 
     fn remove_webhook(&self, id: i64) -> Result<bool> {

@@ -15,6 +15,7 @@ mod hosts;
 mod leases;
 mod live_instances;
 mod migrations;
+pub mod private_files;
 mod queue;
 mod tokens;
 mod webhooks;
@@ -32,6 +33,7 @@ use hoist_core::{CommandStatus, EnvName, HostAddress};
 use jiff::Timestamp;
 use rusqlite::{Connection, ErrorCode};
 
+use crate::adapters::secret_box::{SecretKeeper, SecretKey};
 use crate::error::{Error, Result};
 use crate::ports::command_queue::{ChangeOutcome, CommandQueue, ControllerRecord, ScheduledChange};
 use crate::ports::host::LockHolder;
@@ -56,6 +58,9 @@ pub struct SqliteStore {
     label: String,
     /// The file (`None` in memory).
     path: Option<std::path::PathBuf>,
+    /// The key webhook secrets are sealed with: `state.db.key` beside the file (in memory:
+    /// a key of its own).
+    keeper: SecretKeeper,
 }
 
 /// Why a store operation failed: SQLite (reported with the store and what was being done), or
@@ -74,19 +79,16 @@ impl From<rusqlite::Error> for Failure {
 }
 
 impl SqliteStore {
-    /// Opens the store at `path`, creating its directory and the file if needed, and brings
-    /// the schema up to date.
+    /// Opens the store at `path`, creating its directory and the file if needed (private:
+    /// `private_files`), and brings the schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         let label = path.display().to_string();
-        if let Some(parent) = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|error| unopenable(&label).cause(error))?;
-        }
+        private_files::prepare(path).map_err(|error| unopenable(&label).cause(error))?;
         let connection = Connection::open(path).map_err(|error| unopenable(&label).cause(error))?;
         let mut store = Self::prepare(connection, label)?;
         store.path = Some(path.to_path_buf());
+        store.keeper = SecretKeeper::key_file(key_file(path));
+        store.seal_clear_secrets()?;
         Ok(store)
     }
 
@@ -107,6 +109,29 @@ impl SqliteStore {
             connection: Mutex::new(connection),
             label,
             path: None,
+            keeper: SecretKeeper::given(SecretKey::generate()?),
+        })
+    }
+
+    /// Seals the webhook secrets an older hoist stored in clear.
+    fn seal_clear_secrets(&self) -> Result<()> {
+        let clear = self.run("find webhook secrets stored in clear", |connection| {
+            webhooks::clear_secrets(connection)
+        })?;
+        if clear.is_empty() {
+            return Ok(());
+        }
+        for (id, url, secret) in clear {
+            let sealed = self.keeper.seal(&secret, &url)?;
+            self.run(format_args!("seal webhook {id}'s secret"), |connection| {
+                webhooks::seal_secret(connection, id, &secret, &sealed)
+            })?;
+        }
+        // The file's old pages held them in clear: overwritten now, not at some later
+        // checkpoint.
+        self.run("checkpoint after sealing", |connection| {
+            connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
         })
     }
 
@@ -146,11 +171,20 @@ fn report(label: &str, failure: Failure, doing: impl fmt::Display) -> Error {
     }
 }
 
+/// The key file of the store at `path`: `state.db.key` beside `state.db`.
+pub fn key_file(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".key");
+    std::path::PathBuf::from(name)
+}
+
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
     use_write_ahead_log(connection)?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
+    // Freed space is zeroed: a secret sealed in place (an older store's) leaves no copy.
+    connection.pragma_update(None, "secure_delete", true)?;
     Ok(())
 }
 
@@ -459,13 +493,19 @@ impl CommandQueue for SqliteStore {
 
 impl WebhookStore for SqliteStore {
     fn add_webhook(&self, hook: &NewWebhook) -> Result<Webhook> {
-        self.run(format_args!("add webhook `{}`", hook.url), |connection| {
-            webhooks::add_webhook(connection, hook)
-        })
+        let sealed = self.keeper.seal_hook(hook)?;
+        let mut added = self.run(format_args!("add webhook `{}`", hook.url), |connection| {
+            webhooks::add_webhook(connection, &sealed)
+        })?;
+        added.secret = hook.secret.clone();
+        Ok(added)
     }
 
     fn webhooks(&self) -> Result<Vec<Webhook>> {
-        self.run("list webhooks", |connection| webhooks::webhooks(connection))
+        self.run("list webhooks", |connection| webhooks::webhooks(connection))?
+            .into_iter()
+            .map(|hook| self.keeper.open_hook(hook))
+            .collect()
     }
 
     fn remove_webhook(&self, id: i64) -> Result<bool> {

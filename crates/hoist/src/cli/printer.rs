@@ -1,11 +1,13 @@
 //! stdout: data. Each result is printed as JSON with `--json`, else as text. Errors are
-//! printed in one place, `report_error`.
+//! printed in one place, `report_error`. Known secret values (`KnownSecrets::process`) are
+//! masked in both.
 
 use std::io::Write;
 
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::known_secrets::KnownSecrets;
 use crate::ops::CommandOutcome;
 
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +28,7 @@ impl Printer {
         } else {
             render(value)
         };
+        let text = KnownSecrets::process().mask(&text);
         let mut stdout = std::io::stdout().lock();
         if !text.is_empty() {
             writeln!(stdout, "{}", text.trim_end())
@@ -50,6 +53,7 @@ impl Printer {
 /// Prints an error as `error:`, its causes, then `hint:` lines after a blank line; with
 /// `--json` also as `{"error": …}` on stdout.
 pub fn report_error(error: &Error, json: bool) {
+    let error = &KnownSecrets::process().mask_error(error.clone());
     let mut text = format!("error: {}\n", error.message);
     for cause in &error.causes {
         // A cause that starts with a newline is a rendered block (spec diagnostics): as is.

@@ -1,11 +1,13 @@
 //! `[n/N] step … ✓ 1.2s` on stderr. Notes printed while a step runs go on their own
-//! indented lines; the step's line is then repeated with its result.
+//! indented lines; the step's line is then repeated with its result. Known secret values
+//! are masked in everything it writes.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::cli::session::no_color;
+use crate::known_secrets::KnownSecrets;
 use crate::ports::Progress;
 
 #[derive(Debug)]
@@ -14,15 +16,17 @@ pub struct ProgressPrinter {
     color: bool,
     /// The label of a step whose line is still open (no newline yet).
     open: Mutex<Option<String>>,
+    known_secrets: KnownSecrets,
 }
 
 impl ProgressPrinter {
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, known_secrets: KnownSecrets) -> Self {
         let color = !no_color() && std::io::stderr().is_terminal();
         Self {
             quiet,
             color,
             open: Mutex::new(None),
+            known_secrets,
         }
     }
 
@@ -35,6 +39,7 @@ impl ProgressPrinter {
     }
 
     fn write(&self, text: &str) {
+        let text = self.known_secrets.mask(text);
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(text.as_bytes());
         let _ = stderr.flush();

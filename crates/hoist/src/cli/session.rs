@@ -10,13 +10,16 @@ use hoist_core::{EnvName, Spec};
 use crate::adapters::api_client::ApiClient;
 use crate::adapters::env_secrets::EnvSecrets;
 use crate::adapters::host_connector::Connector;
+use crate::adapters::masking_store::MaskingStore;
 use crate::adapters::postgres_store::PostgresStore;
 use crate::adapters::postgres_store::store_url::is_postgres_url;
+use crate::adapters::secret_box::{KEY_FILE_VARIABLE, KEY_VARIABLE, SecretKeeper, SecretKey};
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::adapters::udp_wake::UdpWake;
 use crate::cli::args::GlobalArgs;
 use crate::cli::progress_printer::ProgressPrinter;
 use crate::error::{Error, Result};
+use crate::known_secrets::KnownSecrets;
 use crate::ops::{Actor, Context};
 use crate::ports::clock::SystemClock;
 use crate::ports::store::Store;
@@ -34,12 +37,16 @@ pub struct LoadedSpec {
 /// The parts a `Context` borrows, owned here.
 pub struct Session {
     pub spec: LoadedSpec,
-    /// SQLite (a path) or PostgreSQL (a `postgres://` URL), as `--state` says.
+    /// SQLite (a path) or PostgreSQL (a `postgres://` URL), as `--state` says, behind a
+    /// `MaskingStore`: no known secret value goes in or comes out.
     pub store: Box<dyn Store>,
     pub connector: Connector,
     pub clock: SystemClock,
     pub progress: ProgressPrinter,
     pub secrets: EnvSecrets,
+    /// The values of the spec's secrets this process has: masked wherever they would be
+    /// recorded or printed.
+    pub known_secrets: KnownSecrets,
     pub actor: Actor,
     pub lock_wait: std::time::Duration,
     pub invocation: String,
@@ -80,7 +87,12 @@ impl Session {
     }
 
     fn with_spec(global: &GlobalArgs, spec: LoadedSpec) -> Result<Self> {
-        let store = open_store(global.state.as_deref(), &spec.dir)?;
+        let known_secrets = KnownSecrets::process().clone();
+        known_secrets.learn(&spec.spec, &EnvSecrets);
+        let store = Box::new(MaskingStore::new(
+            open_store(global.state.as_deref(), &spec.dir)?,
+            known_secrets.clone(),
+        ));
         let invocation = match &global.spec {
             Some(path) => format!("hoist -f {}", path.display()),
             None => "hoist".to_owned(),
@@ -90,8 +102,9 @@ impl Session {
             store,
             connector: Connector,
             clock: SystemClock,
-            progress: ProgressPrinter::new(global.json),
+            progress: ProgressPrinter::new(global.json, known_secrets.clone()),
             secrets: EnvSecrets,
+            known_secrets,
             actor: actor(),
             lock_wait: global.lock_wait,
             invocation,
@@ -124,7 +137,7 @@ impl Session {
 fn open_store(state: Option<&Path>, spec_dir: &Path) -> Result<Box<dyn Store>> {
     match state {
         Some(state) => match state.to_str().filter(|state| is_postgres_url(state)) {
-            Some(url) => Ok(Box::new(PostgresStore::open(url)?)),
+            Some(url) => Ok(Box::new(PostgresStore::open_with(url, shared_key()?)?)),
             None => Ok(Box::new(SqliteStore::open(state)?)),
         },
         None => Ok(Box::new(SqliteStore::open(
@@ -133,8 +146,39 @@ fn open_store(state: Option<&Path>, spec_dir: &Path) -> Result<Box<dyn Store>> {
     }
 }
 
+/// How a spec's problems are put in an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecProblems {
+    /// Each with its line and caret, for a terminal.
+    Rendered,
+    /// All on the error's first line, for a record that keeps one line (a command's error).
+    OneLine,
+}
+
+/// The key a shared (PostgreSQL) store seals webhook secrets with: `HOIST_SECRET_KEY` (64
+/// hex digits), or the file `HOIST_SECRET_KEY_FILE` names; the same for every controller.
+fn shared_key() -> Result<SecretKeeper> {
+    let given = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    };
+    let key = match (given(KEY_VARIABLE), given(KEY_FILE_VARIABLE)) {
+        (Some(hex), _) => SecretKey::from_hex(&hex)
+            .map_err(|error| error.context(format!("`{KEY_VARIABLE}` is not a key")))?,
+        (None, Some(path)) => SecretKey::read_file(Path::new(&path))?,
+        (None, None) => return Ok(SecretKeeper::missing()),
+    };
+    Ok(SecretKeeper::given(key))
+}
+
 /// Reads and validates the spec at `given`, or finds `Hoist.toml` from the current directory up.
 pub fn load_spec(given: Option<&Path>) -> Result<LoadedSpec> {
+    load_spec_reporting(given, SpecProblems::Rendered)
+}
+
+/// `load_spec`, with its problems reported as `problems` says.
+pub fn load_spec_reporting(given: Option<&Path>, problems: SpecProblems) -> Result<LoadedSpec> {
     let path = match given {
         Some(path) => path.to_path_buf(),
         None => find_spec()?,
@@ -146,15 +190,17 @@ pub fn load_spec(given: Option<&Path>) -> Result<LoadedSpec> {
     })?;
     let spec = Spec::parse(&text).map_err(|errors| {
         let count = errors.0.len();
-        Error::failed(format!(
-            "the spec `{}` has {count} problem{}",
-            path.display(),
+        let shown = path.display().to_string();
+        let error = Error::failed(format!(
+            "the spec `{shown}` has {count} problem{}",
             if count == 1 { "" } else { "s" }
-        ))
-        .cause(format!(
-            "\n{}",
-            errors.render(&path.display().to_string(), &text).trim_end()
-        ))
+        ));
+        match problems {
+            SpecProblems::Rendered => {
+                error.cause(format!("\n{}", errors.render(&shown, &text).trim_end()))
+            }
+            SpecProblems::OneLine => error.cause(errors.summary(&shown, &text)),
+        }
     })?;
     let absolute = std::path::absolute(&path).map_err(|e| Error::io("resolve", &path, e))?;
     let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -15,6 +15,28 @@ const KEPT_OUTPUT: usize = 64 * 1024;
 /// Runs `sh -c command` in `cwd` with `env` added to hoist's own environment; stdout and
 /// stderr go to one pipe, so their lines stay in order.
 pub fn run_shell(cwd: &Path, command: &str, env: &[(String, String)]) -> Result<ExecOutput> {
+    run(cwd, command, env, None)
+}
+
+/// `run_shell` for a command the spec runs on the controller (`[build] steps`, the
+/// provision command): of hoist's own environment it inherits only what
+/// `hoist_core::controller_env::passes` lets through (the basics and `pass_env`); `env`
+/// (the `HOIST_*` variables hoist sets for it) is added as given.
+pub fn run_controller_shell(
+    cwd: &Path,
+    command: &str,
+    env: &[(String, String)],
+    pass_env: &[String],
+) -> Result<ExecOutput> {
+    run(cwd, command, env, Some(pass_env))
+}
+
+fn run(
+    cwd: &Path,
+    command: &str,
+    env: &[(String, String)],
+    pass_env: Option<&[String]>,
+) -> Result<ExecOutput> {
     if !cwd.is_dir() {
         return Err(Error::failed(format!(
             "cannot run `{command}`: directory `{}` does not exist",
@@ -26,6 +48,17 @@ pub fn run_shell(cwd: &Path, command: &str, env: &[(String, String)]) -> Result<
     };
     let (mut reader, writer) = io::pipe().map_err(spawn_error)?;
     let mut shell = Command::new("sh");
+    if let Some(pass_env) = pass_env {
+        shell.env_clear();
+        for (name, value) in std::env::vars_os() {
+            if name
+                .to_str()
+                .is_some_and(|name| hoist_core::controller_env::passes(name, pass_env))
+            {
+                shell.env(name, value);
+            }
+        }
+    }
     shell
         .arg("-c")
         .arg(command)
@@ -97,6 +130,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let output = run_shell(dir.path(), "echo \"$PATH\"", &[]).unwrap();
         assert_ne!(output.output.trim(), "");
+    }
+
+    #[test]
+    fn a_controller_command_inherits_only_the_basics_and_what_is_passed() {
+        let dir = tempfile::tempdir().unwrap();
+        // Variables the test process has (cargo sets these), one passed, one not.
+        let env = [("HOIST_ENV".to_owned(), "dev".to_owned())];
+        let command = "echo \"path=${PATH:+set} cargo=${CARGO:-unset} pkg=${CARGO_PKG_NAME:-unset} env=$HOIST_ENV\"";
+        let passed = ["CARGO_PKG_NAME".to_owned()];
+        let output = run_controller_shell(dir.path(), command, &env, &passed).unwrap();
+        assert_eq!(
+            output.output.trim(),
+            "path=set cargo=unset pkg=hoist env=dev"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use hoist_core::lifecycle::transition;
 use hoist_core::{Action, CommandStatus, EnvName, EnvState, HostAddress, Step};
 
 use crate::error::{Error, Result};
+use crate::known_secrets::KnownSecrets;
 use crate::ops::context::Context;
 use crate::ops::environment_lease::{EnvironmentLease, lock_host};
 use crate::ops::host_targets::host_targets;
@@ -179,28 +180,18 @@ impl<'c> CommandRun<'c> {
             limit: 0,
         };
         for stale in ctx.store.commands(&filter)? {
+            // Under the lease, a running command without a runner is a dead one too.
             let dead = stale
                 .runner
                 .as_ref()
                 .is_none_or(|runner| liveness::holder_is_dead(runner, &ctx.actor.machine));
             if stale.id != self.command.id && dead {
-                let pid = stale.runner.as_ref().map_or(0, |r| r.pid);
-                let reason = format!("interrupted: its runner (pid {pid}) died");
-                ctx.store.set_command_status(
-                    stale.id,
-                    CommandStatus::Interrupted,
-                    None,
-                    Some(&reason),
-                    ctx.clock.now(),
-                )?;
-                ctx.progress.note(&format!(
-                    "command {} ({} {}) was interrupted; continuing from where it stopped",
-                    stale.id, stale.kind, stale.env
-                ));
-                self.event(
-                    "command.interrupted",
-                    format!("command {} {reason}", stale.id),
-                )?;
+                let (id, kind, env) = (stale.id, stale.kind, stale.env.clone());
+                if liveness::interrupt(ctx, stale)?.status == CommandStatus::Interrupted {
+                    ctx.progress.note(&format!(
+                        "command {id} ({kind} {env}) was interrupted; continuing from where it stopped"
+                    ));
+                }
             }
         }
         Ok(())
@@ -428,9 +419,13 @@ impl<'c> CommandRun<'c> {
     /// Records the outcome, writes each host's audit line and lets go of the environment.
     pub fn finish<T>(mut self, result: Result<T>) -> Result<T> {
         let ctx = self.ctx;
+        // The audit line goes to the hosts, past the store's masking: masked here.
         let (status, error) = match &result {
             Ok(_) => (CommandStatus::Succeeded, None),
-            Err(error) => (CommandStatus::Failed, Some(first_line(&error.to_string()))),
+            Err(error) => (
+                CommandStatus::Failed,
+                Some(KnownSecrets::process().mask_owned(first_line(&error.to_string()))),
+            ),
         };
         let recorded = ctx.store.set_command_status(
             self.command.id,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ops::command_request::CommandRequest;
 use crate::ops::context::Context;
+use crate::ops::liveness;
 use crate::ports::command_queue::{ChangeOutcome, ControllerRecord, ScheduledChange};
 use crate::ports::store::{CommandFilter, CommandRecord, NewCommand, NewEvent};
 
@@ -71,12 +72,22 @@ pub fn schedule(ctx: &Context<'_>, options: &ScheduleOptions) -> Result<Schedule
     Ok(Scheduled { command, served })
 }
 
+/// The commands `filter` selects; one whose runner died on this machine shows (and is
+/// recorded) `interrupted`, not `running`.
 pub fn list(ctx: &Context<'_>, filter: &CommandFilter) -> Result<Vec<CommandRecord>> {
-    ctx.store.commands(filter)
+    let commands = liveness::settle_all(ctx, ctx.store.commands(filter)?)?;
+    Ok(match filter.status {
+        // A `--status running` list leaves out what turned out to be interrupted.
+        Some(status) => commands
+            .into_iter()
+            .filter(|c| c.status == status)
+            .collect(),
+        None => commands,
+    })
 }
 
 pub fn show(ctx: &Context<'_>, id: i64) -> Result<CommandRecord> {
-    ctx.store.command(id)?.ok_or_else(|| missing(id))
+    liveness::settled(ctx, ctx.store.command(id)?.ok_or_else(|| missing(id))?)
 }
 
 pub fn cancel(ctx: &Context<'_>, id: i64) -> Result<CommandRecord> {

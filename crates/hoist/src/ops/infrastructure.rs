@@ -2,6 +2,8 @@
 //! apply, a cloud CLI) and prints JSON listing hosts, which are registered for the
 //! environment. Accepted shapes: `["web1", …]`, `{"hosts": [...]}`, and OpenTofu/Terraform's
 //! `{"hosts": {"value": [...]}}`; an entry is a host string or `{"host": "…", "jump": "…"}`.
+//! The command sees only the basics of hoist's environment, `HOIST_ENV` and the variables
+//! its `pass_env` names (cloud credentials, for instance).
 
 use hoist_core::{HostAddress, SshDestination};
 use serde_json::Value;
@@ -16,19 +18,22 @@ use crate::ops::release::tail;
 /// lists; returns how many.
 pub(crate) fn run_provision_command(run: &CommandRun<'_>) -> Result<usize> {
     let ctx = run.ctx;
-    let Some(command) = &ctx.env_spec(&run.env_name)?.provision_command else {
+    let env_spec = ctx.env_spec(&run.env_name)?;
+    let Some(command) = &env_spec.provision_command else {
         return Ok(0);
     };
     ctx.progress.note(&format!("provision command: {command}"));
     let env = [("HOIST_ENV".to_owned(), run.env_name.to_string())];
-    let output = exec::run_shell(&ctx.spec_dir, command, &env)?;
+    let output =
+        exec::run_controller_shell(&ctx.spec_dir, command, &env, &env_spec.provision_pass_env)?;
     if output.status != 0 {
         return Err(Error::failed(format!(
             "the provision command exited with status {}",
             output.status
         ))
         .cause(tail(&output.output, 20))
-        .hint("run it by hand in the spec's directory to see why"));
+        .hint("run it by hand in the spec's directory to see why")
+        .hint("it sees only PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TZ, TMPDIR, SHELL and HOIST_ENV of your environment; list any other variable it needs (cloud credentials) in `[env.NAME.provision] pass_env`"));
     }
     let hosts = parse_hosts(&output.output).map_err(|error| {
         error

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::hostside::exec;
+use crate::known_secrets::KnownSecrets;
 use crate::ops::command_run::{CommandRun, first_line};
 use crate::ops::config_render::{self, ConfigSnapshot};
 use crate::ops::context::Context;
@@ -63,14 +64,16 @@ pub fn release(ctx: &Context<'_>, options: &ReleaseOptions) -> Result<CommandOut
 pub fn prepare(ctx: &Context<'_>, env: &EnvName) -> Result<PreparedRelease> {
     for command in &ctx.spec.build.steps {
         ctx.progress.note(&format!("build: {command}"));
-        let output = exec::run_shell(&ctx.spec_dir, command, &[])?;
+        let output =
+            exec::run_controller_shell(&ctx.spec_dir, command, &[], &ctx.spec.build.pass_env)?;
         if output.status != 0 {
             return Err(Error::failed(format!(
                 "build step `{command}` exited with status {}",
                 output.status
             ))
             .cause(tail(&output.output, 20))
-            .hint("run the build step by hand in the spec's directory to see why"));
+            .hint("run the build step by hand in the spec's directory to see why")
+            .hint("build steps see only PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TZ, TMPDIR and SHELL of your environment; list any other variable they need in `[build] pass_env`"));
         }
     }
     let tree = SourceTree::collect(&ctx.spec_dir, &ctx.spec.build)?;
@@ -120,7 +123,8 @@ pub(crate) fn release_step(
     });
     record_host_results(run, "upload", &uploaded)?;
     if let Err(error) = uploaded.ok() {
-        let reason = first_line(&error.to_string());
+        // The reason goes into each host's release.json, past the store's masking.
+        let reason = KnownSecrets::process().mask_owned(first_line(&error.to_string()));
         fleet::across(&run.hosts, parallel, |_, handle| {
             handle.host.mark_failed(&id, &reason)
         });

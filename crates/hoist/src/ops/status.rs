@@ -121,7 +121,7 @@ pub fn status(ctx: &Context<'_>, options: &StatusOptions) -> Result<EnvStatus> {
         status: None,
         limit: 1,
     };
-    let last_command = ctx.store.commands(&filter)?.into_iter().next();
+    let last_command = crate::ops::commands::list(ctx, &filter)?.into_iter().next();
     let url = ctx.service_url(&options.env);
     Ok(EnvStatus {
         summary,

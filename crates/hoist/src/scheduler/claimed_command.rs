@@ -88,6 +88,10 @@ impl ClaimedCommandRun<'_> {
             Err(error) => return self.refuse(first_line(&error.to_string())),
         };
         let spec = reloaded.as_deref().unwrap_or(&self.session.spec);
+        // A secret the spec named since the daemon started is masked too.
+        self.session
+            .known_secrets
+            .learn(&spec.spec, &self.session.secrets);
         let mut ctx = self.session.context();
         ctx.spec = &spec.spec;
         ctx.spec_dir = spec.dir.clone();

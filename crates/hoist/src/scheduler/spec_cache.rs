@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use crate::cli::session::{LoadedSpec, load_spec};
+use crate::cli::session::{LoadedSpec, SpecProblems, load_spec_reporting};
 use crate::error::Result;
 
 #[derive(Debug)]
@@ -47,7 +47,11 @@ impl SpecCache {
         {
             return Ok(Some(Arc::clone(spec)));
         }
-        let spec = Arc::new(load_spec(Some(&self.path))?);
+        // Its problems go into a command's one-line error: all of them on that line.
+        let spec = Arc::new(load_spec_reporting(
+            Some(&self.path),
+            SpecProblems::OneLine,
+        )?);
         if let Some(now) = now {
             *reloaded = Some((now, Arc::clone(&spec)));
         }

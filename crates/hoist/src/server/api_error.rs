@@ -136,12 +136,16 @@ pub fn code_of(status: StatusCode) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Every error answer passes here: known secret values never leave in one.
+        let known = crate::known_secrets::KnownSecrets::process();
+        let message = known.mask(&self.message);
+        let hint = self.hint.as_deref().map(|hint| known.mask(hint));
         let body = Body {
             error: Shape {
                 status: self.status.as_u16(),
                 code: self.code,
-                message: &self.message,
-                hint: self.hint.as_deref(),
+                message: &message,
+                hint: hint.as_deref(),
             },
         };
         let mut response = (self.status, Json(body)).into_response();
@@ -155,7 +159,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// One line on the server's stderr.
+/// One line on the server's stderr, known secret values masked.
 pub fn log(line: &str) {
+    let line = crate::known_secrets::KnownSecrets::process().mask(line);
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

@@ -9,6 +9,7 @@ fn build(upload: &[&str], upload_version: Option<&str>, exclude: &[&str]) -> Bui
         upload: upload.iter().map(PathBuf::from).collect(),
         upload_version: upload_version.map(PathBuf::from),
         exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
+        pass_env: Vec::new(),
     }
 }
 

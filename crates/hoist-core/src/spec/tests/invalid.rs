@@ -425,3 +425,21 @@ fn renders_a_parsed_problem_exactly() {
         "error: unknown key `prot` in `[service]`\n  --> Hoist.toml:7:1\n   |\n 7 | prot = 8080\n   | ^^^^\nhint: did you mean `port`?\n"
     );
 }
+
+#[test]
+fn pass_env_takes_variable_names_once_and_none_of_hoists() {
+    let text =
+        with("[build]\npass_env = [\"NPM_TOKEN\", \"bad-name\", \"HOIST_TOKEN\", \"NPM_TOKEN\"]");
+    let (diagnostic, at) = problem(&text, "invalid variable name `bad-name` in `pass_env`");
+    assert_eq!(at, "\"bad-name\"");
+    assert!(diagnostic.hint.is_some());
+    let (_, at) = problem(
+        &text,
+        "`HOIST_TOKEN` cannot be passed: `HOIST_*` variables are hoist's own",
+    );
+    assert_eq!(at, "\"HOIST_TOKEN\"");
+    problem(&text, "`NPM_TOKEN` is listed twice in `pass_env`");
+
+    let text = with_env("[env.dev.provision]\ncommand = \"tofu output -json\"\npass_env = \"AWS\"");
+    problem(&text, "`pass_env` must be a list of strings");
+}

@@ -56,6 +56,7 @@ pub(super) fn env_with_defaults(hosts: Vec<super::HostSpec>) -> super::EnvSpec {
             canary: super::defaults::CANARY,
         },
         provision_command: None,
+        provision_pass_env: Vec::new(),
         keep_releases: super::defaults::KEEP_RELEASES,
         vars: std::collections::BTreeMap::new(),
         secrets: Vec::new(),

@@ -263,6 +263,10 @@ fn schema_refuses_what_the_parser_refuses_in_ssh_environments() {
             "/env/prod/provision/shell: not allowed",
         ),
         (prod("jump = 1"), "/env/prod/jump: integer is not string"),
+        (
+            prod("provision = { command = \"x\", pass_env = \"AWS_KEY\" }"),
+            "/env/prod/provision/pass_env: string is not array",
+        ),
     ] {
         assert!(Spec::parse(&text).is_err(), "{text}");
         let mut problems = Vec::new();

@@ -33,6 +33,7 @@ keep_releases = 3
 
 [env.prod.provision]
 command = "tofu output -json hosts"
+pass_env = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
 "#;
 
 /// `[app]` and an `[env.prod]` table holding `lines`.
@@ -91,6 +92,10 @@ fn full_ssh_environment_parses_to_the_expected_struct() {
             canary: 1,
         },
         provision_command: Some("tofu output -json hosts".to_owned()),
+        provision_pass_env: vec![
+            "AWS_ACCESS_KEY_ID".to_owned(),
+            "AWS_SECRET_ACCESS_KEY".to_owned(),
+        ],
         keep_releases: 3,
         ..env_with_defaults(Vec::new())
     };

@@ -14,6 +14,7 @@ name = "hello"
 
 [build]
 steps = ["make dist"]
+pass_env = ["NPM_TOKEN"]
 upload = ["app.py", "static"]
 exclude = ["*.pyc", "tmp/"]
 
@@ -75,6 +76,7 @@ fn full_spec_parses_to_the_expected_struct() {
             upload: paths(&["app.py", "static"]),
             upload_version: None,
             exclude: vec!["*.pyc".to_owned(), "tmp/".to_owned()],
+            pass_env: vec!["NPM_TOKEN".to_owned()],
         },
         hooks: Hooks {
             post_upload: vec!["python3 -m compileall -q .".to_owned()],
@@ -124,6 +126,7 @@ fn defaults_apply_to_a_minimal_spec() {
             upload: paths(&["."]),
             upload_version: None,
             exclude: Vec::new(),
+            pass_env: Vec::new(),
         }
     );
     assert_eq!(spec.hooks, Hooks::default());

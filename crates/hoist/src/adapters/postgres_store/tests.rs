@@ -9,6 +9,7 @@ use hoist_core::{Action, CommandStatus, EnvState};
 use super::migrations::MIGRATIONS;
 use super::test_server::TestServer;
 use super::*;
+use crate::adapters::secret_box::SecretKey;
 use crate::adapters::store_contract::{at, env, store_contract_tests};
 use crate::error::ErrorKind;
 
@@ -32,10 +33,91 @@ pub(super) fn admin(url: &str) -> Result<postgres::Client, postgres::Error> {
     postgres::Client::connect(url, postgres::NoTls)
 }
 
+/// A store with a key of its own, as a controller given `HOIST_SECRET_KEY` opens it.
+pub(super) fn keyed(url: &str) -> Result<PostgresStore> {
+    PostgresStore::open_with(url, SecretKeeper::given(SecretKey::generate()?))
+}
+
 #[test]
 fn contract_holds() -> TestResult {
     let url = TestServer::shared().fresh_database();
-    store_contract_tests(&PostgresStore::open(&url)?);
+    store_contract_tests(&keyed(&url)?);
+    Ok(())
+}
+
+fn hook(secret: &str) -> Result<NewWebhook, Box<dyn std::error::Error>> {
+    Ok(NewWebhook {
+        url: "http://127.0.0.1:9/hook".parse()?,
+        env: None,
+        kinds: Vec::new(),
+        secret: crate::ports::webhook_store::HookSecret::new(secret.to_owned()),
+        created_by: "alice@ci-7".to_owned(),
+        created_at: at(0),
+    })
+}
+
+#[test]
+fn webhook_secrets_are_sealed_and_need_the_shared_key() -> TestResult {
+    let url = TestServer::shared().fresh_database();
+    let key = SecretKey::generate()?;
+    let store = PostgresStore::open_with(&url, SecretKeeper::given(key.clone()))?;
+    store.add_webhook(&hook("pg-hook-secret-0123456789")?)?;
+    let stored: String = admin(&url)?
+        .query_one("SELECT secret FROM webhooks", &[])?
+        .get(0);
+    assert!(
+        stored.starts_with("sealed:v1:") && !stored.contains("pg-hook-secret"),
+        "{stored}"
+    );
+    // Another controller with the same key reads it; one without a key is told what to do.
+    let same = PostgresStore::open_with(&url, SecretKeeper::given(key))?;
+    assert_eq!(
+        same.webhooks()?[0].secret.expose(),
+        "pg-hook-secret-0123456789"
+    );
+    let without = PostgresStore::open(&url)?;
+    let error = without.webhooks().err().ok_or("expected an error")?;
+    assert!(error.to_string().contains("HOIST_SECRET_KEY"), "{error}");
+    assert!(
+        error
+            .hints
+            .iter()
+            .any(|hint| hint.contains("openssl rand -hex 32"))
+    );
+    let error = without
+        .add_webhook(&hook("another-secret-0123456789")?)
+        .err()
+        .ok_or("expected an error")?;
+    assert!(error.to_string().contains("HOIST_SECRET_KEY"), "{error}");
+    let other = PostgresStore::open_with(&url, SecretKeeper::given(SecretKey::generate()?))?;
+    let error = other.webhooks().err().ok_or("expected an error")?;
+    assert!(error.to_string().contains("does not open"), "{error}");
+    Ok(())
+}
+
+#[test]
+fn secrets_an_older_hoist_kept_in_clear_are_sealed_when_a_keyed_store_opens() -> TestResult {
+    let url = TestServer::shared().fresh_database();
+    // An older hoist wrote the secret as is; a store without a key still reads it.
+    PostgresStore::open(&url)?;
+    admin(&url)?.execute(
+        "INSERT INTO webhooks (url, env, kinds, secret, created_by, created_at, after_event_id) \
+         VALUES ('http://127.0.0.1:9/old', NULL, '[]', 'clear-old-secret-0123', 'bob', 0, 0)",
+        &[],
+    )?;
+    assert_eq!(
+        PostgresStore::open(&url)?.webhooks()?[0].secret.expose(),
+        "clear-old-secret-0123"
+    );
+    let store = keyed(&url)?;
+    let stored: String = admin(&url)?
+        .query_one("SELECT secret FROM webhooks", &[])?
+        .get(0);
+    assert!(stored.starts_with("sealed:v1:"), "{stored}");
+    assert_eq!(
+        store.webhooks()?[0].secret.expose(),
+        "clear-old-secret-0123"
+    );
     Ok(())
 }
 

@@ -54,6 +54,28 @@ pub(super) fn webhooks(client: &mut Client) -> Outcome<Vec<Webhook>> {
         .collect()
 }
 
+/// The hooks whose secret an older hoist stored in clear: (id, url, secret).
+pub(super) fn clear_secrets(client: &mut Client) -> Outcome<Vec<(i64, String, String)>> {
+    client
+        .query(
+            "SELECT id, url, secret FROM webhooks WHERE secret NOT LIKE 'sealed:%' ORDER BY id",
+            &[],
+        )?
+        .iter()
+        .map(|row| Ok((value(row, "id")?, value(row, "url")?, value(row, "secret")?)))
+        .collect()
+}
+
+/// Replaces hook `id`'s secret with `sealed` if it is still `clear` (another controller may
+/// have sealed it meanwhile).
+pub(super) fn seal_secret(client: &mut Client, id: i64, clear: &str, sealed: &str) -> Outcome<()> {
+    client.execute(
+        "UPDATE webhooks SET secret = $1 WHERE id = $2 AND secret = $3",
+        &[&sealed, &id, &clear],
+    )?;
+    Ok(())
+}
+
 pub(super) fn remove_webhook(client: &mut Client, id: i64) -> Outcome<bool> {
     // The deliveries go with it (ON DELETE CASCADE).
     Ok(client.execute("DELETE FROM webhooks WHERE id = $1", &[&id])? > 0)

@@ -312,3 +312,68 @@ fn two_runners_never_both_start_a_command() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn webhook_secrets_are_sealed_with_a_private_key_file_beside_the_store() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::ports::webhook_store::{HookSecret, NewWebhook};
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(".hoist").join("state.db");
+    let hook = |url: &str, secret: &str| -> Result<NewWebhook, Box<dyn std::error::Error>> {
+        Ok(NewWebhook {
+            url: url.parse()?,
+            env: None,
+            kinds: Vec::new(),
+            secret: HookSecret::new(secret.to_owned()),
+            created_by: "alice@ci-7".to_owned(),
+            created_at: at(0),
+        })
+    };
+    {
+        let store = SqliteStore::open(&path)?;
+        assert!(!key_file(&path).exists(), "made only when needed");
+        store.add_webhook(&hook("http://127.0.0.1:9/a", "sqlite-hook-secret-0123")?)?;
+    }
+    let key = key_file(&path);
+    assert_eq!(std::fs::metadata(&key)?.permissions().mode() & 0o777, 0o600);
+    let stored: String =
+        Connection::open(&path)?.query_row("SELECT secret FROM webhooks", [], |row| row.get(0))?;
+    assert!(stored.starts_with("sealed:v1:"), "{stored}");
+
+    // A row an older hoist wrote in clear is sealed the next time the store opens.
+    Connection::open(&path)?.execute(
+        "INSERT INTO webhooks (url, env, kinds, secret, created_by, created_at, after_event_id) \
+         VALUES ('http://127.0.0.1:9/old', NULL, '[]', 'clear-old-secret-0123', 'bob', 0, 0)",
+        [],
+    )?;
+    let store = SqliteStore::open(&path)?;
+    let secrets: Vec<String> = Connection::open(&path)?
+        .prepare("SELECT secret FROM webhooks ORDER BY id")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    assert!(
+        secrets.iter().all(|s| s.starts_with("sealed:v1:")),
+        "{secrets:?}"
+    );
+    let hooks = store.webhooks()?;
+    assert_eq!(
+        hooks
+            .iter()
+            .map(|hook| hook.secret.expose())
+            .collect::<Vec<_>>(),
+        ["sqlite-hook-secret-0123", "clear-old-secret-0123"]
+    );
+    drop(store);
+    let bytes: Vec<u8> = ["state.db", "state.db-wal"]
+        .iter()
+        .flat_map(|file| std::fs::read(dir.path().join(".hoist").join(file)).unwrap_or_default())
+        .collect();
+    for secret in ["sqlite-hook-secret-0123", "clear-old-secret-0123"] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "`{secret}` is in the database files"
+        );
+    }
+    Ok(())
+}

@@ -59,6 +59,32 @@ pub(super) fn webhooks(connection: &Connection) -> Outcome<Vec<Webhook>> {
     Ok(hooks)
 }
 
+/// The hooks whose secret an older hoist stored in clear: (id, url, secret).
+pub(super) fn clear_secrets(connection: &Connection) -> Outcome<Vec<(i64, String, String)>> {
+    let rows = connection
+        .prepare_cached(
+            "SELECT id, url, secret FROM webhooks WHERE secret NOT LIKE 'sealed:%' ORDER BY id",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Replaces hook `id`'s secret with `sealed` if it is still `clear` (another process may have
+/// sealed it meanwhile).
+pub(super) fn seal_secret(
+    connection: &Connection,
+    id: i64,
+    clear: &str,
+    sealed: &str,
+) -> Outcome<()> {
+    connection.execute(
+        "UPDATE webhooks SET secret = ?1 WHERE id = ?2 AND secret = ?3",
+        rusqlite::params![sealed, id, clear],
+    )?;
+    Ok(())
+}
+
 pub(super) fn remove_webhook(connection: &Connection, id: i64) -> Outcome<bool> {
     // The deliveries go with it (ON DELETE CASCADE; foreign keys are on).
     Ok(connection.execute("DELETE FROM webhooks WHERE id = ?1", [id])? > 0)

@@ -71,6 +71,7 @@ fn print_event(event: &Event, printer: Printer) -> Result<()> {
     } else {
         render(event)
     };
+    let line = crate::known_secrets::KnownSecrets::process().mask(&line);
     writeln!(std::io::stdout().lock(), "{line}")
         .map_err(|error| Error::internal("cannot write to stdout").cause(error))
 }

@@ -159,5 +159,6 @@ fn finish(command: &CommandRecord, printer: Printer) -> Result<()> {
 }
 
 fn progress(line: &str) {
+    let line = crate::known_secrets::KnownSecrets::process().mask(line);
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

@@ -47,6 +47,7 @@ fn setup() -> Setup {
             upload: Vec::new(),
             upload_version: None,
             exclude: Vec::new(),
+            pass_env: Vec::new(),
         },
     )
     .unwrap();

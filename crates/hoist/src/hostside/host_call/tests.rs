@@ -348,6 +348,7 @@ fn dispatch_runs_host_operations_on_the_root() {
         upload: Vec::new(),
         upload_version: None,
         exclude: Vec::new(),
+        pass_env: Vec::new(),
     };
     let tree = SourceTree::collect(&source, &build).unwrap();
     let prepare = HostRequest::PrepareUpload {

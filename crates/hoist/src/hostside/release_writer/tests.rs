@@ -33,6 +33,7 @@ fn collect(source: &Path) -> SourceTree {
         upload: Vec::new(),
         upload_version: None,
         exclude: Vec::new(),
+        pass_env: Vec::new(),
     };
     SourceTree::collect(source, &build).unwrap()
 }

@@ -178,10 +178,12 @@ pub async fn reschedule(
 }
 
 fn existing(ctx: &Context<'_>, id: i64) -> ApiResult<CommandRecord> {
-    ctx.store.command(id)?.ok_or_else(|| {
+    let command = ctx.store.command(id)?.ok_or_else(|| {
         ApiError::not_found(format!("no command with id {id}"))
             .hint("list commands with `GET /api/commands`")
-    })
+    })?;
+    // One whose runner died on this machine is answered (and recorded) `interrupted`.
+    Ok(crate::ops::liveness::settled(ctx, command)?)
 }
 
 fn acting_on(command: &CommandRecord) -> Need {
