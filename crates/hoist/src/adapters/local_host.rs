@@ -8,6 +8,7 @@ use hoist_core::{HostAddress, ReleaseId};
 
 use crate::error::{Error, Result};
 use crate::hostside::layout::Layout;
+use crate::hostside::process_runtime::configured_variables;
 use crate::hostside::{audit_log, exec, lock_file, release_writer};
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, Host, HostFacts, HostReleases, LockHolder, LockOutcome,
@@ -94,7 +95,10 @@ impl Host for LocalHost {
             ))
             .hint("`hoist releases list ENV` shows the releases on each host"));
         }
-        exec::run_shell(&cwd, command, env)
+        // The service's configuration first, hoist's own variables over it.
+        let mut variables = configured_variables(self.layout.root())?;
+        variables.extend(env.iter().cloned());
+        exec::run_hook_shell(&cwd, command, &variables)
     }
 
     fn mark_ready(&self, id: &ReleaseId) -> Result<()> {

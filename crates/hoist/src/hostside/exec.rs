@@ -18,6 +18,14 @@ pub fn run_shell(cwd: &Path, command: &str, env: &[(String, String)]) -> Result<
     run(cwd, command, env, None)
 }
 
+/// A hook (`post_upload`, `stop`, `start`, `refresh`) or `hoist exec`'s command on a host:
+/// like a controller-side command it inherits only the basics of hoist's environment (on a
+/// `local:` host that is the controller's, which holds credentials the hook has no business
+/// reading); `env` (the root's configured variables and hoist's `HOIST_*`) is added as given.
+pub fn run_hook_shell(cwd: &Path, command: &str, env: &[(String, String)]) -> Result<ExecOutput> {
+    run(cwd, command, env, Some(&[]))
+}
+
 /// `run_shell` for a command the spec runs on the controller (`[build] steps`, the
 /// provision command): of hoist's own environment it inherits only what
 /// `hoist_core::controller_env::passes` lets through (the basics and `pass_env`); `env`

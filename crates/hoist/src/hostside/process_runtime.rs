@@ -130,7 +130,7 @@ pub(crate) fn mark(root: &Path, slot: Slot) -> Result<String> {
 }
 
 /// `config/env` (written by configure), or nothing if it does not exist.
-fn configured_variables(root: &Path) -> Result<Vec<(String, String)>> {
+pub(crate) fn configured_variables(root: &Path) -> Result<Vec<(String, String)>> {
     let path = root.join("config").join("env");
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
