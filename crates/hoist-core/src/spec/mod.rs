@@ -19,6 +19,7 @@ mod parse;
 mod problems;
 mod schema;
 mod section;
+mod service_logs;
 mod ssh_options;
 mod starter;
 mod suggest;
@@ -91,6 +92,10 @@ pub struct Service {
     pub proxy: Proxy,
     /// How long the old blue-green instance may finish its requests before it is stopped.
     pub drain: Duration,
+    /// `log_max`: an instance's log is rotated when it would grow past this many bytes.
+    pub log_max: u64,
+    /// `log_keep`: rotated log files kept (`NAME.log.1` … `NAME.log.N`).
+    pub log_keep: u32,
 }
 
 /// `[config] templates = ["deploy/app.ini.j2"]`: minijinja templates rendered at configure

@@ -24,6 +24,8 @@ const SERVICE_KEYS: &[&str] = &[
     "proxy",
     "drain",
     "nginx",
+    "log_max",
+    "log_keep",
 ];
 const CONFIG_KEYS: &[&str] = &["templates"];
 const STRATEGIES: &[&str] = &["recreate", "blue-green"];
@@ -231,6 +233,7 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         .section("health", problems)
         .map(|health| super::health::read_health(&health, problems));
     let (proxy, drain) = super::traffic::read_traffic(section, app, strategy, problems);
+    let (log_max, log_keep) = super::service_logs::read_log_settings(section, problems);
     Service {
         command,
         port,
@@ -239,6 +242,8 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         health,
         proxy,
         drain,
+        log_max,
+        log_keep,
     }
 }
 

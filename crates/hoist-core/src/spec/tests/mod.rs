@@ -3,6 +3,7 @@
 
 mod health;
 mod invalid;
+mod logs;
 mod schema;
 mod ssh;
 mod traffic;
