@@ -106,10 +106,10 @@ mod tests {
         #[test]
         fn each_source_keeps_its_own_order(times in any_sources()) {
             let merged = merge_by_time(sources_of(times.clone()), time);
-            for source in 0..times.len() {
+            for (source, source_times) in times.iter().enumerate() {
                 let positions: Vec<usize> =
                     merged.iter().filter(|l| l.0 == source).map(|l| l.1).collect();
-                let in_order: Vec<usize> = (0..times[source].len()).collect();
+                let in_order: Vec<usize> = (0..source_times.len()).collect();
                 prop_assert_eq!(positions, in_order);
             }
         }
