@@ -160,10 +160,17 @@ pub enum HostRequest {
         health: WireHealth,
         release: ReleaseId,
     },
+    /// → `LogPage`: lines of the service logs.
+    ServiceLogs {
+        query: crate::ports::service_logs::LogQuery,
+    },
+    /// → the live release `hoist host exec` will run in; refused when there is none. Asked
+    /// before the exec, so a host whose hoist predates `exec` gets this one installed.
+    ExecTarget,
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 32] = [
+pub const OPS: [&str; 34] = [
     "version",
     "provision",
     "lock",
@@ -196,6 +203,8 @@ pub const OPS: [&str; 32] = [
     "runtime_log_tail",
     "probe_wait_healthy",
     "probe_once",
+    "service_logs",
+    "exec_target",
 ];
 
 /// Reads a request from `input` and runs it; a request that does not parse (bad JSON, an

@@ -112,5 +112,9 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
             Health::try_from(health)
                 .map(|health| WireProbeAnswer::from(probe.probe_once(port, &health, &release))),
         ),
+        Request::ServiceLogs { query } => Response::from_result(host.service_logs(&query)),
+        Request::ExecTarget => {
+            Response::from_result(crate::hostside::live_exec::live_release(host.layout()))
+        }
     }
 }
