@@ -20,6 +20,19 @@ pub fn short_labels(addresses: &[HostAddress]) -> Vec<String> {
         .collect()
 }
 
+/// The labels padded to the widest, so prefixes line up.
+pub fn aligned(labels: Vec<String>) -> Vec<String> {
+    let width = labels
+        .iter()
+        .map(|label| label.chars().count())
+        .max()
+        .unwrap_or(0);
+    labels
+        .into_iter()
+        .map(|label| format!("{label:<width$}"))
+        .collect()
+}
+
 fn short_label(address: &HostAddress) -> String {
     match address {
         HostAddress::Local { .. } => "local".to_owned(),
@@ -43,6 +56,12 @@ mod tests {
             vec!["web1", "web2", "2001:db8::1"]
         );
         assert_eq!(labels(&["local:/srv/app"]), vec!["local"]);
+    }
+
+    #[test]
+    fn aligned_labels_share_a_width() {
+        let labels = vec!["web1".to_owned(), "db".to_owned(), "é".to_owned()];
+        assert_eq!(aligned(labels), vec!["web1", "db  ", "é   "]);
     }
 
     #[test]

@@ -20,11 +20,11 @@ use crate::hostside::host_call::{
     HostRequest, HostResponse, WireConfigFile, WireExecDir, WireExecOutput, WireLockOutcome,
     WireReleases, host_argv, installed_binary,
 };
+use crate::hostside::live_exec;
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, Host, HostFacts, HostReleases, LockHolder, LockOutcome,
     NewRelease, UploadReport,
 };
-use crate::hostside::live_exec;
 use crate::ports::service_logs::{ExecStream, LogPage, LogQuery};
 use crate::ports::{HostHandle, HostTarget};
 use crate::source_tree::SourceTree;
@@ -408,8 +408,7 @@ impl Host for RemoteHost {
         words.extend(command.iter().map(String::as_str));
         let child = self.transport.spawn(&self.argv(&words)?)?;
         let status = live_exec::stream_child(child, output).map_err(|error| {
-            Error::internal(format!("cannot read the output from `{}`", self.address))
-                .cause(error)
+            Error::internal(format!("cannot read the output from `{}`", self.address)).cause(error)
         })?;
         Ok(live_exec::exit_code(status))
     }

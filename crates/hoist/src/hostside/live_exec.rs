@@ -70,11 +70,8 @@ pub fn command(
 /// The release `live` points at; an error when there is none.
 pub fn live_release(layout: &Layout) -> Result<ReleaseId> {
     layout.live()?.ok_or_else(|| {
-        Error::failed(format!(
-            "no live release in `{}`",
-            layout.root().display()
-        ))
-        .hint("deploy first: `hoist deploy ENV`")
+        Error::failed(format!("no live release in `{}`", layout.root().display()))
+            .hint("deploy first: `hoist deploy ENV`")
     })
 }
 
@@ -159,11 +156,17 @@ pub fn stream_child(
     let pipes: [(ExecStream, Option<Box<dyn Read + Send>>); 2] = [
         (
             ExecStream::Stdout,
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ),
         (
             ExecStream::Stderr,
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ),
     ];
     let (sender, chunks) = mpsc::channel::<(ExecStream, Vec<u8>)>();
@@ -214,11 +217,7 @@ mod tests {
         std::fs::create_dir_all(layout.release_dir(&release)).unwrap();
         std::fs::create_dir_all(layout.config_dir()).unwrap();
         std::fs::write(layout.config_dir().join("env"), env_file).unwrap();
-        std::os::unix::fs::symlink(
-            format!("releases/{release}"),
-            layout.live_link(),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink(format!("releases/{release}"), layout.live_link()).unwrap();
         (temp, layout, release)
     }
 

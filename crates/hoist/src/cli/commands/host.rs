@@ -1,4 +1,4 @@
-//! `hoist host --root ROOT call|serve|receive ID`: the host side of a remote host, run by the
+//! `hoist host --root ROOT call|serve|receive ID|exec`: the host side of a remote host, run by the
 //! controller over its transport. Hidden: people never type it. The answer is always one
 //! `HostResponse` line on stdout, and the exit code is the error's, as for any command.
 
@@ -6,13 +6,18 @@ use std::io::{Read, Write};
 
 use crate::cli::args::{HostArgs, HostCommand};
 use crate::error::{Error, Result};
-use crate::hostside::file_stream;
 use crate::hostside::host_call::{self, HostResponse};
 use crate::hostside::layout::Layout;
+use crate::hostside::{file_stream, live_exec};
 
 pub fn exec(args: &HostArgs) -> Result<()> {
     let response = match &args.command {
         HostCommand::Serve => return serve(&args.root),
+        HostCommand::Exec {
+            env,
+            release,
+            command,
+        } => return exec_live(&args.root, env, release.as_ref(), command),
         HostCommand::Call => {
             let mut input = Vec::new();
             match std::io::stdin().lock().read_to_end(&mut input) {
@@ -49,6 +54,25 @@ pub fn exec(args: &HostArgs) -> Result<()> {
         // For the exit code; the controller reads the response above.
         HostResponse::Error(error) => Err(error.into()),
     }
+}
+
+/// `hoist host exec`: the command gets this process's stdout and stderr (ssh carries them
+/// to the controller), and its exit status becomes this process's.
+fn exec_live(
+    root: &std::path::Path,
+    env: &hoist_core::EnvName,
+    release: Option<&hoist_core::ReleaseId>,
+    argv: &[String],
+) -> Result<()> {
+    if !root.is_absolute() {
+        return Err(Error::failed(format!(
+            "the deploy root `{}` is not an absolute path",
+            root.display()
+        )));
+    }
+    let command = live_exec::command(&Layout::open(root), env, release, argv)?;
+    let status = live_exec::run_inheriting(command)?;
+    std::process::exit(status.clamp(0, 255));
 }
 
 /// One session: a request per line on stdin, its response as one line on stdout, until

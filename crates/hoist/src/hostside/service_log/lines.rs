@@ -85,10 +85,10 @@ impl<'f> LineReader<'f> {
         let buffered = self.buffer.len();
         self.buffer.resize(buffered + CHUNK, 0);
         let read = loop {
-            match self
-                .file
-                .read_at(&mut self.buffer[buffered..], self.position + buffered as u64)
-            {
+            match self.file.read_at(
+                &mut self.buffer[buffered..],
+                self.position + buffered as u64,
+            ) {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 other => break other?,
             }

@@ -141,7 +141,14 @@ mod tests {
         assert_eq!(parse_file_name("r1.log"), Some(("r1", 0)));
         assert_eq!(parse_file_name("r1.log.2"), Some(("r1", 2)));
         assert_eq!(parse_file_name("a.b.log.10"), Some(("a.b", 10)));
-        for other in ["r1.log.", "r1.log.x", "r1.txt", "r1.log.0", "r1.log.tmp", "log"] {
+        for other in [
+            "r1.log.",
+            "r1.log.x",
+            "r1.txt",
+            "r1.log.0",
+            "r1.log.tmp",
+            "log",
+        ] {
             assert_eq!(parse_file_name(other), None, "{other}");
         }
     }

@@ -66,7 +66,9 @@ fn compile_grep(pattern: Option<&str>) -> Result<Option<Regex>> {
             Regex::new(pattern).map_err(|error| {
                 Error::failed(format!("`{pattern}` is not a regular expression"))
                     .cause(error)
-                    .hint("`--grep` takes a regular expression like `error|warn` or `GET /api/\\d+`")
+                    .hint(
+                        "`--grep` takes a regular expression like `error|warn` or `GET /api/\\d+`",
+                    )
             })
         })
         .transpose()
@@ -81,7 +83,9 @@ struct Filter<'a> {
 impl Filter<'_> {
     fn admits(&self, line: &ServiceLogLine) -> bool {
         self.since.is_none_or(|since| line.at >= since)
-            && self.grep.is_none_or(|grep| grep.is_match(line.text.as_str()))
+            && self
+                .grep
+                .is_none_or(|grep| grep.is_match(line.text.as_str()))
     }
 }
 

@@ -66,7 +66,9 @@ fn records_round_trip_through_the_file() {
     writer
         .write_line(LogStream::Hoist, b"starting release r1", at(0))
         .unwrap();
-    writer.write_line(LogStream::Out, b"hello\n", at(1)).unwrap();
+    writer
+        .write_line(LogStream::Out, b"hello\n", at(1))
+        .unwrap();
     writer
         .write_line(LogStream::Err, b"a\tb\r\nsecond", at(2))
         .unwrap();
@@ -253,9 +255,15 @@ fn a_new_log_is_read_whole_by_a_follower() {
     first.write_line(LogStream::Out, b"old", at(0)).unwrap();
     let cursor = the_end(&dir);
     let mut second = ServiceLogWriter::open(&dir.join("r2.log"), 1 << 20, 3).unwrap();
-    second.write_line(LogStream::Out, b"new one", at(5)).unwrap();
-    second.write_line(LogStream::Out, b"new two", at(6)).unwrap();
-    first.write_line(LogStream::Out, b"old again", at(7)).unwrap();
+    second
+        .write_line(LogStream::Out, b"new one", at(5))
+        .unwrap();
+    second
+        .write_line(LogStream::Out, b"new two", at(6))
+        .unwrap();
+    first
+        .write_line(LogStream::Out, b"old again", at(7))
+        .unwrap();
     let (lines, _) = read_after(&dir, cursor);
     assert_eq!(texts(&lines), ["new one", "new two", "old again"]);
     assert_eq!(lines[0].log, "r2");
@@ -322,7 +330,10 @@ fn since_skips_files_last_written_before_it() {
     write_numbered(&mut writer, 0..20);
     // Lines timed after their file was last written cannot be: this shows the file was
     // never read.
-    let rotated = fs::File::options().write(true).open(dir.join("r1.log.1")).unwrap();
+    let rotated = fs::File::options()
+        .write(true)
+        .open(dir.join("r1.log.1"))
+        .unwrap();
     rotated
         .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000))
         .unwrap();
@@ -355,8 +366,10 @@ fn raw_lines_of_older_hoists_are_timed_by_what_comes_before() {
         .iter()
         .map(|l| (l.at.to_string(), l.stream, l.text.as_str()))
         .collect();
-    let first_start = "starting release r1 on port 8080 at 2026-12-05T10:00:00.5Z: exec python3 app.py";
-    let second_start = "starting release r1 on port 8080 at 2026-12-05T11:00:00Z: exec python3 app.py";
+    let first_start =
+        "starting release r1 on port 8080 at 2026-12-05T10:00:00.5Z: exec python3 app.py";
+    let second_start =
+        "starting release r1 on port 8080 at 2026-12-05T11:00:00Z: exec python3 app.py";
     assert_eq!(
         shown,
         vec![
@@ -370,9 +383,17 @@ fn raw_lines_of_older_hoists_are_timed_by_what_comes_before() {
                 LogStream::Hoist,
                 first_start
             ),
-            ("2026-12-05T10:00:00.5Z".to_owned(), LogStream::Out, "listening"),
+            (
+                "2026-12-05T10:00:00.5Z".to_owned(),
+                LogStream::Out,
+                "listening"
+            ),
             ("2026-12-05T10:00:00.5Z".to_owned(), LogStream::Out, "GET /"),
-            ("2026-12-05T11:00:00Z".to_owned(), LogStream::Hoist, second_start),
+            (
+                "2026-12-05T11:00:00Z".to_owned(),
+                LogStream::Hoist,
+                second_start
+            ),
             (
                 "2026-12-05T11:00:00Z".to_owned(),
                 LogStream::Out,
@@ -387,7 +408,11 @@ fn an_unfinished_last_line_is_shown_only_when_asked_and_never_passed() {
     let (_temp, dir) = logs_dir();
     fs::create_dir_all(&dir).unwrap();
     let path = dir.join("r1.log");
-    fs::write(&path, "2026-12-05T10:00:00.000Z\tout\tdone\n2026-12-05T10:00:01.000Z\tout\tloadi").unwrap();
+    fs::write(
+        &path,
+        "2026-12-05T10:00:00.000Z\tout\tdone\n2026-12-05T10:00:01.000Z\tout\tloadi",
+    )
+    .unwrap();
     let whole = read(&dir, &LogQuery::default());
     assert_eq!(texts(&whole.lines), ["done"]);
     let with_partial = read(
