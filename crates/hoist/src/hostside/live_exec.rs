@@ -5,8 +5,13 @@
 //! its output through `run_streaming`; a remote one runs `hoist host --root R exec`, which
 //! hands its own stdout and stderr to the command (`run_inheriting`) for ssh to carry back.
 
-// The very parser instances read `config/env` with; the runtime keeps it private.
+// The very parser instances read `config/env` with. The runtime keeps it private (and is
+// being reworked), so it is compiled here a second time rather than copied.
 #[path = "process_runtime/env_file.rs"]
+#[expect(
+    clippy::duplicate_mod,
+    reason = "one parser for instances and exec: `process_runtime` does not export it"
+)]
 mod env_file;
 
 use std::io::{self, Read};

@@ -1,6 +1,7 @@
-//! `hoist host --root ROOT call|serve|receive ID|exec`: the host side of a remote host, run by the
-//! controller over its transport. Hidden: people never type it. The answer is always one
-//! `HostResponse` line on stdout, and the exit code is the error's, as for any command.
+//! `hoist host --root ROOT call|serve|receive ID|exec`: the host side of a remote host, run
+//! by the controller over its transport. Hidden: people never type it. The answer is one
+//! `HostResponse` line on stdout, and the exit code is the error's, as for any command —
+//! except for `exec`, whose stdout, stderr and exit status are the command's.
 
 use std::io::{Read, Write};
 

@@ -43,7 +43,7 @@ pub(super) fn list(dir: &Path) -> io::Result<Vec<LogFiles>> {
     let mut logs = Vec::with_capacity(names.len());
     for (name, mut paths) in names {
         // Highest index first: the oldest file.
-        paths.sort_by(|a, b| b.0.cmp(&a.0));
+        paths.sort_by_key(|(index, _)| std::cmp::Reverse(*index));
         let files = open_consistent(dir, &name, &paths)?;
         if !files.is_empty() {
             logs.push(LogFiles { name, files });
