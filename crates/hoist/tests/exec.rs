@@ -136,6 +136,15 @@ fn mistakes_are_named() {
     t.hoist(&["exec", "dev", "--in", "1h", "--", "true"])
         .code(1)
         .stderr_contains("cannot be scheduled");
+    t.hoist_with(
+        &["exec", "dev", "--", "true"],
+        &[
+            ("HOIST_SERVER", "http://127.0.0.1:9"),
+            ("HOIST_TOKEN", "hoist_x"),
+        ],
+    )
+    .code(1)
+    .stderr_contains("cannot go through `HOIST_SERVER`");
 }
 
 /// A line with its host prefix unpadded: `HOST | TEXT`.
@@ -207,4 +216,23 @@ fn exec_on_two_ssh_hosts_streams_each_with_its_name_and_the_worst_status() {
         ])
         .code(2);
     assert_eq!(one.stdout.lines().count(), 1, "{}", one.stdout);
+
+    // A host that cannot be reached fails the command before it runs anywhere.
+    tb.stop_host("h2");
+    let h1_ran = tb.dir().join("h1").join("srv/app/shared/ran");
+    t.hoist(&["exec", "fleet", "--", "touch", "/srv/app/shared/ran"])
+        .code(1)
+        .stderr_contains(&tb.hosts[1]);
+    assert!(!h1_ran.exists());
+    t.hoist(&[
+        "exec",
+        "fleet",
+        "--hosts",
+        &format!("root@{}", tb.hosts[0]),
+        "--",
+        "touch",
+        "/srv/app/shared/ran",
+    ])
+    .success();
+    assert!(h1_ran.exists());
 }

@@ -315,4 +315,17 @@ fn two_ssh_hosts_merge_by_time_with_their_names() {
     let line = wait_for(&lines, "followed over ssh");
     assert_eq!(host_of(&line), tb.hosts[1], "{line}");
     interrupt(follower);
+
+    // A host that cannot be reached is named; the others are still shown.
+    tb.stop_host("h2");
+    let partly = t.hoist(&["logs", "fleet", "--grep", "^tick"]).code(1);
+    assert_eq!(partly.stdout.lines().count(), 3, "{}", partly.stdout);
+    assert!(partly.stdout.lines().all(|l| host_of(l) == tb.hosts[0]));
+    assert!(
+        partly
+            .stderr
+            .contains(&format!("could not read the logs of {}", tb.hosts[1])),
+        "{}",
+        partly.stderr
+    );
 }

@@ -71,25 +71,20 @@ pub fn exec(
     let ran = run
         .connect_hosts()
         .and_then(|()| run.step("exec", None, |run| run_everywhere(run, options, on_line)));
-    let (command_id, hosts) = (
-        run.command.id,
-        match &ran {
-            Ok(hosts) => hosts.clone(),
-            Err(_) => Vec::new(),
-        },
-    );
+    let command_id = run.command.id;
+    let hosts = ran.as_ref().map(Vec::clone).unwrap_or_default();
     let exit_code = hosts
         .iter()
         .map(|host| host.status.unwrap_or(COULD_NOT_RUN))
         .max()
         .unwrap_or(0);
+    // Recorded as failed when a host did not exit 0; that is the command's own outcome,
+    // which the exit code tells, not an error of hoist's.
     let verdict = failure(&options.command, &hosts);
-    let failed_message = verdict.as_ref().map(|error| error.message.clone());
+    let verdict_message = verdict.as_ref().map(|error| error.message.clone());
     match run.finish(ran.and_then(|_| verdict.map_or(Ok(()), Err))) {
-        Ok(()) => {}
-        // The command ran and failed somewhere: recorded so, and the exit code says it.
-        Err(error) if Some(&error.message) == failed_message.as_ref() => {}
-        Err(error) => return Err(error),
+        Err(error) if Some(&error.message) != verdict_message.as_ref() => return Err(error),
+        _ => {}
     }
     Ok(ExecOutcome {
         command_id,

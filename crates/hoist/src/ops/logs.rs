@@ -119,7 +119,7 @@ pub fn logs(
         cursor: None,
         partial: follow.is_none(),
     };
-    let lines = read_round(ctx, &mut sources, &first, &mut report);
+    let lines = read_round(ctx, &mut sources, &first, true, &mut report);
     for line in keep_last(lines, options.lines) {
         on_line(&line)?;
     }
@@ -131,7 +131,7 @@ pub fn logs(
         };
         while !(follow.stop)() {
             std::thread::sleep(follow.interval);
-            for line in read_round(ctx, &mut sources, &next, &mut report) {
+            for line in read_round(ctx, &mut sources, &next, false, &mut report) {
                 on_line(&line)?;
             }
         }
@@ -141,17 +141,28 @@ pub fn logs(
 }
 
 /// Every host's lines after its cursor (all pages), merged by time; cursors move on.
+/// `first`: the round before following, where a host without a cursor is read as `query`
+/// says.
 fn read_round(
     ctx: &Context<'_>,
     sources: &mut [Source],
     query: &LogQuery,
+    first: bool,
     report: &mut LogsReport,
 ) -> Vec<FleetLogLine> {
     let read = fleet::map_parallel(sources, |source| {
         let handle = source.handle.as_ref()?;
-        let query = LogQuery {
-            cursor: source.cursor.clone().or_else(|| query.cursor.clone()),
-            ..query.clone()
+        let query = match (&source.cursor, first) {
+            (Some(cursor), _) => LogQuery {
+                cursor: Some(cursor.clone()),
+                ..query.clone()
+            },
+            (None, true) => query.clone(),
+            // A host that could not be read at first, read while following: from now on.
+            (None, false) => LogQuery {
+                lines: Some(0),
+                ..query.clone()
+            },
         };
         Some(read_host(handle, query))
     });

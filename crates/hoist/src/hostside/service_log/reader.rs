@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::ports::service_logs::{LogCursor, LogPage, LogPosition, LogQuery, ServiceLogLine};
 
 /// At most this many lines of one log in one page…
-const PAGE_LINES: usize = 2_000;
+pub(super) const PAGE_LINES: usize = 2_000;
 /// …and this much text.
 const PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How far ahead the time for untimed lines at a log's start is looked for.

@@ -313,14 +313,12 @@ fn pages_continue_where_the_last_one_ended() {
     write_numbered(&mut writer, 0..5000);
     let first = read(&dir, &LogQuery::default());
     assert!(first.more);
-    assert_eq!(first.lines.len(), PAGE_LINES_FOR_TESTS);
+    assert_eq!(first.lines.len(), reader::PAGE_LINES);
     let (rest, _) = read_after(&dir, first.cursor);
     let mut all = numbers(&first.lines);
     all.extend(numbers(&rest));
     assert_eq!(all, (0..5000).collect::<Vec<_>>());
 }
-
-const PAGE_LINES_FOR_TESTS: usize = 2_000;
 
 #[test]
 fn since_skips_files_last_written_before_it() {
