@@ -72,7 +72,7 @@ pub fn exec(
         .connect_hosts()
         .and_then(|()| run.step("exec", None, |run| run_everywhere(run, options, on_line)));
     let command_id = run.command.id;
-    let hosts = ran.as_ref().map(Vec::clone).unwrap_or_default();
+    let hosts = ran.clone().unwrap_or_default();
     let exit_code = hosts
         .iter()
         .map(|host| host.status.unwrap_or(COULD_NOT_RUN))
