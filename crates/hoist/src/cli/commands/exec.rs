@@ -9,7 +9,7 @@ use std::io::Write;
 use clap::Args;
 use hoist_core::EnvName;
 
-use crate::cli::args::{GlobalArgs, ScheduleArgs};
+use crate::cli::args::GlobalArgs;
 use crate::cli::printer::Printer;
 use crate::cli::session::{self, Session};
 use crate::error::{Error, Result};
@@ -26,16 +26,18 @@ pub struct ExecArgs {
     /// Environment name, as in `[env.NAME]`
     #[arg(value_parser = env_name)]
     pub env: EnvName,
-    /// Refused: a one-off command runs now
-    #[command(flatten)]
-    pub schedule: ScheduleArgs,
+    /// Refused (a one-off command runs now): taken only to say so
+    #[arg(long, hide = true, value_name = "TIME")]
+    pub at: Option<String>,
+    #[arg(long = "in", hide = true, value_name = "DURATION")]
+    pub after: Option<String>,
     /// The program and its arguments, after `--` (no shell: use `sh -c '…'` for one)
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
 pub fn exec(global: &GlobalArgs, args: &ExecArgs, printer: Printer) -> Result<()> {
-    if args.schedule.at.is_some() || args.schedule.after.is_some() {
+    if args.at.is_some() || args.after.is_some() {
         return Err(
             Error::failed("`hoist exec` runs its command now and cannot be scheduled")
                 .hint("run it when it is needed, or put it in a hook (`[hooks] start`) of a scheduled `deploy`"),
