@@ -126,7 +126,8 @@ pub fn role_may(role: Role, action: Action) -> bool {
             | Action::Remove
             | Action::Prune
             | Action::Maintenance
-            | Action::Repair => true,
+            | Action::Repair
+            | Action::Exec => true,
             Action::Register | Action::Destroy => false,
         },
     }

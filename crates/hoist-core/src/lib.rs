@@ -3,13 +3,17 @@
 //! SQLite, SSH, processes or clocks; callers pass in what the world looks like.
 
 pub mod access;
+pub mod byte_size;
 pub mod command_status;
 pub mod controller_env;
 pub mod deploy_plan;
 pub mod duration;
 pub mod env_name;
 pub mod host_address;
+pub mod host_label;
 pub mod lifecycle;
+pub mod log_line;
+pub mod log_merge;
 pub mod release_chain;
 pub mod release_id;
 pub mod schedule;

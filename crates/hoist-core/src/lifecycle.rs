@@ -50,6 +50,8 @@ pub enum Action {
     /// `check --fix`: stop what no record owns, start a dead proxy.
     Repair,
     Destroy,
+    /// `exec ENV -- CMD`: a one-off command in the live release of every host.
+    Exec,
 }
 
 /// Why an action cannot run from a state, and what to do instead.
@@ -139,7 +141,7 @@ impl Step {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Create,
         Action::Provision,
         Action::Configure,
@@ -153,6 +155,7 @@ impl Action {
         Action::Maintenance,
         Action::Repair,
         Action::Destroy,
+        Action::Exec,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -170,6 +173,7 @@ impl Action {
             Self::Maintenance => "maintenance",
             Self::Repair => "repair",
             Self::Destroy => "destroy",
+            Self::Exec => "exec",
         }
     }
 }
@@ -240,6 +244,11 @@ pub fn transition(state: Option<EnvState>, action: Action) -> Result<EnvState, R
             "it has no release yet",
             "run `hoist release ENV` first, or `hoist deploy ENV`",
         )),
+        (Action::Exec, Some(current @ (Released | Running))) => Ok(current),
+        (Action::Exec, Some(_)) => Err(refuse(
+            "it has no live release yet",
+            "deploy it first with `hoist deploy ENV`",
+        )),
     }
 }
 
@@ -291,14 +300,14 @@ mod tests {
     /// C created, P provisioned, F configured, R released, U running, D destroyed.
     #[rustfmt::skip]
     const TABLE: [(&str, &str); 7] = [
-        //                  create prov conf rel run deploy rollback remove prune register maint repair destroy
-        ("-",           "C      x    x    x   x   U      x        x      x     x        x     x      x"),
-        ("created",     "x      P    x    x   x   U      x        x      x     C        x     C      D"),
-        ("provisioned", "x      P    F    x   x   U      x        P      P     P        P     P      D"),
-        ("configured",  "x      F    F    R   x   U      x        F      F     F        F     F      D"),
-        ("released",    "x      R    R    R   U   U      U        R      R     R        R     R      D"),
-        ("running",     "x      U    U    R   U   U      U        U      U     U        U     U      D"),
-        ("destroyed",   "C      x    x    x   x   U      x        x      x     x        x     x      x"),
+        //                  create prov conf rel run deploy rollback remove prune register maint repair destroy exec
+        ("-",           "C      x    x    x   x   U      x        x      x     x        x     x      x       x"),
+        ("created",     "x      P    x    x   x   U      x        x      x     C        x     C      D       x"),
+        ("provisioned", "x      P    F    x   x   U      x        P      P     P        P     P      D       x"),
+        ("configured",  "x      F    F    R   x   U      x        F      F     F        F     F      D       x"),
+        ("released",    "x      R    R    R   U   U      U        R      R     R        R     R      D       R"),
+        ("running",     "x      U    U    R   U   U      U        U      U     U        U     U      D       U"),
+        ("destroyed",   "C      x    x    x   x   U      x        x      x     x        x     x      x       x"),
     ];
 
     fn state_of(letter: &str) -> Option<EnvState> {

@@ -75,6 +75,10 @@ impl Transport for Recording {
         self.inner.open_session(argv)
     }
 
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+        self.inner.spawn(argv)
+    }
+
     fn has_rsync(&self) -> bool {
         self.inner.has_rsync()
     }

@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use super::Strategy;
+use crate::byte_size::format_byte_size;
 use crate::duration::format_duration;
 
 pub(super) const UPLOAD: &str = ".";
 pub(super) const STRATEGY: Strategy = Strategy::Recreate;
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
 pub(super) const DRAIN: Duration = Duration::from_secs(10);
+pub(super) const LOG_MAX: u64 = 10 * 1024 * 1024;
+pub(super) const LOG_KEEP: u32 = 3;
 pub(super) const HEALTH_EXPECT_STATUS: u16 = 200;
 pub(super) const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
 pub(super) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -65,6 +68,11 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ),
         ("service.restart.crash_loop", RESTART_CRASH_LOOP.to_string()),
         ("service.restart.window", quoted_duration(RESTART_WINDOW)),
+        (
+            "service.log_max",
+            format!("\"{}\"", format_byte_size(LOG_MAX)),
+        ),
+        ("service.log_keep", LOG_KEEP.to_string()),
         (
             "service.nginx.upstream_file",
             "\"/etc/nginx/conf.d/hoist-APP.conf\"".to_owned(),

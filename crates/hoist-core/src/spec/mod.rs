@@ -20,6 +20,7 @@ mod problems;
 mod restart;
 mod schema;
 mod section;
+mod service_logs;
 mod ssh_options;
 mod starter;
 mod suggest;
@@ -99,6 +100,10 @@ pub struct Service {
     pub restart: crate::supervision::RestartPolicy,
     /// `[service.health] liveness_interval`, `liveness_failures` (only with a health check).
     pub liveness: crate::supervision::Liveness,
+    /// `log_max`: an instance's log is rotated when it would grow past this many bytes.
+    pub log_max: u64,
+    /// `log_keep`: rotated log files kept (`NAME.log.1` … `NAME.log.N`).
+    pub log_keep: u32,
 }
 
 /// `[config] templates = ["deploy/app.ini.j2"]`: minijinja templates rendered at configure

@@ -25,6 +25,8 @@ const SERVICE_KEYS: &[&str] = &[
     "drain",
     "nginx",
     "restart",
+    "log_max",
+    "log_keep",
 ];
 const CONFIG_KEYS: &[&str] = &["templates"];
 const STRATEGIES: &[&str] = &["recreate", "blue-green"];
@@ -241,6 +243,7 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         .section("restart", problems)
         .map(|restart| super::restart::read_restart(&restart, problems))
         .unwrap_or_else(super::restart::default_restart);
+    let (log_max, log_keep) = super::service_logs::read_log_settings(section, problems);
     Service {
         command,
         port,
@@ -251,6 +254,8 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         drain,
         restart,
         liveness,
+        log_max,
+        log_keep,
     }
 }
 

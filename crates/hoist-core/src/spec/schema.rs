@@ -5,10 +5,13 @@
 use serde_json::{Value, json};
 
 use super::defaults;
+use crate::byte_size::format_byte_size;
 use crate::duration::format_duration;
 
 /// `500ms`, `10s`, `2m30s`: what `parse_duration` reads.
 const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h|d))+$";
+/// `10MB`, `512 KiB`, `4096`: what `parse_byte_size` reads.
+const BYTE_SIZE_PATTERN: &str = "^[0-9]+ *([KkMmGgTt]([Ii]?[Bb])?|[Bb])?$";
 const ENV_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,62}$";
 const APP_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 const VARIABLE_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
@@ -213,6 +216,21 @@ fn service() -> Value {
                     "crash_loop": { "type": "integer", "minimum": 1, "maximum": 1000, "default": defaults::RESTART_CRASH_LOOP, "description": "This many exits within `window` is a crash loop: the instance is marked crash-looping and not restarted until the next deploy or `hoist restart`." },
                     "window": { "$ref": "#/$defs/duration", "default": format_duration(defaults::RESTART_WINDOW), "description": "How far back exits count." },
                 },
+            },
+            "log_max": {
+                "oneOf": [
+                    { "type": "string", "pattern": BYTE_SIZE_PATTERN },
+                    { "type": "integer", "minimum": super::service_logs::MIN_LOG_MAX },
+                ],
+                "default": format_byte_size(defaults::LOG_MAX),
+                "description": "An instance's log (`logs/RELEASE.log` on the host) is rotated when it would grow past this size: `10MB`, `512KB` (units count in 1024s; at least 1KB), or bytes.",
+            },
+            "log_keep": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": super::service_logs::MAX_LOG_KEEP,
+                "default": defaults::LOG_KEEP,
+                "description": "How many rotated log files (`RELEASE.log.1` …) each instance keeps.",
             },
             "nginx": {
                 "type": "object",

@@ -75,6 +75,10 @@ port = 8080
 strategy = "recreate"
 # How long after SIGTERM before SIGKILL.
 stop_grace = "10s"
+# Each instance logs to `logs/RELEASE.log` on its host (`hoist logs dev` reads them);
+# the file is rotated at this size, keeping `log_keep` older ones (`.1`, `.2`, …).
+log_max = "10MB"
+log_keep = 3
 
 # The readiness check a new release must pass. `kind` is "http" (a GET on
 # 127.0.0.1:$PORT), "tcp" (a connect) or "command" (run in the release, exit 0 = healthy).

@@ -4,16 +4,17 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use hoist_core::{HostAddress, ReleaseId};
+use hoist_core::{EnvName, HostAddress, ReleaseId};
 
 use crate::error::{Error, Result};
 use crate::hostside::layout::Layout;
 use crate::hostside::process_runtime::configured_variables;
-use crate::hostside::{audit_log, exec, lock_file, release_writer};
+use crate::hostside::{audit_log, exec, live_exec, lock_file, release_writer, service_log};
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, Host, HostFacts, HostReleases, LockHolder, LockOutcome,
     NewRelease, UploadReport,
 };
+use crate::ports::service_logs::{ExecStream, LogPage, LogQuery};
 use crate::source_tree::SourceTree;
 
 /// The tools `provision` looks for on `PATH`.
@@ -131,6 +132,20 @@ impl Host for LocalHost {
 
     fn destroy(&self) -> Result<()> {
         self.layout.destroy()
+    }
+
+    fn service_logs(&self, query: &LogQuery) -> Result<LogPage> {
+        service_log::read_logs(&self.layout.logs_dir(), query)
+    }
+
+    fn exec_live(
+        &self,
+        env: &EnvName,
+        command: &[String],
+        output: &mut dyn FnMut(ExecStream, &[u8]),
+    ) -> Result<i32> {
+        let command = live_exec::command(&self.layout, env, None, command)?;
+        live_exec::run_streaming(command, output)
     }
 }
 

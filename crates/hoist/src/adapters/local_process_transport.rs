@@ -67,6 +67,19 @@ impl Transport for LocalProcessTransport {
         Ok(Box::new(ChildSession::new(child)?))
     }
 
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(Error::internal("cannot run an empty command"));
+        };
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| Error::failed(format!("cannot run `{program}`")).cause(error))
+    }
+
     fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::internal("cannot run an empty command"));

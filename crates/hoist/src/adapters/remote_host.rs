@@ -11,7 +11,7 @@ mod upload;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use hoist_core::{HostAddress, ReleaseId};
+use hoist_core::{EnvName, HostAddress, ReleaseId};
 use serde::de::DeserializeOwned;
 
 use crate::adapters::transport::{Transport, TransportOutput, TransportSession};
@@ -20,10 +20,12 @@ use crate::hostside::host_call::{
     HostRequest, HostResponse, WireConfigFile, WireExecDir, WireExecOutput, WireLockOutcome,
     WireReleases, host_argv, installed_binary,
 };
+use crate::hostside::live_exec;
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, Host, HostFacts, HostReleases, LockHolder, LockOutcome,
     NewRelease, UploadReport,
 };
+use crate::ports::service_logs::{ExecStream, LogPage, LogQuery};
 use crate::ports::{HostHandle, HostTarget};
 use crate::source_tree::SourceTree;
 
@@ -380,5 +382,35 @@ impl Host for RemoteHost {
 
     fn destroy(&self) -> Result<()> {
         self.call(&HostRequest::Destroy)
+    }
+
+    fn service_logs(&self, query: &LogQuery) -> Result<LogPage> {
+        let query = query.clone();
+        self.call(&HostRequest::ServiceLogs { query })
+    }
+
+    /// `hoist host --root R exec --env E --release ID -- COMMAND…` over the transport (each
+    /// word quoted for the remote shell), its stdout and stderr read as they come.
+    fn exec_live(
+        &self,
+        env: &EnvName,
+        command: &[String],
+        output: &mut dyn FnMut(ExecStream, &[u8]),
+    ) -> Result<i32> {
+        let release: ReleaseId = self.call(&HostRequest::ExecTarget)?;
+        let mut words = vec![
+            "exec",
+            "--env",
+            env.as_str(),
+            "--release",
+            release.as_str(),
+            "--",
+        ];
+        words.extend(command.iter().map(String::as_str));
+        let child = self.transport.spawn(&self.argv(&words)?)?;
+        let status = live_exec::stream_child(child, output).map_err(|error| {
+            Error::internal(format!("cannot read the output from `{}`", self.address)).cause(error)
+        })?;
+        Ok(live_exec::exit_code(status))
     }
 }

@@ -248,6 +248,21 @@ impl Transport for SshTransport {
         Ok(Box::new(ChildSession::new(child)?))
     }
 
+    fn spawn(&self, argv: &[String]) -> Result<Child> {
+        if argv.is_empty() {
+            return Err(Error::internal("no command to run over ssh"));
+        }
+        let mut command = self.ssh_command();
+        command
+            .args(self.command_line.command_args(remote_command_line(argv)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+            .spawn()
+            .map_err(|error| spawn_error(&self.command_line.program, error))
+    }
+
     fn has_rsync(&self) -> bool {
         *self
             .has_rsync

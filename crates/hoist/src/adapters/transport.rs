@@ -32,6 +32,11 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// cannot find ends the session with exit status 127.
     fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>>;
 
+    /// Starts `argv` on the host with stdin empty and stdout and stderr piped to the
+    /// returned child (the local process carrying it), for output read as it comes. The
+    /// child's exit status is the command's.
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child>;
+
     /// Whether `rsync_files` can use rsync (present here and on the host).
     fn has_rsync(&self) -> bool;
 

@@ -92,6 +92,10 @@ pub enum Command {
     Tokens(crate::cli::commands::tokens::TokensCommand),
     /// Run the controller: the REST API, scheduled commands at their time, webhooks
     Serve(crate::cli::commands::serve::ServeArgs),
+    /// Show the service logs of the environment's hosts, merged by time
+    Logs(crate::cli::commands::logs::LogsArgs),
+    /// Run a one-off command in the live release on every host, with the app's environment
+    Exec(crate::cli::commands::exec::ExecArgs),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),
@@ -334,6 +338,17 @@ pub enum HostCommand {
     Supervise,
     /// Start the root after a reboot: its proxy, its supervisor and through it the instances
     Boot,
+    /// Run a command in the live release with an instance's environment, its output and
+    /// exit status passed through (`hoist exec` on a remote host)
+    Exec {
+        #[arg(long, value_parser = env_name)]
+        env: EnvName,
+        /// The release to run in (default: the live one)
+        #[arg(long, value_parser = release_id)]
+        release: Option<ReleaseId>,
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 fn env_name(text: &str) -> Result<EnvName, String> {

@@ -65,6 +65,8 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Webhooks(command) => webhooks::exec(global, command, printer),
         Command::Tokens(command) => tokens::exec(global, command, printer),
         Command::Serve(args) => serve::exec(global, args),
+        Command::Logs(args) => logs::exec(global, args, printer),
+        Command::Exec(args) => exec::exec(global, args, printer),
         Command::Host(args) => host::exec(args),
         Command::Proxy(args) => proxy::exec(args),
     }

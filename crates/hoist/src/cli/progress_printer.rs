@@ -46,6 +46,21 @@ impl ProgressPrinter {
     }
 }
 
+impl ProgressPrinter {
+    /// Ends the open step line, if any, so that other output (`exec`'s) starts on a line
+    /// of its own; the step's line is repeated with its result when it ends.
+    pub fn end_open_line(&self) {
+        let was_open = self
+            .open
+            .lock()
+            .map(|mut open| open.take().is_some())
+            .unwrap_or(false);
+        if was_open {
+            self.write("\n");
+        }
+    }
+}
+
 impl Progress for ProgressPrinter {
     fn step_started(&self, index: usize, total: usize, label: &str) {
         if self.quiet {

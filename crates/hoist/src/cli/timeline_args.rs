@@ -35,6 +35,19 @@ pub enum Since {
     Ago(Duration),
 }
 
+impl Since {
+    /// The time it names, given the time now.
+    pub fn time(self, now: Timestamp) -> Timestamp {
+        match self {
+            Self::At(at) => at,
+            Self::Ago(ago) => jiff::SignedDuration::try_from(ago)
+                .ok()
+                .and_then(|ago| now.checked_sub(ago).ok())
+                .unwrap_or(Timestamp::MIN),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WebhooksCommand {
     /// Send events to a URL, signed with HMAC-SHA256 (`X-Hoist-Signature-256`)
@@ -86,7 +99,7 @@ fn webhook_url(text: &str) -> Result<WebhookUrl, String> {
         .map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
 
-fn since(text: &str) -> Result<Since, String> {
+pub(crate) fn since(text: &str) -> Result<Since, String> {
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(Since::At(at));
     }

@@ -193,10 +193,17 @@ pub enum HostRequest {
         slot: Slot,
         release: ReleaseId,
     },
+    /// → `LogPage`: lines of the service logs.
+    ServiceLogs {
+        query: crate::ports::service_logs::LogQuery,
+    },
+    /// → the live release `hoist host exec` will run in; refused when there is none. Asked
+    /// before the exec, so a host whose hoist predates `exec` gets this one installed.
+    ExecTarget,
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 42] = [
+pub const OPS: [&str; 44] = [
     "version",
     "provision",
     "lock",
@@ -239,6 +246,8 @@ pub const OPS: [&str; 42] = [
     "host_events",
     "ack_host_events",
     "runtime_relabel",
+    "service_logs",
+    "exec_target",
 ];
 
 /// Reads a request from `input` and runs it; a request that does not parse (bad JSON, an

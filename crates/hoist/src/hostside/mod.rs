@@ -13,6 +13,7 @@ pub mod host_call;
 pub mod instance_monitor;
 pub mod instance_record;
 pub mod layout;
+pub mod live_exec;
 pub mod local_router;
 pub mod local_supervisor;
 pub mod lock_file;

@@ -26,7 +26,10 @@ pub(crate) fn instance_spec(
         command: service.command.clone(),
         port,
         env: vec![("HOIST_ENV".to_owned(), env.to_string())],
-        log: LogLimits::default(),
+        log: LogLimits {
+            max_bytes: service.log_max,
+            keep: service.log_keep,
+        },
     }
 }
 

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use hoist_core::release_chain::ReleaseChain;
-use hoist_core::{HostAddress, ReleaseId, ReleaseStatus};
+use hoist_core::{EnvName, HostAddress, ReleaseId, ReleaseStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::ports::service_logs::{ExecStream, LogPage, LogQuery};
 use crate::source_tree::SourceTree;
 
 /// What `provision` found on a host.
@@ -164,4 +165,19 @@ pub trait Host: Send + Sync {
 
     /// Deletes the whole deploy root (after instances were stopped).
     fn destroy(&self) -> Result<()>;
+
+    /// Lines of the service logs (`logs/*.log` and their rotated files, not the proxy's),
+    /// as `query` asks.
+    fn service_logs(&self, query: &LogQuery) -> Result<LogPage>;
+
+    /// Runs `command` (a program and its arguments, no shell) in the live release with the
+    /// environment an instance gets (PATH, HOME, LANG, `config/env`, `HOIST_ENV=env`,
+    /// `HOIST_RELEASE`), handing its output to `output` as it comes. Returns its exit status
+    /// (128 + N when killed by signal N); an error when it could not be run at all.
+    fn exec_live(
+        &self,
+        env: &EnvName,
+        command: &[String],
+        output: &mut dyn FnMut(ExecStream, &[u8]),
+    ) -> Result<i32>;
 }

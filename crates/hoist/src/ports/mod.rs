@@ -11,6 +11,7 @@ pub mod progress;
 pub mod router;
 pub mod runtime;
 pub mod secrets;
+pub mod service_logs;
 pub mod store;
 pub mod supervisor;
 pub mod token_store;

@@ -4,6 +4,7 @@
 mod health;
 mod invalid;
 mod restart;
+mod logs;
 mod schema;
 mod ssh;
 mod traffic;

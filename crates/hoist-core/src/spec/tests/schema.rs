@@ -176,6 +176,14 @@ fn schema_refuses_what_the_parser_refuses() {
             "[app]\nname = \"x\"\n[service]\ncommand = \"x\"\nport = 1\nstrategy = \"rolling\"\n[env.dev]\nhosts = []\n",
             "/service/strategy: \"rolling\" not in enum",
         ),
+        (
+            "[app]\nname = \"x\"\n[service]\ncommand = \"x\"\nport = 1\nlog_keep = 0\n[env.dev]\nhosts = []\n",
+            "/service/log_keep: below minimum",
+        ),
+        (
+            "[app]\nname = \"x\"\n[service]\ncommand = \"x\"\nport = 1\nlog_max = 10\n[env.dev]\nhosts = []\n",
+            "/service/log_max: matches 0 of oneOf",
+        ),
     ] {
         assert!(Spec::parse(text).is_err(), "{text}");
         let mut problems = Vec::new();
@@ -193,6 +201,9 @@ fn schema_defaults_match_the_parser() {
     let health = &schema["properties"]["service"]["properties"]["health"]["properties"];
     assert_eq!(health["interval"]["default"], "500ms");
     assert_eq!(health["deadline"]["default"], "30s");
+    let service = &schema["properties"]["service"]["properties"];
+    assert_eq!(service["log_max"]["default"], "10MB");
+    assert_eq!(service["log_keep"]["default"], 3);
     let environment = &schema["properties"]["env"]["additionalProperties"];
     assert_eq!(environment["properties"]["keep_releases"]["default"], 5);
     assert_eq!(environment["required"], json!(["hosts"]));

@@ -106,6 +106,8 @@ fn full_spec_parses_to_the_expected_struct() {
             drain: Duration::from_secs(10),
             restart: crate::supervision::RestartPolicy::default(),
             liveness: crate::supervision::Liveness::default(),
+            log_max: 10 * 1024 * 1024,
+            log_keep: 3,
         }),
         config: ConfigTemplates {
             templates: paths(&["deploy/app.ini.j2"]),

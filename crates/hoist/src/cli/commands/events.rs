@@ -4,13 +4,11 @@
 use std::io::Write;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
-
 use crate::cli::args::GlobalArgs;
 use crate::cli::interrupt::Interrupt;
 use crate::cli::printer::Printer;
 use crate::cli::session::Session;
-use crate::cli::timeline_args::{EventsArgs, Since};
+use crate::cli::timeline_args::EventsArgs;
 use crate::error::{Error, Result};
 use crate::ops::events::{EventsOptions, events, follow_events, newest_event_id};
 use crate::ports::store::Event;
@@ -27,7 +25,7 @@ pub fn exec(global: &GlobalArgs, args: &EventsArgs, printer: Printer) -> Result<
     let options = EventsOptions {
         env: args.env.clone(),
         command_id: args.command_id,
-        since: args.since.map(|since| since_time(since, ctx.clock.now())),
+        since: args.since.map(|since| since.time(ctx.clock.now())),
         limit: args.limit,
     };
     // Taken before the listing, so an event recorded meanwhile is not missed.
@@ -52,16 +50,6 @@ pub fn exec(global: &GlobalArgs, args: &EventsArgs, printer: Printer) -> Result<
         )?;
     }
     Ok(())
-}
-
-fn since_time(since: Since, now: Timestamp) -> Timestamp {
-    match since {
-        Since::At(at) => at,
-        Since::Ago(ago) => SignedDuration::try_from(ago)
-            .ok()
-            .and_then(|ago| now.checked_sub(ago).ok())
-            .unwrap_or(Timestamp::MIN),
-    }
 }
 
 fn print_event(event: &Event, printer: Printer) -> Result<()> {

@@ -1,15 +1,15 @@
-//! `hoist host --root ROOT call|serve|receive ID`: the host side of a remote host, run by the
-//! controller over its transport. Hidden: people never type it. The answer is always one
-//! `HostResponse` line on stdout, and the exit code is the error's, as for any command.
+//! `hoist host --root ROOT call|serve|receive ID|exec`: the host side of a remote host, run
+//! by the controller over its transport. Hidden: people never type it. The answer is one
+//! `HostResponse` line on stdout, and the exit code is the error's, as for any command —
+//! except for `exec`, whose stdout, stderr and exit status are the command's.
 
 use std::io::{Read, Write};
 
 use crate::cli::args::{HostArgs, HostCommand};
 use crate::error::{Error, Result};
-use crate::hostside::file_stream;
 use crate::hostside::host_call::{self, HostResponse};
 use crate::hostside::layout::Layout;
-use crate::hostside::{boot, instance_monitor, supervisor};
+use crate::hostside::{boot, file_stream, instance_monitor, live_exec, supervisor};
 
 pub fn exec(args: &HostArgs) -> Result<()> {
     let response = match &args.command {
@@ -30,6 +30,11 @@ pub fn exec(args: &HostArgs) -> Result<()> {
             }
             return Ok(());
         }
+        HostCommand::Exec {
+            env,
+            release,
+            command,
+        } => return exec_live(&args.root, env, release.as_ref(), command),
         HostCommand::Call => {
             let mut input = Vec::new();
             match std::io::stdin().lock().read_to_end(&mut input) {
@@ -66,6 +71,25 @@ pub fn exec(args: &HostArgs) -> Result<()> {
         // For the exit code; the controller reads the response above.
         HostResponse::Error(error) => Err(error.into()),
     }
+}
+
+/// `hoist host exec`: the command gets this process's stdout and stderr (ssh carries them
+/// to the controller), and its exit status becomes this process's.
+fn exec_live(
+    root: &std::path::Path,
+    env: &hoist_core::EnvName,
+    release: Option<&hoist_core::ReleaseId>,
+    argv: &[String],
+) -> Result<()> {
+    if !root.is_absolute() {
+        return Err(Error::failed(format!(
+            "the deploy root `{}` is not an absolute path",
+            root.display()
+        )));
+    }
+    let command = live_exec::command(&Layout::open(root), env, release, argv)?;
+    let status = live_exec::run_inheriting(command)?;
+    std::process::exit(status.clamp(0, 255));
 }
 
 /// One session: a request per line on stdin, its response as one line on stdout, until

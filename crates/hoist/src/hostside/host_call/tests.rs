@@ -194,6 +194,24 @@ fn every_request() -> Vec<HostRequest> {
             slot: Slot::Single,
             release: id(2),
         },
+        R::ServiceLogs {
+            query: crate::ports::service_logs::LogQuery {
+                since: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),
+                grep: Some("GET /\\d+".to_owned()),
+                lines: Some(20),
+                cursor: Some(crate::ports::service_logs::LogCursor {
+                    logs: vec![crate::ports::service_logs::LogPosition {
+                        log: id(1).to_string(),
+                        device: 2049,
+                        inode: 77,
+                        offset: 512,
+                        last_at: None,
+                    }],
+                }),
+                partial: true,
+            },
+        },
+        R::ExecTarget,
     ]
 }
 
