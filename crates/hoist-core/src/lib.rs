@@ -5,6 +5,7 @@
 pub mod access;
 pub mod command_status;
 pub mod deploy_plan;
+pub mod deploy_root;
 pub mod duration;
 pub mod env_name;
 pub mod host_address;
