@@ -8,7 +8,7 @@ use hoist_core::{HostAddress, ReleaseId};
 
 use crate::error::{Error, Result};
 use crate::hostside::layout::Layout;
-use crate::hostside::{audit_log, exec, lock_file, release_writer};
+use crate::hostside::{audit_log, exec, lock_file, release_writer, root_mark};
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, Host, HostFacts, HostReleases, LockHolder, LockOutcome,
     NewRelease, UploadReport,
@@ -43,8 +43,8 @@ impl Host for LocalHost {
         &self.address
     }
 
-    fn provision(&self) -> Result<HostFacts> {
-        self.layout.ensure()?;
+    fn provision(&self, adopt: bool) -> Result<HostFacts> {
+        self.layout.ensure(adopt)?;
         let path = std::env::var_os("PATH").unwrap_or_default();
         let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
         let tools = TOOLS
@@ -61,7 +61,8 @@ impl Host for LocalHost {
         })
     }
 
-    fn lock(&self, holder: &LockHolder) -> Result<LockOutcome> {
+    fn lock(&self, holder: &LockHolder, adopt: bool) -> Result<LockOutcome> {
+        root_mark::claim(self.layout.root(), adopt)?;
         lock_file::acquire(self.layout.root(), holder)
     }
 
@@ -175,6 +176,7 @@ mod tests {
                 source_rev: None,
                 config_snapshot: serde_json::json!({"vars": {}}),
                 error: None,
+                config_kept: false,
             },
             shared_dirs: vec![PathBuf::from("storage")],
         }
@@ -184,13 +186,13 @@ mod tests {
     fn provision_creates_the_layout_and_reports_tools() {
         let dir = tempfile::tempdir().unwrap();
         let host = host(dir.path());
-        let facts = host.provision().unwrap();
+        let facts = host.provision(false).unwrap();
         assert!(dir.path().join("deploy/releases").is_dir());
         assert_eq!(facts.os, std::env::consts::OS);
         assert_eq!(facts.tools.len(), 4);
         let sh = facts.tools["sh"].as_deref().unwrap();
         assert!(Path::new(sh).is_absolute());
-        assert_eq!(host.provision().unwrap(), facts);
+        assert_eq!(host.provision(false).unwrap(), facts);
     }
 
     #[test]
@@ -221,7 +223,7 @@ mod tests {
         };
         let tree = SourceTree::collect(&source, &build).unwrap();
         let host: Box<dyn Host> = Box::new(host(dir.path()));
-        host.provision().unwrap();
+        host.provision(false).unwrap();
         for n in 1..=3 {
             let report = host.upload(&release(n), &tree).unwrap();
             assert_eq!(report.files, 1);

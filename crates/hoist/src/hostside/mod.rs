@@ -14,4 +14,6 @@ pub mod nginx_upstream;
 pub mod proc_identity;
 pub mod process_runtime;
 pub mod proxy_process;
+pub mod release_config;
 pub mod release_writer;
+pub mod root_mark;

@@ -23,6 +23,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, getpgrp};
 
 use crate::error::{Error, Result};
+use crate::hostside::layout::Layout;
 use crate::hostside::proc_identity;
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
@@ -120,9 +121,10 @@ impl ProcessRuntime {
         }
     }
 
-    /// `config/env` (written by configure), or nothing if it does not exist.
-    fn configured_variables(&self) -> Result<Vec<(String, String)>> {
-        let path = self.root.join("config").join("env");
+    /// The env file `release` was made ready with (its own copy, else `config/env`, written
+    /// by configure), or nothing if it does not exist.
+    fn configured_variables(&self, release: &ReleaseId) -> Result<Vec<(String, String)>> {
+        let path = Layout::open(&self.root).release_config_dir(release).join("env");
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -152,7 +154,7 @@ impl ProcessRuntime {
         release_dir: &Path,
         log_path: &Path,
     ) -> Result<Child> {
-        let configured = self.configured_variables()?;
+        let configured = self.configured_variables(&spec.release)?;
         let mut log = self.open_log(log_path)?;
         let header = format!(
             "==> hoist: starting release {} on port {} at {}: {}\n",

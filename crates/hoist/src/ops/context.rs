@@ -7,7 +7,10 @@ use std::time::Duration;
 use hoist_core::spec::EnvSpec;
 use hoist_core::{EnvName, HostAddress, Spec};
 
+use hoist_core::shell;
+
 use crate::error::{Error, Result};
+use crate::ops::continuation::Continuation;
 use crate::ports::controller_wake::ControllerWake;
 use crate::ports::{Clock, HostConnector, Progress, SecretSource, Store};
 
@@ -91,5 +94,21 @@ impl Context<'_> {
     /// The exact command line for an action on an environment, for hints.
     pub fn command_line(&self, verb: &str, env: &EnvName) -> String {
         format!("{} {verb} {env}", self.invocation)
+    }
+
+    /// The command line of `continuation`, quoted for a shell, with `--hosts` when this
+    /// command was limited to some hosts (continuing must not widen it).
+    pub fn continuation_line(&self, continuation: &Continuation) -> String {
+        let mut words: Vec<String> = continuation
+            .args()
+            .iter()
+            .map(|word| shell::quote_if_needed(word))
+            .collect();
+        if !self.host_filter.is_empty() {
+            let hosts: Vec<String> = self.host_filter.iter().map(ToString::to_string).collect();
+            words.push("--hosts".to_owned());
+            words.push(shell::quote_if_needed(&hosts.join(",")));
+        }
+        format!("{} {}", self.invocation, words.join(" "))
     }
 }

@@ -8,6 +8,7 @@ use hoist_core::{Action, EnvName};
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
@@ -37,6 +38,12 @@ pub fn maintenance(ctx: &Context<'_>, options: &MaintenanceOptions) -> Result<Co
     };
     let args = serde_json::json!({ "on": options.on });
     let mut run = CommandRun::begin(ctx, Action::Maintenance, &options.env, args)?;
+    let switch = if options.on { "on" } else { "off" };
+    run.continue_with(Some(Continuation::new([
+        "maintenance",
+        switch,
+        options.env.as_str(),
+    ])));
     let result = run.connect_hosts().and_then(|()| {
         run.step("maintenance", None, |run| {
             let parallel = run.parallel()?;

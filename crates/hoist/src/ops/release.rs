@@ -107,6 +107,7 @@ pub(crate) fn release_step(
         source_rev: None,
         config_snapshot: prepared.snapshot.value.clone(),
         error: None,
+        config_kept: false,
     };
     let env_spec = ctx.env_spec(&run.env_name)?;
     let new_release = NewRelease {
