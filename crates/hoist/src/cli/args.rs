@@ -379,3 +379,6 @@ fn command_status(text: &str) -> Result<hoist_core::CommandStatus, String> {
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -313,7 +313,7 @@ impl<'c> CommandRun<'c> {
             (Some(continuation), Action::Provision | Action::Deploy) => {
                 continuation.clone().with(["--adopt"])
             }
-            _ => Continuation::new(["provision", self.env_name.as_str(), "--adopt"]),
+            _ => Continuation::provision_adopting(&self.env_name),
         };
         let then = match self.action {
             Action::Provision | Action::Deploy => String::new(),

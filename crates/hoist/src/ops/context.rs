@@ -7,8 +7,6 @@ use std::time::Duration;
 use hoist_core::spec::EnvSpec;
 use hoist_core::{EnvName, HostAddress, Spec};
 
-use hoist_core::shell;
-
 use crate::error::{Error, Result};
 use crate::ops::continuation::Continuation;
 use crate::ports::controller_wake::ControllerWake;
@@ -99,16 +97,6 @@ impl Context<'_> {
     /// The command line of `continuation`, quoted for a shell, with `--hosts` when this
     /// command was limited to some hosts (continuing must not widen it).
     pub fn continuation_line(&self, continuation: &Continuation) -> String {
-        let mut words: Vec<String> = continuation
-            .args()
-            .iter()
-            .map(|word| shell::quote_if_needed(word))
-            .collect();
-        if !self.host_filter.is_empty() {
-            let hosts: Vec<String> = self.host_filter.iter().map(ToString::to_string).collect();
-            words.push("--hosts".to_owned());
-            words.push(shell::quote_if_needed(&hosts.join(",")));
-        }
-        format!("{} {}", self.invocation, words.join(" "))
+        continuation.line(&self.invocation, &self.host_filter)
     }
 }

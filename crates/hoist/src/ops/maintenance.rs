@@ -38,12 +38,7 @@ pub fn maintenance(ctx: &Context<'_>, options: &MaintenanceOptions) -> Result<Co
     };
     let args = serde_json::json!({ "on": options.on });
     let mut run = CommandRun::begin(ctx, Action::Maintenance, &options.env, args)?;
-    let switch = if options.on { "on" } else { "off" };
-    run.continue_with(Some(Continuation::new([
-        "maintenance",
-        switch,
-        options.env.as_str(),
-    ])));
+    run.continue_with(Some(Continuation::maintenance(&options.env, options.on)));
     let result = run.connect_hosts().and_then(|()| {
         run.step("maintenance", None, |run| {
             let parallel = run.parallel()?;

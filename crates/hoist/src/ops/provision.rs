@@ -28,11 +28,7 @@ pub fn provision(ctx: &Context<'_>, options: &ProvisionOptions) -> Result<Comman
     let mut run = CommandRun::begin(ctx, Action::Provision, &options.env, args)?;
     run.adopt = options.adopt;
     if options.adopt {
-        run.continue_with(Some(Continuation::new([
-            "provision",
-            options.env.as_str(),
-            "--adopt",
-        ])));
+        run.continue_with(Some(Continuation::provision_adopting(&options.env)));
     }
     let result = run.step("provision", Some(Step::Provision), provision_step);
     let message = format!("environment `{}` is provisioned", options.env);

@@ -43,7 +43,12 @@ pub fn register(ctx: &Context<'_>, options: &RegisterOptions) -> Result<CommandO
         "remove": options.remove,
     });
     let mut run = CommandRun::begin(ctx, Action::Register, &options.env, args)?;
-    run.continue_with(Some(register_continuation(options)));
+    run.continue_with(Some(Continuation::register(
+        &options.env,
+        &options.hosts,
+        options.jump.as_ref(),
+        options.remove,
+    )));
     let result = run.step("register", None, |run| {
         for address in &options.hosts {
             if options.remove {
@@ -74,21 +79,6 @@ pub fn register(ctx: &Context<'_>, options: &RegisterOptions) -> Result<CommandO
             options.env, options.env
         )
     })
-}
-
-/// `register ENV --host A --host B [--jump J] [--remove]`, as given.
-fn register_continuation(options: &RegisterOptions) -> Continuation {
-    let mut continuation = Continuation::new(["register", options.env.as_str()]);
-    for host in &options.hosts {
-        continuation = continuation.with(["--host".to_owned(), host.to_string()]);
-    }
-    if let Some(jump) = &options.jump {
-        continuation = continuation.with(["--jump".to_owned(), jump.to_string()]);
-    }
-    if options.remove {
-        continuation = continuation.with(["--remove"]);
-    }
-    continuation
 }
 
 /// Records one host of the environment (upserting it). A `local:` root that cannot be a

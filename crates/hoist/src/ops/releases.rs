@@ -68,12 +68,7 @@ pub fn remove_release(ctx: &Context<'_>, options: &RemoveReleaseOptions) -> Resu
     ctx.env_spec(&options.env)?;
     let args = serde_json::json!({ "id": options.id });
     let mut run = CommandRun::begin(ctx, Action::Remove, &options.env, args)?;
-    run.continue_with(Some(Continuation::new([
-        "releases",
-        "remove",
-        options.env.as_str(),
-        options.id.as_str(),
-    ])));
+    run.continue_with(Some(Continuation::remove(&options.env, &options.id)));
     let result = run.connect_hosts().and_then(|()| {
         run.step("remove", None, |run| {
             let mut found = false;
@@ -128,10 +123,7 @@ pub fn prune(ctx: &Context<'_>, options: &PruneOptions) -> Result<CommandOutcome
         .max(1);
     let args = serde_json::json!({ "keep": keep });
     let mut run = CommandRun::begin(ctx, Action::Prune, &options.env, args)?;
-    if let Some(keep) = options.keep {
-        let prune = Continuation::new(["releases", "prune", options.env.as_str()]);
-        run.continue_with(Some(prune.with(["--keep".to_owned(), keep.to_string()])));
-    }
+    run.continue_with(Some(Continuation::prune(&options.env, options.keep)));
     let result = run
         .connect_hosts()
         .and_then(|()| run.step("prune", None, |run| prune_hosts(run, keep)));
