@@ -42,7 +42,7 @@ fn a_refused_rollback_to_a_failed_release_suggests_no_other_rollback() {
         .hoist(&["rollback", "dev", "--to", &failed[0]])
         .code(1)
         .stderr_contains(&format!("release `{}`", failed[0]))
-        .stderr_contains("hoist releases list");
+        .stderr_contains("`hoist releases list dev` shows the releases");
     assert!(
         !outcome.stderr.contains("continue with"),
         "nothing to continue: {}",

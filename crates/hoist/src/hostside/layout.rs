@@ -237,7 +237,7 @@ impl Layout {
                 "release `{id}` has no tree at `{}`",
                 tree.display()
             ))
-            .hint("upload it again; `hoist prune ENV` removes the broken one"));
+            .hint("make a new release with `hoist release ENV` (it marks this one failed); `hoist releases prune ENV` then removes it"));
         }
         let change = chain.plan_ready(id)?;
         if !change.is_empty() {

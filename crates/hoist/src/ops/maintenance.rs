@@ -60,8 +60,9 @@ pub fn maintenance(ctx: &Context<'_>, options: &MaintenanceOptions) -> Result<Co
     });
     let message = match options.on {
         true => format!(
-            "`{}` is in maintenance; `hoist maintenance off {}` serves again",
-            options.env, options.env
+            "`{}` is in maintenance; `{}` serves again",
+            options.env,
+            ctx.continuation_line(&Continuation::maintenance(&options.env, false))
         ),
         false => format!("`{}` serves again", options.env),
     };

@@ -75,8 +75,9 @@ pub fn register(ctx: &Context<'_>, options: &RegisterOptions) -> Result<CommandO
     };
     report::finish_with(run, result, |count| {
         format!(
-            "{verb} {count} host(s) in `{}`; `hoist deploy {}` brings them up to date",
-            options.env, options.env
+            "{verb} {count} host(s) in `{}`; `{}` brings them up to date",
+            options.env,
+            ctx.command_line("deploy", &options.env)
         )
     })
 }

@@ -53,8 +53,8 @@ pub fn release(ctx: &Context<'_>, options: &ReleaseOptions) -> Result<CommandOut
     });
     report::finish_with(run, result, |id| {
         format!(
-            "release `{id}` is ready; start it with `hoist run {}`",
-            options.env
+            "release `{id}` is ready; start it with `{}`",
+            ctx.command_line("run", &options.env)
         )
     })
 }

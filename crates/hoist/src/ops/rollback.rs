@@ -2,6 +2,7 @@
 //! on every host — stop, switch, start, probe; never refresh. The switch brings back the
 //! configuration the release was deployed with (`hostside::release_config`), and says so.
 
+use hoist_core::release_chain::ChainError;
 use hoist_core::{Action, EnvName, ReleaseId};
 
 use crate::error::{Error, Result};
@@ -72,7 +73,13 @@ fn rollback_target(run: &CommandRun<'_>, to: Option<&ReleaseId>) -> Result<Rollb
         let releases = releases?;
         live.push(releases.live.clone());
         let here = releases.chain.rollback_target(to).map_err(|error| {
-            let hint = error.hint();
+            let hint = match error {
+                ChainError::Unknown(_) | ChainError::NotUsable { .. } => format!(
+                    "`{}` shows the releases; a ready or retired one can be named with `--to ID`",
+                    run.ctx.command_line("releases list", &run.env_name)
+                ),
+                _ => error.hint().to_owned(),
+            };
             Error::failed(format!(
                 "cannot roll back `{}` on `{}`",
                 run.env_name,
