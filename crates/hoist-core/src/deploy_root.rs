@@ -11,20 +11,8 @@ use std::path::{Component, Path, PathBuf};
 /// kernel's virtual filesystems (`/dev`, `/proc`, `/sys`, and `/run`, a tmpfs emptied at
 /// boot). A release there would mix with the system's files or vanish at the next boot.
 const SYSTEM_TREES: &[&str] = &[
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/proc",
-    "/run",
-    "/sbin",
-    "/sys",
-    "/usr",
-    "/var/run",
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
+    "/sbin", "/sys", "/usr", "/var/run",
 ];
 
 /// Shared parents: other programs and users keep their own directories in them, so a
@@ -114,9 +102,9 @@ impl RootRefusal {
                 "deploy into a directory of its own inside it, like `{}`",
                 self.path.join(app).display()
             ),
-            RefusalReason::FilesystemRoot | RefusalReason::System { .. } => format!(
-                "deploy into a directory of its own, like `/srv/{app}` or `/var/www/{app}`"
-            ),
+            RefusalReason::FilesystemRoot | RefusalReason::System { .. } => {
+                format!("deploy into a directory of its own, like `/srv/{app}` or `/var/www/{app}`")
+            }
         }
     }
 }
@@ -144,7 +132,10 @@ pub fn refusal(path: &Path) -> Option<RootRefusal> {
     if normal == Path::new("/root") || normal.parent() == Some(Path::new("/home")) {
         return refuse(RefusalReason::Home);
     }
-    if SHARED_PARENTS.iter().any(|parent| normal == Path::new(parent)) {
+    if SHARED_PARENTS
+        .iter()
+        .any(|parent| normal == Path::new(parent))
+    {
         return refuse(RefusalReason::SharedParent);
     }
     None
@@ -214,19 +205,23 @@ mod tests {
             ("/run/app", "/run"),
             ("/var/run/app", "/var/run"),
         ] {
-            assert_eq!(
-                reason(bad),
-                Some(RefusalReason::System { owner }),
-                "{bad}"
-            );
+            assert_eq!(reason(bad), Some(RefusalReason::System { owner }), "{bad}");
         }
     }
 
     #[test]
     fn shared_parents_homes_and_slash_are_refused_themselves() {
         for bad in [
-            "/var", "/tmp", "/opt", "/srv", "/home", "/var/www", "/var/lib", "/usr/local",
-            "/mnt", "/var/tmp",
+            "/var",
+            "/tmp",
+            "/opt",
+            "/srv",
+            "/home",
+            "/var/www",
+            "/var/lib",
+            "/usr/local",
+            "/mnt",
+            "/var/tmp",
         ] {
             assert_eq!(reason(bad), Some(RefusalReason::SharedParent), "{bad}");
         }
@@ -241,7 +236,10 @@ mod tests {
     #[test]
     fn paths_are_normalised_before_they_are_compared() {
         assert_eq!(normalise(Path::new("//srv/./app/")), Path::new("/srv/app"));
-        assert_eq!(normalise(Path::new("/srv/app/../../etc")), Path::new("/etc"));
+        assert_eq!(
+            normalise(Path::new("/srv/app/../../etc")),
+            Path::new("/etc")
+        );
         assert_eq!(normalise(Path::new("/../../etc")), Path::new("/etc"));
         let refused = refusal(Path::new("/srv/app/../../etc")).unwrap();
         assert_eq!(refused.path, Path::new("/etc"));

@@ -6,7 +6,10 @@ use crate::harness::Test;
 
 /// The release ids `releases list` shows with `status`.
 fn releases_with(t: &Test, status: &str) -> Vec<String> {
-    let rows = t.hoist(&["releases", "list", "dev", "--json"]).success().json();
+    let rows = t
+        .hoist(&["releases", "list", "dev", "--json"])
+        .success()
+        .json();
     rows.as_array()
         .unwrap()
         .iter()
@@ -27,7 +30,11 @@ fn a_refused_releases_remove_names_releases_remove() {
         .stderr_contains(&format!(
             "then continue with `hoist releases remove dev {live}`"
         ));
-    assert!(!outcome.stderr.contains("hoist remove"), "{}", outcome.stderr);
+    assert!(
+        !outcome.stderr.contains("hoist remove"),
+        "{}",
+        outcome.stderr
+    );
 }
 
 #[test]
@@ -57,12 +64,21 @@ fn a_failed_deploy_names_the_exact_command_that_continues_it() {
     t.write("app.py", "this is not python(\n");
     let spec = t.project.join("Hoist.toml").display().to_string();
     let root = t.root.display().to_string();
-    t.hoist(&["-f", &spec, "deploy", "dev", "--ttl", "2h", "--hosts", &format!("local:{root}")])
-        .code(1)
-        .stderr_contains("failed at step `release`")
-        .stderr_contains(&format!(
-            "continue with `hoist -f {spec} deploy dev --ttl 7200s --hosts local:{root}`"
-        ));
+    t.hoist(&[
+        "-f",
+        &spec,
+        "deploy",
+        "dev",
+        "--ttl",
+        "2h",
+        "--hosts",
+        &format!("local:{root}"),
+    ])
+    .code(1)
+    .stderr_contains("failed at step `release`")
+    .stderr_contains(&format!(
+        "continue with `hoist -f {spec} deploy dev --ttl 7200s --hosts local:{root}`"
+    ));
     // A plain one stays plain.
     t.hoist(&["deploy", "dev"])
         .code(1)
@@ -85,7 +101,5 @@ fn a_failed_rollback_continues_with_its_target() {
     t.hoist(&["rollback", "dev"])
         .code(1)
         .stderr_contains("failed at step `rollback`")
-        .stderr_contains(&format!(
-            "continue with `hoist rollback dev --to {first}`"
-        ));
+        .stderr_contains(&format!("continue with `hoist rollback dev --to {first}`"));
 }

@@ -39,12 +39,20 @@ fn a_directory_with_files_is_refused_untouched_and_adopted_only_when_asked() {
         ))
         .stderr_contains("it holds `notes.txt`, `uploads`")
         .stderr_contains("adopt it with `hoist deploy dev --adopt`");
-    assert_eq!(listing(&t.root), ["notes.txt", "uploads"], "nothing written");
+    assert_eq!(
+        listing(&t.root),
+        ["notes.txt", "uploads"],
+        "nothing written"
+    );
     assert_eq!(Test::snapshot(&t.root), before);
     t.hoist(&["provision", "dev"])
         .code(1)
         .stderr_contains("adopt it with `hoist provision dev --adopt`");
-    assert_eq!(listing(&t.root), ["notes.txt", "uploads"], "nothing written");
+    assert_eq!(
+        listing(&t.root),
+        ["notes.txt", "uploads"],
+        "nothing written"
+    );
 
     t.hoist(&["deploy", "dev", "--adopt"]).success();
     assert!(t.body().starts_with("hi from "), "the app serves");
@@ -52,14 +60,21 @@ fn a_directory_with_files_is_refused_untouched_and_adopted_only_when_asked() {
         serde_json::from_slice(&fs::read(t.root.join(".hoist/root.json")).unwrap()).unwrap();
     assert_eq!(mark["claim"], "adopted");
     assert_eq!(mark["created_root"], false);
-    assert_eq!(mark["preexisting"], serde_json::json!(["notes.txt", "uploads"]));
+    assert_eq!(
+        mark["preexisting"],
+        serde_json::json!(["notes.txt", "uploads"])
+    );
     // Adopted once is hoist's: later commands need no flag.
     t.write("message.txt", "v2\n");
     t.hoist(&["deploy", "dev"]).success();
 
     t.hoist(&["destroy", "dev", "--yes"]).success();
     assert_eq!(listing(&t.root), ["notes.txt", "uploads"]);
-    assert_eq!(Test::snapshot(&t.root), before, "their files are as they were");
+    assert_eq!(
+        Test::snapshot(&t.root),
+        before,
+        "their files are as they were"
+    );
 }
 
 #[test]
@@ -91,9 +106,16 @@ fn a_root_hoist_created_is_destroyed_whole() {
     t.hoist(&["deploy", "dev"]).success();
     let mark: serde_json::Value =
         serde_json::from_slice(&fs::read(t.root.join(".hoist/root.json")).unwrap()).unwrap();
-    assert_eq!((&mark["claim"], &mark["created_root"]), (&"created".into(), &true.into()));
+    assert_eq!(
+        (&mark["claim"], &mark["created_root"]),
+        (&"created".into(), &true.into())
+    );
     t.hoist(&["destroy", "dev", "--yes"]).success();
-    assert!(!t.root.exists(), "{:?}", fs::read_dir(&t.root).map(|_| listing(&t.root)));
+    assert!(
+        !t.root.exists(),
+        "{:?}",
+        fs::read_dir(&t.root).map(|_| listing(&t.root))
+    );
     // An empty directory someone made stays, emptied of hoist's entries.
     fs::create_dir_all(&t.root).unwrap();
     t.hoist(&["deploy", "dev"]).success();
@@ -130,8 +152,14 @@ fn system_and_home_directories_are_refused_by_spec_check_and_register() {
             "//usr/./bin",
             "the deploy root `/usr/bin` is inside `/usr`, which the operating system owns",
         ),
-        ("/var", "the deploy root `/var` is a shared system directory"),
-        ("/home/alice", "the deploy root `/home/alice` is a home directory itself"),
+        (
+            "/var",
+            "the deploy root `/var` is a shared system directory",
+        ),
+        (
+            "/home/alice",
+            "the deploy root `/home/alice` is a home directory itself",
+        ),
     ] {
         t.write("Hoist.toml", &spec.replace(&root, bad));
         t.hoist(&["spec", "check"])
@@ -144,7 +172,9 @@ fn system_and_home_directories_are_refused_by_spec_check_and_register() {
     t.hoist(&["create", "dev"]).success();
     t.hoist(&["register", "dev", "--host", "local:/boot"])
         .code(1)
-        .stderr_contains("cannot register `local:/boot`: the deploy root `/boot` is a system directory");
+        .stderr_contains(
+            "cannot register `local:/boot`: the deploy root `/boot` is a system directory",
+        );
 }
 
 #[test]
@@ -176,7 +206,10 @@ fn an_ssh_root_with_files_is_refused_before_hoist_is_installed_in_it() {
     assert!(site.join("live").exists());
     t.hoist(&["destroy", "fleet", "--yes"]).success();
     assert_eq!(listing(&site), ["index.html"]);
-    assert_eq!(fs::read_to_string(site.join("index.html")).unwrap(), "theirs");
+    assert_eq!(
+        fs::read_to_string(site.join("index.html")).unwrap(),
+        "theirs"
+    );
     // A root the installer created goes away whole.
     let fresh = spec.replace("/srv/site", "/srv/fresh");
     t.write("Hoist.toml", &fresh);

@@ -53,7 +53,9 @@ pub struct RemoteHost {
 enum Install {
     Never,
     /// Yes; `adopt` accepts a root that holds files hoist did not put there.
-    IfNeeded { adopt: bool },
+    IfNeeded {
+        adopt: bool,
+    },
 }
 
 /// Why a session call got no answer.
@@ -319,7 +321,10 @@ impl Host for RemoteHost {
 
     fn provision(&self, adopt: bool) -> Result<HostFacts> {
         binary::ensure_installed(self, adopt)?;
-        self.call_with(&HostRequest::Provision { adopt }, Install::IfNeeded { adopt })
+        self.call_with(
+            &HostRequest::Provision { adopt },
+            Install::IfNeeded { adopt },
+        )
     }
 
     fn lock(&self, holder: &LockHolder, adopt: bool) -> Result<LockOutcome> {

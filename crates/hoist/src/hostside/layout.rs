@@ -21,11 +21,11 @@ use hoist_core::release_chain::{ChainChange, ReleaseChain, ReleaseMeta};
 use hoist_core::{ReleaseId, ReleaseStatus};
 
 use crate::error::{Error, Result};
-use crate::hostside::{release_config, root_mark};
 use crate::hostside::atomic_fs::{
     remove_if_present, remove_tree, replace_symlink, sync_dir, temp_suffix, write_file_atomic,
     write_json,
 };
+use crate::hostside::{release_config, root_mark};
 use crate::ports::host::{ConfigFile, HostReleases, ReleaseInfo};
 
 /// One deploy root. Holds only its path: every operation reads the disk afresh.
@@ -114,7 +114,11 @@ impl Layout {
     /// made before releases kept one.
     pub fn release_config_dir(&self, id: &ReleaseId) -> PathBuf {
         let kept = self.kept_config_dir(id);
-        if kept.is_dir() { kept } else { self.config_dir() }
+        if kept.is_dir() {
+            kept
+        } else {
+            self.config_dir()
+        }
     }
 
     /// The release `live` points at, if any.

@@ -124,7 +124,9 @@ impl ProcessRuntime {
     /// The env file `release` was made ready with (its own copy, else `config/env`, written
     /// by configure), or nothing if it does not exist.
     fn configured_variables(&self, release: &ReleaseId) -> Result<Vec<(String, String)>> {
-        let path = Layout::open(&self.root).release_config_dir(release).join("env");
+        let path = Layout::open(&self.root)
+            .release_config_dir(release)
+            .join("env");
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -132,7 +132,10 @@ mod tests {
         // Keeping again replaces the copy whole.
         layout.write_config(&[file("env", "X=1\n")]).unwrap();
         keep(&layout, &id()).unwrap();
-        let names: Vec<_> = fs::read_dir(&kept).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&kept)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["env"]);
     }
 

@@ -154,7 +154,12 @@ pub fn destroy(root: &Path) -> Result<()> {
     }
     if mark.created_root {
         match fs::remove_dir(root) {
-            Err(error) if !matches!(error.kind(), ErrorKind::NotFound | ErrorKind::DirectoryNotEmpty) => {
+            Err(error)
+                if !matches!(
+                    error.kind(),
+                    ErrorKind::NotFound | ErrorKind::DirectoryNotEmpty
+                ) =>
+            {
                 return Err(Error::io("remove", root, error));
             }
             _ => {}
@@ -309,7 +314,10 @@ mod tests {
         fs::create_dir(dir.path().join("config")).unwrap();
         fs::write(dir.path().join("notes.txt"), "").unwrap();
         let error = claim(dir.path(), true).unwrap_err();
-        assert!(error.message.contains("its `config` would be hoist's"), "{error}");
+        assert!(
+            error.message.contains("its `config` would be hoist's"),
+            "{error}"
+        );
         assert!(!dir.path().join(".hoist").exists());
     }
 
@@ -362,7 +370,10 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["later.txt", "notes.txt"]);
-        assert_eq!(fs::read_to_string(outside.join("precious")).unwrap(), "keep");
+        assert_eq!(
+            fs::read_to_string(outside.join("precious")).unwrap(),
+            "keep"
+        );
         // Destroying again finds nothing of hoist's and refuses to touch the rest.
         let error = destroy(&root).unwrap_err();
         assert!(error.message.contains("not a hoist deploy root"), "{error}");

@@ -101,13 +101,9 @@ impl CommandRequest {
         let env = self.env().clone();
         match self {
             Self::Create { .. } => ops::create(ctx, &ops::CreateOptions { env }),
-            Self::Provision { adopt, .. } => ops::provision(
-                ctx,
-                &ops::ProvisionOptions {
-                    env,
-                    adopt: *adopt,
-                },
-            ),
+            Self::Provision { adopt, .. } => {
+                ops::provision(ctx, &ops::ProvisionOptions { env, adopt: *adopt })
+            }
             Self::Configure { .. } => ops::configure(ctx, &ops::ConfigureOptions { env }),
             Self::Release { .. } => ops::release(ctx, &ops::ReleaseOptions { env }),
             Self::Run { .. } => ops::run(ctx, &ops::RunOptions { env }),

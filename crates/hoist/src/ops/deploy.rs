@@ -35,7 +35,11 @@ pub fn deploy(ctx: &Context<'_>, options: &DeployOptions) -> Result<CommandOutco
     ctx.env_spec(&options.env)?;
     let mut run = CommandRun::begin(ctx, Action::Deploy, &options.env, serde_json::json!({}))?;
     run.adopt = options.adopt;
-    run.continue_with(Some(Continuation::deploy(&options.env, options.adopt, options.ttl)));
+    run.continue_with(Some(Continuation::deploy(
+        &options.env,
+        options.adopt,
+        options.ttl,
+    )));
     let result = deploy_steps(&mut run);
     let env = options.env.clone();
     let mut outcome = report::finish_with(run, result, |plan: &Vec<Step>| match plan.is_empty() {

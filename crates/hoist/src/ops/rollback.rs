@@ -88,7 +88,11 @@ fn rollback_target(run: &CommandRun<'_>, to: Option<&ReleaseId>) -> Result<Rollb
             .cause(error)
             .hint(hint)
         })?;
-        if !releases.infos.get(&here).is_some_and(|info| info.config_kept) {
+        if !releases
+            .infos
+            .get(&here)
+            .is_some_and(|info| info.config_kept)
+        {
             without_config.push(format!("`{}`", handle.host.address()));
         }
         match &target {

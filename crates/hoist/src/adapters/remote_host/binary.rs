@@ -92,8 +92,7 @@ fn check_root(host: &RemoteHost, adopt: bool) -> Result<()> {
             "elif [ ! -d {state} ] && [ -n \"$(ls -A {root})\" ]; then ls -A {root}; exit {FOREIGN_ROOT_STATUS}; "
         )
     };
-    let script =
-        format!("if [ ! -e {root} ]; then mkdir -p {state} && : > {note}; {foreign}fi");
+    let script = format!("if [ ! -e {root} ]; then mkdir -p {state} && : > {note}; {foreign}fi");
     let argv = ["sh", "-c", &script].map(str::to_owned);
     let output = host.transport.run(&argv, &mut std::io::empty())?;
     match output.status {

@@ -84,7 +84,11 @@ fn every_continuation_parses_as_the_command_it_continues() {
             Continuation::rollback_to(&env, &id),
             format!("dev to=Some(ReleaseId(\"{id}\"))"),
         ),
-        (Action::Remove, Continuation::remove(&env, &id), format!("dev {id}")),
+        (
+            Action::Remove,
+            Continuation::remove(&env, &id),
+            format!("dev {id}"),
+        ),
         (
             Action::Prune,
             Continuation::prune(&env, Some(4)),
@@ -120,5 +124,8 @@ fn every_continuation_parses_as_the_command_it_continues() {
             "{action} has no continuation"
         );
     }
-    assert!(!covered.contains(&Action::Remove), "`remove` alone is no command");
+    assert!(
+        !covered.contains(&Action::Remove),
+        "`remove` alone is no command"
+    );
 }

@@ -212,10 +212,14 @@ fn adopt_is_sent_only_when_set_and_older_requests_still_parse() {
     let json = serde_json::to_value(&lock).unwrap();
     assert!(json.get("adopt").is_none(), "{json}");
     // What an older controller sends: no `adopt` at all.
-    let older = serde_json::json!({"op": "lock", "holder": serde_json::to_value(holder()).unwrap()});
+    let older =
+        serde_json::json!({"op": "lock", "holder": serde_json::to_value(holder()).unwrap()});
     assert_eq!(serde_json::from_value::<HostRequest>(older).unwrap(), lock);
     let adopting = serde_json::to_value(HostRequest::Provision { adopt: true }).unwrap();
-    assert_eq!(adopting, serde_json::json!({"op": "provision", "adopt": true}));
+    assert_eq!(
+        adopting,
+        serde_json::json!({"op": "provision", "adopt": true})
+    );
 }
 
 #[test]
@@ -263,7 +267,10 @@ fn bad_requests_are_failed_responses() {
         assert!(error.causes[0].contains(why), "{error}");
         assert!(!error.to_string().contains("s3cret"), "{error}");
     }
-    let relative = dispatch(Path::new("relative/root"), HostRequest::Provision { adopt: false });
+    let relative = dispatch(
+        Path::new("relative/root"),
+        HostRequest::Provision { adopt: false },
+    );
     let error = relative.into_result::<HostFacts>().unwrap_err();
     assert!(error.message.contains("not an absolute path"), "{error}");
 }
@@ -288,17 +295,25 @@ fn dispatch_runs_host_operations_on_the_root() {
     assert!(facts.tools.contains_key("rsync"));
     assert!(root.join("releases").is_dir());
 
-    let outcome: WireLockOutcome = call(&root, HostRequest::Lock {
+    let outcome: WireLockOutcome = call(
+        &root,
+        HostRequest::Lock {
             holder: holder(),
             adopt: false,
-        }).unwrap();
+        },
+    )
+    .unwrap();
     assert_eq!(LockOutcome::from(outcome), LockOutcome::Acquired);
     let mut other = holder();
     other.pid = 1;
-    let outcome: WireLockOutcome = call(&root, HostRequest::Lock {
+    let outcome: WireLockOutcome = call(
+        &root,
+        HostRequest::Lock {
             holder: other,
             adopt: false,
-        }).unwrap();
+        },
+    )
+    .unwrap();
     assert!(matches!(
         LockOutcome::from(outcome),
         LockOutcome::Held { .. }
