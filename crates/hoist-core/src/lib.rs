@@ -7,6 +7,7 @@ pub mod byte_size;
 pub mod command_status;
 pub mod controller_env;
 pub mod deploy_plan;
+pub mod deploy_root;
 pub mod duration;
 pub mod env_name;
 pub mod host_address;

@@ -219,6 +219,15 @@ fn configure_writes_secrets_only_to_the_host() {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
     {
+        // The configuration a release keeps for its rollback holds the secret, privately.
+        let parent = entry.path().parent().unwrap();
+        if parent.file_name().is_some_and(|name| name == "config") {
+            let mode = |path: &std::path::Path| {
+                std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+            };
+            assert_eq!((mode(parent), mode(entry.path())), (0o700, 0o600));
+            continue;
+        }
         assert!(
             !std::fs::read_to_string(entry.path())
                 .unwrap()

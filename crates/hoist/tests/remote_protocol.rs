@@ -137,6 +137,7 @@ fn release(n: u32) -> NewRelease {
             source_rev: None,
             config_snapshot: serde_json::json!({}),
             error: None,
+            config_kept: false,
         },
         shared_dirs: vec![PathBuf::from("storage")],
     }
@@ -171,7 +172,7 @@ impl Remote {
 #[test]
 fn provision_installs_the_binary_once() {
     let remote = remote(Arc::new(LocalProcessTransport::new()));
-    let facts = remote.handle.host.provision().unwrap();
+    let facts = remote.handle.host.provision(false).unwrap();
     assert_eq!(facts.arch, std::env::consts::ARCH);
     assert!(remote.root.join("releases").is_dir());
     let installed = remote.root.join(".hoist/bin/hoist");
@@ -179,7 +180,7 @@ fn provision_installs_the_binary_once() {
     let first = installed.metadata().unwrap();
     assert_eq!(first.len(), local.len());
     assert_eq!(first.mode() & 0o777, 0o755);
-    remote.handle.host.provision().unwrap();
+    remote.handle.host.provision(false).unwrap();
     let second = installed.metadata().unwrap();
     assert_eq!(
         (second.ino(), second.mtime_nsec()),
@@ -196,7 +197,7 @@ fn provision_installs_the_binary_once() {
 #[test]
 fn provision_replaces_an_older_hoist_while_a_session_runs_it() {
     let first = remote(Arc::new(LocalProcessTransport::new()));
-    first.handle.host.provision().unwrap();
+    first.handle.host.provision(false).unwrap();
     let installed = first.root.join(".hoist/bin/hoist");
     let newer = first._temp.path().join("hoist-newer");
     let mut bytes = fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap();
@@ -214,7 +215,7 @@ fn provision_replaces_an_older_hoist_while_a_session_runs_it() {
     .handle();
     // The first call starts a session on the old program.
     assert!(upgraded.host.releases().unwrap().infos.is_empty());
-    upgraded.host.provision().unwrap();
+    upgraded.host.provision(false).unwrap();
     assert_eq!(
         fs::read(&installed).unwrap(),
         bytes,
@@ -240,7 +241,7 @@ sys.exit(child.wait())
 #[test]
 fn an_older_hoist_on_the_host_is_replaced_when_it_does_not_know_a_request() {
     let remote = remote(Arc::new(LocalProcessTransport::new()));
-    remote.handle.host.provision().unwrap();
+    remote.handle.host.provision(false).unwrap();
     let installed = remote.root.join(".hoist/bin/hoist");
     let mut older = fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap();
     older.extend_from_slice(b"\0older build");
@@ -293,7 +294,7 @@ fn a_binary_for_another_platform_is_refused() {
     header.extend(machine.to_le_bytes());
     fs::write(&foreign, header).unwrap();
     let remote = remote_with_binary(Arc::new(LocalProcessTransport::new()), &foreign);
-    let error = remote.handle.host.provision().unwrap_err();
+    let error = remote.handle.host.provision(false).unwrap_err();
     assert!(error.message.contains("is built for linux/"), "{error}");
     assert!(error.hints[0].contains("host_binary"), "{error:?}");
     assert!(!remote.root.join(".hoist/bin/hoist").exists());
@@ -331,7 +332,7 @@ fn calls_before_provision_install_hoist_first_but_unlock_never_does() {
 /// share their inodes with the first release.
 fn uploads_only_what_changed(transport: Arc<Recording>) {
     let remote = remote(transport.clone());
-    remote.handle.host.provision().unwrap();
+    remote.handle.host.provision(false).unwrap();
     let first = remote.deploy(1);
     assert_eq!((first.files, first.linked, first.written), (3, 0, 3));
     fs::write(remote.source.join("message.txt"), "version two\n").unwrap();
@@ -385,7 +386,7 @@ fn uploads_only_what_changed_with_the_stream_fallback() {
 #[test]
 fn a_cut_off_stream_fails_the_release() {
     let remote = remote(Arc::new(LocalProcessTransport::without_rsync()));
-    remote.handle.host.provision().unwrap();
+    remote.handle.host.provision(false).unwrap();
     let tree = remote.tree();
     fs::remove_file(remote.source.join("message.txt")).unwrap();
     let error = remote.handle.host.upload(&release(1), &tree).unwrap_err();
@@ -402,7 +403,7 @@ fn a_cut_off_stream_fails_the_release() {
 #[test]
 fn runs_and_probes_the_service_on_the_host() {
     let remote = remote(Arc::new(LocalProcessTransport::new()));
-    remote.handle.host.provision().unwrap();
+    remote.handle.host.provision(false).unwrap();
     remote.deploy(1);
     let port = free_port();
     let spec = InstanceSpec {
@@ -482,7 +483,7 @@ fn runs_and_probes_the_service_on_the_host() {
 fn locks_config_exec_and_errors_go_through_the_host() {
     let remote = remote(Arc::new(LocalProcessTransport::new()));
     let host = &remote.handle.host;
-    host.provision().unwrap();
+    host.provision(false).unwrap();
     let holder = LockHolder {
         owner: "alice@ci".into(),
         pid: std::process::id(),
@@ -491,20 +492,20 @@ fn locks_config_exec_and_errors_go_through_the_host() {
         message: "hoist deploy prod".into(),
         command_id: None,
     };
-    assert_eq!(host.lock(&holder).unwrap(), LockOutcome::Acquired);
+    assert_eq!(host.lock(&holder, false).unwrap(), LockOutcome::Acquired);
     let other = LockHolder {
         owner: "bob@laptop".into(),
         pid: 1,
         ..holder.clone()
     };
     assert_eq!(
-        host.lock(&other).unwrap(),
+        host.lock(&other, false).unwrap(),
         LockOutcome::Held {
             holder: holder.clone()
         }
     );
     host.unlock(&holder).unwrap();
-    assert_eq!(host.lock(&other).unwrap(), LockOutcome::Acquired);
+    assert_eq!(host.lock(&other, false).unwrap(), LockOutcome::Acquired);
     host.unlock(&other).unwrap();
 
     let secret = hoist::ports::host::ConfigFile {

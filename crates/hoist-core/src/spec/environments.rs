@@ -92,7 +92,7 @@ fn report_no_environments(
 
 fn read_environment(section: &Section<'_>, app_name: &str, problems: &mut Problems) -> EnvSpec {
     section.check_keys(ENV_KEYS, problems);
-    let hosts = read_hosts(section, problems);
+    let hosts = read_hosts(section, app_name, problems);
     let root = read_root(section, &hosts, app_name, problems);
     let ssh = read_ssh_options(section, problems);
     let rollout = read_rollout(section, problems);

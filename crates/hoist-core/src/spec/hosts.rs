@@ -3,14 +3,14 @@
 //! every address is checked strictly so that nothing in it can reach ssh as an option.
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use toml_edit::Value;
 
 use super::HostSpec;
 use super::problems::Problems;
 use super::section::{Field, Section, Text};
-use crate::{HostAddress, SshDestination};
+use crate::{HostAddress, SshDestination, deploy_root};
 
 const HOST_ENTRY_KEYS: &[&str] = &["host", "jump"];
 
@@ -26,14 +26,18 @@ enum Entry<'doc> {
 
 /// Every host of `hosts`, in order. Hosts that are refused or listed twice are reported and
 /// left out.
-pub(super) fn read_hosts(section: &Section<'_>, problems: &mut Problems) -> Vec<HostSpec> {
+pub(super) fn read_hosts(
+    section: &Section<'_>,
+    app_name: &str,
+    problems: &mut Problems,
+) -> Vec<HostSpec> {
     let Some(field) = section.required("hosts", "hosts = [\"local:/srv/my-app\"]", problems) else {
         return Vec::new();
     };
     let entries = entries(section, &field, problems);
     let mut hosts: Vec<HostSpec> = Vec::with_capacity(entries.len());
     for entry in &entries {
-        let Some((host, span)) = read_entry(entry, problems) else {
+        let Some((host, span)) = read_entry(entry, app_name, problems) else {
             continue;
         };
         if hosts.iter().any(|known| known.address == host.address) {
@@ -106,11 +110,12 @@ fn entries<'doc>(
 /// One host and where its address is written, or `None` when it was refused.
 fn read_entry(
     entry: &Entry<'_>,
+    app_name: &str,
     problems: &mut Problems,
 ) -> Option<(HostSpec, Option<Range<usize>>)> {
     let table = match entry {
         Entry::Plain(text) => {
-            let address = host_address(text, problems)?;
+            let address = host_address(text, app_name, problems)?;
             return Some((
                 HostSpec {
                     address,
@@ -133,7 +138,9 @@ fn read_entry(
     let host = table
         .required("host", "host = \"deploy@web3\"", problems)
         .and_then(|field| field.string(problems));
-    let address = host.as_ref().and_then(|text| host_address(text, problems));
+    let address = host
+        .as_ref()
+        .and_then(|text| host_address(text, app_name, problems));
     let jump_text = table.field("jump").and_then(|field| field.string(problems));
     let jump = jump_text
         .as_ref()
@@ -158,9 +165,20 @@ fn read_entry(
     ))
 }
 
-fn host_address(text: &Text<'_>, problems: &mut Problems) -> Option<HostAddress> {
+/// A host's address; a `local:` one whose root cannot be a deploy root is refused.
+fn host_address(text: &Text<'_>, app_name: &str, problems: &mut Problems) -> Option<HostAddress> {
     match text.value.parse::<HostAddress>() {
-        Ok(address) => Some(address),
+        Ok(address) => match address.local_root().and_then(deploy_root::refusal) {
+            Some(refusal) => {
+                problems.error_with_hint(
+                    text.span.clone(),
+                    format!("host `{address}`: {refusal}"),
+                    refusal.hint(app_name),
+                );
+                None
+            }
+            None => Some(address),
+        },
         Err(error) => {
             problems.error_with_hint(text.span.clone(), error.to_string(), error.hint());
             None
@@ -226,7 +244,13 @@ pub(super) fn read_root(
             );
             None
         }
-        None => Some(PathBuf::from(text.value)),
+        None => match deploy_root::refusal(Path::new(text.value)) {
+            Some(refusal) => {
+                problems.error_with_hint(text.span, refusal.to_string(), refusal.hint(app_name));
+                None
+            }
+            None => Some(PathBuf::from(text.value)),
+        },
     }
 }
 

@@ -9,7 +9,9 @@ use hoist_core::{EnvName, HostAddress, ReleaseId};
 use crate::error::{Error, Result};
 use crate::hostside::layout::Layout;
 use crate::hostside::process_runtime::configured_variables;
-use crate::hostside::{audit_log, exec, live_exec, lock_file, release_writer, service_log};
+use crate::hostside::{
+    audit_log, exec, live_exec, lock_file, release_writer, root_mark, service_log,
+};
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, Host, HostFacts, HostReleases, LockHolder, LockOutcome,
     NewRelease, UploadReport,
@@ -45,8 +47,8 @@ impl Host for LocalHost {
         &self.address
     }
 
-    fn provision(&self) -> Result<HostFacts> {
-        self.layout.ensure()?;
+    fn provision(&self, adopt: bool) -> Result<HostFacts> {
+        self.layout.ensure(adopt)?;
         let path = std::env::var_os("PATH").unwrap_or_default();
         let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
         let tools = TOOLS
@@ -63,7 +65,8 @@ impl Host for LocalHost {
         })
     }
 
-    fn lock(&self, holder: &LockHolder) -> Result<LockOutcome> {
+    fn lock(&self, holder: &LockHolder, adopt: bool) -> Result<LockOutcome> {
+        root_mark::claim(self.layout.root(), adopt)?;
         lock_file::acquire(self.layout.root(), holder)
     }
 
@@ -97,7 +100,11 @@ impl Host for LocalHost {
             .hint("`hoist releases list ENV` shows the releases on each host"));
         }
         // The service's configuration first, hoist's own variables over it.
-        let mut variables = configured_variables(self.layout.root())?;
+        let release = match dir {
+            ExecDir::Release(id) => Some(id),
+            ExecDir::Root => None,
+        };
+        let mut variables = configured_variables(self.layout.root(), release)?;
         variables.extend(env.iter().cloned());
         exec::run_hook_shell(&cwd, command, &variables)
     }
@@ -194,6 +201,7 @@ mod tests {
                 source_rev: None,
                 config_snapshot: serde_json::json!({"vars": {}}),
                 error: None,
+                config_kept: false,
             },
             shared_dirs: vec![PathBuf::from("storage")],
         }
@@ -203,13 +211,13 @@ mod tests {
     fn provision_creates_the_layout_and_reports_tools() {
         let dir = tempfile::tempdir().unwrap();
         let host = host(dir.path());
-        let facts = host.provision().unwrap();
+        let facts = host.provision(false).unwrap();
         assert!(dir.path().join("deploy/releases").is_dir());
         assert_eq!(facts.os, std::env::consts::OS);
         assert_eq!(facts.tools.len(), 4);
         let sh = facts.tools["sh"].as_deref().unwrap();
         assert!(Path::new(sh).is_absolute());
-        assert_eq!(host.provision().unwrap(), facts);
+        assert_eq!(host.provision(false).unwrap(), facts);
     }
 
     #[test]
@@ -241,7 +249,7 @@ mod tests {
         };
         let tree = SourceTree::collect(&source, &build).unwrap();
         let host: Box<dyn Host> = Box::new(host(dir.path()));
-        host.provision().unwrap();
+        host.provision(false).unwrap();
         for n in 1..=3 {
             let report = host.upload(&release(n), &tree).unwrap();
             assert_eq!(report.files, 1);

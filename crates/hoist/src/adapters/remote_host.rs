@@ -50,6 +50,16 @@ pub struct RemoteHost {
     local_binary: PathBuf,
 }
 
+/// Whether a call may install hoist on a host that does not run this controller's.
+#[derive(Debug, Clone, Copy)]
+enum Install {
+    Never,
+    /// Yes; `adopt` accepts a root that holds files hoist did not put there.
+    IfNeeded {
+        adopt: bool,
+    },
+}
+
 /// Why a session call got no answer.
 enum SessionFailure {
     /// The host's shell could not find the binary (exit status 127).
@@ -137,29 +147,35 @@ impl RemoteHost {
     /// Runs one request on the host and decodes its answer, installing hoist first on a host
     /// that does not have it yet.
     fn call<T: DeserializeOwned>(&self, request: &HostRequest) -> Result<T> {
-        self.call_with(request, true)
+        self.call_with(request, Install::IfNeeded { adopt: false })
     }
 
     /// Like `call`, never installing (for the installer's own questions).
     fn call_once<T: DeserializeOwned>(&self, request: &HostRequest) -> Result<T> {
-        self.call_with(request, false)
+        self.call_with(request, Install::Never)
     }
 
-    fn call_with<T: DeserializeOwned>(&self, request: &HostRequest, install: bool) -> Result<T> {
+    fn call_with<T: DeserializeOwned>(&self, request: &HostRequest, install: Install) -> Result<T> {
+        let installing = match install {
+            Install::Never => None,
+            Install::IfNeeded { adopt } => Some(adopt),
+        };
         let body = serde_json::to_vec(request)
             .map_err(|e| Error::internal("cannot encode a host request").cause(e))?;
         let mut answered = self.session_call(&body);
-        if install && matches!(answered, Err(SessionFailure::NotInstalled)) {
+        if let Some(adopt) = installing
+            && matches!(answered, Err(SessionFailure::NotInstalled))
+        {
             // A host never provisioned (its first contact is the lock): install, then retry.
-            binary::ensure_installed(self)?;
+            binary::ensure_installed(self, adopt)?;
             answered = self.session_call(&body);
         }
         match answered {
-            Ok(line) => match self.decode(&line) {
+            Ok(line) => match (self.decode(&line), installing) {
                 // An older hoist on the host does not know this request: install this
                 // controller's, start a session on it, and ask again.
-                Err(error) if install && is_protocol_refusal(&error) => {
-                    if !binary::ensure_installed(self)? {
+                (Err(error), Some(adopt)) if is_protocol_refusal(&error) => {
+                    if !binary::ensure_installed(self, adopt)? {
                         return Err(error);
                     }
                     self.end_session();
@@ -171,7 +187,7 @@ impl RemoteHost {
                         Err(SessionFailure::Lost(error)) => Err(error),
                     }
                 }
-                decoded => decoded,
+                (decoded, _) => decoded,
             },
             Err(SessionFailure::NotInstalled) => {
                 Err(self.not_installed("(the shell could not find it)"))
@@ -306,14 +322,18 @@ impl Host for RemoteHost {
         &self.address
     }
 
-    fn provision(&self) -> Result<HostFacts> {
-        binary::ensure_installed(self)?;
-        self.call(&HostRequest::Provision)
+    fn provision(&self, adopt: bool) -> Result<HostFacts> {
+        binary::ensure_installed(self, adopt)?;
+        self.call_with(
+            &HostRequest::Provision { adopt },
+            Install::IfNeeded { adopt },
+        )
     }
 
-    fn lock(&self, holder: &LockHolder) -> Result<LockOutcome> {
+    fn lock(&self, holder: &LockHolder, adopt: bool) -> Result<LockOutcome> {
         let holder = holder.clone();
-        let outcome: WireLockOutcome = self.call(&HostRequest::Lock { holder })?;
+        let request = HostRequest::Lock { holder, adopt };
+        let outcome: WireLockOutcome = self.call_with(&request, Install::IfNeeded { adopt })?;
         Ok(outcome.into())
     }
 

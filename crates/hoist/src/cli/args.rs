@@ -53,7 +53,7 @@ pub enum Command {
     /// Record an environment the spec defines
     Create(ActArgs),
     /// Create the deploy layout on the environment's hosts and check their tools
-    Provision(ActArgs),
+    Provision(ProvisionArgs),
     /// Render the env file and config templates into the hosts' config/
     Configure(ActArgs),
     /// Build and upload a new release, ready to run
@@ -122,6 +122,26 @@ pub struct ActArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// Environment name, as in `[env.NAME]`
+    #[arg(value_parser = env_name)]
+    pub env: EnvName,
+    #[command(flatten)]
+    pub adopt: AdoptArgs,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// `--adopt`, for the commands that lay deploy roots out.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct AdoptArgs {
+    /// Use deploy roots that already hold files hoist did not put there: hoist lays its tree
+    /// out beside them, and `destroy` deletes only what hoist added
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DeployArgs {
     /// Environment name, as in `[env.NAME]`
     #[arg(value_parser = env_name)]
@@ -130,6 +150,8 @@ pub struct DeployArgs {
     /// (preview environments), e.g. `4h`
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub ttl: Option<Duration>,
+    #[command(flatten)]
+    pub adopt: AdoptArgs,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
 }
@@ -381,3 +403,6 @@ fn command_status(text: &str) -> Result<hoist_core::CommandStatus, String> {
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
+
+#[cfg(test)]
+mod tests;

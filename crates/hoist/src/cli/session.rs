@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hoist_core::{EnvName, Spec};
+use hoist_core::{EnvName, Spec, shell};
 
 use crate::adapters::api_client::ApiClient;
 use crate::adapters::env_secrets::EnvSecrets;
@@ -93,10 +93,7 @@ impl Session {
             open_store(global.state.as_deref(), &spec.dir)?,
             known_secrets.clone(),
         ));
-        let invocation = match &global.spec {
-            Some(path) => format!("hoist -f {}", path.display()),
-            None => "hoist".to_owned(),
-        };
+        let invocation = invocation(global);
         Ok(Self {
             spec,
             store,
@@ -134,6 +131,23 @@ impl Session {
 /// The store `--state` (or `HOIST_STATE`) names: a `postgres://` or `postgresql://` URL is a
 /// PostgreSQL database, anything else a SQLite file; by default `.hoist/state.db` beside the
 /// spec.
+/// How to spell hoist in a command that continues this one: with the spec and the store
+/// this one was given (a `postgres://` URL is left out: it may hold a password).
+fn invocation(global: &GlobalArgs) -> String {
+    let mut words = vec!["hoist".to_owned()];
+    if let Some(path) = &global.spec {
+        words.push("-f".to_owned());
+        words.push(shell::quote_if_needed(&path.display().to_string()));
+    }
+    if let Some(state) = &global.state
+        && !is_postgres_url(&state.to_string_lossy())
+    {
+        words.push("--state".to_owned());
+        words.push(shell::quote_if_needed(&state.display().to_string()));
+    }
+    words.join(" ")
+}
+
 fn open_store(state: Option<&Path>, spec_dir: &Path) -> Result<Box<dyn Store>> {
     match state {
         Some(state) => match state.to_str().filter(|state| is_postgres_url(state)) {

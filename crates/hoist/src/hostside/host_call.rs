@@ -41,10 +41,17 @@ pub enum HostRequest {
     /// → `HostVersion`.
     Version,
     /// → `HostFacts`.
-    Provision,
+    Provision {
+        /// Accept a root that holds files hoist did not put there (`--adopt`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        adopt: bool,
+    },
     /// → `WireLockOutcome`.
     Lock {
         holder: crate::ports::host::LockHolder,
+        /// As for `Provision`: the lock is the first contact, so it claims the root.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        adopt: bool,
     },
     Unlock {
         holder: crate::ports::host::LockHolder,

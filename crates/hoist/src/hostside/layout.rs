@@ -25,6 +25,7 @@ use crate::hostside::atomic_fs::{
     remove_if_present, remove_tree, replace_symlink, sync_dir, temp_suffix, write_file_atomic,
     write_json,
 };
+use crate::hostside::{release_config, root_mark};
 use crate::ports::host::{ConfigFile, HostReleases, ReleaseInfo};
 
 /// One deploy root. Holds only its path: every operation reads the disk afresh.
@@ -82,8 +83,10 @@ impl Layout {
         self.root.join(".hoist")
     }
 
-    /// Creates every directory of the layout that is missing; `config/` is 0700.
-    pub fn ensure(&self) -> Result<()> {
+    /// Claims the root (`root_mark::claim`: a foreign one only with `adopt`), then creates
+    /// every directory of the layout that is missing; `config/` is 0700.
+    pub fn ensure(&self, adopt: bool) -> Result<()> {
+        root_mark::claim(&self.root, adopt)?;
         let dirs = [
             self.releases_dir(),
             self.root.join("meta"),
@@ -99,6 +102,23 @@ impl Layout {
         let config = self.config_dir();
         fs::set_permissions(&config, fs::Permissions::from_mode(0o700))
             .map_err(|e| Error::io("set the mode of", &config, e))
+    }
+
+    /// `meta/<id>/config/`: the copy of `config/` a release was made ready with (0700, files
+    /// 0600: it holds secrets).
+    pub fn kept_config_dir(&self, id: &ReleaseId) -> PathBuf {
+        self.meta_dir(id).join("config")
+    }
+
+    /// Where release `id` reads its configuration: its own copy, or `config/` for a release
+    /// made before releases kept one.
+    pub fn release_config_dir(&self, id: &ReleaseId) -> PathBuf {
+        let kept = self.kept_config_dir(id);
+        if kept.is_dir() {
+            kept
+        } else {
+            self.config_dir()
+        }
     }
 
     /// The release `live` points at, if any.
@@ -170,6 +190,7 @@ impl Layout {
         match serde_json::from_slice::<ReleaseInfo>(&text) {
             Ok(info) => Ok(ReleaseInfo {
                 id: id.clone(),
+                config_kept: self.kept_config_dir(id).is_dir(),
                 ..info
             }),
             Err(error) => Ok(stand_in(
@@ -220,9 +241,12 @@ impl Layout {
                 "release `{id}` has no tree at `{}`",
                 tree.display()
             ))
-            .hint("upload it again; `hoist prune ENV` removes the broken one"));
+            .hint("make a new release with `hoist release ENV` (it marks this one failed); `hoist releases prune ENV` then removes it"));
         }
         let change = chain.plan_ready(id)?;
+        if !change.is_empty() {
+            release_config::keep(self, id)?;
+        }
         self.apply(&mut chain, &change, None)
     }
 
@@ -265,6 +289,9 @@ impl Layout {
             ))
             .hint("switch to another release; `hoist releases list ENV` shows them"));
         }
+        // Before the link moves, and every time: `live` never points at a release whose
+        // configuration is not in `config/`, and a cut-off switch is finished by the next.
+        release_config::restore(self, id)?;
         self.apply(&mut chain, &change, None)
     }
 
@@ -406,29 +433,10 @@ impl Layout {
         sync_dir(&config)
     }
 
-    /// Deletes the whole deploy root. Refuses a non-empty directory that is not a layout
-    /// (no `.hoist/`, `releases/` or `meta/`), so a mistyped root cannot wipe a home.
+    /// Deletes what hoist created in the root (`root_mark::destroy`): never what was there
+    /// before hoist adopted it, never through a symlink.
     pub fn destroy(&self) -> Result<()> {
-        let mut listing = match fs::read_dir(&self.root) {
-            Ok(listing) => listing,
-            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(error) => return Err(Error::io("read", &self.root, error)),
-        };
-        let is_layout = [
-            self.state_dir(),
-            self.releases_dir(),
-            self.root.join("meta"),
-        ]
-        .iter()
-        .any(|dir| dir.is_dir());
-        if !is_layout && listing.next().is_some() {
-            return Err(Error::failed(format!(
-                "`{}` is not a hoist deploy root; not deleting it",
-                self.root.display()
-            ))
-            .hint("check the host's path in `Hoist.toml`, or delete the directory by hand"));
-        }
-        remove_tree(&self.root)
+        root_mark::destroy(&self.root)
     }
 }
 
@@ -443,6 +451,7 @@ fn stand_in(id: &ReleaseId, status: ReleaseStatus, why: &str) -> ReleaseInfo {
         source_rev: None,
         config_snapshot: serde_json::Value::Null,
         error: Some(why.to_owned()),
+        config_kept: false,
     }
 }
 

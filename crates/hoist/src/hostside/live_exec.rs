@@ -58,7 +58,7 @@ pub fn command(
         }
     }
     command
-        .envs(configured_variables(layout.root())?)
+        .envs(configured_variables(layout.root(), Some(&release))?)
         .env("HOIST_ENV", env.as_str())
         .env("HOIST_RELEASE", release.as_str());
     Ok(command)

@@ -34,7 +34,7 @@ impl LocalRouter {
             Some(state) if state.alive => Ok(&self.proxy),
             _ => Err(
                 Error::failed("the built-in proxy is not running on this host")
-                    .hint("`hoist run ENV` (or `provision`) starts it"),
+                    .hint("`hoist check ENV --fix` (or `hoist provision ENV`) starts it again"),
             ),
         }
     }

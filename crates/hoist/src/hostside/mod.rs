@@ -22,6 +22,8 @@ pub mod port_owner;
 pub mod proc_identity;
 pub mod process_runtime;
 pub mod proxy_process;
+pub mod release_config;
 pub mod release_writer;
+pub mod root_mark;
 pub mod service_log;
 pub mod supervisor;

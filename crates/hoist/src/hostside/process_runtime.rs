@@ -30,6 +30,7 @@ use crate::hostside::hoist_binary::hoist_binary;
 use crate::hostside::instance_record::{
     InstanceRecord, InstanceRecords, LaunchSpec, SupervisionRecord,
 };
+use crate::hostside::layout::Layout;
 use crate::hostside::proc_identity;
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
@@ -129,9 +130,18 @@ pub(crate) fn mark(root: &Path, slot: Slot) -> Result<String> {
     Ok(format!("{}:{slot}", root_id::read_or_create(root)?))
 }
 
-/// `config/env` (written by configure), or nothing if it does not exist.
-pub(crate) fn configured_variables(root: &Path) -> Result<Vec<(String, String)>> {
-    let path = root.join("config").join("env");
+/// The env file `release` was made ready with (its own copy, else `config/env`, written by
+/// configure), or `config/env` when no release is named; nothing if it does not exist.
+pub(crate) fn configured_variables(
+    root: &Path,
+    release: Option<&ReleaseId>,
+) -> Result<Vec<(String, String)>> {
+    let layout = Layout::open(root);
+    let dir = match release {
+        Some(release) => layout.release_config_dir(release),
+        None => layout.config_dir(),
+    };
+    let path = dir.join("env");
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -149,7 +159,8 @@ pub(crate) fn configured_variables(root: &Path) -> Result<Vec<(String, String)>>
 /// the instance mark (the monitor's own, set by whoever started it).
 pub(crate) fn instance_command(root: &Path, launch: &LaunchSpec) -> Result<Command> {
     let release_dir = root.join("releases").join(launch.release.as_str());
-    let configured = configured_variables(root)?;
+    // Its own release's configuration: with blue-green it starts before `live` switches.
+    let configured = configured_variables(root, Some(&launch.release))?;
     let mut command = Command::new("sh");
     command
         .arg("-c")

@@ -18,6 +18,9 @@ pub enum CommandRequest {
     },
     Provision {
         env: EnvName,
+        /// Accept deploy roots that hold files hoist did not put there.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        adopt: bool,
     },
     Configure {
         env: EnvName,
@@ -33,6 +36,9 @@ pub enum CommandRequest {
         /// Schedule the environment's `destroy` this many seconds after a success.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ttl_seconds: Option<u64>,
+        /// Accept deploy roots that hold files hoist did not put there.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        adopt: bool,
     },
     Rollback {
         env: EnvName,
@@ -77,7 +83,7 @@ impl CommandRequest {
     pub fn env(&self) -> &EnvName {
         match self {
             Self::Create { env }
-            | Self::Provision { env }
+            | Self::Provision { env, .. }
             | Self::Configure { env }
             | Self::Release { env }
             | Self::Run { env }
@@ -95,15 +101,20 @@ impl CommandRequest {
         let env = self.env().clone();
         match self {
             Self::Create { .. } => ops::create(ctx, &ops::CreateOptions { env }),
-            Self::Provision { .. } => ops::provision(ctx, &ops::ProvisionOptions { env }),
+            Self::Provision { adopt, .. } => {
+                ops::provision(ctx, &ops::ProvisionOptions { env, adopt: *adopt })
+            }
             Self::Configure { .. } => ops::configure(ctx, &ops::ConfigureOptions { env }),
             Self::Release { .. } => ops::release(ctx, &ops::ReleaseOptions { env }),
             Self::Run { .. } => ops::run(ctx, &ops::RunOptions { env }),
-            Self::Deploy { ttl_seconds, .. } => ops::deploy(
+            Self::Deploy {
+                ttl_seconds, adopt, ..
+            } => ops::deploy(
                 ctx,
                 &ops::DeployOptions {
                     env,
                     ttl: ttl_seconds.map(std::time::Duration::from_secs),
+                    adopt: *adopt,
                 },
             ),
             Self::Rollback { to, .. } => ops::rollback(

@@ -10,7 +10,9 @@ use hoist_core::{Action, CommandStatus, EnvName, EnvState, HostAddress, Step};
 
 use crate::error::{Error, Result};
 use crate::known_secrets::KnownSecrets;
+use crate::hostside::root_mark;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::environment_lease::{EnvironmentLease, lock_host};
 use crate::ops::host_targets::host_targets;
 use crate::ops::liveness;
@@ -39,6 +41,12 @@ pub struct CommandRun<'c> {
     /// A claimed command that was cancelled or rescheduled before it could start: its record
     /// is someone else's now and is left as it is.
     lost: bool,
+    /// `--adopt`: the hosts' locks may claim deploy roots that hold files hoist did not put
+    /// there (`hostside::root_mark`).
+    pub adopt: bool,
+    /// The command that continues this one after a failed step (`None`: nothing to
+    /// continue, e.g. a refusal); named in the failure's hint.
+    continuation: Option<Continuation>,
 }
 
 impl std::fmt::Debug for CommandRun<'_> {
@@ -88,6 +96,8 @@ impl<'c> CommandRun<'c> {
             index: 0,
             failed_step: None,
             lost: false,
+            adopt: false,
+            continuation: Continuation::of(action, env_name),
         };
         // SSH handshakes are the slowest part of a command: start them now, while the store
         // records the command and takes the lease. Locks are taken later, under the lease.
@@ -229,6 +239,7 @@ impl<'c> CommandRun<'c> {
                 .iter()
                 .any(|h| h.host.address() == &target.address)
         });
+        let (adopt, adopt_hint) = (self.adopt, self.adopt_hint());
         let Some(lease) = self.lease.as_mut() else {
             return Err(Error::internal("hosts connected without a lease"));
         };
@@ -242,13 +253,18 @@ impl<'c> CommandRun<'c> {
                         .iter()
                         .position(|(address, _)| address == &target.address)
                         .map(|at| early.swap_remove(at).1);
-                    let holder = &holder;
+                    let (holder, adopt_hint) = (&holder, &adopt_hint);
                     scope.spawn(move || {
                         let handle = match opened {
                             Some(opened) => opened?,
                             None => ctx.hosts.connect(target)?,
                         };
-                        lock_host(ctx, env, holder, &handle)?;
+                        lock_host(ctx, env, holder, &handle, adopt).map_err(|mut error| {
+                            if error.message.contains(root_mark::FOREIGN_ROOT) {
+                                error.hints = vec![adopt_hint.clone()];
+                            }
+                            error
+                        })?;
                         // What the host's supervisor did since hoist last talked to it.
                         if let Err(error) = collect_host_events(ctx, env, &handle) {
                             ctx.progress.note(&format!(
@@ -282,6 +298,32 @@ impl<'c> CommandRun<'c> {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Names the command that continues this one in a failed step's hint; `None` when
+    /// there is nothing to continue (a refusal that running again would repeat).
+    pub fn continue_with(&mut self, continuation: Option<Continuation>) {
+        self.continuation = continuation;
+    }
+
+    /// The hint for a deploy root refused as someone else's: the exact command that adopts it.
+    fn adopt_hint(&self) -> String {
+        let adopting = match (&self.continuation, self.action) {
+            (Some(continuation), Action::Provision | Action::Deploy) => {
+                continuation.clone().with(["--adopt"])
+            }
+            _ => Continuation::provision_adopting(&self.env_name),
+        };
+        let then = match self.action {
+            Action::Provision | Action::Deploy => String::new(),
+            _ => ", then run this command again".to_owned(),
+        };
+        format!(
+            "if hoist may share this directory, adopt it with `{}`{then}: hoist lays its tree \
+             out beside these entries, and `destroy` deletes only what hoist added; otherwise \
+             give the host a new or empty directory in `Hoist.toml`",
+            self.ctx.continuation_line(&adopting)
+        )
     }
 
     /// How many hosts at once (`parallel` of the environment's spec).
@@ -521,20 +563,17 @@ impl<'c> CommandRun<'c> {
         let Some(step) = &self.failed_step else {
             return error;
         };
-        let continue_with =
-            if self.action == Action::Deploy || self.action.as_str() == step.as_str() {
-                self.ctx.command_line(self.action.as_str(), &self.env_name)
-            } else {
-                self.ctx.command_line("deploy", &self.env_name)
-            };
-        error
-            .context(format!(
-                "{} of `{}` failed at step `{step}`",
-                self.action, self.env_name
-            ))
-            .hint(format!(
-                "fix the cause above, then continue with `{continue_with}`"
-            ))
+        let error = error.context(format!(
+            "{} of `{}` failed at step `{step}`",
+            self.action, self.env_name
+        ));
+        match &self.continuation {
+            Some(continuation) => error.hint(format!(
+                "fix the cause above, then continue with `{}`",
+                self.ctx.continuation_line(continuation)
+            )),
+            None => error,
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use hoist_core::spec::EnvSpec;
 use hoist_core::{EnvName, HostAddress, Spec};
 
 use crate::error::{Error, Result};
+use crate::ops::continuation::Continuation;
 use crate::ports::controller_wake::ControllerWake;
 use crate::ports::{Clock, HostConnector, Progress, SecretSource, Store};
 
@@ -104,5 +105,11 @@ impl Context<'_> {
     /// The exact command line for an action on an environment, for hints.
     pub fn command_line(&self, verb: &str, env: &EnvName) -> String {
         format!("{} {verb} {env}", self.invocation)
+    }
+
+    /// The command line of `continuation`, quoted for a shell, with `--hosts` when this
+    /// command was limited to some hosts (continuing must not widen it).
+    pub fn continuation_line(&self, continuation: &Continuation) -> String {
+        continuation.line(&self.invocation, &self.host_filter)
     }
 }

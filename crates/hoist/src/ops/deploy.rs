@@ -14,6 +14,7 @@ use crate::ops::commands;
 use crate::ops::configure::configure_step;
 use crate::ops::convergence::host_gaps;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::create::create_step;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::provision::provision_step;
@@ -27,11 +28,19 @@ pub struct DeployOptions {
     pub env: EnvName,
     /// Schedule the environment's `destroy` this long after a success (previews).
     pub ttl: Option<std::time::Duration>,
+    /// Accept deploy roots that hold files hoist did not put there (`--adopt`).
+    pub adopt: bool,
 }
 
 pub fn deploy(ctx: &Context<'_>, options: &DeployOptions) -> Result<CommandOutcome> {
     ctx.env_spec(&options.env)?;
     let mut run = CommandRun::begin(ctx, Action::Deploy, &options.env, serde_json::json!({}))?;
+    run.adopt = options.adopt;
+    run.continue_with(Some(Continuation::deploy(
+        &options.env,
+        options.adopt,
+        options.ttl,
+    )));
     let result = deploy_steps(&mut run);
     let env = options.env.clone();
     let mut outcome = report::finish_with(run, result, |plan: &Vec<Step>| match plan.is_empty() {

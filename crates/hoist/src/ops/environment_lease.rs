@@ -113,16 +113,17 @@ impl EnvironmentLease {
 }
 
 /// Takes a host's lock file for `holder`, waiting like `EnvironmentLease::acquire` for a
-/// live holder and reclaiming a dead one's with a note.
+/// live holder and reclaiming a dead one's with a note. `adopt`: see `Host::lock`.
 pub fn lock_host(
     ctx: &Context<'_>,
     env: &EnvName,
     holder: &LockHolder,
     handle: &HostHandle,
+    adopt: bool,
 ) -> Result<()> {
     let deadline = Instant::now() + ctx.lock_wait;
     loop {
-        match handle.host.lock(holder)? {
+        match handle.host.lock(holder, adopt)? {
             LockOutcome::Acquired => return Ok(()),
             LockOutcome::Reclaimed { stale } => {
                 let address = handle.host.address();

@@ -8,6 +8,7 @@ use hoist_core::{Action, EnvName};
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::fleet;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
@@ -37,6 +38,7 @@ pub fn maintenance(ctx: &Context<'_>, options: &MaintenanceOptions) -> Result<Co
     };
     let args = serde_json::json!({ "on": options.on });
     let mut run = CommandRun::begin(ctx, Action::Maintenance, &options.env, args)?;
+    run.continue_with(Some(Continuation::maintenance(&options.env, options.on)));
     let result = run.connect_hosts().and_then(|()| {
         run.step("maintenance", None, |run| {
             let parallel = run.parallel()?;
@@ -58,8 +60,9 @@ pub fn maintenance(ctx: &Context<'_>, options: &MaintenanceOptions) -> Result<Co
     });
     let message = match options.on {
         true => format!(
-            "`{}` is in maintenance; `hoist maintenance off {}` serves again",
-            options.env, options.env
+            "`{}` is in maintenance; `{}` serves again",
+            options.env,
+            ctx.continuation_line(&Continuation::maintenance(&options.env, false))
         ),
         false => format!("`{}` serves again", options.env),
     };

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config_render;
 pub mod configure;
 pub mod context;
+pub mod continuation;
 mod convergence;
 pub mod create;
 pub mod deploy;

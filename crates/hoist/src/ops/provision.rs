@@ -6,6 +6,7 @@ use hoist_core::{Action, EnvName, Step};
 use crate::error::Result;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::fleet;
 use crate::ops::infrastructure::run_provision_command;
 use crate::ops::outcome::CommandOutcome;
@@ -17,11 +18,18 @@ use crate::ports::runtime::Slot;
 #[derive(Debug, Clone)]
 pub struct ProvisionOptions {
     pub env: EnvName,
+    /// Accept deploy roots that hold files hoist did not put there (`--adopt`).
+    pub adopt: bool,
 }
 
 pub fn provision(ctx: &Context<'_>, options: &ProvisionOptions) -> Result<CommandOutcome> {
     ctx.env_spec(&options.env)?;
-    let mut run = CommandRun::begin(ctx, Action::Provision, &options.env, serde_json::json!({}))?;
+    let args = serde_json::json!({ "adopt": options.adopt });
+    let mut run = CommandRun::begin(ctx, Action::Provision, &options.env, args)?;
+    run.adopt = options.adopt;
+    if options.adopt {
+        run.continue_with(Some(Continuation::provision_adopting(&options.env)));
+    }
     let result = run.step("provision", Some(Step::Provision), provision_step);
     let message = format!("environment `{}` is provisioned", options.env);
     report::finish(run, result, message)
@@ -46,7 +54,7 @@ pub(crate) fn provision_step(run: &mut CommandRun<'_>) -> Result<()> {
         .filter(|service| service.strategy == Strategy::BlueGreen)
         .map(RouteConfig::for_service);
     let provisioned = fleet::across(&run.hosts, parallel, |_, handle| {
-        let facts = handle.host.provision()?;
+        let facts = handle.host.provision(run.adopt)?;
         if let Some(config) = &router
             && let Some(started) = start_router(handle, config)?
         {

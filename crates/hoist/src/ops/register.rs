@@ -1,11 +1,12 @@
 //! `register ENV --host ADDR`: adopt an existing host into an environment (or forget one
 //! with `--remove`). The next `deploy` provisions and deploys to it.
 
-use hoist_core::{Action, EnvName, HostAddress, SshDestination};
+use hoist_core::{Action, EnvName, HostAddress, SshDestination, deploy_root};
 
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
 use crate::ports::store::RegisteredHost;
@@ -42,6 +43,12 @@ pub fn register(ctx: &Context<'_>, options: &RegisterOptions) -> Result<CommandO
         "remove": options.remove,
     });
     let mut run = CommandRun::begin(ctx, Action::Register, &options.env, args)?;
+    run.continue_with(Some(Continuation::register(
+        &options.env,
+        &options.hosts,
+        options.jump.as_ref(),
+        options.remove,
+    )));
     let result = run.step("register", None, |run| {
         for address in &options.hosts {
             if options.remove {
@@ -68,19 +75,27 @@ pub fn register(ctx: &Context<'_>, options: &RegisterOptions) -> Result<CommandO
     };
     report::finish_with(run, result, |count| {
         format!(
-            "{verb} {count} host(s) in `{}`; `hoist deploy {}` brings them up to date",
-            options.env, options.env
+            "{verb} {count} host(s) in `{}`; `{}` brings them up to date",
+            options.env,
+            ctx.command_line("deploy", &options.env)
         )
     })
 }
 
-/// Records one host of the environment (upserting it).
+/// Records one host of the environment (upserting it). A `local:` root that cannot be a
+/// deploy root (`/etc`, a home directory itself…) is refused, as `spec check` refuses it.
 pub(crate) fn register_one(
     run: &CommandRun<'_>,
     address: &HostAddress,
     jump: Option<SshDestination>,
     source: &str,
 ) -> Result<()> {
+    if let Some(refusal) = address.local_root().and_then(deploy_root::refusal) {
+        return Err(
+            Error::failed(format!("cannot register `{address}`: {refusal}"))
+                .hint(refusal.hint(&run.ctx.spec.app.name)),
+        );
+    }
     run.ctx.store.register_host(&RegisteredHost {
         env: run.env_name.clone(),
         address: address.clone(),

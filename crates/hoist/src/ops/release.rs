@@ -54,8 +54,8 @@ pub fn release(ctx: &Context<'_>, options: &ReleaseOptions) -> Result<CommandOut
     });
     report::finish_with(run, result, |id| {
         format!(
-            "release `{id}` is ready; start it with `hoist run {}`",
-            options.env
+            "release `{id}` is ready; start it with `{}`",
+            ctx.command_line("run", &options.env)
         )
     })
 }
@@ -110,6 +110,7 @@ pub(crate) fn release_step(
         source_rev: None,
         config_snapshot: prepared.snapshot.value.clone(),
         error: None,
+        config_kept: false,
     };
     let env_spec = ctx.env_spec(&run.env_name)?;
     let new_release = NewRelease {

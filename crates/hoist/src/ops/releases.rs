@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::outcome::CommandOutcome;
@@ -67,6 +68,7 @@ pub fn remove_release(ctx: &Context<'_>, options: &RemoveReleaseOptions) -> Resu
     ctx.env_spec(&options.env)?;
     let args = serde_json::json!({ "id": options.id });
     let mut run = CommandRun::begin(ctx, Action::Remove, &options.env, args)?;
+    run.continue_with(Some(Continuation::remove(&options.env, &options.id)));
     let result = run.connect_hosts().and_then(|()| {
         run.step("remove", None, |run| {
             let mut found = false;
@@ -121,6 +123,7 @@ pub fn prune(ctx: &Context<'_>, options: &PruneOptions) -> Result<CommandOutcome
         .max(1);
     let args = serde_json::json!({ "keep": keep });
     let mut run = CommandRun::begin(ctx, Action::Prune, &options.env, args)?;
+    run.continue_with(Some(Continuation::prune(&options.env, options.keep)));
     let result = run
         .connect_hosts()
         .and_then(|()| run.step("prune", None, |run| prune_hosts(run, keep)));

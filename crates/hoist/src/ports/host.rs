@@ -74,6 +74,10 @@ pub struct ReleaseInfo {
     pub config_snapshot: serde_json::Value,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// Whether `meta/<id>/config/` holds the configuration it was made ready with (what
+    /// switching `live` to it restores into `config/`). Read from the layout, not stored.
+    #[serde(default)]
+    pub config_kept: bool,
 }
 
 /// A release to create with `Host::upload`.
@@ -122,11 +126,14 @@ pub trait Host: Send + Sync {
     fn address(&self) -> &HostAddress;
 
     /// Creates the layout (`releases/ meta/ shared/ config/ run/ logs/ .hoist/`) if missing and
-    /// reports the host's tools. Idempotent.
-    fn provision(&self) -> Result<HostFacts>;
+    /// reports the host's tools. Idempotent. Claims the root first, like `lock`.
+    fn provision(&self, adopt: bool) -> Result<HostFacts>;
 
-    /// Takes the host's lock file for `holder`, reclaiming it when its holder is dead.
-    fn lock(&self, holder: &LockHolder) -> Result<LockOutcome>;
+    /// Takes the host's lock file for `holder`, reclaiming it when its holder is dead. The
+    /// lock is every command's first contact with a host, so it claims the deploy root
+    /// first (`hostside::root_mark`): a missing or empty root becomes hoist's, a root with
+    /// files hoist did not put there is refused — unless `adopt`, which accepts it knowingly.
+    fn lock(&self, holder: &LockHolder, adopt: bool) -> Result<LockOutcome>;
     /// Drops the lock if `holder` holds it.
     fn unlock(&self, holder: &LockHolder) -> Result<()>;
 
@@ -151,7 +158,7 @@ pub trait Host: Send + Sync {
     fn discard_incomplete(&self) -> Result<Vec<ReleaseId>>;
 
     /// Points `live` at a ready release atomically (temp symlink + rename); the old live
-    /// becomes `Retired`.
+    /// becomes `Retired`. First restores the release's own configuration into `config/`.
     fn switch_live(&self, id: &ReleaseId) -> Result<()>;
 
     /// Deletes a release that is not live, relinking the chain.
@@ -163,7 +170,8 @@ pub trait Host: Send + Sync {
     /// Appends one JSON line to `.hoist/audit.log`.
     fn audit(&self, line: &serde_json::Value) -> Result<()>;
 
-    /// Deletes the whole deploy root (after instances were stopped).
+    /// Deletes what hoist created in the deploy root (after instances were stopped): its
+    /// layout, and the root itself only if hoist created it; never what was there before.
     fn destroy(&self) -> Result<()>;
 
     /// Lines of the service logs (`logs/*.log` and their rotated files, not the proxy's),

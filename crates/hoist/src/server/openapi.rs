@@ -120,6 +120,7 @@ pub fn document() -> Value {
                         "at": { "type": "string", "format": "date-time", "description": "RFC 3339; default: now" },
                         "start_within": { "type": "string", "description": "e.g. `15m` (the default): expire if not started by then" },
                         "ttl_seconds": { "type": "integer", "description": "deploy: destroy this long after success (needs admin)" },
+                        "adopt": { "type": "boolean", "description": "provision, deploy: use deploy roots that hold files hoist did not put there" },
                         "to": { "type": "string", "description": "rollback: the release" },
                         "id": { "type": "string", "description": "remove: the release" },
                         "keep": { "type": "integer", "description": "prune" },

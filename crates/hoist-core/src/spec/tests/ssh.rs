@@ -386,3 +386,58 @@ fn provision_is_a_table_with_one_command() {
         Some("./hosts.sh")
     );
 }
+
+#[test]
+fn system_directories_homes_and_their_lookalikes_are_refused_as_deploy_roots() {
+    for (root, message) in [
+        (
+            "/etc",
+            "the deploy root `/etc` is a system directory: the operating system owns it",
+        ),
+        (
+            "/usr/lib/hello",
+            "the deploy root `/usr/lib/hello` is inside `/usr`, which the operating system owns",
+        ),
+        (
+            "/var",
+            "the deploy root `/var` is a shared system directory, not a directory of its own",
+        ),
+        (
+            "/home/alice",
+            "the deploy root `/home/alice` is a home directory itself: hoist would lay its tree out among its files",
+        ),
+        (
+            "/root",
+            "the deploy root `/root` is a home directory itself: hoist would lay its tree out among its files",
+        ),
+    ] {
+        // The SSH hosts' `root`…
+        let text = prod(&format!("hosts = [\"deploy@web1\"]\nroot = \"{root}\""));
+        let (hint, at) = refused(&text, message);
+        assert_eq!(at, format!("\"{root}\""));
+        assert!(hint.is_some_and(|hint| hint.contains("hello")), "{root}");
+        assert_eq!(diagnostics(&text).len(), 1, "{root}");
+        // …and a `local:` host's own root, written plainly or as a table.
+        let text = prod(&format!("hosts = [\"local:{root}\"]"));
+        let (_, at) = refused(&text, &format!("host `local:{root}`: {message}"));
+        assert_eq!(at, format!("\"local:{root}\""));
+        let text = prod(&format!("hosts = [{{ host = \"local:{root}/\" }}]"));
+        let (_, at) = refused(&text, &format!("host `local:{root}/`: {message}"));
+        assert_eq!(at, format!("\"local:{root}/\""));
+    }
+    // `//` and `.` segments are normalised away before the comparison.
+    let text = prod("hosts = [\"local://etc/.\"]");
+    let (hint, _) = refused(
+        &text,
+        "host `local://etc/.`: the deploy root `/etc` is a system directory: the operating system owns it",
+    );
+    assert_eq!(
+        hint.as_deref(),
+        Some("deploy into a directory of its own, like `/srv/hello` or `/var/www/hello`")
+    );
+    // Directories of their own stay fine, below the same parents.
+    let spec = parsed(&prod(
+        "hosts = [\"local:/var/www/hello\", \"local:/srv/hello\", \"local:/home/alice/hello\", \"deploy@web1\"]\nroot = \"/opt/hello\"",
+    ));
+    assert_eq!(spec.envs[&env_name("prod")].hosts.len(), 4);
+}

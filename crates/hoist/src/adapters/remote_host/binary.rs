@@ -10,6 +10,7 @@ use std::path::Path;
 use super::RemoteHost;
 use crate::error::{Error, Result};
 use crate::hostside::host_call::{HostRequest, HostVersion, hash_file};
+use crate::hostside::root_mark;
 
 /// An operating system and CPU in `std::env::consts` terms (`linux`, `x86_64`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +25,13 @@ impl std::fmt::Display for Platform {
     }
 }
 
+/// The exit status of the root check when the root holds files hoist did not put there.
+const FOREIGN_ROOT_STATUS: i32 = 75;
+
 /// Makes sure the host runs this controller's binary. Returns whether it was copied.
-pub(super) fn ensure_installed(host: &RemoteHost) -> Result<bool> {
+/// Installing is the first write into a deploy root, so a root with files of someone
+/// else's is refused here already (`root_mark`'s rule), unless `adopt`.
+pub(super) fn ensure_installed(host: &RemoteHost, adopt: bool) -> Result<bool> {
     let binary = &host.local_binary;
     let remote = remote_platform(host)?;
     let local = binary_platform(binary)?;
@@ -48,6 +54,7 @@ pub(super) fn ensure_installed(host: &RemoteHost) -> Result<bool> {
     if installed(host).as_deref() == Some(local_hash.as_str()) {
         return Ok(false);
     }
+    check_root(host, adopt)?;
     copy_binary(host, binary)?;
     if installed(host).as_deref() != Some(local_hash.as_str()) {
         return Err(Error::internal(format!(
@@ -58,6 +65,56 @@ pub(super) fn ensure_installed(host: &RemoteHost) -> Result<bool> {
         .hint("check the free space and permissions of the deploy root, then provision again"));
     }
     Ok(true)
+}
+
+/// Before anything is written into the root: a missing root is created with the note that
+/// hoist created it (the claim that follows records it); a root that holds files but no
+/// `.hoist/` is refused, naming them, unless `adopt`. The full claim runs on the host next.
+fn check_root(host: &RemoteHost, adopt: bool) -> Result<()> {
+    let Some(root) = host.root.to_str() else {
+        return Err(Error::failed(format!(
+            "the deploy root `{}` is not UTF-8",
+            host.root.display()
+        )));
+    };
+    host.argv(&[])?;
+    let root = shell_quote(root);
+    let state = shell_quote(&format!("{}/.hoist", host.root.display()));
+    let note = shell_quote(&format!(
+        "{}/.hoist/{}",
+        host.root.display(),
+        root_mark::ROOT_CREATED_NOTE
+    ));
+    let foreign = if adopt {
+        String::new()
+    } else {
+        format!(
+            "elif [ ! -d {state} ] && [ -n \"$(ls -A {root})\" ]; then ls -A {root}; exit {FOREIGN_ROOT_STATUS}; "
+        )
+    };
+    let script = format!("if [ ! -e {root} ]; then mkdir -p {state} && : > {note}; {foreign}fi");
+    let argv = ["sh", "-c", &script].map(str::to_owned);
+    let output = host.transport.run(&argv, &mut std::io::empty())?;
+    match output.status {
+        0 => Ok(()),
+        FOREIGN_ROOT_STATUS => {
+            let mut entries: Vec<String> = String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            entries.sort();
+            let mut error = root_mark::foreign_root_error(&host.root, &entries);
+            error.message = format!("{}: {}", host.address, error.message);
+            Err(error)
+        }
+        status => Err(Error::failed(format!(
+            "cannot create the deploy root `{}` on `{}` (exit status {status})",
+            host.root.display(),
+            host.address
+        ))
+        .cause(output.stderr.trim_end())
+        .hint("the deploy root must be writable by the SSH user")),
+    }
 }
 
 /// Sends `binary` on stdin into a temporary file beside its place, then renames it there.

@@ -2,7 +2,7 @@
 //! options and calls its op — or, with `--at`/`--in`, schedules the same request;
 //! with `HOIST_SERVER` set, sends it to the daemon.
 
-use crate::cli::args::{ActArgs, DeployArgs, GlobalArgs};
+use crate::cli::args::{ActArgs, DeployArgs, GlobalArgs, ProvisionArgs};
 use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
 use crate::cli::session::{self, Session};
@@ -30,9 +30,10 @@ pub fn create(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<(
     printer.outcome(&outcome)
 }
 
-pub fn provision(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
+pub fn provision(global: &GlobalArgs, args: &ProvisionArgs, printer: Printer) -> Result<()> {
     let request = CommandRequest::Provision {
         env: args.env.clone(),
+        adopt: args.adopt.adopt,
     };
     if let Some(api) = session::remote()? {
         return remote::exec(&api, request, &args.schedule, printer);
@@ -45,6 +46,7 @@ pub fn provision(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Resul
         &session.context(),
         &ops::ProvisionOptions {
             env: args.env.clone(),
+            adopt: args.adopt.adopt,
         },
     )?;
     printer.outcome(&outcome)
@@ -114,6 +116,7 @@ pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Resul
     let request = CommandRequest::Deploy {
         env: args.env.clone(),
         ttl_seconds: args.ttl.map(|ttl| ttl.as_secs()),
+        adopt: args.adopt.adopt,
     };
     if let Some(api) = session::remote()? {
         return remote::exec(&api, request, &args.schedule, printer);
@@ -127,6 +130,7 @@ pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Resul
         &ops::DeployOptions {
             env: args.env.clone(),
             ttl: args.ttl,
+            adopt: args.adopt.adopt,
         },
     )?;
     printer.outcome(&outcome)

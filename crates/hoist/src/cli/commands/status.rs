@@ -34,10 +34,12 @@ pub fn status(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<(
             env: args.env.clone(),
         },
     )?;
-    printer.print(&report, render)
+    let invocation = session.invocation.clone();
+    printer.print(&report, |report| render(report, &invocation))
 }
 
-fn render(status: &EnvStatus) -> String {
+/// `invocation`: how to spell hoist in the command that continues a failed step.
+fn render(status: &EnvStatus, invocation: &str) -> String {
     let summary = &status.summary;
     let mut text = format!(
         "environment: {}\nstate:       {}\nlive:        {}\n",
@@ -53,7 +55,10 @@ fn render(status: &EnvStatus) -> String {
             "failed step: {} at {}: {}\n",
             failure.step, failure.at, failure.error
         ));
-        text.push_str(&format!("continue:    hoist deploy {}\n", summary.name));
+        text.push_str(&format!(
+            "continue:    {invocation} deploy {}\n",
+            summary.name
+        ));
     }
     if let Some(url) = &status.url {
         text.push_str(&format!("url:         {url}\n"));

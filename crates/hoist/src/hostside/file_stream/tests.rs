@@ -24,7 +24,7 @@ fn setup() -> Setup {
     fs::write(source.join("sub/run"), "#!/bin/sh\n").unwrap();
     fs::set_permissions(source.join("sub/run"), fs::Permissions::from_mode(0o750)).unwrap();
     let layout = Layout::open(dir.path().join("host"));
-    layout.ensure().unwrap();
+    layout.ensure(false).unwrap();
     let info = ReleaseInfo {
         id: id(),
         status: ReleaseStatus::Uploading,
@@ -35,6 +35,7 @@ fn setup() -> Setup {
         source_rev: None,
         config_snapshot: serde_json::Value::Null,
         error: None,
+        config_kept: false,
     };
     let release = NewRelease {
         info,

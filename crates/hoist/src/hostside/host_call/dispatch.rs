@@ -43,9 +43,9 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
     use HostResponse as Response;
     match request {
         Request::Version => Response::from_result(Ok(installed_version(root))),
-        Request::Provision => Response::from_result(host.provision()),
-        Request::Lock { holder } => {
-            Response::from_result(host.lock(&holder).map(WireLockOutcome::from))
+        Request::Provision { adopt } => Response::from_result(host.provision(adopt)),
+        Request::Lock { holder, adopt } => {
+            Response::from_result(host.lock(&holder, adopt).map(WireLockOutcome::from))
         }
         Request::Unlock { holder } => Response::from_result(host.unlock(&holder)),
         Request::WriteConfig { files } => {

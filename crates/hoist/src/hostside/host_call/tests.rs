@@ -56,6 +56,7 @@ fn new_release(n: u32) -> WireNewRelease {
             source_rev: None,
             config_snapshot: serde_json::json!({"vars": {"A": "1"}}),
             error: None,
+            config_kept: false,
         },
         shared_dirs: vec![PathBuf::from("storage")],
     }
@@ -65,8 +66,11 @@ fn every_request() -> Vec<HostRequest> {
     use HostRequest as R;
     vec![
         R::Version,
-        R::Provision,
-        R::Lock { holder: holder() },
+        R::Provision { adopt: true },
+        R::Lock {
+            holder: holder(),
+            adopt: true,
+        },
         R::Unlock { holder: holder() },
         R::WriteConfig {
             files: vec![
@@ -268,6 +272,27 @@ fn config_contents_travel_exactly_but_never_show_in_debug() {
 }
 
 #[test]
+fn adopt_is_sent_only_when_set_and_older_requests_still_parse() {
+    let provision = serde_json::to_value(HostRequest::Provision { adopt: false }).unwrap();
+    assert_eq!(provision, serde_json::json!({"op": "provision"}));
+    let lock = HostRequest::Lock {
+        holder: holder(),
+        adopt: false,
+    };
+    let json = serde_json::to_value(&lock).unwrap();
+    assert!(json.get("adopt").is_none(), "{json}");
+    // What an older controller sends: no `adopt` at all.
+    let older =
+        serde_json::json!({"op": "lock", "holder": serde_json::to_value(holder()).unwrap()});
+    assert_eq!(serde_json::from_value::<HostRequest>(older).unwrap(), lock);
+    let adopting = serde_json::to_value(HostRequest::Provision { adopt: true }).unwrap();
+    assert_eq!(
+        adopting,
+        serde_json::json!({"op": "provision", "adopt": true})
+    );
+}
+
+#[test]
 fn errors_round_trip_with_their_kind_causes_and_hints() {
     for error in [
         Error::failed("a").cause("b").hint("c"),
@@ -312,7 +337,10 @@ fn bad_requests_are_failed_responses() {
         assert!(error.causes[0].contains(why), "{error}");
         assert!(!error.to_string().contains("s3cret"), "{error}");
     }
-    let relative = dispatch(Path::new("relative/root"), HostRequest::Provision);
+    let relative = dispatch(
+        Path::new("relative/root"),
+        HostRequest::Provision { adopt: false },
+    );
     let error = relative.into_result::<HostFacts>().unwrap_err();
     assert!(error.message.contains("not an absolute path"), "{error}");
 }
@@ -333,15 +361,29 @@ fn dispatch_runs_host_operations_on_the_root() {
     assert_eq!(version.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(version.arch, std::env::consts::ARCH);
     assert_eq!(version.binary_hash.unwrap().len(), 64);
-    let facts: HostFacts = call(&root, HostRequest::Provision).unwrap();
+    let facts: HostFacts = call(&root, HostRequest::Provision { adopt: false }).unwrap();
     assert!(facts.tools.contains_key("rsync"));
     assert!(root.join("releases").is_dir());
 
-    let outcome: WireLockOutcome = call(&root, HostRequest::Lock { holder: holder() }).unwrap();
+    let outcome: WireLockOutcome = call(
+        &root,
+        HostRequest::Lock {
+            holder: holder(),
+            adopt: false,
+        },
+    )
+    .unwrap();
     assert_eq!(LockOutcome::from(outcome), LockOutcome::Acquired);
     let mut other = holder();
     other.pid = 1;
-    let outcome: WireLockOutcome = call(&root, HostRequest::Lock { holder: other }).unwrap();
+    let outcome: WireLockOutcome = call(
+        &root,
+        HostRequest::Lock {
+            holder: other,
+            adopt: false,
+        },
+    )
+    .unwrap();
     assert!(matches!(
         LockOutcome::from(outcome),
         LockOutcome::Held { .. }

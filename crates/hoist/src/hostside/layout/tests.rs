@@ -21,7 +21,7 @@ fn info(n: u32) -> ReleaseInfo {
 fn layout() -> (tempfile::TempDir, Layout) {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::open(dir.path().join("app"));
-    layout.ensure().unwrap();
+    layout.ensure(false).unwrap();
     (dir, layout)
 }
 
@@ -54,7 +54,7 @@ fn order(host: &HostReleases) -> Vec<ReleaseId> {
 #[test]
 fn ensure_creates_the_layout_with_a_private_config_dir() {
     let (_dir, layout) = layout();
-    layout.ensure().unwrap();
+    layout.ensure(false).unwrap();
     for name in [
         "releases", "meta", "shared", "config", "run", "logs", ".hoist",
     ] {

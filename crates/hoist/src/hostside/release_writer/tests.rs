@@ -22,6 +22,7 @@ fn new_release(n: u32, shared: &[&str]) -> NewRelease {
             source_rev: None,
             config_snapshot: serde_json::json!({}),
             error: None,
+            config_kept: false,
         },
         shared_dirs: shared.iter().map(PathBuf::from).collect(),
     }
@@ -57,7 +58,7 @@ fn setup(files: usize) -> Setup {
     fs::set_permissions(source.join("bin/run"), fs::Permissions::from_mode(0o755)).unwrap();
     symlink("bin/run", source.join("start")).unwrap();
     let layout = Layout::open(dir.path().join("host"));
-    layout.ensure().unwrap();
+    layout.ensure(false).unwrap();
     Setup {
         _dir: dir,
         source,
