@@ -78,6 +78,11 @@ impl Continuation {
         }
     }
 
+    /// `exec ENV -- COMMAND…`: the same one-off command again.
+    pub fn exec(env: &EnvName, command: &[String]) -> Self {
+        Self::new(["exec", env.as_str(), "--"]).with(command.iter().cloned())
+    }
+
     /// `maintenance on|off ENV`.
     pub fn maintenance(env: &EnvName, on: bool) -> Self {
         Self::new(["maintenance", if on { "on" } else { "off" }, env.as_str()])

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
+use crate::ops::continuation::Continuation;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ports::service_logs::ExecStream;
@@ -68,6 +69,7 @@ pub fn exec(
     }
     let args = serde_json::json!({ "command": options.command });
     let mut run = CommandRun::begin(ctx, Action::Exec, &options.env, args)?;
+    run.continue_with(Some(Continuation::exec(&options.env, &options.command)));
     let ran = run
         .connect_hosts()
         .and_then(|()| run.step("exec", None, |run| run_everywhere(run, options, on_line)));

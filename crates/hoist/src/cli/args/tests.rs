@@ -37,6 +37,7 @@ fn action_of(command: &Command) -> Option<(Action, String)> {
             format!("{} {:?} remove={}", args.env, args.hosts, args.remove),
         ),
         Command::Check(args) if args.fix => (Action::Repair, args.env.to_string()),
+        Command::Exec(args) => (Action::Exec, format!("{} {:?}", args.env, args.command)),
         Command::Maintenance(args) => (
             Action::Maintenance,
             format!("{} on={}", args.env, args.switch == Switch::On),
@@ -98,6 +99,11 @@ fn every_continuation_parses_as_the_command_it_continues() {
             Action::Maintenance,
             Continuation::maintenance(&env, false),
             "dev on=false".to_owned(),
+        ),
+        (
+            Action::Exec,
+            Continuation::exec(&env, &["sh".to_owned(), "-c".to_owned(), "echo 'a b'".to_owned()]),
+            "dev [\"sh\", \"-c\", \"echo 'a b'\"]".to_owned(),
         ),
         (
             Action::Register,
