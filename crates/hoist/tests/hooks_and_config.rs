@@ -25,7 +25,8 @@ fn stop_and_start_hooks_name_the_same_releases_under_blue_green() {
 fn hooks_name_the_same_releases_under(strategy: Option<&str>) {
     let t = Test::new();
     let log = t.temp.path().join("hooks.log");
-    let line = "$HOIST_RELEASE $(basename $PWD) next=$HOIST_NEXT_RELEASE previous=$HOIST_PREVIOUS_RELEASE";
+    let line =
+        "$HOIST_RELEASE $(basename $PWD) next=$HOIST_NEXT_RELEASE previous=$HOIST_PREVIOUS_RELEASE";
     edit_spec(
         &t,
         "[hooks]\n",

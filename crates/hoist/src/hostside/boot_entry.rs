@@ -50,8 +50,9 @@ impl BootMethod {
         match find_on_path("crontab") {
             Some(crontab) => Self::Crontab { crontab },
             None => Self::Unavailable {
-                why: "neither systemd (as PID 1, for root) nor `crontab` is available; install cron"
-                    .to_owned(),
+                why:
+                    "neither systemd (as PID 1, for root) nor `crontab` is available; install cron"
+                        .to_owned(),
             },
         }
     }
@@ -76,11 +77,17 @@ impl BootEntries {
     }
 
     fn marker(&self) -> Result<String> {
-        Ok(format!("# hoist-boot {}", root_id::read_or_create(&self.root)?))
+        Ok(format!(
+            "# hoist-boot {}",
+            root_id::read_or_create(&self.root)?
+        ))
     }
 
     fn unit_name(&self) -> Result<String> {
-        Ok(format!("hoist-{}.service", root_id::read_or_create(&self.root)?))
+        Ok(format!(
+            "hoist-{}.service",
+            root_id::read_or_create(&self.root)?
+        ))
     }
 
     /// The command the entry runs.
@@ -114,7 +121,10 @@ impl BootEntries {
                         "the crontab line names another hoist binary; `hoist deploy` rewrites it"
                             .to_owned(),
                     ),
-                    None => (false, format!("no @reboot line in the crontab of {}", user())),
+                    None => (
+                        false,
+                        format!("no @reboot line in the crontab of {}", user()),
+                    ),
                 };
                 Ok(BootEntry {
                     kind: BootEntryKind::Crontab,
@@ -138,7 +148,9 @@ impl BootEntries {
                 let installed = written.as_deref() == Some(expected.as_str()) && enabled;
                 let detail = match (written.is_some(), enabled) {
                     (true, true) if installed => format!("systemd unit {}", unit.display()),
-                    (true, _) => format!("systemd unit {} is out of date or disabled", unit.display()),
+                    (true, _) => {
+                        format!("systemd unit {} is out of date or disabled", unit.display())
+                    }
                     (false, _) => format!("no systemd unit {}", unit.display()),
                 };
                 Ok(BootEntry {
@@ -252,7 +264,10 @@ fn user() -> String {
     nix::unistd::User::from_uid(nix::unistd::geteuid())
         .ok()
         .flatten()
-        .map_or_else(|| format!("uid {}", nix::unistd::geteuid()), |user| user.name)
+        .map_or_else(
+            || format!("uid {}", nix::unistd::geteuid()),
+            |user| user.name,
+        )
 }
 
 /// `crontab -l`; no crontab yet is an empty one.

@@ -292,10 +292,9 @@ impl InstanceRecords {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => Ok(Some(SlotLock(lock))),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-            Err((_, errno)) => Err(Error::failed(format!(
-                "cannot lock the {slot} instance's record"
-            ))
-            .cause(errno)),
+            Err((_, errno)) => {
+                Err(Error::failed(format!("cannot lock the {slot} instance's record")).cause(errno))
+            }
         }
     }
 

@@ -93,7 +93,8 @@ impl ProcessRuntime {
     }
 
     fn state_of(record: InstanceRecord) -> InstanceState {
-        let alive = proc_identity::is_same_running(record.instance.pid, record.instance.start_ticks);
+        let alive =
+            proc_identity::is_same_running(record.instance.pid, record.instance.start_ticks);
         InstanceState {
             supervision: record.supervision.as_ref().map(|s| s.report()),
             instance: record.instance,
@@ -109,8 +110,9 @@ impl ProcessRuntime {
     ) -> Result<()> {
         let _lock = self.records.lock(slot)?;
         let Some(mut record) = self.records.read(slot)? else {
-            return Err(Error::failed(format!("no {slot} instance is recorded"))
-                .hint("start it first"));
+            return Err(
+                Error::failed(format!("no {slot} instance is recorded")).hint("start it first")
+            );
         };
         if !proc_identity::is_same_running(record.instance.pid, record.instance.start_ticks) {
             return Err(Error::failed(format!(
@@ -214,7 +216,14 @@ pub(crate) fn spawn_monitor(
     })?;
     let mut command = Command::new(&binary);
     command
-        .args(["host", "--root", root_text, "instance", "--slot", slot.as_str()])
+        .args([
+            "host",
+            "--root",
+            root_text,
+            "instance",
+            "--slot",
+            slot.as_str(),
+        ])
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(raw_log)

@@ -74,7 +74,10 @@ pub fn run(root: &Path) -> Result<()> {
         binary: BinaryIdentity::of(&binary)?,
     })?;
     let mut supervisor = Supervisor::new(root);
-    supervisor.note("supervisor.started", format!("supervisor started (pid {me})"));
+    supervisor.note(
+        "supervisor.started",
+        format!("supervisor started (pid {me})"),
+    );
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
         .map_err(|e| Error::internal("cannot watch the run directory").cause(e))?;
     inotify
@@ -249,7 +252,8 @@ impl Supervisor {
             return Duration::ZERO;
         }
         // What the dead instance left behind would hold its port.
-        if let Err(error) = terminate_group(pid, ticks, "a dead instance's children", STRAGGLER_GRACE)
+        if let Err(error) =
+            terminate_group(pid, ticks, "a dead instance's children", STRAGGLER_GRACE)
         {
             log(&format!("{slot}: {error}"));
         }
@@ -269,7 +273,8 @@ impl Supervisor {
         let (kind, message) = match after_exit(&policy, &supervision.exits_ms, now) {
             AfterExit::RestartAfter(wait) => {
                 supervision.status = SupervisedStatus::Restarting;
-                supervision.next_restart_ms = Some(now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                supervision.next_restart_ms =
+                    Some(now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
                 (
                     "instance.exited",
                     format!(
@@ -315,10 +320,19 @@ impl Supervisor {
         }
         let old_pid = record.instance.pid;
         let Some(launch) = record.launch.clone() else {
-            return self.give_up(slot, record, "it was started by an older hoist, which did not record how");
+            return self.give_up(
+                slot,
+                record,
+                "it was started by an older hoist, which did not record how",
+            );
         };
         // Leftovers of the dead group would hold the port.
-        let _ = terminate_group(old_pid, record.instance.start_ticks, "a dead instance's children", STRAGGLER_GRACE);
+        let _ = terminate_group(
+            old_pid,
+            record.instance.start_ticks,
+            "a dead instance's children",
+            STRAGGLER_GRACE,
+        );
         match spawn_monitor(&self.root, slot, &launch) {
             Ok((child, instance)) => {
                 reap_later(child);
@@ -358,7 +372,8 @@ impl Supervisor {
                     );
                     match after_exit(&supervision.policy.restart(), &supervision.exits_ms, now) {
                         AfterExit::RestartAfter(wait) => {
-                            supervision.next_restart_ms = Some(now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                            supervision.next_restart_ms =
+                                Some(now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
                         }
                         AfterExit::CrashLoop { .. } => {
                             supervision.status = SupervisedStatus::CrashLooping;
@@ -467,7 +482,10 @@ fn open_pidfd(pid: u32, ticks: u64) -> Option<(u32, u64, OwnedFd)> {
 
 /// The supervisor's log is its stderr (`logs/supervisor.log`).
 fn log(line: &str) {
-    #[expect(clippy::print_stderr, reason = "the supervisor's stderr is its log file")]
+    #[expect(
+        clippy::print_stderr,
+        reason = "the supervisor's stderr is its log file"
+    )]
     {
         eprintln!("{} {line}", jiff::Timestamp::now());
     }

@@ -19,8 +19,8 @@ use crate::ports::router::{ProxyProcessState, RouteConfig};
 use crate::ports::runtime::{
     InstanceState, Slot, StrayProcess, SupervisedStatus, SupervisionReport,
 };
-use crate::ports::supervisor::{BootEntry, BootEntryKind, SupervisorState};
 use crate::ports::store::LiveInstance;
+use crate::ports::supervisor::{BootEntry, BootEntryKind, SupervisorState};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostCheck {
@@ -288,9 +288,10 @@ fn check_pair(
                 "the proxy (pid {}) is not running; `{}` starts it again",
                 proxy.pid, hints.deploy
             )),
-            None => out
-                .problems
-                .push(format!("no proxy was ever started; `{}` starts it", hints.deploy)),
+            None => out.problems.push(format!(
+                "no proxy was ever started; `{}` starts it",
+                hints.deploy
+            )),
         }
     }
     let routed = pair.routed().map(|(slot, _)| slot);

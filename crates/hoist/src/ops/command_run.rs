@@ -9,8 +9,8 @@ use hoist_core::lifecycle::transition;
 use hoist_core::{Action, CommandStatus, EnvName, EnvState, HostAddress, Step};
 
 use crate::error::{Error, Result};
-use crate::known_secrets::KnownSecrets;
 use crate::hostside::root_mark;
+use crate::known_secrets::KnownSecrets;
 use crate::ops::context::Context;
 use crate::ops::continuation::Continuation;
 use crate::ops::environment_lease::{EnvironmentLease, lock_host};

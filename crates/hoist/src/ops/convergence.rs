@@ -95,9 +95,10 @@ fn instance_gaps(
         Some(SupervisedStatus::Running | SupervisedStatus::Restarting) => {}
     }
     if let Some(health) = &service.health
-        && let Err(answer) = handle
-            .probe
-            .probe_once(instance.port, health, &instance.release, Some(instance.pid))
+        && let Err(answer) =
+            handle
+                .probe
+                .probe_once(instance.port, health, &instance.release, Some(instance.pid))
     {
         gaps.push(format!(
             "the instance fails its health check {}: {answer}",

@@ -12,9 +12,9 @@ use crate::ops::command_request::CommandRequest;
 use crate::ops::command_run::CommandRun;
 use crate::ops::commands;
 use crate::ops::configure::configure_step;
-use crate::ops::convergence::host_gaps;
 use crate::ops::context::Context;
 use crate::ops::continuation::Continuation;
+use crate::ops::convergence::host_gaps;
 use crate::ops::create::create_step;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::provision::provision_step;
@@ -163,9 +163,8 @@ fn converged(run: &CommandRun<'_>) -> Result<bool> {
         return Ok(true);
     };
     let service = run.ctx.spec.service.as_ref();
-    let gaps = crate::ops::fleet::map_parallel(&run.hosts, |handle| {
-        host_gaps(handle, service, &live)
-    });
+    let gaps =
+        crate::ops::fleet::map_parallel(&run.hosts, |handle| host_gaps(handle, service, &live));
     let mut converged = true;
     for (handle, gaps) in run.hosts.iter().zip(gaps) {
         let gaps = gaps.unwrap_or_else(|error| vec![format!("cannot be read: {error}")]);

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
-use crate::ops::continuation::Continuation;
 use crate::ops::context::Context;
+use crate::ops::continuation::Continuation;
 use crate::ops::fleet;
 use crate::ports::service_logs::ExecStream;
 use crate::ports::store::StepLogEntry;

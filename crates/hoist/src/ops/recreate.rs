@@ -225,7 +225,11 @@ pub(crate) fn make_live(
 /// The service as `release` was deployed with it — its command, port and health check from
 /// its `release.json` — so putting it back starts and probes it as it ran before. Releases of
 /// older hoist versions recorded no health check: the current one stands in.
-fn previous_service(handle: &HostHandle, release: Option<&ReleaseId>, current: &Service) -> Service {
+fn previous_service(
+    handle: &HostHandle,
+    release: Option<&ReleaseId>,
+    current: &Service,
+) -> Service {
     let mut service = current.clone();
     let Some(release) = release else {
         return service;
@@ -288,7 +292,11 @@ fn put_back(
     let restored = handle
         .host
         .switch_live(&previous)
-        .and_then(|()| handle.host.mark_failed(target, "failed to start or its health check"))
+        .and_then(|()| {
+            handle
+                .host
+                .mark_failed(target, "failed to start or its health check")
+        })
         .and_then(|()| start_instance(run, handle, service, &previous).map(|_| ()));
     match restored {
         Ok(()) => {

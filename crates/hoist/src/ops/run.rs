@@ -198,7 +198,9 @@ impl HostStepDetail for HostRun {
         match self {
             Self::AlreadyLive => "already served it".to_owned(),
             Self::Revived => "started its instance again".to_owned(),
-            Self::Switched { previous: Some(previous) } => format!("switched from `{previous}`"),
+            Self::Switched {
+                previous: Some(previous),
+            } => format!("switched from `{previous}`"),
             Self::Switched { previous: None } => "switched (nothing was live)".to_owned(),
         }
     }

@@ -12,8 +12,8 @@ use crate::ops::host_targets::host_targets;
 use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::runtime::InstanceState;
-use crate::ports::supervisor::{BootEntry, SupervisorState};
 use crate::ports::store::{CommandFilter, CommandRecord, StepFailure};
+use crate::ports::supervisor::{BootEntry, SupervisorState};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnvSummary {
@@ -146,14 +146,12 @@ fn read_host(
     };
     let health = match (&ctx.spec.service, &instance) {
         (Some(service), Some(state)) if state.alive => service.health.as_ref().map(|health| {
-            handle
-                .probe
-                .probe_once(
-                    state.instance.port,
-                    health,
-                    &state.instance.release,
-                    Some(state.instance.pid),
-                )
+            handle.probe.probe_once(
+                state.instance.port,
+                health,
+                &state.instance.release,
+                Some(state.instance.pid),
+            )
         }),
         _ => None,
     };

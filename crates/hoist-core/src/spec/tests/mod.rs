@@ -3,8 +3,8 @@
 
 mod health;
 mod invalid;
-mod restart;
 mod logs;
+mod restart;
 mod schema;
 mod ssh;
 mod traffic;

@@ -69,5 +69,8 @@ fn bad_values_are_refused() {
     let text = with(&format!(
         "{SERVICE}[service.health]\npath = \"/\"\nliveness_failures = 0\n"
     ));
-    problem(&text, "`liveness_failures` must be an integer from 1 to 1000");
+    problem(
+        &text,
+        "`liveness_failures` must be an integer from 1 to 1000",
+    );
 }

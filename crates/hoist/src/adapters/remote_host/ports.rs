@@ -11,9 +11,9 @@ use crate::error::Result;
 use crate::hostside::host_call::{
     HostRequest, WireHealth, WireInstanceSpec, WireProbeAnswer, millis,
 };
+use crate::hostside::instance_record::RecordedPolicy;
 use crate::ports::probe::{Probe, ProbeReport};
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState, Router};
-use crate::hostside::instance_record::RecordedPolicy;
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 use crate::ports::supervisor::{
     BootEntry, HostEvent, SupervisionPolicy, Supervisor, SupervisorStart, SupervisorState,

@@ -102,7 +102,10 @@ fn every_continuation_parses_as_the_command_it_continues() {
         ),
         (
             Action::Exec,
-            Continuation::exec(&env, &["sh".to_owned(), "-c".to_owned(), "echo 'a b'".to_owned()]),
+            Continuation::exec(
+                &env,
+                &["sh".to_owned(), "-c".to_owned(), "echo 'a b'".to_owned()],
+            ),
             "dev [\"sh\", \"-c\", \"echo 'a b'\"]".to_owned(),
         ),
         (

@@ -5,8 +5,8 @@ use crate::cli::printer::Printer;
 use crate::cli::session::Session;
 use crate::error::Result;
 use crate::ops::status::{EnvStatus, EnvSummary, HostStatus};
-use crate::ports::runtime::SupervisedStatus;
 use crate::ops::{self};
+use crate::ports::runtime::SupervisedStatus;
 
 pub fn list(global: &GlobalArgs, printer: Printer) -> Result<()> {
     let session = Session::open(global)?;

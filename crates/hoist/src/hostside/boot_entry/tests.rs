@@ -80,14 +80,24 @@ fn a_crontab_line_is_added_once_kept_apart_from_others_and_removed() {
     };
     let text = read_crontab(crontab).unwrap();
     let marker = one.marker().unwrap();
-    assert_eq!(text.lines().filter(|l| l.ends_with(&marker)).count(), 1, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.ends_with(&marker)).count(),
+        1,
+        "{text}"
+    );
     let line = text.lines().find(|l| l.ends_with(&marker)).unwrap();
     assert!(line.starts_with("@reboot "), "{line}");
-    assert!(line.contains(&format!("host --root '{}' boot", first.path().display())), "{line}");
+    assert!(
+        line.contains(&format!("host --root '{}' boot", first.path().display())),
+        "{line}"
+    );
 
     assert!(one.remove().unwrap());
     assert!(!one.state().unwrap().installed);
-    assert!(two.state().unwrap().installed, "the other root keeps its line");
+    assert!(
+        two.state().unwrap().installed,
+        "the other root keeps its line"
+    );
     assert!(two.remove().unwrap());
     assert!(!one.remove().unwrap());
 }

@@ -119,7 +119,9 @@ fn starts_records_and_stops_an_instance() {
     );
     assert!(log.contains(&expected), "{log}");
     assert!(
-        log.lines().next().is_some_and(|line| line.contains("\thoist\tstarting release")),
+        log.lines()
+            .next()
+            .is_some_and(|line| line.contains("\thoist\tstarting release")),
         "{log}"
     );
 

@@ -49,13 +49,17 @@ impl Journal {
     pub fn append(&self, mut event: HostEvent) -> Result<HostEvent> {
         let _lock = self.lock()?;
         let events = self.read_all()?;
-        event.seq = events.last().map_or(1, |last| last.seq + 1).max(self.floor()? + 1);
+        event.seq = events
+            .last()
+            .map_or(1, |last| last.seq + 1)
+            .max(self.floor()? + 1);
         if events.len() >= KEPT {
             let keep: Vec<&HostEvent> = events.iter().skip(events.len() + 1 - KEPT).collect();
             self.rewrite(&keep)?;
         }
         // A line torn by a crash must not swallow this one.
-        let torn = fs::read(&self.path).is_ok_and(|bytes| !bytes.is_empty() && !bytes.ends_with(b"\n"));
+        let torn =
+            fs::read(&self.path).is_ok_and(|bytes| !bytes.is_empty() && !bytes.ends_with(b"\n"));
         let mut line = Vec::new();
         if torn {
             line.push(b'\n');
@@ -160,7 +164,9 @@ mod tests {
         let journal = Journal::new(dir.path());
         assert!(journal.pending().unwrap().is_empty());
         for n in 1..=3 {
-            let appended = journal.append(event("instance.exited", format!("{n}"))).unwrap();
+            let appended = journal
+                .append(event("instance.exited", format!("{n}")))
+                .unwrap();
             assert_eq!(appended.seq, n);
         }
         journal.acknowledge(2).unwrap();
@@ -182,7 +188,12 @@ mod tests {
         file.write_all(b"{\"seq\":2,\"at\"").unwrap();
         assert_eq!(journal.pending().unwrap().len(), 1);
         journal.append(event("boot", "two".to_owned())).unwrap();
-        let messages: Vec<String> = journal.pending().unwrap().into_iter().map(|e| e.message).collect();
+        let messages: Vec<String> = journal
+            .pending()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
         assert_eq!(messages, ["one", "two"]);
     }
 }

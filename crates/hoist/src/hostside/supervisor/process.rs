@@ -120,7 +120,8 @@ impl SupervisorProcess {
         let Some(record) = self.read() else {
             return Ok(false);
         };
-        let stopped = terminate_group(record.pid, record.start_ticks, "the supervisor", STOP_GRACE)?;
+        let stopped =
+            terminate_group(record.pid, record.start_ticks, "the supervisor", STOP_GRACE)?;
         match fs::remove_file(self.record_path()) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                 Err(Error::io("remove", &self.record_path(), error))
@@ -148,9 +149,11 @@ impl SupervisorProcess {
             .arg(&self.root)
             .arg("supervise")
             .env_clear()
-            .envs(["PATH", "HOME", "LANG"].into_iter().filter_map(|name| {
-                std::env::var_os(name).map(|value| (name, value))
-            }))
+            .envs(
+                ["PATH", "HOME", "LANG"]
+                    .into_iter()
+                    .filter_map(|name| std::env::var_os(name).map(|value| (name, value))),
+            )
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(stderr)
@@ -177,10 +180,9 @@ impl SupervisorProcess {
                 }
                 let tail = log_tail::read(&self.log_path(), 20)
                     .unwrap_or_else(|e| format!("(no log: {e})"));
-                return Err(Error::failed(format!(
-                    "the supervisor exited at once ({status})"
-                ))
-                .cause(tail));
+                return Err(
+                    Error::failed(format!("the supervisor exited at once ({status})")).cause(tail),
+                );
             }
             if started.elapsed() > READY_WITHIN {
                 return Err(Error::failed(format!(
