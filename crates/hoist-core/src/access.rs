@@ -127,7 +127,8 @@ pub fn role_may(role: Role, action: Action) -> bool {
             | Action::Prune
             | Action::Maintenance
             | Action::Repair
-            | Action::Exec => true,
+            | Action::Exec
+            | Action::Restart => true,
             Action::Register | Action::Destroy => false,
         },
     }

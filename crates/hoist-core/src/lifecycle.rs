@@ -52,6 +52,8 @@ pub enum Action {
     Destroy,
     /// `exec ENV -- CMD`: a one-off command in the live release of every host.
     Exec,
+    /// `restart ENV`: the live release's instances started again (blue-green: swapped).
+    Restart,
 }
 
 /// Why an action cannot run from a state, and what to do instead.
@@ -141,7 +143,7 @@ impl Step {
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Create,
         Action::Provision,
         Action::Configure,
@@ -156,6 +158,7 @@ impl Action {
         Action::Repair,
         Action::Destroy,
         Action::Exec,
+        Action::Restart,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -174,6 +177,7 @@ impl Action {
             Self::Repair => "repair",
             Self::Destroy => "destroy",
             Self::Exec => "exec",
+            Self::Restart => "restart",
         }
     }
 }
@@ -249,6 +253,11 @@ pub fn transition(state: Option<EnvState>, action: Action) -> Result<EnvState, R
             "it has no live release yet",
             "deploy it first with `hoist deploy ENV`",
         )),
+        (Action::Restart, Some(Running)) => Ok(Running),
+        (Action::Restart, Some(_)) => Err(refuse(
+            "it is not running yet",
+            "deploy it first with `hoist deploy ENV`",
+        )),
     }
 }
 
@@ -300,14 +309,14 @@ mod tests {
     /// C created, P provisioned, F configured, R released, U running, D destroyed.
     #[rustfmt::skip]
     const TABLE: [(&str, &str); 7] = [
-        //                  create prov conf rel run deploy rollback remove prune register maint repair destroy exec
-        ("-",           "C      x    x    x   x   U      x        x      x     x        x     x      x       x"),
-        ("created",     "x      P    x    x   x   U      x        x      x     C        x     C      D       x"),
-        ("provisioned", "x      P    F    x   x   U      x        P      P     P        P     P      D       x"),
-        ("configured",  "x      F    F    R   x   U      x        F      F     F        F     F      D       x"),
-        ("released",    "x      R    R    R   U   U      U        R      R     R        R     R      D       R"),
-        ("running",     "x      U    U    R   U   U      U        U      U     U        U     U      D       U"),
-        ("destroyed",   "C      x    x    x   x   U      x        x      x     x        x     x      x       x"),
+        //                  create prov conf rel run deploy rollback remove prune register maint repair destroy exec restart
+        ("-",           "C      x    x    x   x   U      x        x      x     x        x     x      x       x    x"),
+        ("created",     "x      P    x    x   x   U      x        x      x     C        x     C      D       x    x"),
+        ("provisioned", "x      P    F    x   x   U      x        P      P     P        P     P      D       x    x"),
+        ("configured",  "x      F    F    R   x   U      x        F      F     F        F     F      D       x    x"),
+        ("released",    "x      R    R    R   U   U      U        R      R     R        R     R      D       R    x"),
+        ("running",     "x      U    U    R   U   U      U        U      U     U        U     U      D       U    U"),
+        ("destroyed",   "C      x    x    x   x   U      x        x      x     x        x     x      x       x    x"),
     ];
 
     fn state_of(letter: &str) -> Option<EnvState> {

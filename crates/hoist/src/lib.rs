@@ -10,6 +10,7 @@ pub mod known_secrets;
 pub mod ops;
 pub mod ports;
 pub mod proxy;
+pub mod reconciler;
 pub mod scheduler;
 pub mod server;
 pub mod source_tree;

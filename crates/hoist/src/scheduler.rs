@@ -5,7 +5,7 @@
 //! claim that is not renewed (its controller died) is taken over by another.
 
 mod claimed_command;
-mod spec_cache;
+pub(crate) mod spec_cache;
 mod wake_socket;
 
 use std::collections::HashSet;

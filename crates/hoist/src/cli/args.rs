@@ -79,6 +79,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Put the app behind a 503 maintenance page (health paths still answer), or take it off
     Maintenance(MaintenanceArgs),
+    /// Start the live release's instances again (blue-green: swapped with no failed request)
+    Restart(ActArgs),
     /// List, show, cancel or reschedule recorded and scheduled commands
     #[command(subcommand)]
     Commands(CommandsCommand),

@@ -60,6 +60,7 @@ fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {
         Command::Status(args) => status::status(global, args, printer),
         Command::Check(args) => check::exec(global, args, printer),
         Command::Maintenance(args) => maintenance::exec(global, args, printer),
+        Command::Restart(args) => lifecycle::restart(global, args, printer),
         Command::Commands(command) => command_list::exec(global, command, printer),
         Command::Events(args) => events::exec(global, args, printer),
         Command::Webhooks(command) => webhooks::exec(global, command, printer),

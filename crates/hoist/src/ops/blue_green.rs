@@ -79,6 +79,16 @@ pub(crate) fn serving_instance(
     }
 }
 
+/// Whether an instance already routed to the target is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Swap {
+    /// `run`/`deploy`: a healthy routed instance of the target is kept (and an interrupted
+    /// swap finished).
+    IfNeeded,
+    /// `restart`: a new instance of the target in the free slot replaces the routed one.
+    Fresh,
+}
+
 /// Makes `target` live on one host through the free slot; returns what it did.
 pub(crate) fn make_live(
     run: &CommandRun<'_>,
@@ -86,6 +96,7 @@ pub(crate) fn make_live(
     service: &Service,
     target: &ReleaseId,
     live: Option<ReleaseId>,
+    swap: Swap,
 ) -> Result<HostRun> {
     let config = RouteConfig::for_service(service);
     let address = handle.host.address().to_string();
@@ -100,7 +111,7 @@ pub(crate) fn make_live(
         ensure_proxy(run, handle, &config)?;
     }
 
-    if let Some((slot, state)) = pair.routed()
+    if let Some((slot, state)) = pair.routed().filter(|_| swap == Swap::IfNeeded)
         && &state.instance.release == target
         && healthy_now(handle, service, &state.instance, target)
     {

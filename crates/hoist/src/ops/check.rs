@@ -14,6 +14,7 @@ use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::repair;
+use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyProcessState, RouteConfig};
 use crate::ports::runtime::{
@@ -113,7 +114,15 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
             problems: Vec::new(),
         };
         match ctx.hosts.connect(target) {
-            Ok(handle) => check_host(ctx, &handle, state, &hints, &mut host_check),
+            Ok(handle) => {
+                // What the host's supervisor did since hoist last talked to it.
+                if let Err(error) = collect_host_events(ctx, &options.env, &handle) {
+                    host_check
+                        .problems
+                        .push(format!("cannot read the host journal: {error}"));
+                }
+                check_host(ctx, &handle, state, &hints, &mut host_check);
+            }
             Err(error) => host_check
                 .problems
                 .push(format!("cannot reach the host: {error}")),

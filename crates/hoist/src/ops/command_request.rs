@@ -58,6 +58,9 @@ pub enum CommandRequest {
         env: EnvName,
         on: bool,
     },
+    Restart {
+        env: EnvName,
+    },
     Destroy {
         env: EnvName,
     },
@@ -76,6 +79,7 @@ impl CommandRequest {
             Self::Remove { .. } => Action::Remove,
             Self::Prune { .. } => Action::Prune,
             Self::Maintenance { .. } => Action::Maintenance,
+            Self::Restart { .. } => Action::Restart,
             Self::Destroy { .. } => Action::Destroy,
         }
     }
@@ -92,6 +96,7 @@ impl CommandRequest {
             | Self::Remove { env, .. }
             | Self::Prune { env, .. }
             | Self::Maintenance { env, .. }
+            | Self::Restart { env }
             | Self::Destroy { env } => env,
         }
     }
@@ -135,6 +140,7 @@ impl CommandRequest {
             Self::Maintenance { on, .. } => {
                 ops::maintenance(ctx, &ops::MaintenanceOptions { env, on: *on })
             }
+            Self::Restart { .. } => ops::restart(ctx, &ops::RestartOptions { env }),
             Self::Destroy { .. } => ops::destroy(ctx, &ops::DestroyOptions { env }),
         }
     }

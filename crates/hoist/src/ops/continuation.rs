@@ -34,6 +34,7 @@ impl Continuation {
             | Action::Run
             | Action::Deploy
             | Action::Rollback
+            | Action::Restart
             | Action::Destroy => Self::new([action.as_str(), env]),
             Action::Prune => Self::new(["releases", "prune", env]),
             Action::Repair => Self::new(["check", env, "--fix"]),

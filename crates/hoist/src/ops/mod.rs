@@ -25,12 +25,14 @@ pub mod logs;
 pub mod maintenance;
 pub mod outcome;
 pub mod provision;
+pub mod reconcile;
 mod recreate;
 pub mod register;
 pub mod release;
 pub mod releases;
 mod repair;
 mod report;
+pub mod restart;
 pub mod rollback;
 pub mod run;
 pub mod status;
@@ -52,6 +54,7 @@ pub use release::{ReleaseOptions, release};
 pub use releases::{
     ListReleasesOptions, PruneOptions, RemoveReleaseOptions, list_releases, prune, remove_release,
 };
+pub use restart::{RestartOptions, restart};
 pub use rollback::{RollbackOptions, rollback};
 pub use run::{RunOptions, run};
 pub use status::{StatusOptions, list, status};

@@ -75,9 +75,10 @@ pub(crate) fn revive(
 ) -> Result<()> {
     let address = handle.host.address();
     if let Some(state) = handle.runtime.current(Slot::Single)? {
-        let how = match state.alive {
-            true => "is not healthy",
-            false => "is not running",
+        let how = match (run.action, state.alive) {
+            (hoist_core::Action::Restart, _) => "is restarted",
+            (_, true) => "is not healthy",
+            (_, false) => "is not running",
         };
         run.ctx.progress.note(&format!(
             "{address}: the instance of `{}` (pid {}) {how}; starting it again",

@@ -1,17 +1,20 @@
 //! `check --fix`: under the environment's lock, on every host, stop what no record owns —
 //! stray processes carrying this root's mark, blue-green instances the route does not name —
-//! clear records of dead instances, and start the built-in proxy again if it died. It never
-//! touches the instance the route names, and leaves a route that names nothing to `deploy`.
+//! clear records of dead instances, and start the built-in proxy again if it died. Then, for a
+//! running environment, converge what runs to what is recorded as `deploy` does: the live
+//! release's instance started again where it is dead or unhealthy, the supervisor and the boot
+//! entry put back. It never changes which release is live.
 
 use hoist_core::spec::{Service, Strategy};
-use hoist_core::{Action, EnvName};
+use hoist_core::{Action, EnvName, EnvState};
 
 use crate::error::Result;
 use crate::ops::blue_green::SlotPair;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::fleet;
-use crate::ops::run::record_host_results;
+use crate::ops::convergence::host_gaps;
+use crate::ops::run::{RunMode, record_host_results, run_step};
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyStart, RouteConfig};
 use crate::ports::runtime::Slot;
@@ -34,12 +37,42 @@ pub(crate) fn repair(ctx: &Context<'_>, env: &EnvName) -> Result<Vec<String>> {
                     done.extend(lines.into_iter().map(|line| format!("{address}: {line}")));
                 }
             }
+            done.extend(converge(run)?);
             Ok(done)
         })
     });
     let done = run.finish(result)?;
     for line in &done {
         ctx.progress.note(&format!("fixed {line}"));
+    }
+    Ok(done)
+}
+
+/// A running environment's hosts brought back to what is recorded (the run step `deploy`
+/// adds when only what runs differs); one line per host that had a gap.
+fn converge(run: &mut CommandRun<'_>) -> Result<Vec<String>> {
+    let env = run.env.as_ref();
+    let Some(live) = env
+        .filter(|env| env.state == EnvState::Running)
+        .and_then(|env| env.live_release.clone())
+    else {
+        return Ok(Vec::new());
+    };
+    let service = run.ctx.spec.service.as_ref();
+    let gaps = fleet::map_parallel(&run.hosts, |handle| host_gaps(handle, service, &live));
+    let mut done = Vec::new();
+    for (handle, gaps) in run.hosts.iter().zip(gaps) {
+        let gaps = gaps?;
+        if !gaps.is_empty() {
+            done.push(format!(
+                "{}: converged ({})",
+                handle.host.address(),
+                gaps.join("; ")
+            ));
+        }
+    }
+    if !done.is_empty() {
+        run_step(run, &live, RunMode::Forward, None)?;
     }
     Ok(done)
 }

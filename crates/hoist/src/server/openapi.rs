@@ -115,7 +115,7 @@ pub fn document() -> Value {
                     "type": "object",
                     "required": ["kind", "env"],
                     "properties": {
-                        "kind": { "enum": ["create", "provision", "configure", "release", "run", "deploy", "rollback", "remove", "prune", "maintenance", "destroy"] },
+                        "kind": { "enum": ["create", "provision", "configure", "release", "run", "deploy", "rollback", "remove", "prune", "maintenance", "restart", "destroy"] },
                         "env": { "type": "string" },
                         "at": { "type": "string", "format": "date-time", "description": "RFC 3339; default: now" },
                         "start_within": { "type": "string", "description": "e.g. `15m` (the default): expire if not started by then" },

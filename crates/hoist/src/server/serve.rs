@@ -13,6 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::session::Session;
 use crate::error::{Error, Result};
+use crate::reconciler::{self, ReconcilerOptions};
 use crate::scheduler::{Scheduler, SchedulerOptions};
 use crate::server::api_error::log;
 use crate::server::api_state::ApiState;
@@ -30,6 +31,7 @@ pub struct ServeOptions {
     /// Where the API listens (port 0: any free port; the address is announced on stderr).
     pub listen: SocketAddr,
     pub scheduler: SchedulerOptions,
+    pub reconciler: ReconcilerOptions,
 }
 
 /// A long-running task of the controller on its own thread.
@@ -65,6 +67,7 @@ fn start_background_tasks(
     session: &Arc<Session>,
     shutdown: &ShutdownSignal,
     scheduler: SchedulerOptions,
+    reconciler: ReconcilerOptions,
 ) -> Result<Vec<BackgroundTask>> {
     let mut tasks = Vec::new();
     // The scheduler: runs scheduled commands at their time.
@@ -83,6 +86,11 @@ fn start_background_tasks(
             &sender_session.progress,
             &sender_stop,
         )
+    })?);
+    // The reconciler: records (and with `--repair` repairs) drift of running environments.
+    let (reconciler_session, reconciler_stop) = (Arc::clone(session), shutdown.clone());
+    tasks.push(BackgroundTask::thread("reconciler", move || {
+        reconciler::run(reconciler_session, reconciler, &reconciler_stop)
     })?);
     // Both stop on the shutdown signal.
     let shutdown = shutdown.clone();
@@ -134,8 +142,10 @@ async fn serve_api(
         .grace
         .min(BACKGROUND_GRACE.saturating_sub(Duration::from_secs(5)));
     // The store is blocking (PostgreSQL's client runs its own runtime): not on this one.
-    let tasks =
-        tokio::task::block_in_place(|| start_background_tasks(&session, &shutdown, scheduler))?;
+    let reconciler = options.reconciler;
+    let tasks = tokio::task::block_in_place(|| {
+        start_background_tasks(&session, &shutdown, scheduler, reconciler)
+    })?;
     let state = ApiState {
         session,
         shutdown: shutdown.clone(),

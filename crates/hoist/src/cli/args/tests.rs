@@ -20,6 +20,7 @@ fn action_of(command: &Command) -> Option<(Action, String)> {
         Command::Configure(args) => (Action::Configure, args.env.to_string()),
         Command::Release(args) => (Action::Release, args.env.to_string()),
         Command::Run(args) => (Action::Run, args.env.to_string()),
+        Command::Restart(args) => (Action::Restart, args.env.to_string()),
         Command::Deploy(args) => (
             Action::Deploy,
             format!("{} ttl={:?} adopt={}", args.env, args.ttl, args.adopt.adopt),

@@ -112,6 +112,26 @@ pub fn run(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> 
     printer.outcome(&outcome)
 }
 
+pub fn restart(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
+    let request = CommandRequest::Restart {
+        env: args.env.clone(),
+    };
+    if let Some(api) = session::remote()? {
+        return remote::exec(&api, request, &args.schedule, printer);
+    }
+    if let Some(when) = scheduled::when(&args.schedule)? {
+        return scheduled::submit(global, request, when, &args.schedule, printer);
+    }
+    let session = Session::for_env(global, &args.env)?;
+    let outcome = ops::restart(
+        &session.context(),
+        &ops::RestartOptions {
+            env: args.env.clone(),
+        },
+    )?;
+    printer.outcome(&outcome)
+}
+
 pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Result<()> {
     let request = CommandRequest::Deploy {
         env: args.env.clone(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::args::{GlobalArgs, duration};
 use crate::cli::session::Session;
 use crate::error::Result;
+use crate::reconciler::ReconcilerOptions;
 use crate::scheduler::SchedulerOptions;
 use crate::server::{ServeOptions, serve};
 
@@ -27,6 +28,13 @@ pub struct ServeArgs {
     /// Commands run at once, at most
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_running: u32,
+    /// How often each running environment's hosts are compared with what is recorded; drift
+    /// becomes a `drift.detected` event (`0s`: never)
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "1m")]
+    pub reconcile_every: Duration,
+    /// Also repair drift as `check --fix` does (a recorded `repair` command), not only record it
+    #[arg(long)]
+    pub repair: bool,
 }
 
 pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
@@ -40,6 +48,10 @@ pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
                 max_running: args.max_running as usize,
                 grace: args.grace,
                 listen: None,
+            },
+            reconciler: ReconcilerOptions {
+                every: args.reconcile_every,
+                repair: args.repair,
             },
         },
     )
