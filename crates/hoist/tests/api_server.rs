@@ -56,8 +56,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(t: &Test, env: &[(&str, &str)]) -> Self {
+        Self::start_with(t, &[], env)
+    }
+
+    /// `hoist serve` with more arguments (e.g. `--reconcile-every 200ms`).
+    pub fn start_with(t: &Test, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut argv = vec!["serve", "--listen", "127.0.0.1:0"];
+        argv.extend_from_slice(args);
         let mut child = t
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .command(&argv)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -42,6 +42,7 @@ mod honest_records;
 mod hooks_and_config;
 mod infrastructure;
 mod locking;
+mod operate;
 mod logs;
 mod postgres_state;
 mod proxy;

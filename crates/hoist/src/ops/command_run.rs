@@ -177,7 +177,14 @@ impl<'c> CommandRun<'c> {
             ),
         )?;
         self.env = ctx.store.environment(&self.env_name)?;
-        transition(self.state(), self.action)?;
+        transition(self.state(), self.action).map_err(|refusal| {
+            // The table's hints name `hoist … ENV`: spelled out as this invocation would.
+            let hint = refusal
+                .hint
+                .replace("`hoist ", &format!("`{} ", ctx.invocation))
+                .replace(" ENV`", &format!(" {}`", self.env_name));
+            Error::failed(refusal.to_string()).hint(hint)
+        })?;
         Ok(())
     }
 
