@@ -95,7 +95,10 @@ fn tick(
                 }
                 last.insert(env.name.clone(), reconciled.problems);
             }
-            Err(error) => log(&format!("hoist serve: reconcile of `{}`: {error}", env.name)),
+            Err(error) => log(&format!(
+                "hoist serve: reconcile of `{}`: {error}",
+                env.name
+            )),
         }
     }
     Ok(())

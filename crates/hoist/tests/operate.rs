@@ -127,31 +127,40 @@ fn the_daemon_records_drift_once_and_its_end_and_repairs_only_when_asked() {
         std::thread::sleep(Duration::from_millis(1000));
         let kinds = event_kinds(&t);
         assert_eq!(
-            kinds.iter().filter(|kind| *kind == "drift.detected").count(),
+            kinds
+                .iter()
+                .filter(|kind| *kind == "drift.detected")
+                .count(),
             1,
             "{kinds:?}"
         );
         // Only the deploy ran a command: the daemon repaired nothing.
         assert_eq!(
-            kinds.iter().filter(|kind| *kind == "command.started").count(),
+            kinds
+                .iter()
+                .filter(|kind| *kind == "command.started")
+                .count(),
             1,
             "{kinds:?}"
         );
-        assert!(crate::harness::http_get_at(
-            std::net::SocketAddr::from(([127, 0, 0, 1], t.port)),
-            "/"
-        )
-        .is_err());
+        assert!(
+            crate::harness::http_get_at(std::net::SocketAddr::from(([127, 0, 0, 1], t.port)), "/")
+                .is_err()
+        );
     }
     let events = t.hoist(&["events", "dev", "--json"]).success().stdout;
     assert!(events.contains("is not running"), "{events}");
 
     // With --repair the daemon brings it back, as a recorded repair, and the drift clears.
     let _daemon = Server::start_with(&t, &["--reconcile-every", "200ms", "--repair"], &[]);
-    wait_until("the service to serve again", Duration::from_secs(30), || {
-        crate::harness::http_get_at(std::net::SocketAddr::from(([127, 0, 0, 1], t.port)), "/")
-            .is_ok_and(|(status, _)| status == 200)
-    });
+    wait_until(
+        "the service to serve again",
+        Duration::from_secs(30),
+        || {
+            crate::harness::http_get_at(std::net::SocketAddr::from(([127, 0, 0, 1], t.port)), "/")
+                .is_ok_and(|(status, _)| status == 200)
+        },
+    );
     wait_until("drift.cleared", Duration::from_secs(20), || {
         event_kinds(&t).iter().any(|kind| kind == "drift.cleared")
     });

@@ -26,6 +26,8 @@ use crate::ports::supervisor::{BootEntry, BootEntryKind, SupervisorState};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostCheck {
     pub address: String,
+    /// Whether hoist could connect to the host; when false, nothing below is known.
+    pub reachable: bool,
     pub expected_live: Option<ReleaseId>,
     pub live: Option<ReleaseId>,
     /// The serving instance: recreate's, or the routed one of blue-green.
@@ -98,6 +100,7 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
         let mut host_check = HostCheck {
             recorded: recorded.iter().find(|r| r.host == address).cloned(),
             address,
+            reachable: true,
             expected_live: expected_live.clone(),
             live: None,
             instance_release: None,
@@ -123,9 +126,12 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
                 }
                 check_host(ctx, &handle, state, &hints, &mut host_check);
             }
-            Err(error) => host_check
-                .problems
-                .push(format!("cannot reach the host: {error}")),
+            Err(error) => {
+                host_check.reachable = false;
+                host_check
+                    .problems
+                    .push(format!("cannot reach the host: {error}"));
+            }
         }
         host_check
     });

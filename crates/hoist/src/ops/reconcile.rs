@@ -26,6 +26,8 @@ pub struct ReconcileOptions {
 pub struct Reconciled {
     pub problems: Vec<String>,
     pub repaired: Vec<String>,
+    /// Hosts that could not be reached (no repair is tried while any is).
+    pub unreachable: Vec<String>,
 }
 
 /// Reconciles `options.env`; `last` is what the previous reconcile found, so an unchanged
@@ -53,7 +55,10 @@ pub fn reconcile(
         .collect();
     if problems != last {
         let (kind, message) = match problems.is_empty() {
-            true => ("drift.cleared", "what runs matches what is recorded again".to_owned()),
+            true => (
+                "drift.cleared",
+                "what runs matches what is recorded again".to_owned(),
+            ),
             false => ("drift.detected", summary(&problems)),
         };
         ctx.store.append_event(&NewEvent {
@@ -68,8 +73,16 @@ pub fn reconcile(
     let mut reconciled = Reconciled {
         problems,
         repaired: Vec::new(),
+        unreachable: read
+            .hosts
+            .iter()
+            .filter(|host| !host.reachable)
+            .map(|host| host.address.clone())
+            .collect(),
     };
-    if options.repair && !reconciled.problems.is_empty() {
+    // A repair takes every host under its lock: with one unreachable it could not start, and
+    // would leave a failed `repair` command per tick. The drift is recorded; nothing changes.
+    if options.repair && !reconciled.problems.is_empty() && reconciled.unreachable.is_empty() {
         let repaired = check(
             ctx,
             &CheckOptions {

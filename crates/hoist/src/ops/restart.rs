@@ -35,9 +35,10 @@ pub fn restart(ctx: &Context<'_>, options: &RestartOptions) -> Result<CommandOut
                 .as_ref()
                 .and_then(|env| env.live_release.clone())
                 .ok_or_else(|| {
-                    Error::failed(format!("`{}` has no live release", run.env_name)).hint(
-                        format!("deploy it first: `{}`", run.ctx.command_line("deploy", &run.env_name)),
-                    )
+                    Error::failed(format!("`{}` has no live release", run.env_name)).hint(format!(
+                        "deploy it first: `{}`",
+                        run.ctx.command_line("deploy", &run.env_name)
+                    ))
                 })?;
             let rollout = run.ctx.env_spec(&run.env_name)?.rollout;
             let outcome = {

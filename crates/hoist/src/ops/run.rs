@@ -142,9 +142,14 @@ fn make_live_once(
     };
     let address = handle.host.address();
     let outcome = match &run.ctx.spec.service {
-        Some(service) if service.strategy == Strategy::BlueGreen => {
-            blue_green::make_live(run, handle, service, target, live, blue_green::Swap::IfNeeded)?
-        }
+        Some(service) if service.strategy == Strategy::BlueGreen => blue_green::make_live(
+            run,
+            handle,
+            service,
+            target,
+            live,
+            blue_green::Swap::IfNeeded,
+        )?,
         service => {
             if recreate::serves_healthily(run, handle, target, live.as_ref())? {
                 if let Some(service) = service {
