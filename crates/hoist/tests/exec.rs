@@ -119,7 +119,7 @@ fn mistakes_are_named() {
     t.hoist(&["exec", "dev", "--", "true"])
         .code(1)
         .stderr_contains("it has no live release yet")
-        .stderr_contains("`hoist deploy ENV`");
+        .stderr_contains("`hoist deploy dev`");
     t.hoist(&["deploy", "dev"]).success();
     t.hoist(&["exec", "prod", "--", "true"])
         .code(1)
