@@ -189,3 +189,45 @@ fn upload_version_makes_one_directory_the_release() {
     assert!(!t.root.join("live").join("skip.log").exists());
     assert!(!t.root.join("live").join("Hoist.toml").exists());
 }
+
+/// A hook on a `local:` host runs on the controller: it gets the basics, the app's
+/// configuration and hoist's variables — not the controller's credentials.
+#[test]
+fn hooks_on_this_machine_see_the_configuration_not_the_controllers_environment() {
+    let t = Test::new();
+    let seen = t.temp.path().join("hook-env.txt");
+    edit_spec(
+        &t,
+        "[hooks]\n",
+        &format!("[hooks]\nstart = \"env > {}\"\n", seen.display()),
+    );
+    t.hoist_with(
+        &["deploy", "dev"],
+        &[("AWS_SECRET_ACCESS_KEY", "controller-credential-5150")],
+    )
+    .success();
+    let env = std::fs::read_to_string(&seen).unwrap();
+    assert!(env.contains("GREETING=hi"), "the configured vars: {env}");
+    assert!(env.contains("HOIST_RELEASE="), "{env}");
+    assert!(env.contains("PATH="), "{env}");
+    assert!(
+        !env.contains("controller-credential-5150"),
+        "the controller's environment leaked into the hook: {env}"
+    );
+}
+
+/// A command's record says in words what happened on each host, never Rust debug text.
+#[test]
+fn the_step_log_says_what_happened_per_host_in_words() {
+    let t = Test::new();
+    t.hoist(&["deploy", "dev"]).success();
+    let first = t.live().unwrap();
+    t.write("message.txt", "v2\n");
+    t.hoist(&["deploy", "dev"]).success();
+    let shown = t.hoist(&["commands", "list", "--json"]).success().stdout;
+    assert!(!shown.contains("Switched {"), "{shown}");
+    assert!(!shown.contains("UploadReport {"), "{shown}");
+    assert!(!shown.contains("ReleaseId("), "{shown}");
+    assert!(shown.contains(&format!("switched from `{first}`")), "{shown}");
+    assert!(shown.contains("linked"), "{shown}");
+}
