@@ -252,8 +252,16 @@ fn check_single(
     match handle.runtime.current(Slot::Single) {
         Ok(Some(current)) => {
             if !current.alive && running {
+                let restarting = current
+                    .supervision
+                    .as_ref()
+                    .filter(|s| s.status == SupervisedStatus::Restarting);
+                let next = match restarting.and_then(|s| s.next_restart_at.as_deref()) {
+                    Some(at) => format!("the supervisor starts it again at {at}, or"),
+                    None => "nothing restarts it;".to_owned(),
+                };
                 out.problems.push(format!(
-                    "the instance of `{}` (pid {}) is not running; `{}` starts it again",
+                    "the instance of `{}` (pid {}) is not running; {next} `{}` starts it now",
                     current.instance.release, current.instance.pid, hints.deploy
                 ));
             }
