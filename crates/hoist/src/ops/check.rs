@@ -14,6 +14,7 @@ use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::repair;
+use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyProcessState, RouteConfig};
 use crate::ports::runtime::{
@@ -113,7 +114,18 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
             problems: Vec::new(),
         };
         match ctx.hosts.connect(target) {
-            Ok(handle) => check_host(ctx, &handle, state, &hints, &mut host_check),
+            Ok(handle) => {
+                // The supervisor's journal first: its restarts move the store's live
+                // instance to the new pid, which is then what `recorded` compares.
+                if collect_host_events(ctx, &options.env, &handle).is_ok_and(|moved| moved > 0) {
+                    host_check.recorded = ctx
+                        .store
+                        .live_instances(&options.env)
+                        .ok()
+                        .and_then(|all| all.into_iter().find(|r| r.host == host_check.address));
+                }
+                check_host(ctx, &handle, state, &hints, &mut host_check);
+            }
             Err(error) => host_check
                 .problems
                 .push(format!("cannot reach the host: {error}")),
@@ -315,8 +327,15 @@ fn check_pair(
             ));
         }
         if !state.alive {
+            // The route's instance: `deploy` starts a new one and swaps to it; any other
+            // dead record only needs clearing, which `deploy` leaves to `--fix`.
+            let routed_port = pair.route.upstream.map(|upstream| upstream.port());
+            let hint = match routed_port == Some(state.instance.port) {
+                true => format!("`{}` starts the service again", hints.deploy),
+                false => format!("`{}` clears its record", hints.fix),
+            };
             out.problems.push(format!(
-                "the {slot} instance of `{}` (pid {}) is recorded but not running",
+                "the {slot} instance of `{}` (pid {}) is recorded but not running; {hint}",
                 state.instance.release, state.instance.pid
             ));
         }
