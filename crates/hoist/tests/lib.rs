@@ -54,5 +54,6 @@ mod scheduling_postgres;
 mod secrets;
 mod spec_commands;
 mod ssh_transport;
+mod supervision_fleet;
 mod tokens;
 mod webhooks;

@@ -322,21 +322,49 @@ fn edit_crontab(crontab: &Path, change: impl FnOnce(&mut Vec<String>)) -> Result
     }
 }
 
+/// The lock that serializes edits of this user's crontab. A crontab belongs to a uid, not to
+/// a home directory: `$HOME` differs between a login, `sudo` and cron (and between testbed
+/// hosts, which share this machine's crontab but each have their own `/root`), and two
+/// processes locking different files lose each other's lines. So the lock is one file per uid
+/// in `/tmp`; only when that name is taken by something that is not our own regular file (a
+/// symlink, another user's file) does it fall back to the home directory's lock.
 fn crontab_lock() -> Result<Flock<File>> {
     let uid = nix::unistd::geteuid();
-    let dir = std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".cache").join("hoist"))
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("hoist-{uid}")));
-    fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    let path = dir.join("crontab.lock");
+    let shared = Path::new("/tmp").join(format!("hoist-crontab-{uid}.lock"));
+    let file = match open_own_lock_file(&shared) {
+        Some(file) => file,
+        None => {
+            let dir = std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".cache").join("hoist"))
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("hoist-{uid}")));
+            fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+            let path = dir.join("crontab.lock");
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io("open", &path, e))?
+        }
+    };
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| Error::failed("cannot lock the crontab").cause(errno))
+}
+
+/// `path` opened (created 0600 if missing) when it is a regular file of this uid; never
+/// through a symlink.
+fn open_own_lock_file(path: &Path) -> Option<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
-    Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, errno)| Error::failed("cannot lock the crontab").cause(errno))
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    (meta.is_file() && meta.uid() == nix::unistd::geteuid().as_raw()).then_some(file)
 }
 
 fn run(program: &Path, args: &[&str]) -> Result<()> {

@@ -118,11 +118,20 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
         };
         match ctx.hosts.connect(target) {
             Ok(handle) => {
-                // What the host's supervisor did since hoist last talked to it.
-                if let Err(error) = collect_host_events(ctx, &options.env, &handle) {
-                    host_check
+                // The supervisor's journal first: its restarts move the store's live
+                // instance to the new pid, which is then what `recorded` compares.
+                match collect_host_events(ctx, &options.env, &handle) {
+                    Ok(0) => {}
+                    Ok(_) => {
+                        host_check.recorded = ctx
+                            .store
+                            .live_instances(&options.env)
+                            .ok()
+                            .and_then(|all| all.into_iter().find(|r| r.host == host_check.address));
+                    }
+                    Err(error) => host_check
                         .problems
-                        .push(format!("cannot read the host journal: {error}"));
+                        .push(format!("cannot read the host journal: {error}")),
                 }
                 check_host(ctx, &handle, state, &hints, &mut host_check);
             }
@@ -338,8 +347,15 @@ fn check_pair(
             ));
         }
         if !state.alive {
+            // The route's instance: `deploy` starts a new one and swaps to it; any other
+            // dead record only needs clearing, which `deploy` leaves to `--fix`.
+            let routed_port = pair.route.upstream.map(|upstream| upstream.port());
+            let hint = match routed_port == Some(state.instance.port) {
+                true => format!("`{}` starts the service again", hints.deploy),
+                false => format!("`{}` clears its record", hints.fix),
+            };
             out.problems.push(format!(
-                "the {slot} instance of `{}` (pid {}) is recorded but not running",
+                "the {slot} instance of `{}` (pid {}) is recorded but not running; {hint}",
                 state.instance.release, state.instance.pid
             ));
         }

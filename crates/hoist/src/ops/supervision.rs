@@ -11,8 +11,8 @@ use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ports::HostHandle;
 use crate::ports::runtime::{InstanceSpec, LogLimits, Slot};
-use crate::ports::store::NewEvent;
-use crate::ports::supervisor::{SupervisionPolicy, SupervisorStart};
+use crate::ports::store::{LiveInstance, NewEvent};
+use crate::ports::supervisor::{HostEvent, SupervisionPolicy, SupervisorStart};
 
 /// An instance of `release` on `port` as the spec's service runs it.
 pub(crate) fn instance_spec(
@@ -106,6 +106,49 @@ pub(crate) fn collect_host_events(
             actor: format!("supervisor@{address}"),
         })?;
     }
+    follow_restarts(ctx, env, handle, &events)?;
     handle.supervisor.ack_host_events(last)?;
     Ok(events.len())
+}
+
+/// A restart by the supervisor gives the host's serving instance a new pid: the store's live
+/// instance follows it (same slot and release), or `check` would call the restarted instance
+/// drift that no `deploy` clears.
+fn follow_restarts(
+    ctx: &Context<'_>,
+    env: &EnvName,
+    handle: &HostHandle,
+    events: &[HostEvent],
+) -> Result<()> {
+    if !events
+        .iter()
+        .any(|event| event.kind == "instance.restarted")
+    {
+        return Ok(());
+    }
+    let host = handle.host.address().to_string();
+    let Some(live) = ctx
+        .store
+        .live_instances(env)?
+        .into_iter()
+        .find(|live| live.host == host)
+    else {
+        return Ok(());
+    };
+    // The newest restart of the recorded instance's slot and release.
+    let restarted = events.iter().rev().find_map(|event| {
+        (event.kind == "instance.restarted"
+            && event.slot == Some(live.slot)
+            && event.release.as_ref() == Some(&live.release))
+        .then_some(event.pid)
+        .flatten()
+    });
+    match restarted {
+        Some(pid) if pid != live.pid => ctx.store.save_live_instance(&LiveInstance {
+            pid,
+            recorded_at: ctx.clock.now(),
+            ..live
+        }),
+        _ => Ok(()),
+    }
 }

@@ -123,3 +123,19 @@ fn percent_signs_are_escaped_for_cron_and_spaces_quoted_for_systemd() {
     assert_eq!(systemd_quote("/srv/my app"), "\"/srv/my app\"");
     assert_eq!(systemd_quote("/srv/app"), "/srv/app");
 }
+
+/// The crontab lock is one file per uid, whatever `$HOME` says; a name taken by a symlink is
+/// never followed (the caller falls back to the home directory's lock).
+#[test]
+fn the_crontab_lock_file_is_our_own_regular_file_never_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own.lock");
+    assert!(open_own_lock_file(&own).is_some());
+    assert!(own.is_file());
+    let target = dir.path().join("target");
+    let link = dir.path().join("link.lock");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    assert!(open_own_lock_file(&link).is_none());
+    assert!(!target.exists(), "nothing was created through the symlink");
+    let _held = crontab_lock().unwrap();
+}
