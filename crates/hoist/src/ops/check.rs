@@ -14,6 +14,7 @@ use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::repair;
+use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyProcessState, RouteConfig};
 use crate::ports::runtime::{
@@ -113,7 +114,20 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
             problems: Vec::new(),
         };
         match ctx.hosts.connect(target) {
-            Ok(handle) => check_host(ctx, &handle, state, &hints, &mut host_check),
+            Ok(handle) => {
+                // What the supervisor did since hoist last talked to the host goes into the
+                // timeline, and its restarts into the store's record of the live instance.
+                if let Ok(moved) = collect_host_events(ctx, &options.env, &handle)
+                    && moved > 0
+                {
+                    host_check.recorded = ctx
+                        .store
+                        .live_instances(&options.env)
+                        .ok()
+                        .and_then(|all| all.into_iter().find(|r| r.host == host_check.address));
+                }
+                check_host(ctx, &handle, state, &hints, &mut host_check);
+            }
             Err(error) => host_check
                 .problems
                 .push(format!("cannot reach the host: {error}")),

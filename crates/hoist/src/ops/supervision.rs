@@ -12,7 +12,7 @@ use crate::ops::context::Context;
 use crate::ports::HostHandle;
 use crate::ports::runtime::{InstanceSpec, LogLimits, Slot};
 use crate::ports::store::NewEvent;
-use crate::ports::supervisor::{SupervisionPolicy, SupervisorStart};
+use crate::ports::supervisor::{HostEvent, SupervisionPolicy, SupervisorStart};
 
 /// An instance of `release` on `port` as the spec's service runs it.
 pub(crate) fn instance_spec(
@@ -106,6 +106,46 @@ pub(crate) fn collect_host_events(
             actor: format!("supervisor@{address}"),
         })?;
     }
+    follow_restarts(ctx, env, &address.to_string(), &events)?;
     handle.supervisor.ack_host_events(last)?;
     Ok(events.len())
+}
+
+/// A restart by the supervisor gives the instance a new pid. The store's record of the host's
+/// live instance follows it (same slot and release, restarted after it was recorded), or
+/// `check` would report as drift what is the supervisor doing its job — drift no deploy
+/// repairs, since the host serves exactly what was asked.
+fn follow_restarts(
+    ctx: &Context<'_>,
+    env: &EnvName,
+    address: &str,
+    events: &[HostEvent],
+) -> Result<()> {
+    let Some(mut recorded) = ctx
+        .store
+        .live_instances(env)?
+        .into_iter()
+        .find(|instance| instance.host == address)
+    else {
+        return Ok(());
+    };
+    let mut moved = false;
+    for event in events.iter().filter(|e| e.kind == "instance.restarted") {
+        let after_record = event
+            .at
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|at| at >= recorded.recorded_at);
+        if let (Some(slot), Some(release), Some(pid)) = (event.slot, &event.release, event.pid)
+            && after_record
+            && slot == recorded.slot
+            && release == &recorded.release
+        {
+            recorded.pid = pid;
+            moved = true;
+        }
+    }
+    if moved {
+        ctx.store.save_live_instance(&recorded)?;
+    }
+    Ok(())
 }
