@@ -54,5 +54,6 @@ mod secrets;
 mod spec_commands;
 mod ssh_transport;
 mod supervision;
+mod supervision_deploys;
 mod tokens;
 mod webhooks;

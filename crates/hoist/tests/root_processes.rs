@@ -186,7 +186,10 @@ pub fn run_boot_entry(root: &Path) {
         .stdin(std::process::Stdio::null())
         .status()
         .expect("run the boot entry");
-    assert!(status.success(), "the boot entry `{command}` failed: {status}");
+    assert!(
+        status.success(),
+        "the boot entry `{command}` failed: {status}"
+    );
 }
 
 fn whoami() -> String {

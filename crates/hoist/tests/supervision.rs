@@ -8,7 +8,7 @@ use crate::blue_green::blue_green;
 use crate::harness::{SPEC, Test};
 use crate::root_processes::{
     alive, event_kinds, host_status, kill9, marked_groups, marked_processes, recorded_pid,
-    run_boot_entry, serving, service_of, wait_until,
+    run_boot_entry, service_of, serving, wait_until,
 };
 
 /// How long a killed instance may take to serve again (backoff 1 s + start + probe).
@@ -108,7 +108,11 @@ fn a_killed_supervisor_leaves_instances_alone_and_the_next_deploy_adopts_them() 
         "{:?}",
         marked_processes(&t.root)
     );
-    assert_eq!(marked_processes(&t.root).len(), 2, "one monitor, one service");
+    assert_eq!(
+        marked_processes(&t.root).len(),
+        2,
+        "one monitor, one service"
+    );
 
     // The new supervisor looks after it.
     kill9(service);
@@ -127,9 +131,11 @@ fn power_cut(t: &Test) {
     for pid in &pids {
         kill9(*pid);
     }
-    wait_until("every process of the root is gone", Duration::from_secs(5), || {
-        pids.iter().all(|pid| !alive(*pid)).then_some(())
-    });
+    wait_until(
+        "every process of the root is gone",
+        Duration::from_secs(5),
+        || pids.iter().all(|pid| !alive(*pid)).then_some(()),
+    );
     assert!(t.get("/").is_err(), "nothing answers after the power cut");
 }
 
@@ -138,7 +144,9 @@ fn after_a_reboot_the_boot_entry_brings_a_recreate_service_back() {
     let (t, _, _) = deployed();
     power_cut(&t);
     run_boot_entry(&t.root);
-    wait_until("the service answers after boot", BACK_WITHIN, || serving(&t));
+    wait_until("the service answers after boot", BACK_WITHIN, || {
+        serving(&t)
+    });
     assert!(t.body().contains("v1"));
     assert_eq!(marked_groups(&t.root).len(), 1);
     let host = host_status(&t);
@@ -193,14 +201,21 @@ fn a_crash_loop_stops_the_restarts_until_a_fixed_deploy() {
     std::fs::write(&flag, "").unwrap();
     kill9(service_of(monitor).unwrap());
 
-    let host = wait_until("the instance is crash-looping", Duration::from_secs(10), || {
-        let host = host_status(&t);
-        (host["instance"]["supervision"]["status"] == "crash-looping").then_some(host)
-    });
+    let host = wait_until(
+        "the instance is crash-looping",
+        Duration::from_secs(10),
+        || {
+            let host = host_status(&t);
+            (host["instance"]["supervision"]["status"] == "crash-looping").then_some(host)
+        },
+    );
     let supervision = &host["instance"]["supervision"];
     // The kill, then two restarts that exited at once: three exits.
     assert_eq!(supervision["restarts"], 2, "{host:#}");
-    assert_eq!(supervision["last_exit"]["status"], "exit code 3", "{host:#}");
+    assert_eq!(
+        supervision["last_exit"]["status"], "exit code 3",
+        "{host:#}"
+    );
     let text = t.hoist(&["status", "dev"]).success();
     assert!(text.stdout.contains("CRASH-LOOPING"), "{}", text.stdout);
     assert!(event_kinds(&t).iter().any(|k| k == "instance.crash_loop"));
@@ -218,14 +233,18 @@ fn a_crash_loop_stops_the_restarts_until_a_fixed_deploy() {
     assert!(check.stdout.contains("crash-looping"), "{}", check.stdout);
 
     // The fix: a command that does not look at the flag (which is still there).
-    let fixed = crash_loop_spec(&flag).replace(&format!("test -e {} && exit 3; ", flag.display()), "");
+    let fixed =
+        crash_loop_spec(&flag).replace(&format!("test -e {} && exit 3; ", flag.display()), "");
     let t = t.spec(&fixed);
     t.hoist(&["deploy", "dev"]).success();
     assert!(t.body().contains("v1"));
     let host = host_status(&t);
     let supervision = &host["instance"]["supervision"];
     assert_eq!(supervision["status"], "running", "{host:#}");
-    assert_eq!(supervision["restarts"], 0, "a new instance starts a new history");
+    assert_eq!(
+        supervision["restarts"], 0,
+        "a new instance starts a new history"
+    );
     t.hoist(&["check", "dev"]).success();
 }
 
@@ -241,16 +260,28 @@ fn an_instance_that_stops_answering_its_health_check_is_restarted() {
             "os.path.join(HERE, f\"unhealthy-{os.getpid()}\")",
         ),
     );
-    let t = t.spec(&SPEC.replace(
-        "deadline = \"10s\"",
-        "deadline = \"10s\"\nliveness_interval = \"200ms\"\nliveness_failures = 2",
-    ));
+    // Slow to start: a restarted instance fails two probes before it listens, which must
+    // not count while it is within its health deadline (as a deploy's probe allows it).
+    let t = t.spec(
+        &SPEC
+            .replace(
+                "command = \"exec python3 app.py\"",
+                "command = \"sleep 0.6; exec python3 app.py\"",
+            )
+            .replace(
+                "deadline = \"10s\"",
+                "deadline = \"10s\"\nliveness_interval = \"200ms\"\nliveness_failures = 2",
+            ),
+    );
     t.hoist(&["deploy", "dev"]).success();
     let monitor = recorded_pid(&t.root, "instance.json").unwrap();
     let service = service_of(monitor).unwrap();
     let release = t.live().unwrap();
     std::fs::write(
-        t.root.join("releases").join(&release).join(format!("unhealthy-{service}")),
+        t.root
+            .join("releases")
+            .join(&release)
+            .join(format!("unhealthy-{service}")),
         "",
     )
     .unwrap();
