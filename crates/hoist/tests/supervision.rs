@@ -121,6 +121,33 @@ fn a_killed_supervisor_leaves_instances_alone_and_the_next_deploy_adopts_them() 
     assert_one_restart(&t, "SIGKILL");
 }
 
+#[test]
+fn a_killed_blue_green_instance_serves_again_through_the_proxy() {
+    let t = blue_green();
+    t.hoist(&["deploy", "dev"]).success();
+    let record = ["instance-blue.json", "instance-green.json"]
+        .into_iter()
+        .find(|name| recorded_pid(&t.root, name).is_some())
+        .expect("a slot's record");
+    let monitor = recorded_pid(&t.root, record).unwrap();
+    let proxy = recorded_pid(&t.root, "proxy.json").unwrap();
+    kill9(service_of(monitor).unwrap());
+    wait_until("the public port serves again", BACK_WITHIN, || {
+        let now = recorded_pid(&t.root, record)?;
+        (now != monitor).then(|| serving(&t)).flatten()
+    });
+    assert!(t.body().contains("v1"));
+    assert_eq!(
+        recorded_pid(&t.root, "proxy.json"),
+        Some(proxy),
+        "same proxy"
+    );
+    assert_eq!(marked_groups(&t.root).len(), 1, "one slot runs");
+    assert_one_restart(&t, "SIGKILL");
+    let report = t.hoist(&["check", "dev", "--json"]).json();
+    assert_eq!(report["ok"], true, "{report:#}");
+}
+
 /// Kills every process of the root with SIGKILL, as a power cut would.
 fn power_cut(t: &Test) {
     let mut pids = marked_processes(&t.root);

@@ -115,16 +115,18 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
         };
         match ctx.hosts.connect(target) {
             Ok(handle) => {
-                // What the supervisor did since hoist last talked to the host goes into the
-                // timeline, and its restarts into the store's record of the live instance.
-                if let Ok(moved) = collect_host_events(ctx, &options.env, &handle)
-                    && moved > 0
-                {
-                    host_check.recorded = ctx
-                        .store
-                        .live_instances(&options.env)
-                        .ok()
-                        .and_then(|all| all.into_iter().find(|r| r.host == host_check.address));
+                // What the host's supervisor did since hoist last talked to it.
+                if let Err(error) = collect_host_events(ctx, &options.env, &handle) {
+                    host_check
+                        .problems
+                        .push(format!("cannot read the host journal: {error}"));
+                }
+                // Its restarts moved the store's record of the live instance (a new pid):
+                // compare the host with the record as it is now.
+                if let Ok(instances) = ctx.store.live_instances(&options.env) {
+                    host_check.recorded = instances
+                        .into_iter()
+                        .find(|instance| instance.host == host_check.address);
                 }
                 check_host(ctx, &handle, state, &hints, &mut host_check);
             }
