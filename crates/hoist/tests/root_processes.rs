@@ -196,16 +196,20 @@ fn whoami() -> String {
     std::env::var("USER").unwrap_or_else(|_| "root".to_owned())
 }
 
-/// Removes the root's line from the crontab by hand, as an operator would — under the lock
-/// hoist edits the crontab with, so a test running beside this one keeps its own line.
+/// Removes the root's line from the crontab by hand, as an operator would — under the locks
+/// hoist edits the crontab with (the per-uid one in `/tmp`, and the home directory's one older
+/// builds take), so a test running beside this one keeps its own line.
 pub fn remove_boot_line(root: &Path) {
     let marker = format!("# hoist-boot {}", root_id(root));
     let home = std::env::var("HOME").expect("HOME");
-    let lock = Path::new(&home).join(".cache/hoist/crontab.lock");
-    std::fs::create_dir_all(lock.parent().unwrap()).expect("the lock's directory");
+    let home_lock = Path::new(&home).join(".cache/hoist/crontab.lock");
+    std::fs::create_dir_all(home_lock.parent().unwrap()).expect("the lock's directory");
+    let uid_lock = format!("/tmp/hoist-crontab-{}.lock", nix::unistd::geteuid());
     let script = format!("crontab -l | grep -v -F '{marker}' | crontab -");
     let status = Command::new("flock")
-        .arg(&lock)
+        .arg(&uid_lock)
+        .arg("flock")
+        .arg(&home_lock)
         .args(["sh", "-c", &script])
         .status()
         .expect("edit the crontab");
