@@ -228,6 +228,9 @@ fn the_step_log_says_what_happened_per_host_in_words() {
     assert!(!shown.contains("Switched {"), "{shown}");
     assert!(!shown.contains("UploadReport {"), "{shown}");
     assert!(!shown.contains("ReleaseId("), "{shown}");
-    assert!(shown.contains(&format!("switched from `{first}`")), "{shown}");
+    assert!(
+        shown.contains(&format!("switched from `{first}`")),
+        "{shown}"
+    );
     assert!(shown.contains("linked"), "{shown}");
 }

@@ -10,6 +10,7 @@
 mod api_server;
 mod harness;
 mod load_loop;
+mod root_processes;
 // The PostgreSQL store's own test server, shared rather than copied.
 #[path = "../src/adapters/postgres_store/test_server.rs"]
 #[expect(
@@ -54,6 +55,8 @@ mod scheduling_postgres;
 mod secrets;
 mod spec_commands;
 mod ssh_transport;
+mod supervision;
+mod supervision_deploys;
 mod supervision_fleet;
 mod tokens;
 mod webhooks;

@@ -118,20 +118,18 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
         };
         match ctx.hosts.connect(target) {
             Ok(handle) => {
-                // The supervisor's journal first: its restarts move the store's live
-                // instance to the new pid, which is then what `recorded` compares.
-                match collect_host_events(ctx, &options.env, &handle) {
-                    Ok(0) => {}
-                    Ok(_) => {
-                        host_check.recorded = ctx
-                            .store
-                            .live_instances(&options.env)
-                            .ok()
-                            .and_then(|all| all.into_iter().find(|r| r.host == host_check.address));
-                    }
-                    Err(error) => host_check
+                // What the host's supervisor did since hoist last talked to it.
+                if let Err(error) = collect_host_events(ctx, &options.env, &handle) {
+                    host_check
                         .problems
-                        .push(format!("cannot read the host journal: {error}")),
+                        .push(format!("cannot read the host journal: {error}"));
+                }
+                // Its restarts moved the store's record of the live instance (a new pid):
+                // compare the host with the record as it is now.
+                if let Ok(instances) = ctx.store.live_instances(&options.env) {
+                    host_check.recorded = instances
+                        .into_iter()
+                        .find(|instance| instance.host == host_check.address);
                 }
                 check_host(ctx, &handle, state, &hints, &mut host_check);
             }

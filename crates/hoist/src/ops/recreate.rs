@@ -140,9 +140,12 @@ pub(crate) fn make_live(
             "refresh",
         )?;
         // The refreshed instance serves the new release now (it reloads from `live`): its
-        // record, and what the supervisor would start again, say so.
+        // record, what the supervisor would start again, and the store's live instance say so.
         if ctx.spec.service.is_some() {
             handle.runtime.relabel(Slot::Single, target)?;
+            if let Some(state) = handle.runtime.current(Slot::Single)? {
+                record_live_instance(run, handle, Slot::Single, &state.instance)?;
+            }
         }
     } else {
         if let Some(live) = &previous {

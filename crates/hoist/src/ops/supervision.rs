@@ -11,7 +11,7 @@ use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ports::HostHandle;
 use crate::ports::runtime::{InstanceSpec, LogLimits, Slot};
-use crate::ports::store::{LiveInstance, NewEvent};
+use crate::ports::store::NewEvent;
 use crate::ports::supervisor::{HostEvent, SupervisionPolicy, SupervisorStart};
 
 /// An instance of `release` on `port` as the spec's service runs it.
@@ -106,49 +106,46 @@ pub(crate) fn collect_host_events(
             actor: format!("supervisor@{address}"),
         })?;
     }
-    follow_restarts(ctx, env, handle, &events)?;
+    follow_restarts(ctx, env, &address.to_string(), &events)?;
     handle.supervisor.ack_host_events(last)?;
     Ok(events.len())
 }
 
-/// A restart by the supervisor gives the host's serving instance a new pid: the store's live
-/// instance follows it (same slot and release), or `check` would call the restarted instance
-/// drift that no `deploy` clears.
+/// A restart by the supervisor gives the instance a new pid. The store's record of the host's
+/// live instance follows it (same slot and release, restarted after it was recorded), or
+/// `check` would report as drift what is the supervisor doing its job — drift no deploy
+/// repairs, since the host serves exactly what was asked.
 fn follow_restarts(
     ctx: &Context<'_>,
     env: &EnvName,
-    handle: &HostHandle,
+    address: &str,
     events: &[HostEvent],
 ) -> Result<()> {
-    if !events
-        .iter()
-        .any(|event| event.kind == "instance.restarted")
-    {
-        return Ok(());
-    }
-    let host = handle.host.address().to_string();
-    let Some(live) = ctx
+    let Some(mut recorded) = ctx
         .store
         .live_instances(env)?
         .into_iter()
-        .find(|live| live.host == host)
+        .find(|instance| instance.host == address)
     else {
         return Ok(());
     };
-    // The newest restart of the recorded instance's slot and release.
-    let restarted = events.iter().rev().find_map(|event| {
-        (event.kind == "instance.restarted"
-            && event.slot == Some(live.slot)
-            && event.release.as_ref() == Some(&live.release))
-        .then_some(event.pid)
-        .flatten()
-    });
-    match restarted {
-        Some(pid) if pid != live.pid => ctx.store.save_live_instance(&LiveInstance {
-            pid,
-            recorded_at: ctx.clock.now(),
-            ..live
-        }),
-        _ => Ok(()),
+    let mut moved = false;
+    for event in events.iter().filter(|e| e.kind == "instance.restarted") {
+        let after_record = event
+            .at
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|at| at >= recorded.recorded_at);
+        if let (Some(slot), Some(release), Some(pid)) = (event.slot, &event.release, event.pid)
+            && after_record
+            && slot == recorded.slot
+            && release == &recorded.release
+        {
+            recorded.pid = pid;
+            moved = true;
+        }
     }
+    if moved {
+        ctx.store.save_live_instance(&recorded)?;
+    }
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! Liveness of one supervised instance: a probe every `liveness_interval`, run on a thread of
 //! its own so a hanging service never stalls the supervisor; `liveness_failures` failures in a
-//! row are a verdict.
+//! row are a verdict. An instance the supervisor restarted gets what a deploy gives a new one —
+//! its health check's `initial_delay` + `deadline` from its start — to answer once before
+//! failures count, or a short interval would stop every restart while it is still starting.
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
@@ -11,7 +13,8 @@ use hoist_core::supervision::{Liveness, liveness_failed};
 
 use super::{SAFETY_TICK, until};
 use crate::adapters::http_probe::HttpProbe;
-use crate::hostside::instance_record::{InstanceRecord, RecordedPolicy};
+use crate::hostside::host_call::WireHealth;
+use crate::hostside::instance_record::{InstanceRecord, RecordedPolicy, now_ms};
 use crate::ports::probe::Probe;
 
 /// How often to look for a probe's answer while one runs.
@@ -28,6 +31,8 @@ pub(super) enum Verdict {
 pub(super) struct LivenessWatch {
     next_probe: Option<Instant>,
     failures: u32,
+    /// It answered healthy once: from then on every failure counts.
+    answered: bool,
     in_flight: Option<Receiver<Result<String, String>>>,
 }
 
@@ -52,6 +57,12 @@ impl LivenessWatch {
             match answers.try_recv() {
                 Ok(Ok(_)) => {
                     self.failures = 0;
+                    self.answered = true;
+                    self.in_flight = None;
+                }
+                Ok(Err(_))
+                    if !answered(self.answered, record) && starting(record, &recorded.health) =>
+                {
                     self.in_flight = None;
                 }
                 Ok(Err(answer)) => {
@@ -96,4 +107,24 @@ impl LivenessWatch {
         }
         Verdict::Wait(ANSWER_POLL)
     }
+}
+
+/// Whether the instance answered healthy once: seen by this watch, or it is the instance the
+/// controller handed over (no restart since), which it did only after its probe passed.
+fn answered(seen: bool, record: &InstanceRecord) -> bool {
+    seen || record
+        .supervision
+        .as_ref()
+        .is_none_or(|supervision| supervision.restarts == 0)
+}
+
+/// Whether the instance is still within its start-up allowance: its health check's
+/// `initial_delay` + `deadline` since it started (an unreadable start time allows nothing).
+fn starting(record: &InstanceRecord, health: &WireHealth) -> bool {
+    let Ok(started) = record.instance.started_at.parse::<jiff::Timestamp>() else {
+        return false;
+    };
+    let allowance = health.initial_delay_ms.saturating_add(health.deadline_ms);
+    let started_ms = u64::try_from(started.as_millisecond()).unwrap_or(0);
+    now_ms() < started_ms.saturating_add(allowance)
 }
