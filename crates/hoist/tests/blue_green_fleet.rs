@@ -22,7 +22,9 @@ fn spec(t: &Test, tb: &Testbed) -> String {
     )
 }
 
-fn proxies_of(tb: &Testbed) -> Vec<String> {
+/// The proxies of this test: its testbed's, listening on its own port (other tests' testbeds
+/// run proxies with the same `/srv/app` path in their own mount namespaces).
+fn proxies_of(tb: &Testbed, port: u16) -> Vec<String> {
     let output = Command::new("pgrep")
         .args(["-af", "proxy --listen"])
         .output()
@@ -32,6 +34,7 @@ fn proxies_of(tb: &Testbed) -> Vec<String> {
         .filter(|line| {
             line.contains(&tb.dir().display().to_string()) || line.contains("/srv/app/run/proxy")
         })
+        .filter(|line| line.contains(&format!(":{port} ")))
         .map(str::to_owned)
         .collect()
 }
@@ -99,10 +102,15 @@ fn blue_green_on_two_ssh_hosts_behind_their_proxies() {
             "{host}"
         );
     }
-    assert_eq!(proxies_of(&tb).len(), 2, "{:?}", proxies_of(&tb));
+    assert_eq!(
+        proxies_of(&tb, t.port).len(),
+        2,
+        "{:?}",
+        proxies_of(&tb, t.port)
+    );
     t.hoist(&["destroy", "fleet", "--yes"]).success();
     assert_eq!(
-        proxies_of(&tb),
+        proxies_of(&tb, t.port),
         Vec::<String>::new(),
         "destroy stops the proxies"
     );
