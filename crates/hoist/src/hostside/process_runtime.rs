@@ -8,15 +8,13 @@
 mod env_file;
 pub(crate) mod log_tail;
 pub(crate) mod root_id;
+mod spawn;
 mod strays;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,12 +23,12 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, getpgrp};
 
+pub(crate) use spawn::{configured_variables, instance_command, mark, reap_later, spawn_monitor};
+
 use crate::error::{Error, Result};
-use crate::hostside::hoist_binary::hoist_binary;
 use crate::hostside::instance_record::{
     InstanceRecord, InstanceRecords, LaunchSpec, SupervisionRecord,
 };
-use crate::hostside::layout::Layout;
 use crate::hostside::proc_identity;
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
@@ -42,7 +40,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 /// How long children left behind by a dead instance get between SIGTERM and SIGKILL.
 const STRAGGLER_GRACE: Duration = Duration::from_millis(500);
 /// The only variables an instance inherits from hoist; the rest come from config and the spec.
-const INHERITED_VARIABLES: [&str; 3] = ["PATH", "HOME", "LANG"];
+pub(crate) const INHERITED_VARIABLES: [&str; 3] = ["PATH", "HOME", "LANG"];
 /// Log lines shown when an instance dies at once.
 const FAILURE_TAIL_LINES: usize = 20;
 
@@ -124,164 +122,6 @@ impl ProcessRuntime {
         record.supervision = Some(SupervisionRecord::new(policy.into()));
         self.records.write(slot, &record)
     }
-}
-
-/// `<root id>:<slot>`. The root's id, not its path: two roots at one path (hosts in
-/// containers or mount namespaces sharing a process table) must not claim each other's.
-pub(crate) fn mark(root: &Path, slot: Slot) -> Result<String> {
-    Ok(format!("{}:{slot}", root_id::read_or_create(root)?))
-}
-
-/// The env file `release` was made ready with (its own copy, else `config/env`, written by
-/// configure), or `config/env` when no release is named; nothing if it does not exist.
-pub(crate) fn configured_variables(
-    root: &Path,
-    release: Option<&ReleaseId>,
-) -> Result<Vec<(String, String)>> {
-    let layout = Layout::open(root);
-    let dir = match release {
-        Some(release) => layout.release_config_dir(release),
-        None => layout.config_dir(),
-    };
-    let path = dir.join("env");
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(Error::io("read", &path, error)),
-    };
-    env_file::parse(&text).map_err(|problem| {
-        Error::failed(format!("cannot read `{}`", path.display()))
-            .cause(problem)
-            .hint("run `configure` again to rewrite it")
-    })
-}
-
-/// The service's command as the monitor runs it: `sh -c` in the release directory with only
-/// the inherited basics, the configured variables, the spec's, `PORT`, `HOIST_RELEASE` and
-/// the instance mark (the monitor's own, set by whoever started it).
-pub(crate) fn instance_command(root: &Path, launch: &LaunchSpec) -> Result<Command> {
-    let release_dir = root.join("releases").join(launch.release.as_str());
-    // Its own release's configuration: with blue-green it starts before `live` switches.
-    let configured = configured_variables(root, Some(&launch.release))?;
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(&launch.command)
-        .current_dir(&release_dir)
-        .env_clear();
-    for name in INHERITED_VARIABLES.iter().chain([&INSTANCE_MARK]) {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
-    command
-        .envs(configured)
-        .envs(launch.env.iter().map(|(key, value)| (key, value)))
-        .env("PORT", launch.port.to_string())
-        .env("HOIST_RELEASE", launch.release.as_str());
-    Ok(command)
-}
-
-/// Starts the monitor of a new instance of `slot` (it starts the command) and returns it with
-/// the instance's identity. The caller records it.
-pub(crate) fn spawn_monitor(
-    root: &Path,
-    slot: Slot,
-    launch: &LaunchSpec,
-) -> Result<(Child, Instance)> {
-    let release_dir = root.join("releases").join(launch.release.as_str());
-    if !release_dir.is_dir() {
-        return Err(Error::failed(format!(
-            "release `{}` has no directory `{}`",
-            launch.release,
-            release_dir.display()
-        ))
-        .hint("upload the release before starting it"));
-    }
-    let binary = hoist_binary(root)?;
-    let logs = root.join("logs");
-    fs::create_dir_all(&logs).map_err(|e| Error::io("create", &logs, e))?;
-    let log_path = logs.join(format!("{}.log", launch.release));
-    // The monitor's own failures (before it can write the log properly) land there too.
-    let raw_log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| Error::io("open the log", &log_path, e))?;
-    let raw_err = raw_log
-        .try_clone()
-        .map_err(|e| Error::io("open the log", &log_path, e))?;
-    let root_text = root.to_str().ok_or_else(|| {
-        Error::failed(format!("the deploy root `{}` is not UTF-8", root.display()))
-    })?;
-    let mut command = Command::new(&binary);
-    command
-        .args([
-            "host",
-            "--root",
-            root_text,
-            "instance",
-            "--slot",
-            slot.as_str(),
-        ])
-        .env_clear()
-        .stdin(Stdio::piped())
-        .stdout(raw_log)
-        .stderr(raw_err)
-        // Its own group: it outlives hoist, and stop signals it with all its children.
-        .process_group(0);
-    for name in INHERITED_VARIABLES {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
-    command.env(INSTANCE_MARK, mark(root, slot)?);
-    let mut child = command.spawn().map_err(|error| {
-        Error::failed(format!("cannot start release `{}`", launch.release))
-            .cause(format!("`{}`: {error}", binary.display()))
-    })?;
-    let pid = child.id();
-    let launch_json = serde_json::to_vec(launch)
-        .map_err(|e| Error::internal("cannot encode the launch spec").cause(e));
-    let sent = launch_json.and_then(|json| {
-        let mut stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| Error::internal("the monitor has no stdin"))?;
-        stdin
-            .write_all(&json)
-            .map_err(|e| Error::internal("cannot send the launch spec").cause(e))
-    });
-    // The child is not reaped yet, so its /proc entry exists even if it already exited.
-    let stat = proc_identity::read(pid);
-    let (Ok(()), Some(stat)) = (sent, stat) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(Error::internal(format!(
-            "cannot start the monitor of release `{}` (pid {pid})",
-            launch.release
-        )));
-    };
-    let instance = Instance {
-        release: launch.release.clone(),
-        pid,
-        start_ticks: stat.start_ticks,
-        port: launch.port,
-        started_at: jiff::Timestamp::now().to_string(),
-        log: log_path.display().to_string(),
-    };
-    Ok((child, instance))
-}
-
-/// Reaps `child` when it exits, so a dead instance does not linger as a zombie.
-pub(crate) fn reap_later(child: Child) {
-    let pid = child.id();
-    let mut child = child;
-    drop(
-        thread::Builder::new()
-            .name(format!("reap-{pid}"))
-            .spawn(move || child.wait()),
-    );
 }
 
 /// SIGTERMs group `pid` (led by the process that started at `start_ticks`), waits `grace`,
