@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::blue_green::blue_green;
 use crate::harness::{SPEC, Test};
 use crate::root_processes::{
-    alive, boot_line, kill9, marked_groups, recorded_pid, remove_boot_line, service_of, serving,
-    wait_until,
+    alive, boot_line, kill9, marked_groups, recorded_pid, remove_boot_line, root_id, service_of,
+    serving, wait_until,
 };
 
 /// `check dev` fails, and names `problem` and the command that repairs it on the same line.
@@ -241,4 +241,29 @@ fn a_failed_deploy_probes_the_old_release_with_its_own_health_settings() {
     assert_eq!(t.live().unwrap(), first);
     assert!(t.body().contains("v1"));
     assert!(recorded_pid(&t.root, "instance.json").is_some_and(alive));
+}
+
+/// `destroy` stops the supervisor before the instances (or it would start them again) and
+/// takes the boot entry away: nothing of the environment is left to run at the next boot.
+#[test]
+fn destroy_stops_the_supervisor_and_removes_the_boot_entry() {
+    let t = Test::new();
+    t.hoist(&["deploy", "dev"]).success();
+    let supervisor = recorded_pid(&t.root, "supervisor.json").expect("a supervisor");
+    let id = root_id(&t.root);
+    assert!(boot_line(&t.root).is_some(), "the boot entry is installed");
+    t.hoist(&["destroy", "dev", "--yes"]).success();
+    wait_until("the supervisor to exit", Duration::from_secs(10), || {
+        (!alive(supervisor)).then_some(())
+    });
+    let crontab = std::process::Command::new("crontab")
+        .arg("-l")
+        .output()
+        .expect("crontab -l");
+    let crontab = String::from_utf8_lossy(&crontab.stdout);
+    assert!(
+        !crontab.contains(&format!("# hoist-boot {id}")),
+        "the boot entry is gone: {crontab}"
+    );
+    assert!(serving(&t).is_none(), "nothing serves");
 }
