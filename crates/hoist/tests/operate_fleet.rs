@@ -1,6 +1,7 @@
-//! The daemon's reconcile over real SSH hosts: a host whose sshd is down during the ticks is
-//! recorded as drift once (and cleared when it is back), and nothing else changes — not on
-//! that host, not on the others, even with `--repair`.
+//! Operating a fleet of real SSH hosts: `restart` rolls across them one at a time, and the
+//! daemon's reconcile records a host whose sshd is down during the ticks as drift once (and
+//! clears it when it is back), changing nothing else — not on that host, not on the others,
+//! even with `--repair`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -99,4 +100,49 @@ fn a_host_whose_sshd_is_down_is_drift_recorded_once_and_nothing_else_changes() {
     let log = daemon.stderr();
     assert!(log.contains("drift in `fleet`"), "{log}");
     assert!(!log.contains("repaired"), "{log}");
+}
+
+#[test]
+fn restart_rolls_across_the_hosts_one_at_a_time() {
+    let Some(tb) = Testbed::up(2, false) else {
+        return;
+    };
+    let t = Test::new();
+    let spec = spec(&t, &tb).replace(
+        "connect_timeout = \"2s\"\n",
+        "connect_timeout = \"2s\"\nparallel = 1\n",
+    );
+    t.write("Hoist.toml", &spec);
+    t.hoist(&["deploy", "fleet"]).success();
+    let before = [instance_pid(&tb, 1), instance_pid(&tb, 2)];
+    let outcome = t.hoist(&["restart", "fleet"]).success();
+    let after = [instance_pid(&tb, 1), instance_pid(&tb, 2)];
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| b != a),
+        "{before:?} {after:?}"
+    );
+    assert!(
+        !before.iter().any(|pid| alive(*pid)),
+        "the old instances are gone"
+    );
+    // One host after the other: the first is healthy before the second is touched.
+    let stderr = &outcome.stderr;
+    let first_healthy = stderr.find("healthy after").expect("a probe");
+    let second_restart = stderr
+        .match_indices("is restarted; starting it again")
+        .nth(1)
+        .map(|(at, _)| at)
+        .expect("two restarts");
+    assert!(first_healthy < second_restart, "{stderr}");
+    let status = t.hoist(&["status", "fleet", "--json"]).success().json();
+    assert_eq!(status["last_command"]["kind"], "restart");
+    let steps: Vec<String> = status["last_command"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["step"].as_str().map(str::to_owned))
+        .filter(|step| step.starts_with("restart @ "))
+        .collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    t.hoist(&["check", "fleet"]).success();
 }
