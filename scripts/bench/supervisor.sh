@@ -37,7 +37,8 @@ PARTS=${PARTS:-"idle recovery"}
 command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 >/dev/null; }
 cargo build --release --locked -q -p hoist
 target=${CARGO_TARGET_DIR:-$PWD/target}
-HOIST=$target/release/hoist
+# HOIST=… measures another build of the same source (stripped, other profile settings).
+HOIST=${HOIST:-$target/release/hoist}
 APP=$PWD/examples/hello
 # The interpreter itself: a version manager's `python3` shim (pyenv: bash scripts that find
 # the version, then exec it) would add its own start time to every restart.
@@ -45,7 +46,9 @@ PYTHON=${PYTHON:-$(python3 -c 'import os, sys; print(os.path.realpath(sys.execut
 
 work=$(mktemp -d /tmp/hoist-supervisor-bench.XXXXXX)
 projects=()
+reference_pid=""
 cleanup() {
+  [ -n "$reference_pid" ] && kill "$reference_pid" 2>/dev/null || true
   for project in "${projects[@]}"; do
     "$HOIST" -f "$project/Hoist.toml" --state "$project/state.db" destroy bench --yes >/dev/null 2>&1 || true
   done
@@ -120,25 +123,33 @@ PY
 }
 
 idle() {
-  local liveness=$1 label=$2 pids=() i
+  local liveness=$1 label=$2 reference=$3 pids=() i
   for i in 1 2 3; do
     new_env "idle$i" "$liveness"
     # shellcheck disable=SC2207
     pids+=($(root_pids "$work/idle$i-root"))
   done
+  # A process that does nothing but wake every $reference s: what a wakeup alone is charged
+  # on this machine (on a VM, waking an idle vCPU is charged to the woken task).
+  python3 -c "import time
+while True: time.sleep($reference)" &
+  reference_pid=$!
   sleep "$SETTLE"
-  python3 - "$label" "$ROUNDS" "$WINDOW" "$work/idle.results" "${pids[@]}" <<'PY'
+  python3 - "$label" "$ROUNDS" "$WINDOW" "$work/idle.results" "$reference_pid" "$reference" "${pids[@]}" <<'PY'
 import glob, json, os, statistics, sys, time
 label, rounds, window, results = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-pids = [int(p) for p in sys.argv[5:]]
-# root i: (supervisor, monitor)
-procs = [("supervisor", pids[i]) for i in range(0, len(pids), 2)] + [("monitor", pids[i]) for i in range(1, len(pids), 2)]
+ref_pid, reference = int(sys.argv[5]), sys.argv[6]
+pids = [int(p) for p in sys.argv[7:]]
+# Root i gives (supervisor, monitor).
+procs = ([("supervisor", pids[i]) for i in range(0, len(pids), 2)]
+         + [("monitor", pids[i]) for i in range(1, len(pids), 2)])
+measured = procs + [("reference", ref_pid)]
 tck = os.sysconf("SC_CLK_TCK")
 
 def cpu_ticks(pid):
     text = open(f"/proc/{pid}/stat").read()
     fields = text[text.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15): every thread's
 
 def switches(pid):
     total = 0
@@ -158,57 +169,63 @@ def kib(path, key):
     return 0
 
 def memory(pid):
-    rollup = f"/proc/{pid}/smaps_rollup"
+    rollup, status = f"/proc/{pid}/smaps_rollup", f"/proc/{pid}/status"
     have = os.path.exists(rollup)
-    pss = kib(rollup, "Pss") if have else float("nan")
-    uss = kib(rollup, "Private_Clean") + kib(rollup, "Private_Dirty") if have else float("nan")
-    return {"rss": kib(f"/proc/{pid}/status", "VmRSS"), "anon": kib(f"/proc/{pid}/status", "RssAnon"),
-            "pss": pss, "uss": uss, "threads": kib(f"/proc/{pid}/status", "Threads")}
+    nan = float("nan")
+    return {"rss": kib(status, "VmRSS"), "anon": kib(status, "RssAnon"), "threads": kib(status, "Threads"),
+            "pss": kib(rollup, "Pss") if have else nan,
+            "uss": kib(rollup, "Private_Clean") + kib(rollup, "Private_Dirty") if have else nan}
 
-samples = []  # per round: {pid: {...}}
-for round_ in range(rounds):
-    before = {pid: (cpu_ticks(pid), switches(pid)) for _, pid in procs}
+samples = []
+for _ in range(rounds):
+    before = {pid: (cpu_ticks(pid), switches(pid)) for _, pid in measured}
     t0 = time.monotonic()
     time.sleep(window)
     elapsed = time.monotonic() - t0
     row = {}
-    for _, pid in procs:
-        ticks, sw = cpu_ticks(pid), switches(pid)
-        row[pid] = {"cpu": 100.0 * (ticks - before[pid][0]) / tck / elapsed,
-                    "ticks": ticks - before[pid][0], "wakeups": (sw - before[pid][1]) / elapsed,
-                    "seconds": elapsed, **memory(pid)}
+    for _, pid in measured:
+        ticks = cpu_ticks(pid) - before[pid][0]
+        row[pid] = {"cpu": 100.0 * ticks / tck / elapsed, "ticks": ticks, "seconds": elapsed,
+                    "wakeups": (switches(pid) - before[pid][1]) / elapsed, **memory(pid)}
     samples.append(row)
 
-def med(kind, key, pid=None):
-    chosen = [pid] if pid else [p for k, p in procs if k == kind]
+def med(key, chosen):
     return statistics.median(sum(s[p][key] for p in chosen) for s in samples)
 
-print(f"liveness {label}: {rounds} windows of {window:.0f} s, medians (per process, then summed per host)")
-print(f"{'process':<22} {'pid':>7} {'cpu %core':>10} {'wakeups/s':>10} {'VmRSS MB':>9} {'RssAnon MB':>10} {'PSS MB':>7} {'USS MB':>7} {'threads':>7}")
+def line(name, pid, chosen):
+    threads = f"{med('threads', chosen):>7.0f}" if pid else ""
+    print(f"{name:<24} {pid or '':>7} {med('cpu', chosen):>9.4f} {med('wakeups', chosen):>9.2f} "
+          f"{med('rss', chosen)/1024:>8.2f} {med('anon', chosen)/1024:>8.2f} {med('pss', chosen)/1024:>7.2f} "
+          f"{med('uss', chosen)/1024:>7.2f} {threads}")
+
+print(f"liveness {label}: {rounds} windows of {window:.0f} s; medians over windows (rows of several processes: their sum)")
+print(f"{'process':<24} {'pid':>7} {'cpu %core':>9} {'wakeup/s':>9} {'VmRSS MB':>8} {'anon MB':>8} {'PSS MB':>7} {'USS MB':>7} {'threads':>7}")
 for kind, pid in procs:
-    print(f"{kind:<22} {pid:>7} {med(kind,'cpu',pid):>10.4f} {med(kind,'wakeups',pid):>10.2f} "
-          f"{med(kind,'rss',pid)/1024:>9.2f} {med(kind,'anon',pid)/1024:>10.2f} {med(kind,'pss',pid)/1024:>7.2f} {med(kind,'uss',pid)/1024:>7.2f} {med(kind,'threads',pid):>7.0f}")
-total_seconds = sum(s[procs[0][1]]["seconds"] for s in samples)
-def over_all(kind):
-    chosen = [p for k, p in procs if kind in (None, k)]
-    return 100.0 * sum(s[p]["ticks"] for s in samples for p in chosen) / tck / total_seconds
-for kind, name in (("supervisor", "3 supervisors"), ("monitor", "3 monitors")):
-    print(f"{name:<22} {'':>7} {med(kind,'cpu'):>10.4f} {med(kind,'wakeups'):>10.2f} "
-          f"{med(kind,'rss')/1024:>9.2f} {med(kind,'anon')/1024:>10.2f} {med(kind,'pss')/1024:>7.2f} {med(kind,'uss')/1024:>7.2f}")
-host = {key: statistics.median(sum(v[key] for v in s.values()) for s in samples) for key in ("cpu", "wakeups", "rss", "anon", "pss", "uss")}
-print(f"{'host: all 6':<22} {'':>7} {host['cpu']:>10.4f} {host['wakeups']:>10.2f} "
-      f"{host['rss']/1024:>9.2f} {host['anon']/1024:>10.2f} {host['pss']/1024:>7.2f} {host['uss']/1024:>7.2f}")
-print(f"cpu over all {total_seconds:.0f} s (resolution 1/{tck} s): supervisors {over_all('supervisor'):.4f}%, "
-      f"monitors {over_all('monitor'):.4f}%, host {over_all(None):.4f}%")
+    line(kind, pid, [pid])
+sups = [p for k, p in procs if k == "supervisor"]
+mons = [p for k, p in procs if k == "monitor"]
+line("3 supervisors", None, sups)
+line("3 monitors", None, mons)
+line("host: all 6", None, sups + mons)
+line(f"reference: sleep {reference}s loop", ref_pid, [ref_pid])
+seconds = sum(s[sups[0]]["seconds"] for s in samples)
+def over_all(chosen):
+    return 100.0 * sum(s[p]["ticks"] for s in samples for p in chosen) / tck / seconds
+print(f"cpu over all {seconds:.0f} s (1/{tck} s resolution): supervisors {over_all(sups):.4f}%, "
+      f"monitors {over_all(mons):.4f}%, host {over_all(sups + mons):.4f}%, reference {over_all([ref_pid]):.4f}%")
 with open(results, "a") as out:
-    out.write(json.dumps({"label": label,
-        "sup_cpu": statistics.median(s[p]["cpu"] for s in samples for k, p in procs if k == "supervisor"),
-        "sup_rss": statistics.median(s[p]["rss"] for s in samples for k, p in procs if k == "supervisor"),
-        "sup_pss": statistics.median(s[p]["pss"] for s in samples for k, p in procs if k == "supervisor"),
-        "mon_rss": statistics.median(s[p]["rss"] for s in samples for k, p in procs if k == "monitor"),
-        "sups_cpu": med("supervisor", "cpu"), "sups_rss": med("supervisor", "rss"), "sups_pss": med("supervisor", "pss"),
-        "host_cpu": host["cpu"], "host_rss": host["rss"], "host_pss": host["pss"], "host_uss": host["uss"]}) + "\n")
+    out.write(json.dumps({
+        "label": label,
+        "sup_cpu": statistics.median(s[p]["cpu"] for s in samples for p in sups),
+        "sup_rss": statistics.median(s[p]["rss"] for s in samples for p in sups),
+        "sup_pss": statistics.median(s[p]["pss"] for s in samples for p in sups),
+        "host_cpu": med("cpu", sups + mons), "host_cpu_all": over_all(sups + mons),
+        "host_rss": med("rss", sups + mons), "host_pss": med("pss", sups + mons),
+        "host_uss": med("uss", sups + mons), "ref_cpu": over_all([ref_pid]), "reference": reference}) + "\n")
 PY
+  kill "$reference_pid"
+  wait "$reference_pid" 2>/dev/null || true
+  reference_pid=""
   for i in 1 2 3; do destroy_env "$work/idle$i"; done
 }
 
@@ -344,15 +361,18 @@ for part in $PARTS; do
   case $part in
     idle)
       echo "== idle: 3 deploy roots on local: hosts, 1 supervised instance each (3 supervisors + 3 instance monitors)"
-      idle 10s "10s (default)"
-      idle 0s "off (0s)"
+      idle 10s "10s (default)" 10
+      idle 0s "off (0s)" 60
       python3 - "$work/idle.results" <<'PY'
 import json, sys
+verdict = lambda ok: "met" if ok else "NOT met"
 for r in (json.loads(line) for line in open(sys.argv[1])):
-    verdict = lambda ok: "met" if ok else "NOT met"
-    print(f"verdict, liveness {r['label']}: one supervisor {r['sup_cpu']:.4f}% of a core, VmRSS {r['sup_rss']/1024:.1f} MB (PSS {r['sup_pss']/1024:.1f} MB); "
-          f"per host (3 supervisors + 3 monitors) {r['host_cpu']:.4f}% of a core, PSS {r['host_pss']/1024:.1f} MB, VmRSS summed {r['host_rss']/1024:.1f} MB "
-          f"(goal < 0.1% and < 10 MB: cpu {verdict(r['host_cpu'] < 0.1)}, memory {verdict(r['host_pss'] < 10 * 1024)} by PSS, {verdict(r['host_rss'] < 10 * 1024)} by summed VmRSS)")
+    print(f"verdict, liveness {r['label']}: one supervisor {r['sup_cpu']:.4f}% of a core, VmRSS {r['sup_rss']/1024:.1f} MB, "
+          f"PSS {r['sup_pss']/1024:.1f} MB (goal < 0.1%, < 10 MB: {verdict(r['sup_cpu'] < 0.1)}, {verdict(r['sup_rss'] < 10 * 1024)}); "
+          f"per host, 3 supervisors + 3 monitors: {r['host_cpu']:.4f}% (over all windows {r['host_cpu_all']:.4f}%; "
+          f"a bare {r['reference']} s sleep loop {r['ref_cpu']:.4f}%), PSS {r['host_pss']/1024:.1f} MB, USS {r['host_uss']/1024:.1f} MB, "
+          f"VmRSS summed {r['host_rss']/1024:.1f} MB (cpu {verdict(r['host_cpu_all'] < 0.1)}; memory {verdict(r['host_pss'] < 10 * 1024)} by PSS, "
+          f"{verdict(r['host_rss'] < 10 * 1024)} by summed VmRSS)")
 PY
       ;;
     recovery)

@@ -38,8 +38,12 @@ pub use process::{BinaryIdentity, SupervisorProcess, SupervisorRecord};
 use liveness::LivenessWatch;
 
 const SLOTS: [Slot; 3] = [Slot::Single, Slot::Blue, Slot::Green];
-/// The longest sleep: a safety net against a missed notification.
-const SAFETY_TICK: Duration = Duration::from_secs(5);
+/// The longest sleep: a safety net against a missed notification. Every change it looks
+/// for wakes it anyway (inotify on `run/`, a pidfd per instance); each wakeup costs an idle
+/// host more than the look itself (see docs/BENCHMARKS.md, supervisor).
+const SAFETY_TICK: Duration = Duration::from_secs(60);
+/// How often an instance whose exit no pidfd reports (Linux before 5.3) is looked at.
+const NO_PIDFD_TICK: Duration = Duration::from_secs(5);
 /// How soon to try again when the slot's lock is busy (a deploy is starting or stopping it).
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 /// Children a dead instance left behind get this long between SIGTERM and SIGKILL.
@@ -219,9 +223,13 @@ impl Supervisor {
                         liveness: LivenessWatch::default(),
                     };
                 }
+                let unwatched = match watch.pidfd {
+                    Some(_) => SAFETY_TICK,
+                    None => NO_PIDFD_TICK,
+                };
                 let policy = &supervision.policy;
                 match watch.liveness.tick(&self.root, &record, policy) {
-                    liveness::Verdict::Wait(wait) => wait,
+                    liveness::Verdict::Wait(wait) => wait.min(unwatched),
                     liveness::Verdict::Failed(answer) => {
                         self.unhealthy(slot, &record, policy, &answer);
                         LOCK_RETRY
@@ -251,6 +259,9 @@ impl Supervisor {
         if supervision.status != SupervisedStatus::Running {
             return Duration::ZERO;
         }
+        // The backoff counts from the exit, not from when its leftovers are gone: a service
+        // that takes the whole grace to stop must not delay its restart by as much.
+        let now = now_ms();
         // What the dead instance left behind would hold its port.
         if let Err(error) =
             terminate_group(pid, ticks, "a dead instance's children", STRAGGLER_GRACE)
@@ -261,7 +272,6 @@ impl Supervisor {
             .records
             .exit_of(slot, pid, ticks)
             .map_or_else(|| "unknown".to_owned(), |exit| exit.describe());
-        let now = now_ms();
         supervision.push_exit(
             now,
             ExitReport {
