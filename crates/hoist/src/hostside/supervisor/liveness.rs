@@ -2,7 +2,10 @@
 //! `liveness_interval` (so a hanging service never stalls the supervisor) and counts the
 //! failures in a row; only `liveness_failures` of them make a verdict, which it hands to the
 //! supervisor and wakes it for. A healthy instance thus costs the supervisor's loop no wakeup
-//! at all: on a host where a wakeup costs more than the look (a VM), those add up.
+//! at all: on a host where a wakeup costs more than the look (a VM), those add up. An
+//! instance the supervisor restarted gets what a deploy gives a new one — its health check's
+//! `initial_delay` + `deadline` from its start — to answer once before failures count, or a
+//! short interval would stop every restart while it is still starting.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -15,7 +18,8 @@ use hoist_core::spec::Health;
 use hoist_core::supervision::{Liveness, liveness_failed};
 
 use crate::adapters::http_probe::HttpProbe;
-use crate::hostside::instance_record::{InstanceRecord, RecordedLiveness, RecordedPolicy};
+use crate::hostside::host_call::WireHealth;
+use crate::hostside::instance_record::{InstanceRecord, RecordedLiveness, RecordedPolicy, now_ms};
 use crate::ports::probe::Probe;
 
 pub(super) enum Verdict {
@@ -84,6 +88,8 @@ fn start(
         release: record.instance.release.clone(),
         // Only the instance's own answer counts (its pid leads its process group).
         owner: record.instance.pid,
+        handed_over: handed_over(record),
+        started_ms: started_ms(record),
     };
     let liveness = recorded.clone();
     let wake = wake.try_clone().ok()?;
@@ -103,6 +109,33 @@ struct Target {
     port: u16,
     release: ReleaseId,
     owner: u32,
+    /// The controller handed it over, which it did only after its probe passed.
+    handed_over: bool,
+    started_ms: Option<u64>,
+}
+
+impl Target {
+    /// Whether it is still within its start-up allowance: its health check's
+    /// `initial_delay` + `deadline` since it started (an unreadable start time allows
+    /// nothing).
+    fn starting(&self, health: &WireHealth) -> bool {
+        let allowance = health.initial_delay_ms.saturating_add(health.deadline_ms);
+        self.started_ms
+            .is_some_and(|started| now_ms() < started.saturating_add(allowance))
+    }
+}
+
+/// It is the instance the controller handed over: no restart since.
+fn handed_over(record: &InstanceRecord) -> bool {
+    record
+        .supervision
+        .as_ref()
+        .is_none_or(|supervision| supervision.restarts == 0)
+}
+
+fn started_ms(record: &InstanceRecord) -> Option<u64> {
+    let started = record.instance.started_at.parse::<jiff::Timestamp>().ok()?;
+    u64::try_from(started.as_millisecond()).ok()
 }
 
 fn probe_loop(
@@ -120,6 +153,8 @@ fn probe_loop(
         failures: recorded.failures,
     };
     let mut failures = 0;
+    // It answered healthy once: from then on every failure counts.
+    let mut answered = target.handed_over;
     // A new instance gets one interval to settle before the first probe; probes start an
     // interval apart, however long each takes.
     let mut due = Instant::now() + every.interval;
@@ -135,8 +170,12 @@ fn probe_loop(
                 .probe_once(target.port, &health, &target.release, Some(target.owner));
         let Err(answer) = answer else {
             failures = 0;
+            answered = true;
             continue;
         };
+        if !answered && target.starting(&recorded.health) {
+            continue;
+        }
         failures += 1;
         if liveness_failed(&every, failures) {
             failures = 0;
@@ -155,7 +194,8 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
-    use crate::hostside::host_call::{WireHealth, WireHealthCheck};
+    use crate::hostside::host_call::WireHealthCheck;
+    use crate::hostside::instance_record::SupervisionRecord;
     use crate::ports::runtime::Instance;
 
     fn record(port: u16) -> InstanceRecord {
@@ -237,6 +277,48 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(1)))
             .unwrap();
         assert_eq!(woken.read(&mut byte).unwrap(), 1, "the loop was woken");
+    }
+
+    /// An instance the supervisor restarted `ago` ago.
+    fn restarted(port: u16, ago: Duration) -> InstanceRecord {
+        let mut record = record(port);
+        let started = jiff::Timestamp::now() - jiff::SignedDuration::try_from(ago).unwrap();
+        record.instance.started_at = started.to_string();
+        let mut supervision = SupervisionRecord::new(policy(30, 2));
+        supervision.restarts = 1;
+        record.supervision = Some(supervision);
+        record
+    }
+
+    #[test]
+    fn a_restarted_instance_gets_its_health_deadline_before_failures_count() {
+        let (_woken, wake) = UnixStream::pair().unwrap();
+        wake.set_nonblocking(true).unwrap();
+        // deadline 1 s: failing probes every 30 ms count only after it.
+        let port = closed_port();
+        let mut watch = LivenessWatch::default();
+        let (fresh, policy) = (restarted(port, Duration::ZERO), policy(30, 2));
+        assert!(
+            verdict_within(
+                &mut watch,
+                &fresh,
+                &policy,
+                &wake,
+                Duration::from_millis(500)
+            )
+            .is_none(),
+            "no verdict within its start-up allowance"
+        );
+        assert!(
+            verdict_within(&mut watch, &fresh, &policy, &wake, Duration::from_secs(5)).is_some(),
+            "failures count once the allowance is over"
+        );
+        let mut watch = LivenessWatch::default();
+        let old = restarted(port, Duration::from_secs(60));
+        assert!(
+            verdict_within(&mut watch, &old, &policy, &wake, Duration::from_secs(5)).is_some(),
+            "an instance past its allowance fails at once"
+        );
     }
 
     #[test]
