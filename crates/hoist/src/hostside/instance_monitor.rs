@@ -8,11 +8,9 @@
 //! nothing, drains the last output and exits once the command has.
 
 use std::io::{ErrorKind, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdout, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -27,6 +25,8 @@ use crate::ports::runtime::Slot;
 /// How long output may still arrive after the command exited (children it left behind may
 /// hold the pipes open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(300);
+/// Without a pidfd, how often the monitor looks whether its command exited.
+const EXIT_POLL: Duration = Duration::from_millis(100);
 /// A line longer than this is written in pieces.
 const MAX_LINE: usize = 16 * 1024;
 /// The exit code when the command could not be started at all (as a shell says).
@@ -115,58 +115,82 @@ fn catch_stop_signals() -> Result<()> {
 }
 
 /// Copies the child's output to the log until it exited and its pipes are drained (or the
-/// drain time passed); returns how it exited.
+/// drain time passed); returns how it exited. It sleeps until output arrives or the child
+/// exits (a pidfd, readable at its exit), so an idle instance costs its monitor no wakeups.
 fn pump(mut child: Child, log: &mut ServiceLogWriter) -> Option<ExitStatus> {
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let (done, exited) = mpsc::channel();
-    let waiter = thread::Builder::new()
-        .name("wait".to_owned())
-        .spawn(move || {
-            let _ = done.send(child.wait().ok());
-        });
-    if waiter.is_err() {
-        return None;
-    }
-    let mut out = Stream::new(LogStream::Out, stdout);
-    let mut err = Stream::new(LogStream::Err, stderr);
+    let exit_fd = exit_fd(&child);
+    let mut out = Stream::new(LogStream::Out, child.stdout.take());
+    let mut err = Stream::new(LogStream::Err, child.stderr.take());
     let mut status: Option<Option<ExitStatus>> = None;
     let mut exited_at: Option<Instant> = None;
     loop {
-        if status.is_none()
-            && let Ok(result) = exited.try_recv()
-        {
-            status = Some(result);
-            exited_at = Some(Instant::now());
+        if status.is_none() {
+            match child.try_wait() {
+                Ok(None) => {}
+                result => {
+                    status = Some(result.ok().flatten());
+                    exited_at = Some(Instant::now());
+                }
+            }
         }
         if out.closed() && err.closed() {
             if let Some(status) = status {
                 return status;
             }
             // Both pipes closed: only the exit is left to wait for.
-            return exited.recv().ok().flatten();
+            return child.wait().ok();
         }
-        if exited_at.is_some_and(|at| at.elapsed() >= DRAIN_AFTER_EXIT) {
-            out.flush(log);
-            err.flush(log);
-            return status.flatten();
-        }
-        wait_readable(&mut out, &mut err);
+        let timeout = match (exited_at, &exit_fd) {
+            (Some(at), _) => match DRAIN_AFTER_EXIT.checked_sub(at.elapsed()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => {
+                    out.flush(log);
+                    err.flush(log);
+                    return status.flatten();
+                }
+            },
+            (None, Some(_)) => None,
+            // No pidfd (Linux before 5.3): look for the exit now and then.
+            (None, None) => Some(EXIT_POLL),
+        };
+        let watch_exit = exit_fd.as_ref().filter(|_| status.is_none());
+        wait_readable(&mut out, &mut err, watch_exit, timeout);
         out.read_into(log);
         err.read_into(log);
     }
 }
 
-/// Waits up to 100 ms for output on either open pipe.
-fn wait_readable(out: &mut Stream<ChildStdout>, err: &mut Stream<ChildStderr>) {
-    let mut fds = Vec::with_capacity(2);
+/// A pidfd of the child, readable once it exited. Opened before anything reaps it, so the
+/// pid cannot have been reused.
+fn exit_fd(child: &Child) -> Option<OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).ok()?)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+}
+
+/// Waits until either open pipe has output or `exit` is readable, at most `timeout` (none:
+/// no limit).
+fn wait_readable(
+    out: &mut Stream<ChildStdout>,
+    err: &mut Stream<ChildStderr>,
+    exit: Option<&OwnedFd>,
+    timeout: Option<Duration>,
+) {
+    let mut fds = Vec::with_capacity(3);
     if let Some(pipe) = out.pipe.as_ref() {
         fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
     }
     if let Some(pipe) = err.pipe.as_ref() {
         fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
     }
-    let _ = poll(&mut fds, PollTimeout::from(100u8));
+    if let Some(exit) = exit {
+        fds.push(PollFd::new(exit.as_fd(), PollFlags::POLLIN));
+    }
+    let timeout = timeout.map_or(PollTimeout::NONE, |timeout| {
+        // Rounded up: a poll that returns early would spin.
+        let millis = timeout.as_micros().div_ceil(1000);
+        PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+    });
+    let _ = poll(&mut fds, timeout);
     let ready = |fd: Option<&PollFd<'_>>| {
         fd.and_then(PollFd::revents)
             .is_some_and(|events| !events.is_empty())

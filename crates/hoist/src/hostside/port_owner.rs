@@ -21,6 +21,8 @@ use crate::ports::runtime::Slot;
 
 /// The `st` of a listening socket in `/proc/net/tcp*`.
 const LISTEN: &str = "0A";
+/// How many descendants of a group's leader are looked at before every process is.
+const MAX_DESCENDANTS: usize = 64;
 /// The longest command line quoted in a message.
 const MAX_COMMAND: usize = 160;
 
@@ -115,24 +117,36 @@ pub fn answerer(port: u16, group: u32, root: &Path) -> Answerer {
     Answerer::Other(owner_of(first, root))
 }
 
-/// The LISTEN sockets on `port` bound to any address or to loopback, IPv4 then IPv6.
+/// The LISTEN sockets on `port` bound to any address or to loopback, IPv4 then IPv6: asked of
+/// the kernel (`sock_diag`), else read from `/proc/net/tcp*`.
 pub fn listeners(port: u16) -> Vec<Listener> {
     let mut found = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        // No tcp6 table when IPv6 is off: nothing listens there.
-        let Ok(text) = fs::read_to_string(table) else {
-            continue;
-        };
+    for (family, table) in [
+        (rustix::net::AddressFamily::INET, "/proc/net/tcp"),
+        (rustix::net::AddressFamily::INET6, "/proc/net/tcp6"),
+    ] {
+        let listening =
+            sock_diag::listening(port, family).unwrap_or_else(|_| table_listeners(table, port));
         found.extend(
-            text.lines()
-                .filter_map(parse_line)
-                .filter(|(listener_port, listener)| {
-                    *listener_port == port && binds_any_or_loopback(listener.address)
-                })
-                .map(|(_, listener)| listener),
+            listening
+                .into_iter()
+                .filter(|listener| binds_any_or_loopback(listener.address)),
         );
     }
     found
+}
+
+/// The LISTEN sockets on `port` in one of `/proc/net/tcp*`.
+fn table_listeners(table: &str, port: u16) -> Vec<Listener> {
+    // No tcp6 table when IPv6 is off: nothing listens there.
+    let Ok(text) = fs::read_to_string(table) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(parse_line)
+        .filter(|(listener_port, _)| *listener_port == port)
+        .map(|(_, listener)| listener)
+        .collect()
 }
 
 fn binds_any_or_loopback(address: IpAddr) -> bool {
@@ -185,17 +199,50 @@ fn parse_address(hex: &str) -> Option<IpAddr> {
     }
 }
 
-/// A process of `group` holds one of `inodes`. The leader first: most services listen in
-/// the very process hoist started.
+/// A process of `group` holds one of `inodes`. The leader first, then its descendants (an
+/// instance's service is its monitor's child), and only then every other process of the
+/// group, found by reading the stat of every process on the host.
 fn group_holds(group: u32, inodes: &[u64]) -> bool {
     let leads = proc_identity::read(group).is_some_and(|stat| stat.process_group == group);
     if leads && holds(group, inodes).unwrap_or(false) {
         return true;
     }
+    let mut looked_at = vec![group];
+    if leads {
+        let mut next = children(group);
+        while let Some(pid) = next.pop() {
+            if looked_at.contains(&pid) || looked_at.len() >= MAX_DESCENDANTS {
+                continue;
+            }
+            looked_at.push(pid);
+            let member = proc_identity::read(pid)
+                .is_some_and(|stat| stat.process_group == group && !stat.is_zombie());
+            if member && holds(pid, inodes).unwrap_or(false) {
+                return true;
+            }
+            next.extend(children(pid));
+        }
+    }
     proc_identity::group_members(group)
         .into_iter()
-        .filter(|&pid| pid != group)
+        .filter(|pid| !looked_at.contains(pid))
         .any(|pid| holds(pid, inodes).unwrap_or(false))
+}
+
+/// The children of every thread of `pid` (`/proc/PID/task/TID/children`); none when the
+/// kernel does not list them.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
 }
 
 /// Whether `pid`'s descriptors include one of `inodes`; `Err` when hoist may not read them.
@@ -318,5 +365,6 @@ impl fmt::Display for PortOwner {
     }
 }
 
+mod sock_diag;
 #[cfg(test)]
 mod tests;

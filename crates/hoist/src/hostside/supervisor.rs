@@ -1,11 +1,11 @@
 //! `hoist host --root R supervise` (hidden): keeps the instances handed to it running.
 //!
 //! It watches each slot's record (inotify on `run/`) and each supervised instance's process
-//! (a pidfd, readable when it exits), so it sleeps until something happens — or until a
-//! restart or a liveness probe is due. When a supervised instance exits it records the exit,
-//! waits the backoff and starts the very launch spec again, or marks it crash-looping. A
-//! liveness probe failing `liveness_failures` times in a row stops the instance, which then
-//! counts as an exit. Every change happens under the slot's lock, which the controller's
+//! (a pidfd, readable when it exits), so it sleeps until something happens — a restart
+//! due, or a verdict from an instance's liveness thread. When a supervised instance exits it
+//! records the exit, waits the backoff and starts the very launch spec again, or marks it
+//! crash-looping. A liveness probe failing `liveness_failures` times in a row stops the
+//! instance, which then counts as an exit. Every change happens under the slot's lock, which the controller's
 //! start and stop take too, and only for an instance whose recorded pid and start time are
 //! the dead process: the supervisor never starts a second copy, never touches an instance it
 //! was not handed, and leaves one being stopped alone. Killed, it leaves the instances
@@ -15,10 +15,11 @@ mod journal;
 mod liveness;
 mod process;
 
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hoist_core::supervision::{AfterExit, after_exit};
 use nix::fcntl::{Flock, FlockArg};
@@ -38,8 +39,12 @@ pub use process::{BinaryIdentity, SupervisorProcess, SupervisorRecord};
 use liveness::LivenessWatch;
 
 const SLOTS: [Slot; 3] = [Slot::Single, Slot::Blue, Slot::Green];
-/// The longest sleep: a safety net against a missed notification.
-const SAFETY_TICK: Duration = Duration::from_secs(5);
+/// The longest sleep: a safety net against a missed notification. Every change it looks
+/// for wakes it anyway (inotify on `run/`, a pidfd per instance); each wakeup costs an idle
+/// host more than the look itself (see docs/BENCHMARKS.md, supervisor).
+const SAFETY_TICK: Duration = Duration::from_secs(60);
+/// How often an instance whose exit no pidfd reports (Linux before 5.3) is looked at.
+const NO_PIDFD_TICK: Duration = Duration::from_secs(5);
 /// How soon to try again when the slot's lock is busy (a deploy is starting or stopping it).
 const LOCK_RETRY: Duration = Duration::from_millis(50);
 /// Children a dead instance left behind get this long between SIGTERM and SIGKILL.
@@ -73,7 +78,15 @@ pub fn run(root: &Path) -> Result<()> {
         started_at: jiff::Timestamp::now().to_string(),
         binary: BinaryIdentity::of(&binary)?,
     })?;
-    let mut supervisor = Supervisor::new(root);
+    // The liveness threads wake the loop through this when they have a verdict.
+    let (woken, wake) = UnixStream::pair()
+        .map_err(|e| Error::internal("cannot make the wakeup socket").cause(e))?;
+    for socket in [&woken, &wake] {
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| Error::internal("cannot make the wakeup socket").cause(e))?;
+    }
+    let mut supervisor = Supervisor::new(root, wake);
     supervisor.note(
         "supervisor.started",
         format!("supervisor started (pid {me})"),
@@ -97,6 +110,7 @@ pub fn run(root: &Path) -> Result<()> {
         let mut fds = vec![
             PollFd::new(inotify.as_fd(), PollFlags::POLLIN),
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+            PollFd::new(woken.as_fd(), PollFlags::POLLIN),
         ];
         fds.extend(
             supervisor
@@ -117,6 +131,8 @@ pub fn run(root: &Path) -> Result<()> {
         }
         // Only that something changed matters; each tick reads the records again.
         while inotify.read_events().is_ok_and(|events| !events.is_empty()) {}
+        let mut drained = [0u8; 64];
+        while (&woken).read(&mut drained).is_ok_and(|read| read > 0) {}
     }
 }
 
@@ -151,15 +167,18 @@ struct Supervisor {
     records: InstanceRecords,
     journal: Journal,
     watches: [SlotWatch; 3],
+    /// Handed to the liveness threads, to wake the loop.
+    wake: UnixStream,
 }
 
 impl Supervisor {
-    fn new(root: &Path) -> Self {
+    fn new(root: &Path, wake: UnixStream) -> Self {
         Self {
             root: root.to_path_buf(),
             records: InstanceRecords::new(root),
             journal: Journal::new(root),
             watches: Default::default(),
+            wake,
         }
     }
 
@@ -219,9 +238,13 @@ impl Supervisor {
                         liveness: LivenessWatch::default(),
                     };
                 }
+                let unwatched = match watch.pidfd {
+                    Some(_) => SAFETY_TICK,
+                    None => NO_PIDFD_TICK,
+                };
                 let policy = &supervision.policy;
-                match watch.liveness.tick(&self.root, &record, policy) {
-                    liveness::Verdict::Wait(wait) => wait,
+                match watch.liveness.tick(&self.root, &record, policy, &self.wake) {
+                    liveness::Verdict::Healthy => unwatched,
                     liveness::Verdict::Failed(answer) => {
                         self.unhealthy(slot, &record, policy, &answer);
                         LOCK_RETRY
@@ -251,6 +274,9 @@ impl Supervisor {
         if supervision.status != SupervisedStatus::Running {
             return Duration::ZERO;
         }
+        // The backoff counts from the exit, not from when its leftovers are gone: a service
+        // that takes the whole grace to stop must not delay its restart by as much.
+        let now = now_ms();
         // What the dead instance left behind would hold its port.
         if let Err(error) =
             terminate_group(pid, ticks, "a dead instance's children", STRAGGLER_GRACE)
@@ -261,7 +287,6 @@ impl Supervisor {
             .records
             .exit_of(slot, pid, ticks)
             .map_or_else(|| "unknown".to_owned(), |exit| exit.describe());
-        let now = now_ms();
         supervision.push_exit(
             now,
             ExitReport {
@@ -489,9 +514,4 @@ fn log(line: &str) {
     {
         eprintln!("{} {line}", jiff::Timestamp::now());
     }
-}
-
-/// How long until `at`, zero if past.
-pub(crate) fn until(at: Instant) -> Duration {
-    at.saturating_duration_since(Instant::now())
 }
