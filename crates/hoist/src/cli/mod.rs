@@ -17,6 +17,9 @@ use crate::cli::printer::{Printer, report_error};
 use crate::error::{Error, ErrorKind};
 
 pub fn main() -> ExitCode {
+    if let Some(code) = commands::host::long_running() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

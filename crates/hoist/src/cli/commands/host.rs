@@ -11,6 +11,45 @@ use crate::hostside::host_call::{self, HostResponse};
 use crate::hostside::layout::Layout;
 use crate::hostside::{boot, file_stream, instance_monitor, live_exec, supervisor};
 
+/// The host's long-running processes — a supervisor, an instance's monitor — started by hoist
+/// itself with exactly these arguments, are recognised before clap builds the whole command
+/// line: they then keep far fewer of the binary's pages resident (docs/BENCHMARKS.md,
+/// supervisor). Anything else, misspelt ones included, goes through clap.
+pub fn long_running() -> Option<std::process::ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let args = long_running_args(&args)?;
+    Some(match exec(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            crate::cli::printer::report_error(&error, false);
+            std::process::ExitCode::from(error.kind.exit_code())
+        }
+    })
+}
+
+/// `host --root R supervise` and `host --root R instance --slot S`, exactly.
+fn long_running_args(args: &[std::ffi::OsString]) -> Option<HostArgs> {
+    let [host, flag, root, rest @ ..] = args else {
+        return None;
+    };
+    if host != "host" || flag != "--root" {
+        return None;
+    }
+    let command = match rest {
+        [supervise] if supervise == "supervise" => HostCommand::Supervise,
+        [instance, flag, slot] if instance == "instance" && flag == "--slot" => {
+            HostCommand::Instance {
+                slot: slot.to_str()?.parse().ok()?,
+            }
+        }
+        _ => return None,
+    };
+    Some(HostArgs {
+        root: std::path::PathBuf::from(root),
+        command,
+    })
+}
+
 pub fn exec(args: &HostArgs) -> Result<()> {
     let response = match &args.command {
         HostCommand::Serve => return serve(&args.root),
@@ -129,4 +168,42 @@ fn require_absolute(root: &std::path::Path) -> Result<()> {
 #[expect(clippy::print_stderr, reason = "what boot did goes to its log")]
 fn progress_line(line: &str) {
     eprintln!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::runtime::Slot;
+
+    fn parse(args: &[&str]) -> Option<HostArgs> {
+        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        long_running_args(&args)
+    }
+
+    #[test]
+    fn the_supervisor_and_the_monitor_skip_clap() {
+        let supervise = parse(&["host", "--root", "/srv/a", "supervise"]).unwrap();
+        assert_eq!(supervise.root, std::path::Path::new("/srv/a"));
+        assert!(matches!(supervise.command, HostCommand::Supervise));
+        let instance = parse(&["host", "--root", "/srv/a", "instance", "--slot", "green"]).unwrap();
+        assert!(matches!(
+            instance.command,
+            HostCommand::Instance { slot: Slot::Green }
+        ));
+    }
+
+    #[test]
+    fn anything_else_goes_through_clap() {
+        for args in [
+            &["host", "--root", "/srv/a", "instance", "--slot", "purple"][..],
+            &["host", "--root", "/srv/a", "instance"],
+            &["host", "--root", "/srv/a", "supervise", "--extra"],
+            &["host", "--root=/srv/a", "supervise"],
+            &["host", "--root", "/srv/a", "boot"],
+            &["deploy", "--root", "/srv/a", "supervise"],
+            &["host"],
+        ] {
+            assert!(parse(args).is_none(), "{args:?}");
+        }
+    }
 }
