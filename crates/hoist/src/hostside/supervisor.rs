@@ -40,7 +40,7 @@ use liveness::LivenessWatch;
 const SLOTS: [Slot; 3] = [Slot::Single, Slot::Blue, Slot::Green];
 /// The longest sleep: a safety net against a missed notification. Every change it looks
 /// for wakes it anyway (inotify on `run/`, a pidfd per instance); each wakeup costs an idle
-/// host more than the look itself (see docs/BENCHMARKS.md, supervisor).
+/// host more than the look itself (see docs/BENCHMARKS.md, Supervision).
 const SAFETY_TICK: Duration = Duration::from_secs(60);
 /// How often an instance whose exit no pidfd reports (Linux before 5.3) is looked at.
 const NO_PIDFD_TICK: Duration = Duration::from_secs(5);
