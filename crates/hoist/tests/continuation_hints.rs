@@ -103,3 +103,23 @@ fn a_failed_rollback_continues_with_its_target() {
         .stderr_contains("failed at step `rollback`")
         .stderr_contains(&format!("continue with `hoist rollback dev --to {first}`"));
 }
+
+#[test]
+fn a_drifted_check_names_the_deploy_that_converges_it_with_the_same_spec_and_store() {
+    let t = Test::new();
+    t.hoist(&["deploy", "dev"]).success();
+    crate::harness::stop_everything(&t.root);
+    let spec = t.project.join("Hoist.toml").display().to_string();
+    // A store of its own (outside the uploaded project): the hint must carry it, or its
+    // deploy would read another store.
+    let state = t.project.with_file_name("elsewhere.db").display().to_string();
+    std::fs::copy(t.project.join(".hoist/state.db"), &state).unwrap();
+    let converge = format!("hoist -f {spec} --state {state} deploy dev");
+    t.hoist(&["-f", &spec, "--state", &state, "check", "dev"])
+        .code(1)
+        .stderr_contains(&format!("`{converge}` converges it"));
+    let words: Vec<&str> = converge.split(' ').skip(1).collect();
+    t.hoist(&words).success();
+    t.hoist(&["-f", &spec, "--state", &state, "check", "dev"])
+        .success();
+}

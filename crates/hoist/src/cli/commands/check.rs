@@ -8,8 +8,9 @@ use crate::ops::{self, CheckReport};
 
 pub fn exec(global: &GlobalArgs, args: &CheckArgs, printer: Printer) -> Result<()> {
     let session = Session::for_env(global, &args.env)?;
+    let ctx = session.context();
     let report = ops::check(
-        &session.context(),
+        &ctx,
         &ops::CheckOptions {
             env: args.env.clone(),
             fix: args.fix,
@@ -22,7 +23,10 @@ pub fn exec(global: &GlobalArgs, args: &CheckArgs, printer: Printer) -> Result<(
         let problems: usize = report.hosts.iter().map(|h| h.problems.len()).sum();
         Err(
             Error::failed(format!("`{}` drifted: {problems} problem(s)", args.env))
-                .hint(format!("`hoist deploy {}` converges it", args.env))
+                .hint(format!(
+                    "`{}` converges it",
+                    ctx.command_line("deploy", &args.env)
+                ))
                 .answered(),
         )
     }

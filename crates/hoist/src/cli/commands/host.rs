@@ -13,8 +13,8 @@ use crate::hostside::{boot, file_stream, instance_monitor, live_exec, supervisor
 
 /// The host's long-running processes — a supervisor, an instance's monitor — started by hoist
 /// itself with exactly these arguments, are recognised before clap builds the whole command
-/// line: they then keep far fewer of the binary's pages resident (docs/BENCHMARKS.md,
-/// supervisor). Anything else, misspelt ones included, goes through clap.
+/// line: they then keep less of the binary resident (docs/BENCHMARKS.md,
+/// Supervision). Anything else, misspelt ones included, goes through clap.
 pub fn long_running() -> Option<std::process::ExitCode> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let args = long_running_args(&args)?;
