@@ -112,7 +112,11 @@ fn a_drifted_check_names_the_deploy_that_converges_it_with_the_same_spec_and_sto
     let spec = t.project.join("Hoist.toml").display().to_string();
     // A store of its own (outside the uploaded project): the hint must carry it, or its
     // deploy would read another store.
-    let state = t.project.with_file_name("elsewhere.db").display().to_string();
+    let state = t
+        .project
+        .with_file_name("elsewhere.db")
+        .display()
+        .to_string();
     std::fs::copy(t.project.join(".hoist/state.db"), &state).unwrap();
     let converge = format!("hoist -f {spec} --state {state} deploy dev");
     t.hoist(&["-f", &spec, "--state", &state, "check", "dev"])

@@ -199,16 +199,34 @@ pub(super) fn read_health(section: &Section<'_>, problems: &mut Problems) -> Hea
     }
 }
 
+/// The shortest `liveness_interval` other than off: each instance's probing thread would
+/// otherwise keep a core (and the service) busy.
+const MIN_LIVENESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// `liveness_interval` and `liveness_failures` of `[service.health]`: read beside the check,
 /// kept on the service (they concern the supervisor, not a deploy's readiness probe).
 pub(super) fn read_liveness(
     section: Option<&Section<'_>>,
     problems: &mut Problems,
 ) -> crate::supervision::Liveness {
-    let interval = section
-        .and_then(|section| section.field("liveness_interval"))
+    let field = section.and_then(|section| section.field("liveness_interval"));
+    let interval = field
+        .as_ref()
         .and_then(|field| field.duration(true, problems))
         .unwrap_or(defaults::LIVENESS_INTERVAL);
+    if !interval.is_zero() && interval < MIN_LIVENESS_INTERVAL {
+        problems.error_with_hint(
+            field.as_ref().and_then(|field| field.span()),
+            format!(
+                "`liveness_interval` ({}) is too short: probes would run back to back",
+                format_duration(interval)
+            ),
+            format!(
+                "use at least `\"{}\"`, or `\"0s\"` to turn liveness probes off",
+                format_duration(MIN_LIVENESS_INTERVAL)
+            ),
+        );
+    }
     let failures = section
         .and_then(|section| section.field("liveness_failures"))
         .and_then(|field| field.integer(1, 1_000, problems))

@@ -74,3 +74,21 @@ fn bad_values_are_refused() {
         "`liveness_failures` must be an integer from 1 to 1000",
     );
 }
+
+#[test]
+fn a_liveness_interval_that_would_probe_back_to_back_is_refused() {
+    let text = with(&format!(
+        "{SERVICE}[service.health]\npath = \"/\"\nliveness_interval = \"1ms\"\n"
+    ));
+    let (_, at) = problem(
+        &text,
+        "`liveness_interval` (1ms) is too short: probes would run back to back",
+    );
+    assert_eq!(at, "\"1ms\"");
+    for fine in ["0s", "100ms", "10s"] {
+        let text = with(&format!(
+            "{SERVICE}[service.health]\npath = \"/\"\nliveness_interval = \"{fine}\"\n"
+        ));
+        assert!(Spec::parse(&text).is_ok(), "{fine}");
+    }
+}
