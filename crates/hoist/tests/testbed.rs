@@ -139,12 +139,15 @@ impl Drop for Testbed {
         reason = "drop cannot return its failure, only report it"
     )]
     fn drop(&mut self) {
-        crate::harness::remove_boot_entries_under(self.dir.path());
         let output = Command::new("bash")
             .arg(script())
             .arg("down")
             .arg(self.dir.path())
             .output();
+        // Once everything of the testbed is stopped, nothing can write a boot line again (a
+        // deploy or a repairing daemon that was still running could, before). The crontab is
+        // this machine's: the hosts share its spool.
+        crate::harness::remove_boot_entries_under(self.dir.path());
         // No panic here: drop may run while a failed test is already unwinding.
         match output {
             Ok(output) if output.status.success() => {}
