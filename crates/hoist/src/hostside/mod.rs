@@ -1,6 +1,7 @@
 //! The on-host operations over one deploy root: layout, uploads, lock file, instances,
-//! audit log. The local host adapter calls them directly; remote hosts will run them through
-//! a hidden `hoist host …` subcommand, so each is one whole, atomic operation.
+//! supervision, boot, logs, audit log. The local host adapter calls them directly; a remote
+//! host runs the same code through the hidden `hoist host …` subcommands (a `serve` session
+//! per command), so each is one whole, atomic operation wherever it runs.
 
 pub mod atomic_fs;
 pub mod audit_log;

@@ -1,7 +1,10 @@
-//! `run`: make the pending release live on every host — with `recreate`: stop hooks, stop
-//! the old instance, switch `live` atomically, start the new one, start hooks, then the
-//! health probe; or, when `refresh` hooks are given, switch and refresh. A failed probe puts
-//! the old release back (switch, start) and marks the new one failed.
+//! `run`: make the pending release live on every host (rolling with `parallel`/`canary`),
+//! by the service's strategy: `recreate` (ops/recreate.rs: stop hooks, stop the old
+//! instance, switch `live`, start the new one, start hooks, probe; a failure puts the old
+//! release back) or `blue-green` (ops/blue_green.rs: start the new slot on a free port,
+//! probe, swap the proxy's route, then stop the old slot); with `refresh` hooks, switch and
+//! refresh. An unchanged tree whose hosts drifted is revived in place (no hooks). Supervision
+//! and the boot entry are put back after every run.
 
 use hoist_core::spec::Strategy;
 use hoist_core::{Action, EnvName, EnvState, ReleaseId, ReleaseStatus, Step};

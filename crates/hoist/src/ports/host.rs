@@ -1,5 +1,6 @@
 //! A host: the on-host operations of one deploy root. Each method is one whole operation
-//! (for a remote host: one exec of `hoist host …`), atomic where the layout demands it.
+//! (for a remote host: one request line to its `hoist host serve` session, which lasts the
+//! whole command), atomic where the layout demands it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
