@@ -203,12 +203,6 @@ fn hex(bytes: &[u8]) -> String {
     text
 }
 
-/// The error for a name another live token has (the stores refuse it).
-pub fn name_taken(name: &str) -> Error {
-    Error::failed(format!("a token named `{name}` already exists"))
-        .hint("choose another name, or revoke that token first (`hoist tokens list`, `hoist tokens revoke ID`)")
-}
-
 pub fn missing(id: i64) -> Error {
     Error::failed(format!("no token with id {id}")).hint("list tokens with `hoist tokens list`")
 }

@@ -8,7 +8,14 @@ use hoist_core::access::{Grant, Role};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// The error every store gives for a name another live token has: the store refuses it
+/// atomically, so two `tokens create` at once cannot both take it.
+pub fn token_name_taken(name: &str) -> Error {
+    Error::failed(format!("a token named `{name}` already exists"))
+        .hint("choose another name, or revoke that token first (`hoist tokens list`, `hoist tokens revoke ID`)")
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {

@@ -29,7 +29,7 @@ pub(super) fn create_token(client: &mut Client, token: &NewToken) -> Outcome<Tok
     match inserted {
         Ok(row) => token_row(&row),
         Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(Failure::Refused(
-            crate::ops::tokens::name_taken(&token.name),
+            crate::ports::token_store::token_name_taken(&token.name),
         )),
         Err(error) => Err(error.into()),
     }

@@ -24,9 +24,9 @@ pub(super) fn create_token(connection: &Connection, token: &NewToken) -> Outcome
         });
     match inserted {
         Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-            return Err(Failure::Refused(crate::ops::tokens::name_taken(
-                &token.name,
-            )));
+            return Err(Failure::Refused(
+                crate::ports::token_store::token_name_taken(&token.name),
+            ));
         }
         other => other?,
     };
