@@ -15,5 +15,6 @@ pub mod sqlite_store;
 pub mod ssh_transport;
 #[cfg(test)]
 pub(crate) mod store_contract;
+mod store_forwarding;
 pub mod transport;
 pub mod udp_wake;
