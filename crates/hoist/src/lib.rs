@@ -2,6 +2,7 @@
 //! CLI → command (recorded) → ops → ports → adapters → hosts.
 
 pub mod adapters;
+pub mod app;
 pub mod cli;
 pub mod error;
 pub mod failpoint;

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use hoist_core::{CommandStatus, EnvName, EnvState};
 
-use crate::cli::session::Session;
+use crate::app::App;
 use crate::error::Result;
 use crate::ops::reconcile::{ReconcileOptions, reconcile};
-use crate::ports::progress::SilentProgress;
 use crate::ports::store::CommandFilter;
 use crate::scheduler::spec_cache::SpecCache;
 use crate::server::api_error::log;
@@ -27,19 +26,15 @@ pub struct ReconcilerOptions {
 }
 
 /// Runs until the shutdown signal.
-pub fn run(
-    session: Arc<Session>,
-    options: ReconcilerOptions,
-    shutdown: &ShutdownSignal,
-) -> Result<()> {
+pub fn run(app: Arc<App>, options: ReconcilerOptions, shutdown: &ShutdownSignal) -> Result<()> {
     if options.every.is_zero() {
         return Ok(());
     }
-    let specs = SpecCache::new(&session.spec.path);
+    let specs = SpecCache::new(&app.spec.path);
     // What each environment's last reconcile found, so a drift is recorded once, not per tick.
     let mut last: HashMap<EnvName, Vec<String>> = HashMap::new();
     while !shutdown.wait_timeout(options.every) {
-        if let Err(error) = tick(&session, &specs, options, &mut last, shutdown) {
+        if let Err(error) = tick(&app, &specs, options, &mut last, shutdown) {
             log(&format!("hoist serve: reconcile: {error}"));
         }
     }
@@ -47,18 +42,15 @@ pub fn run(
 }
 
 fn tick(
-    session: &Session,
+    app: &App,
     specs: &SpecCache,
     options: ReconcilerOptions,
     last: &mut HashMap<EnvName, Vec<String>>,
     shutdown: &ShutdownSignal,
 ) -> Result<()> {
     let reloaded = specs.changed()?;
-    let spec = reloaded.as_deref().unwrap_or(&session.spec);
-    let mut ctx = session.context();
-    ctx.spec = &spec.spec;
-    ctx.spec_dir = spec.dir.clone();
-    ctx.progress = &SilentProgress;
+    let spec = reloaded.as_deref().unwrap_or(&app.spec);
+    let mut ctx = app.background_context(spec);
     ctx.actor.name = format!("{} (reconcile)", ctx.actor.name);
     for env in ctx.store.environments()? {
         if shutdown.is_set() {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::cli::session::Session;
+use crate::app::App;
 use crate::error::Result;
 use crate::ports::Clock;
 use crate::ports::command_queue::ControllerRecord;
@@ -74,7 +74,7 @@ impl SchedulerStop {
 
 #[derive(Debug)]
 pub struct Scheduler {
-    session: Arc<Session>,
+    app: Arc<App>,
     specs: Arc<SpecCache>,
     options: SchedulerOptions,
     record: ControllerRecord,
@@ -85,10 +85,10 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Binds the wake socket and announces the controller in the store.
-    pub fn start(session: Arc<Session>, options: SchedulerOptions) -> Result<Self> {
+    pub fn start(app: Arc<App>, options: SchedulerOptions) -> Result<Self> {
         let wake = Arc::new(WakeSocket::bind()?);
-        let now = session.clock.now();
-        let machine = session.actor.machine.clone();
+        let now = app.clock.now();
+        let machine = app.actor.machine.clone();
         let pid = std::process::id();
         let record = ControllerRecord {
             id: format!("{machine}:{pid}:{}", now.as_millisecond()),
@@ -99,14 +99,14 @@ impl Scheduler {
             started_at: now,
             seen_at: now,
         };
-        session.store.serve_long_running()?;
-        session.store.save_controller(&record)?;
+        app.store.serve_long_running()?;
+        app.store.save_controller(&record)?;
         // On PostgreSQL, a change made from any machine wakes the scheduler too.
         let rings = Arc::clone(&wake);
-        session.store.watch_queue(Box::new(move || rings.ring()))?;
+        app.store.watch_queue(Box::new(move || rings.ring()))?;
         Ok(Self {
-            specs: Arc::new(SpecCache::new(&session.spec.path)),
-            session,
+            specs: Arc::new(SpecCache::new(&app.spec.path)),
+            app,
             options,
             record,
             wake,
@@ -159,10 +159,10 @@ impl Scheduler {
         }
         let free = self.free_slots();
         if free > 0 {
-            let now = self.session.clock.now();
+            let now = self.app.clock.now();
             let until = add(now, self.options.claim_ttl);
             let claimed =
-                self.session
+                self.app
                     .store
                     .claim_due(&self.record.id, add(now, LOOKAHEAD), until, free)?;
             for command in claimed {
@@ -171,10 +171,10 @@ impl Scheduler {
         }
         let until_heartbeat = next_heartbeat.saturating_duration_since(Instant::now());
         let free = self.free_slots();
-        let until_due = match (free, self.session.store.next_due()?) {
+        let until_due = match (free, self.app.store.next_due()?) {
             // Full: a finishing command rings the wake socket.
             (0, _) | (_, None) => MAX_SLEEP,
-            (_, Some(at)) => Duration::try_from(at.duration_since(self.session.clock.now()))
+            (_, Some(at)) => Duration::try_from(at.duration_since(self.app.clock.now()))
                 .unwrap_or(Duration::ZERO)
                 .saturating_sub(LOOKAHEAD),
         };
@@ -187,17 +187,13 @@ impl Scheduler {
 
     /// Renews the claims on running commands and the controller record.
     fn heartbeat(&mut self) -> Result<()> {
-        let now = self.session.clock.now();
+        let now = self.app.clock.now();
         self.record.seen_at = now;
-        self.session.store.save_controller(&self.record)?;
+        self.app.store.save_controller(&self.record)?;
         let ids: Vec<i64> = self.running_ids().into_iter().collect();
         if !ids.is_empty() {
             let until = add(now, self.options.claim_ttl);
-            for lost in self
-                .session
-                .store
-                .renew_claims(&self.record.id, &ids, until)?
-            {
+            for lost in self.app.store.renew_claims(&self.record.id, &ids, until)? {
                 log(&format!(
                     "scheduler: lost the claim on command {lost} (cancelled, or taken over after \
                      this controller stalled)"
@@ -210,7 +206,7 @@ impl Scheduler {
     fn spawn(&self, command: CommandRecord) {
         let id = command.id;
         self.lock_running().insert(id);
-        let session = Arc::clone(&self.session);
+        let app = Arc::clone(&self.app);
         let specs = Arc::clone(&self.specs);
         let controller = self.record.id.clone();
         let running = Arc::clone(&self.running);
@@ -220,7 +216,7 @@ impl Scheduler {
             .spawn(move || {
                 let label = format!("command {id} ({} {})", command.kind, command.env);
                 let run = ClaimedCommandRun {
-                    session: &session,
+                    app: &app,
                     specs: &specs,
                     controller: &controller,
                     command,
@@ -250,7 +246,7 @@ impl Scheduler {
         while !self.lock_running().is_empty() && Instant::now() < deadline {
             self.wake.sleep(Duration::from_millis(50));
         }
-        let store = self.session.store.as_ref();
+        let store = self.app.store.as_ref();
         for id in self.running_ids() {
             let reason = "interrupted: its controller shut down before it finished";
             let _ = store.set_command_status(
@@ -258,7 +254,7 @@ impl Scheduler {
                 hoist_core::CommandStatus::Interrupted,
                 None,
                 Some(reason),
-                self.session.clock.now(),
+                self.app.clock.now(),
             );
             log(&format!(
                 "command {id}: {reason}; the next controller resumes it"

@@ -9,14 +9,13 @@ use hoist_core::CommandStatus;
 use hoist_core::schedule::{Due, Schedule, due};
 use jiff::Timestamp;
 
-use crate::cli::session::Session;
+use crate::app::App;
 use crate::error::Result;
 use crate::ops::command_request::CommandRequest;
 use crate::ops::command_run::first_line;
 use crate::ops::context::ClaimedCommand;
 use crate::ports::Clock;
 use crate::ports::host::LockHolder;
-use crate::ports::progress::SilentProgress;
 use crate::ports::store::{CommandRecord, NewEvent};
 use crate::scheduler::spec_cache::SpecCache;
 
@@ -35,7 +34,7 @@ pub enum ClaimedEnd {
 
 #[derive(Debug)]
 pub struct ClaimedCommandRun<'a> {
-    pub session: &'a Session,
+    pub app: &'a App,
     pub specs: &'a SpecCache,
     pub controller: &'a str,
     pub command: CommandRecord,
@@ -43,7 +42,7 @@ pub struct ClaimedCommandRun<'a> {
 
 impl ClaimedCommandRun<'_> {
     pub fn run(&self) -> Result<ClaimedEnd> {
-        let store = self.session.store.as_ref();
+        let store = self.app.store.as_ref();
         let command = &self.command;
         if command.status == CommandStatus::Running {
             // Its controller stopped renewing the claim: it died mid-command.
@@ -87,15 +86,8 @@ impl ClaimedCommandRun<'_> {
             Ok(reloaded) => reloaded,
             Err(error) => return self.refuse(first_line(&error.to_string())),
         };
-        let spec = reloaded.as_deref().unwrap_or(&self.session.spec);
-        // A secret the spec named since the daemon started is masked too.
-        self.session
-            .known_secrets
-            .learn(&spec.spec, &self.session.secrets);
-        let mut ctx = self.session.context();
-        ctx.spec = &spec.spec;
-        ctx.spec_dir = spec.dir.clone();
-        ctx.progress = &SilentProgress;
+        let spec = reloaded.as_deref().unwrap_or(&self.app.spec);
+        let mut ctx = self.app.background_context(spec);
         ctx.actor.name = command.requested_by.clone();
         ctx.claimed = Some(ClaimedCommand {
             id: command.id,
@@ -131,12 +123,12 @@ impl ClaimedCommandRun<'_> {
     }
 
     fn now(&self) -> Timestamp {
-        self.session.clock.now()
+        self.app.clock.now()
     }
 
     fn expire(&self, expires_at: Timestamp) -> Result<ClaimedEnd> {
         let reason = format!("expired: it could not start by {expires_at}");
-        let store = self.session.store.as_ref();
+        let store = self.app.store.as_ref();
         store.set_command_status(
             self.command.id,
             CommandStatus::Expired,
@@ -153,12 +145,12 @@ impl ClaimedCommandRun<'_> {
 
     /// Ends the command `failed` with `reason` before anything ran.
     fn refuse(&self, reason: String) -> Result<ClaimedEnd> {
-        let store = self.session.store.as_ref();
+        let store = self.app.store.as_ref();
         let command = &self.command;
         let runner = LockHolder {
             owner: command.requested_by.clone(),
             pid: std::process::id(),
-            machine: self.session.actor.machine.clone(),
+            machine: self.app.actor.machine.clone(),
             started_at: self.now().to_string(),
             message: format!("hoist serve: {} {}", command.kind, command.env),
             command_id: Some(command.id),
@@ -184,7 +176,7 @@ impl ClaimedCommandRun<'_> {
     }
 
     fn event(&self, kind: &str, message: String) -> Result<()> {
-        self.session.store.append_event(&NewEvent {
+        self.app.store.append_event(&NewEvent {
             at: self.now(),
             env: Some(self.command.env.clone()),
             command_id: Some(self.command.id),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use crate::cli::session::{LoadedSpec, SpecProblems, load_spec_reporting};
+use crate::app::{LoadedSpec, SpecProblems, load_spec_reporting};
 use crate::error::Result;
 
 #[derive(Debug)]

@@ -1,9 +1,9 @@
-//! What every handler shares: the session (spec + store) and the shutdown signal. Store
+//! What every handler shares: the app (spec + store) and the shutdown signal. Store
 //! calls block, so ops run on tokio's blocking threads (`run`), never on a worker.
 
 use std::sync::Arc;
 
-use crate::cli::session::Session;
+use crate::app::App;
 use crate::error::Result;
 use crate::ops::Context;
 use crate::server::api_error::{ApiError, ApiResult};
@@ -11,7 +11,7 @@ use crate::server::shutdown_signal::ShutdownSignal;
 
 #[derive(Debug, Clone)]
 pub struct ApiState {
-    pub session: Arc<Session>,
+    pub app: Arc<App>,
     pub shutdown: ShutdownSignal,
 }
 
@@ -33,9 +33,9 @@ impl ApiState {
         T: Send + 'static,
         F: FnOnce(&Context<'_>) -> ApiResult<T> + Send + 'static,
     {
-        let session = Arc::clone(&self.session);
+        let app = Arc::clone(&self.app);
         tokio::task::spawn_blocking(move || {
-            let mut ctx = session.context();
+            let mut ctx = app.context();
             if let Some(actor) = actor {
                 ctx.actor.name = actor;
             }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::session::Session;
+use crate::app::App;
 use crate::error::{Error, Result};
 use crate::reconciler::{self, ReconcilerOptions};
 use crate::scheduler::{Scheduler, SchedulerOptions};
@@ -60,37 +60,37 @@ impl BackgroundTask {
 }
 
 // ─── Background tasks ────────────────────────────────────────────────────────────────────
-// The ONE place where the controller's background tasks start. Each gets the session and
+// The ONE place where the controller's background tasks start. Each gets the app and
 // the shutdown signal, must return soon after `shutdown.is_set()` (or `wait_timeout`
 // returns true), and is waited for on shutdown up to BACKGROUND_GRACE.
 fn start_background_tasks(
-    session: &Arc<Session>,
+    app: &Arc<App>,
     shutdown: &ShutdownSignal,
     scheduler: SchedulerOptions,
     reconciler: ReconcilerOptions,
 ) -> Result<Vec<BackgroundTask>> {
     let mut tasks = Vec::new();
     // The scheduler: runs scheduled commands at their time.
-    let scheduler = Scheduler::start(Arc::clone(session), scheduler)?;
+    let scheduler = Scheduler::start(Arc::clone(app), scheduler)?;
     let stop_scheduler = scheduler.stopper();
     tasks.push(BackgroundTask::thread("scheduler", move || {
         scheduler.run()
     })?);
     // The webhook sender: turns events into signed deliveries and posts them.
     let stop_sender = Arc::new(AtomicBool::new(false));
-    let (sender_session, sender_stop) = (Arc::clone(session), Arc::clone(&stop_sender));
+    let (sender_app, sender_stop) = (Arc::clone(app), Arc::clone(&stop_sender));
     tasks.push(BackgroundTask::thread("webhook sender", move || {
         webhook_sender::run(
-            sender_session.store.as_ref(),
+            sender_app.store.as_ref(),
             &SenderOptions::default(),
-            &sender_session.progress,
+            sender_app.progress.as_ref(),
             &sender_stop,
         )
     })?);
     // The reconciler: records (and with `--repair` repairs) drift of running environments.
-    let (reconciler_session, reconciler_stop) = (Arc::clone(session), shutdown.clone());
+    let (reconciler_app, reconciler_stop) = (Arc::clone(app), shutdown.clone());
     tasks.push(BackgroundTask::thread("reconciler", move || {
-        reconciler::run(reconciler_session, reconciler, &reconciler_stop)
+        reconciler::run(reconciler_app, reconciler, &reconciler_stop)
     })?);
     // Both stop on the shutdown signal.
     let shutdown = shutdown.clone();
@@ -105,25 +105,21 @@ fn start_background_tasks(
 // ─────────────────────────────────────────────────────────────────────────────────────────
 
 /// Serves until SIGINT or SIGTERM; `Ok` after a clean shutdown.
-pub fn serve(session: Arc<Session>, options: ServeOptions) -> Result<()> {
+pub fn serve(app: Arc<App>, options: ServeOptions) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("hoist-serve")
         .build()
         .map_err(|error| Error::internal("cannot start the server's runtime").cause(error))?;
     let shutdown = ShutdownSignal::new();
-    let served = runtime.block_on(serve_api(Arc::clone(&session), options, shutdown.clone()));
+    let served = runtime.block_on(serve_api(Arc::clone(&app), options, shutdown.clone()));
     shutdown.trigger();
     // Blocking threads still running a request's store call are not waited for past this.
     runtime.shutdown_timeout(Duration::from_secs(1));
     served
 }
 
-async fn serve_api(
-    session: Arc<Session>,
-    options: ServeOptions,
-    shutdown: ShutdownSignal,
-) -> Result<()> {
+async fn serve_api(app: Arc<App>, options: ServeOptions, shutdown: ShutdownSignal) -> Result<()> {
     // Signals first, so one that arrives right after the announcement is not lost.
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
@@ -144,10 +140,10 @@ async fn serve_api(
     // The store is blocking (PostgreSQL's client runs its own runtime): not on this one.
     let reconciler = options.reconciler;
     let tasks = tokio::task::block_in_place(|| {
-        start_background_tasks(&session, &shutdown, scheduler, reconciler)
+        start_background_tasks(&app, &shutdown, scheduler, reconciler)
     })?;
     let state = ApiState {
-        session,
+        app,
         shutdown: shutdown.clone(),
     };
     let app = routes::router(state);

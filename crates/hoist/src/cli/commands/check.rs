@@ -2,13 +2,13 @@
 
 use crate::cli::args::{CheckArgs, GlobalArgs};
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::error::{Error, Result};
 use crate::ops::{self, CheckReport};
 
 pub fn exec(global: &GlobalArgs, args: &CheckArgs, printer: Printer) -> Result<()> {
-    let session = Session::for_env(global, &args.env)?;
-    let ctx = session.context();
+    let app = session::for_env(global, &args.env)?;
+    let ctx = app.context();
     let report = ops::check(
         &ctx,
         &ops::CheckOptions {

@@ -7,7 +7,7 @@ use crate::cli::args::{CommandsCommand, GlobalArgs};
 use crate::cli::commands::command_source::CommandSource;
 use crate::cli::commands::scheduled;
 use crate::cli::printer::Printer;
-use crate::cli::session::{self, Session};
+use crate::cli::session;
 use crate::error::{Error, Result};
 use crate::ops::commands::{self, relative};
 use crate::ports::store::{CommandFilter, CommandRecord};
@@ -18,7 +18,7 @@ pub fn exec(global: &GlobalArgs, command: &CommandsCommand, printer: Printer) ->
     let source = match &remote {
         Some(api) => CommandSource::Api(api),
         None => {
-            local = Session::open(global)?;
+            local = session::open(global)?;
             CommandSource::Store(Box::new(local.context()))
         }
     };

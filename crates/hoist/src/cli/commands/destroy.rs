@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::cli::args::{DestroyArgs, GlobalArgs};
 use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::{self, Session};
+use crate::cli::session;
 use crate::error::{Error, Result};
 use crate::ops;
 use crate::ops::command_request::CommandRequest;
@@ -23,9 +23,9 @@ pub fn exec(global: &GlobalArgs, args: &DestroyArgs, printer: Printer) -> Result
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::destroy(
-        &session.context(),
+        &app.context(),
         &ops::DestroyOptions {
             env: args.env.clone(),
         },

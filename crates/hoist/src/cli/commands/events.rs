@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::cli::args::GlobalArgs;
 use crate::cli::interrupt::Interrupt;
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::cli::timeline_args::EventsArgs;
 use crate::error::{Error, Result};
 use crate::ops::events::{EventsOptions, events, follow_events, newest_event_id};
@@ -17,11 +17,11 @@ use crate::ports::store::Event;
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 
 pub fn exec(global: &GlobalArgs, args: &EventsArgs, printer: Printer) -> Result<()> {
-    let session = match &args.env {
-        Some(env) => Session::for_env(global, env)?,
-        None => Session::open(global)?,
+    let app = match &args.env {
+        Some(env) => session::for_env(global, env)?,
+        None => session::open(global)?,
     };
-    let ctx = session.context();
+    let ctx = app.context();
     let options = EventsOptions {
         env: args.env.clone(),
         command_id: args.command_id,

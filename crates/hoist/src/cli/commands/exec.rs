@@ -11,7 +11,7 @@ use hoist_core::EnvName;
 
 use crate::cli::args::GlobalArgs;
 use crate::cli::printer::Printer;
-use crate::cli::session::{self, Session};
+use crate::cli::session;
 use crate::error::{Error, Result};
 use crate::ops::exec::{ExecLine, ExecOptions, exec as run_exec};
 use crate::ports::service_logs::ExecStream;
@@ -49,13 +49,13 @@ pub fn exec(global: &GlobalArgs, args: &ExecArgs, printer: Printer) -> Result<()
         )
         .hint("unset `HOIST_SERVER` and run it where the state store is"));
     }
-    let session = Session::for_env(global, &args.env)?;
+    let progress = session::printer(global);
+    let app = crate::app::App::for_env(&session::app_options(global), &args.env, progress.clone())?;
     let options = ExecOptions {
         env: args.env.clone(),
         command: args.command.clone(),
     };
-    let progress = &session.progress;
-    let outcome = run_exec(&session.context(), &options, &|line| {
+    let outcome = run_exec(&app.context(), &options, &|line| {
         progress.end_open_line();
         print_line(line, printer);
     })?;
@@ -64,7 +64,7 @@ pub fn exec(global: &GlobalArgs, args: &ExecArgs, printer: Printer) -> Result<()
             .map_err(|error| Error::internal("cannot encode the outcome").cause(error))?;
         let _ = writeln!(std::io::stdout().lock(), "{json}");
     }
-    drop(session);
+    drop(app);
     // The command's own status, not one of hoist's error codes: the outcome is recorded and
     // every line is out, so nothing is left to do but say it.
     std::process::exit(outcome.exit_code.clamp(0, 255));

@@ -2,9 +2,9 @@
 
 use hoist_core::Spec;
 
+use crate::app::SPEC_FILE;
 use crate::cli::args::{GlobalArgs, InitArgs};
 use crate::cli::printer::Printer;
-use crate::cli::session::SPEC_FILE;
 use crate::error::{Error, Result};
 
 pub fn exec(global: &GlobalArgs, args: &InitArgs, printer: Printer) -> Result<()> {

@@ -5,7 +5,7 @@
 use crate::cli::args::{ActArgs, DeployArgs, GlobalArgs, ProvisionArgs};
 use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::{self, Session};
+use crate::cli::session;
 use crate::error::Result;
 use crate::ops;
 use crate::ops::command_request::CommandRequest;
@@ -20,9 +20,9 @@ pub fn create(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<(
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::create(
-        &session.context(),
+        &app.context(),
         &ops::CreateOptions {
             env: args.env.clone(),
         },
@@ -41,9 +41,9 @@ pub fn provision(global: &GlobalArgs, args: &ProvisionArgs, printer: Printer) ->
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::provision(
-        &session.context(),
+        &app.context(),
         &ops::ProvisionOptions {
             env: args.env.clone(),
             adopt: args.adopt.adopt,
@@ -62,9 +62,9 @@ pub fn configure(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Resul
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::configure(
-        &session.context(),
+        &app.context(),
         &ops::ConfigureOptions {
             env: args.env.clone(),
         },
@@ -82,9 +82,9 @@ pub fn release(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::release(
-        &session.context(),
+        &app.context(),
         &ops::ReleaseOptions {
             env: args.env.clone(),
         },
@@ -102,9 +102,9 @@ pub fn run(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> 
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::run(
-        &session.context(),
+        &app.context(),
         &ops::RunOptions {
             env: args.env.clone(),
         },
@@ -122,9 +122,9 @@ pub fn restart(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::restart(
-        &session.context(),
+        &app.context(),
         &ops::RestartOptions {
             env: args.env.clone(),
         },
@@ -144,9 +144,9 @@ pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Resul
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let outcome = ops::deploy(
-        &session.context(),
+        &app.context(),
         &ops::DeployOptions {
             env: args.env.clone(),
             ttl: args.ttl,

@@ -12,7 +12,7 @@ use hoist_core::log_line::{LogStream, format_time};
 use crate::cli::args::GlobalArgs;
 use crate::cli::interrupt::Interrupt;
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::cli::timeline_args::{Since, since};
 use crate::error::{Error, Result};
 use crate::hostside::service_log::reader::check_grep;
@@ -43,8 +43,8 @@ pub struct LogsArgs {
 }
 
 pub fn exec(global: &GlobalArgs, args: &LogsArgs, printer: Printer) -> Result<()> {
-    let session = Session::for_env(global, &args.env)?;
-    let ctx = session.context();
+    let app = session::for_env(global, &args.env)?;
+    let ctx = app.context();
     let lines = match (args.lines, args.since) {
         (Some(count), _) => Some(count as usize),
         (None, Some(_)) => None,

@@ -3,7 +3,7 @@
 use crate::cli::args::{GlobalArgs, MaintenanceArgs, Switch};
 use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::{self, Session};
+use crate::cli::session;
 use crate::error::Result;
 use crate::ops;
 use crate::ops::command_request::CommandRequest;
@@ -19,10 +19,10 @@ pub fn exec(global: &GlobalArgs, args: &MaintenanceArgs, printer: Printer) -> Re
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let options = ops::MaintenanceOptions {
         env: args.env.clone(),
         on: args.switch == Switch::On,
     };
-    printer.outcome(&ops::maintenance(&session.context(), &options)?)
+    printer.outcome(&ops::maintenance(&app.context(), &options)?)
 }

@@ -2,17 +2,17 @@
 
 use crate::cli::args::{GlobalArgs, RegisterArgs};
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::error::Result;
 use crate::ops;
 
 pub fn exec(global: &GlobalArgs, args: &RegisterArgs, printer: Printer) -> Result<()> {
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let options = ops::RegisterOptions {
         env: args.env.clone(),
         hosts: args.hosts.clone(),
         jump: args.jump.clone(),
         remove: args.remove,
     };
-    printer.outcome(&ops::register(&session.context(), &options)?)
+    printer.outcome(&ops::register(&app.context(), &options)?)
 }

@@ -3,7 +3,7 @@
 use crate::cli::args::{GlobalArgs, ReleasesCommand};
 use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::{self, Session};
+use crate::cli::session;
 use crate::error::Result;
 use crate::ops::command_request::CommandRequest;
 use crate::ops::{self, releases::ReleaseRow};
@@ -42,8 +42,8 @@ pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) ->
             env
         }
     };
-    let session = Session::for_env(global, env)?;
-    let ctx = session.context();
+    let app = session::for_env(global, env)?;
+    let ctx = app.context();
     match command {
         ReleasesCommand::List(args) => {
             let rows = ops::list_releases(

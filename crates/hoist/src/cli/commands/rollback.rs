@@ -3,7 +3,7 @@
 use crate::cli::args::{GlobalArgs, RollbackArgs};
 use crate::cli::commands::{remote, scheduled};
 use crate::cli::printer::Printer;
-use crate::cli::session::{self, Session};
+use crate::cli::session;
 use crate::error::Result;
 use crate::ops;
 use crate::ops::command_request::CommandRequest;
@@ -19,11 +19,11 @@ pub fn exec(global: &GlobalArgs, args: &RollbackArgs, printer: Printer) -> Resul
     if let Some(when) = scheduled::when(&args.schedule)? {
         return scheduled::submit(global, request, when, &args.schedule, printer);
     }
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let options = ops::RollbackOptions {
         env: args.env.clone(),
         to: args.to.clone(),
     };
-    let outcome = ops::rollback(&session.context(), &options)?;
+    let outcome = ops::rollback(&app.context(), &options)?;
     printer.outcome(&outcome)
 }

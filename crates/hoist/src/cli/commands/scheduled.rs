@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::cli::args::{GlobalArgs, ScheduleArgs};
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::error::{Error, Result};
 use crate::ops::command_request::CommandRequest;
 use crate::ops::commands::{self, Scheduled, relative};
@@ -33,8 +33,8 @@ pub fn submit(
     schedule: &ScheduleArgs,
     printer: Printer,
 ) -> Result<()> {
-    let session = Session::for_env(global, request.env())?;
-    let ctx = session.context();
+    let app = session::for_env(global, request.env())?;
+    let ctx = app.context();
     let scheduled = commands::schedule(
         &ctx,
         &commands::ScheduleOptions {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::args::{GlobalArgs, duration};
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::error::Result;
 use crate::reconciler::ReconcilerOptions;
 use crate::scheduler::SchedulerOptions;
@@ -38,9 +38,9 @@ pub struct ServeArgs {
 }
 
 pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
-    let session = Arc::new(Session::open(global)?);
+    let app = Arc::new(session::open(global)?);
     serve(
-        session,
+        app,
         ServeOptions {
             listen: args.listen,
             scheduler: SchedulerOptions {

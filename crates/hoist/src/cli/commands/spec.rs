@@ -2,9 +2,9 @@
 
 use hoist_core::Spec;
 
+use crate::app::load_spec;
 use crate::cli::args::{GlobalArgs, SpecCommand};
 use crate::cli::printer::Printer;
-use crate::cli::session::load_spec;
 use crate::error::Result;
 
 pub fn exec(global: &GlobalArgs, command: &SpecCommand, printer: Printer) -> Result<()> {

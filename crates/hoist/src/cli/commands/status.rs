@@ -2,15 +2,15 @@
 
 use crate::cli::args::{EnvArgs, GlobalArgs};
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::error::Result;
 use crate::ops::status::{EnvStatus, EnvSummary, HostStatus};
 use crate::ops::{self};
 use crate::ports::runtime::SupervisedStatus;
 
 pub fn list(global: &GlobalArgs, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
-    let rows = ops::list(&session.context())?;
+    let app = session::open(global)?;
+    let rows = ops::list(&app.context())?;
     printer.print(&rows, |rows| {
         let mut text = format!("{:<20} {:<12} {:<26} {}\n", "ENV", "STATE", "LIVE", "NOTE");
         for row in rows {
@@ -27,14 +27,14 @@ pub fn list(global: &GlobalArgs, printer: Printer) -> Result<()> {
 }
 
 pub fn status(global: &GlobalArgs, args: &EnvArgs, printer: Printer) -> Result<()> {
-    let session = Session::for_env(global, &args.env)?;
+    let app = session::for_env(global, &args.env)?;
     let report = ops::status(
-        &session.context(),
+        &app.context(),
         &ops::StatusOptions {
             env: args.env.clone(),
         },
     )?;
-    let invocation = session.invocation.clone();
+    let invocation = app.invocation.clone();
     printer.print(&report, |report| render(report, &invocation))
 }
 

@@ -6,7 +6,7 @@ use hoist_core::access::{Role, check_token_name};
 
 use crate::cli::args::GlobalArgs;
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::error::Result;
 use crate::ops::tokens::{self, CreateTokenOptions, CreatedToken};
 use crate::ports::token_store::TokenRecord;
@@ -35,8 +35,8 @@ pub enum TokensCommand {
 }
 
 pub fn exec(global: &GlobalArgs, command: &TokensCommand, printer: Printer) -> Result<()> {
-    let session = Session::open(global)?;
-    let ctx = session.context();
+    let app = session::open(global)?;
+    let ctx = app.context();
     match command {
         TokensCommand::Create { name, role, envs } => {
             let options = CreateTokenOptions {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::cli::args::GlobalArgs;
 use crate::cli::interrupt::Interrupt;
 use crate::cli::printer::Printer;
-use crate::cli::session::Session;
+use crate::cli::session;
 use crate::cli::timeline_args::WebhooksCommand;
 use crate::error::Result;
 use crate::ops::webhooks::{
@@ -17,11 +17,11 @@ use crate::ports::webhook_store::{Delivery, HookSecret};
 use crate::webhooks::webhook_sender::PassReport;
 
 pub fn exec(global: &GlobalArgs, command: &WebhooksCommand, printer: Printer) -> Result<()> {
-    let session = match command {
-        WebhooksCommand::Add { env: Some(env), .. } => Session::for_env(global, env)?,
-        _ => Session::open(global)?,
+    let app = match command {
+        WebhooksCommand::Add { env: Some(env), .. } => session::for_env(global, env)?,
+        _ => session::open(global)?,
     };
-    let ctx = session.context();
+    let ctx = app.context();
     match command {
         WebhooksCommand::Add {
             url,
