@@ -15,7 +15,6 @@ use crate::error::Result;
 use crate::ops::reconcile::{ReconcileOptions, reconcile};
 use crate::ports::store::CommandFilter;
 use crate::scheduler::spec_cache::SpecCache;
-use crate::server::api_error::log;
 use crate::server::shutdown_signal::ShutdownSignal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub fn run(app: Arc<App>, options: ReconcilerOptions, shutdown: &ShutdownSignal)
     let mut last: HashMap<EnvName, Vec<String>> = HashMap::new();
     while !shutdown.wait_timeout(options.every) {
         if let Err(error) = tick(&app, &specs, options, &mut last, shutdown) {
-            log(&format!("hoist serve: reconcile: {error}"));
+            tracing::warn!("hoist serve: reconcile: {error}");
         }
     }
     Ok(())
@@ -76,21 +75,18 @@ fn tick(
         match reconcile(&ctx, &reconcile_options, &previous) {
             Ok(reconciled) => {
                 if reconciled.problems != previous && !reconciled.problems.is_empty() {
-                    log(&format!(
+                    tracing::info!(
                         "hoist serve: drift in `{}`: {}",
                         env.name,
                         reconciled.problems.join("; ")
-                    ));
+                    );
                 }
                 for line in &reconciled.repaired {
-                    log(&format!("hoist serve: repaired `{}`: {line}", env.name));
+                    tracing::info!("hoist serve: repaired `{}`: {line}", env.name);
                 }
                 last.insert(env.name.clone(), reconciled.problems);
             }
-            Err(error) => log(&format!(
-                "hoist serve: reconcile of `{}`: {error}",
-                env.name
-            )),
+            Err(error) => tracing::warn!("hoist serve: reconcile of `{}`: {error}", env.name),
         }
     }
     Ok(())

@@ -128,17 +128,17 @@ impl Scheduler {
 
     /// Runs until stopped, then lets running commands finish (within the grace period).
     pub fn run(mut self) -> Result<()> {
-        log(&format!(
+        tracing::info!(
             "controller {} serving; woken at udp {}",
             self.record.id,
             self.wake.address()
-        ));
+        );
         let mut next_heartbeat = Instant::now() + self.heartbeat_every();
         while !self.stopping.load(Ordering::SeqCst) {
             let sleep = match self.pass(&mut next_heartbeat) {
                 Ok(sleep) => sleep,
                 Err(error) => {
-                    log(&format!("scheduler: {error}; retrying in 1s"));
+                    tracing::warn!("scheduler: {error}; retrying in 1s");
                     Duration::from_secs(1)
                 }
             };
@@ -194,10 +194,10 @@ impl Scheduler {
         if !ids.is_empty() {
             let until = add(now, self.options.claim_ttl);
             for lost in self.app.store.renew_claims(&self.record.id, &ids, until)? {
-                log(&format!(
+                tracing::info!(
                     "scheduler: lost the claim on command {lost} (cancelled, or taken over after \
                      this controller stalled)"
-                ));
+                );
             }
         }
         Ok(())
@@ -222,8 +222,8 @@ impl Scheduler {
                     command,
                 };
                 match run.run() {
-                    Ok(end) => log(&describe(&label, &end)),
-                    Err(error) => log(&format!("{label}: {error}")),
+                    Ok(end) => tracing::info!("{}", describe(&label, &end)),
+                    Err(error) => tracing::warn!("{label}: {error}"),
                 }
                 running
                     .lock()
@@ -232,9 +232,7 @@ impl Scheduler {
                 wake.ring();
             });
         if let Err(error) = spawned {
-            log(&format!(
-                "scheduler: cannot start a thread for command {id}: {error}"
-            ));
+            tracing::info!("scheduler: cannot start a thread for command {id}: {error}");
             self.lock_running().remove(&id);
         }
     }
@@ -256,12 +254,10 @@ impl Scheduler {
                 Some(reason),
                 self.app.clock.now(),
             );
-            log(&format!(
-                "command {id}: {reason}; the next controller resumes it"
-            ));
+            tracing::info!("command {id}: {reason}; the next controller resumes it");
         }
         let _ = store.forget_controller(&self.record.id);
-        log(&format!("controller {} stopped", self.record.id));
+        tracing::info!("controller {} stopped", self.record.id);
     }
 
     fn free_slots(&self) -> usize {
@@ -294,9 +290,4 @@ fn add(at: Timestamp, duration: Duration) -> Timestamp {
         .ok()
         .and_then(|duration| at.checked_add(duration).ok())
         .unwrap_or(at)
-}
-
-/// The daemon's log (the server's, on stderr), each line with its time.
-fn log(line: &str) {
-    crate::server::api_error::log(&format!("{} {line}", Timestamp::now()));
 }

@@ -77,8 +77,14 @@ impl Server {
         let log = Arc::clone(&stderr);
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Some(address) = line.strip_prefix("hoist serve: listening on http://") {
-                    let _ = sender.send(address.to_owned());
+                // `… hoist serve: listening on http://ADDRESS` in a human line or in the
+                // message of a JSON one (`--log-format json`).
+                if let Some((_, rest)) = line.split_once("hoist serve: listening on http://") {
+                    let address: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || ":.[]".contains(*c))
+                        .collect();
+                    let _ = sender.send(address);
                 }
                 let mut log = log.lock().expect("log");
                 log.push_str(&line);

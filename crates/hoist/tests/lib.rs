@@ -31,6 +31,7 @@ mod blue_green_nginx;
 mod config_rollback;
 mod continuation_hints;
 mod crash;
+mod daemon_log;
 mod deploy;
 mod deploy_roots;
 mod events;

@@ -3,8 +3,6 @@
 //! `{"error":{"status":400,"code":"bad_request","message":"…","hint":"…"}}`.
 //! Unexpected errors are logged on stderr and answered as a bare 500.
 
-use std::io::Write;
-
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -104,7 +102,7 @@ impl ApiError {
                 answer
             }
             ErrorKind::Internal => {
-                log(&format!("hoist serve: {error}"));
+                tracing::error!("hoist serve: {error}");
                 Self::internal()
             }
         }
@@ -157,10 +155,4 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-/// One line on the server's stderr, known secret values masked.
-pub fn log(line: &str) {
-    let line = crate::known_secrets::KnownSecrets::process().mask(line);
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

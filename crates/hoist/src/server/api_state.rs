@@ -43,9 +43,7 @@ impl ApiState {
         })
         .await
         .map_err(|error| {
-            crate::server::api_error::log(&format!(
-                "hoist serve: a request's work failed: {error}"
-            ));
+            tracing::error!("hoist serve: a request's work failed: {error}");
             ApiError::internal()
         })?
     }

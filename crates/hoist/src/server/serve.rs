@@ -15,7 +15,6 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::reconciler::{self, ReconcilerOptions};
 use crate::scheduler::{Scheduler, SchedulerOptions};
-use crate::server::api_error::log;
 use crate::server::api_state::ApiState;
 use crate::server::routes;
 use crate::server::shutdown_signal::ShutdownSignal;
@@ -51,7 +50,7 @@ impl BackgroundTask {
             .name(name.to_owned())
             .spawn(move || {
                 if let Err(error) = work() {
-                    log(&format!("hoist serve: {name} stopped: {error}"));
+                    tracing::error!("hoist serve: {name} stopped: {error}");
                 }
             })
             .map_err(|error| Error::internal(format!("cannot start the {name}")).cause(error))?;
@@ -153,7 +152,7 @@ async fn serve_api(app: Arc<App>, options: ServeOptions, shutdown: ShutdownSigna
             .with_graceful_shutdown(async move { stop.wait().await })
             .await
     });
-    log(&format!("hoist serve: listening on http://{address}"));
+    tracing::info!("hoist serve: listening on http://{address}");
 
     let outcome = tokio::select! {
         ended = &mut server => {
@@ -169,7 +168,7 @@ async fn serve_api(app: Arc<App>, options: ServeOptions, shutdown: ShutdownSigna
         _ = interrupt.recv() => stop_serving(&shutdown, "SIGINT", &mut server).await,
     };
     wait_for(tasks).await;
-    log("hoist serve: stopped");
+    tracing::info!("hoist serve: stopped");
     outcome
 }
 
@@ -178,13 +177,13 @@ async fn stop_serving(
     signal: &str,
     server: &mut tokio::task::JoinHandle<std::io::Result<()>>,
 ) -> Result<()> {
-    log(&format!("hoist serve: {signal}: stopping"));
+    tracing::info!("hoist serve: {signal}: stopping");
     shutdown.trigger();
     if tokio::time::timeout(REQUEST_GRACE, server).await.is_err() {
-        log(&format!(
+        tracing::info!(
             "hoist serve: requests still in flight after {} s are dropped",
             REQUEST_GRACE.as_secs()
-        ));
+        );
     }
     Ok(())
 }
@@ -199,11 +198,11 @@ async fn wait_for(tasks: Vec<BackgroundTask>) {
         if task.handle.is_finished() {
             let _ = task.handle.join();
         } else {
-            log(&format!(
+            tracing::info!(
                 "hoist serve: the {} did not stop within {} s",
                 task.name,
                 BACKGROUND_GRACE.as_secs()
-            ));
+            );
         }
     }
 }

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::app::App;
 use crate::cli::args::{GlobalArgs, duration};
 use crate::cli::session;
+use crate::daemon_log::{self, LogFormat, LogProgress};
 use crate::error::Result;
 use crate::reconciler::ReconcilerOptions;
 use crate::scheduler::SchedulerOptions;
@@ -35,10 +37,17 @@ pub struct ServeArgs {
     /// Also repair drift as `check --fix` does (a recorded `repair` command), not only record it
     #[arg(long)]
     pub repair: bool,
+    /// How the log on stderr is written: `human` lines, or one JSON object per line
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
 pub fn exec(global: &GlobalArgs, args: &ServeArgs) -> Result<()> {
-    let app = Arc::new(session::open(global)?);
+    daemon_log::init(args.log_format)?;
+    let app = Arc::new(App::open(
+        &session::app_options(global),
+        Arc::new(LogProgress),
+    )?);
     serve(
         app,
         ServeOptions {
