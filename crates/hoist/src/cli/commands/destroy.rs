@@ -3,11 +3,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::args::{DestroyArgs, GlobalArgs};
-use crate::cli::commands::{remote, scheduled};
+use crate::cli::commands::submit::submit;
 use crate::cli::printer::Printer;
-use crate::cli::session;
 use crate::error::{Error, Result};
-use crate::ops;
 use crate::ops::command_request::CommandRequest;
 
 pub fn exec(global: &GlobalArgs, args: &DestroyArgs, printer: Printer) -> Result<()> {
@@ -17,20 +15,7 @@ pub fn exec(global: &GlobalArgs, args: &DestroyArgs, printer: Printer) -> Result
     let request = CommandRequest::Destroy {
         env: args.env.clone(),
     };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::destroy(
-        &app.context(),
-        &ops::DestroyOptions {
-            env: args.env.clone(),
-        },
-    )?;
-    printer.outcome(&outcome)
+    submit(global, request, &args.schedule, printer)
 }
 
 fn confirm(env: &str) -> Result<()> {

@@ -1,33 +1,20 @@
-//! `create`, `provision`, `configure`, `release`, `run` and `deploy`: each builds its
-//! options and calls its op — or, with `--at`/`--in`, schedules the same request;
-//! with `HOIST_SERVER` set, sends it to the daemon.
+//! `create`, `provision`, `configure`, `release`, `run`, `restart` and `deploy`: each names
+//! its request and submits it (`submit`: through the daemon, scheduled, or here).
 
 use crate::cli::args::{ActArgs, DeployArgs, GlobalArgs, ProvisionArgs};
-use crate::cli::commands::{remote, scheduled};
+use crate::cli::commands::submit::submit;
 use crate::cli::printer::Printer;
-use crate::cli::session;
 use crate::error::Result;
-use crate::ops;
 use crate::ops::command_request::CommandRequest;
 
 pub fn create(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
-    let request = CommandRequest::Create {
-        env: args.env.clone(),
-    };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::create(
-        &app.context(),
-        &ops::CreateOptions {
-            env: args.env.clone(),
-        },
-    )?;
-    printer.outcome(&outcome)
+    let env = args.env.clone();
+    submit(
+        global,
+        CommandRequest::Create { env },
+        &args.schedule,
+        printer,
+    )
 }
 
 pub fn provision(global: &GlobalArgs, args: &ProvisionArgs, printer: Printer) -> Result<()> {
@@ -35,101 +22,42 @@ pub fn provision(global: &GlobalArgs, args: &ProvisionArgs, printer: Printer) ->
         env: args.env.clone(),
         adopt: args.adopt.adopt,
     };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::provision(
-        &app.context(),
-        &ops::ProvisionOptions {
-            env: args.env.clone(),
-            adopt: args.adopt.adopt,
-        },
-    )?;
-    printer.outcome(&outcome)
+    submit(global, request, &args.schedule, printer)
 }
 
 pub fn configure(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
-    let request = CommandRequest::Configure {
-        env: args.env.clone(),
-    };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::configure(
-        &app.context(),
-        &ops::ConfigureOptions {
-            env: args.env.clone(),
-        },
-    )?;
-    printer.outcome(&outcome)
+    let env = args.env.clone();
+    submit(
+        global,
+        CommandRequest::Configure { env },
+        &args.schedule,
+        printer,
+    )
 }
 
 pub fn release(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
-    let request = CommandRequest::Release {
-        env: args.env.clone(),
-    };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::release(
-        &app.context(),
-        &ops::ReleaseOptions {
-            env: args.env.clone(),
-        },
-    )?;
-    printer.outcome(&outcome)
+    let env = args.env.clone();
+    submit(
+        global,
+        CommandRequest::Release { env },
+        &args.schedule,
+        printer,
+    )
 }
 
 pub fn run(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
-    let request = CommandRequest::Run {
-        env: args.env.clone(),
-    };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::run(
-        &app.context(),
-        &ops::RunOptions {
-            env: args.env.clone(),
-        },
-    )?;
-    printer.outcome(&outcome)
+    let env = args.env.clone();
+    submit(global, CommandRequest::Run { env }, &args.schedule, printer)
 }
 
 pub fn restart(global: &GlobalArgs, args: &ActArgs, printer: Printer) -> Result<()> {
-    let request = CommandRequest::Restart {
-        env: args.env.clone(),
-    };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::restart(
-        &app.context(),
-        &ops::RestartOptions {
-            env: args.env.clone(),
-        },
-    )?;
-    printer.outcome(&outcome)
+    let env = args.env.clone();
+    submit(
+        global,
+        CommandRequest::Restart { env },
+        &args.schedule,
+        printer,
+    )
 }
 
 pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Result<()> {
@@ -138,20 +66,5 @@ pub fn deploy(global: &GlobalArgs, args: &DeployArgs, printer: Printer) -> Resul
         ttl_seconds: args.ttl.map(|ttl| ttl.as_secs()),
         adopt: args.adopt.adopt,
     };
-    if let Some(api) = session::remote()? {
-        return remote::exec(&api, request, &args.schedule, printer);
-    }
-    if let Some(when) = scheduled::when(&args.schedule)? {
-        return scheduled::submit(global, request, when, &args.schedule, printer);
-    }
-    let app = session::for_env(global, &args.env)?;
-    let outcome = ops::deploy(
-        &app.context(),
-        &ops::DeployOptions {
-            env: args.env.clone(),
-            ttl: args.ttl,
-            adopt: args.adopt.adopt,
-        },
-    )?;
-    printer.outcome(&outcome)
+    submit(global, request, &args.schedule, printer)
 }

@@ -20,5 +20,6 @@ pub mod scheduled;
 pub mod serve;
 pub mod spec;
 pub mod status;
+pub mod submit;
 pub mod tokens;
 pub mod webhooks;

@@ -1,7 +1,7 @@
 //! `releases list|remove|prune`.
 
 use crate::cli::args::{GlobalArgs, ReleasesCommand};
-use crate::cli::commands::{remote, scheduled};
+use crate::cli::commands::submit::submit;
 use crate::cli::printer::Printer;
 use crate::cli::session;
 use crate::error::Result;
@@ -9,20 +9,23 @@ use crate::ops::command_request::CommandRequest;
 use crate::ops::{self, releases::ReleaseRow};
 
 pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) -> Result<()> {
-    let env = match command {
-        ReleasesCommand::List(args) => &args.env,
+    match command {
+        ReleasesCommand::List(args) => {
+            let app = session::for_env(global, &args.env)?;
+            let rows = ops::list_releases(
+                &app.context(),
+                &ops::ListReleasesOptions {
+                    env: args.env.clone(),
+                },
+            )?;
+            printer.print(&rows, |rows| render(rows))
+        }
         ReleasesCommand::Remove { env, id, schedule } => {
             let request = CommandRequest::Remove {
                 env: env.clone(),
                 id: id.clone(),
             };
-            if let Some(api) = session::remote()? {
-                return remote::exec(&api, request, schedule, printer);
-            }
-            if let Some(when) = scheduled::when(schedule)? {
-                return scheduled::submit(global, request, when, schedule, printer);
-            }
-            env
+            submit(global, request, schedule, printer)
         }
         ReleasesCommand::Prune {
             env,
@@ -33,40 +36,7 @@ pub fn exec(global: &GlobalArgs, command: &ReleasesCommand, printer: Printer) ->
                 env: env.clone(),
                 keep: *keep,
             };
-            if let Some(api) = session::remote()? {
-                return remote::exec(&api, request, schedule, printer);
-            }
-            if let Some(when) = scheduled::when(schedule)? {
-                return scheduled::submit(global, request, when, schedule, printer);
-            }
-            env
-        }
-    };
-    let app = session::for_env(global, env)?;
-    let ctx = app.context();
-    match command {
-        ReleasesCommand::List(args) => {
-            let rows = ops::list_releases(
-                &ctx,
-                &ops::ListReleasesOptions {
-                    env: args.env.clone(),
-                },
-            )?;
-            printer.print(&rows, |rows| render(rows))
-        }
-        ReleasesCommand::Remove { env, id, .. } => {
-            let options = ops::RemoveReleaseOptions {
-                env: env.clone(),
-                id: id.clone(),
-            };
-            printer.outcome(&ops::remove_release(&ctx, &options)?)
-        }
-        ReleasesCommand::Prune { env, keep, .. } => {
-            let options = ops::PruneOptions {
-                env: env.clone(),
-                keep: *keep,
-            };
-            printer.outcome(&ops::prune(&ctx, &options)?)
+            submit(global, request, schedule, printer)
         }
     }
 }
