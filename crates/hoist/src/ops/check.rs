@@ -9,11 +9,11 @@ use hoist_core::{EnvName, EnvState, ReleaseId};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::ops::blue_green::SlotPair;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::repair;
+use crate::ops::run::blue_green::SlotPair;
 use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyProcessState, RouteConfig};

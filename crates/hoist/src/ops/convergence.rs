@@ -7,7 +7,7 @@ use hoist_core::ReleaseId;
 use hoist_core::spec::{Service, Strategy};
 
 use crate::error::Result;
-use crate::ops::blue_green::SlotPair;
+use crate::ops::run::blue_green::SlotPair;
 use crate::ports::HostHandle;
 use crate::ports::router::RouteConfig;
 use crate::ports::runtime::{InstanceState, Slot, SupervisedStatus};

@@ -7,9 +7,9 @@ use crate::error::Result;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::fleet;
+use crate::ops::host_results::record_host_results;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
-use crate::ops::run::record_host_results;
 use crate::ports::runtime::Slot;
 
 #[derive(Debug, Clone)]

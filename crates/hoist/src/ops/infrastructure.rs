@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::hostside::exec;
 use crate::ops::command_run::CommandRun;
 use crate::ops::register::register_one;
-use crate::ops::release::tail;
+use crate::ops::run::hooks::tail;
 
 /// Runs the environment's provision command, if it has one, and registers the hosts it
 /// lists; returns how many.

@@ -10,9 +10,9 @@ use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::continuation::Continuation;
 use crate::ops::fleet;
+use crate::ops::host_results::record_host_results;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
-use crate::ops::run::record_host_results;
 use crate::ports::router::RouteConfig;
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,6 @@
 //! Ops: one function per operation, over ports and an options struct. They never print
 //! (progress goes through the `Progress` port) and never parse arguments.
 
-mod blue_green;
 pub mod check;
 pub mod command_request;
 pub mod command_run;
@@ -18,6 +17,7 @@ pub mod environment_lease;
 pub mod events;
 pub mod exec;
 pub mod fleet;
+pub mod host_results;
 pub mod host_targets;
 pub mod infrastructure;
 pub mod liveness;
@@ -26,7 +26,6 @@ pub mod maintenance;
 pub mod outcome;
 pub mod provision;
 pub mod reconcile;
-mod recreate;
 pub mod register;
 pub mod release;
 pub mod releases;

@@ -14,9 +14,10 @@ use crate::ops::command_run::{CommandRun, first_line};
 use crate::ops::config_render::{self, ConfigSnapshot};
 use crate::ops::context::Context;
 use crate::ops::fleet;
+use crate::ops::host_results::record_host_results;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::report;
-use crate::ops::run::record_host_results;
+use crate::ops::run::hooks::tail;
 use crate::ports::HostHandle;
 use crate::ports::host::{ExecDir, NewRelease, ReleaseInfo, UploadReport};
 use crate::ports::store::ReleaseRecord;
@@ -159,7 +160,7 @@ fn upload_one(
 ) -> Result<UploadReport> {
     let ctx = run.ctx;
     let id = &release.info.id;
-    let hook_env = crate::ops::run::hook_env(run, id);
+    let hook_env = crate::ops::run::hooks::hook_env(run, id);
     let address = handle.host.address();
     let report = handle.host.upload(release, &prepared.tree)?;
     failpoint::hit("release.after_upload");
@@ -225,16 +226,4 @@ fn save_record(
         created_at,
         command_id: Some(run.command.id),
     })
-}
-
-/// The last `lines` lines of a command's output, for error causes.
-pub fn tail(output: &str, lines: usize) -> String {
-    let all: Vec<&str> = output.trim_end().lines().collect();
-    let start = all.len().saturating_sub(lines);
-    let text = all[start..].join("\n");
-    if text.is_empty() {
-        "(no output)".to_owned()
-    } else {
-        format!("output:\n{text}")
-    }
 }

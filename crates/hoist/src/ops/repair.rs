@@ -9,12 +9,13 @@ use hoist_core::spec::{Service, Strategy};
 use hoist_core::{Action, EnvName, EnvState};
 
 use crate::error::Result;
-use crate::ops::blue_green::SlotPair;
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::convergence::host_gaps;
 use crate::ops::fleet;
-use crate::ops::run::{RunMode, record_host_results, run_step};
+use crate::ops::host_results::record_host_results;
+use crate::ops::run::blue_green::SlotPair;
+use crate::ops::run::{RunMode, run_step};
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyStart, RouteConfig};
 use crate::ports::runtime::Slot;

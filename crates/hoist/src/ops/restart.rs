@@ -10,10 +10,12 @@ use hoist_core::{Action, EnvName, ReleaseId};
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
+use crate::ops::host_results::record_host_results;
 use crate::ops::outcome::CommandOutcome;
-use crate::ops::run::{HostRun, record_host_results};
+use crate::ops::run::HostRun;
+use crate::ops::run::{blue_green, recreate};
 use crate::ops::supervision::ensure_keepers;
-use crate::ops::{blue_green, fleet, recreate, report};
+use crate::ops::{fleet, report};
 use crate::ports::HostHandle;
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! `run`: make the pending release live on every host (rolling with `parallel`/`canary`),
-//! by the service's strategy: `recreate` (ops/recreate.rs: stop hooks, stop the old
+//! by the service's strategy: `recreate` (run/recreate.rs: stop hooks, stop the old
 //! instance, switch `live`, start the new one, start hooks, probe; a failure puts the old
-//! release back) or `blue-green` (ops/blue_green.rs: start the new slot on a free port,
+//! release back) or `blue-green` (run/blue_green.rs: start the new slot on a free port,
 //! probe, swap the proxy's route, then stop the old slot); with `refresh` hooks, switch and
 //! refresh. An unchanged tree whose hosts drifted is revived in place (no hooks). Supervision
 //! and the boot entry are put back after every run.
@@ -13,15 +13,17 @@ use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ops::fleet;
+use crate::ops::host_results::{HostStepDetail, record_host_results};
 use crate::ops::outcome::CommandOutcome;
-use crate::ops::release::tail;
 use crate::ops::report;
 use crate::ops::supervision::ensure_keepers;
-use crate::ops::{blue_green, recreate};
 use crate::ports::HostHandle;
-use crate::ports::host::ExecDir;
 use crate::ports::runtime::{Instance, Slot};
-use crate::ports::store::{LiveInstance, StepLogEntry};
+use crate::ports::store::LiveInstance;
+
+pub(crate) mod blue_green;
+pub(crate) mod hooks;
+pub(crate) mod recreate;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -181,76 +183,6 @@ fn make_live_once(
     Ok(outcome)
 }
 
-/// What a host step did, in words for the step log (never Rust debug text).
-pub(crate) trait HostStepDetail {
-    fn detail(&self) -> String;
-}
-
-impl HostStepDetail for () {
-    fn detail(&self) -> String {
-        "done".to_owned()
-    }
-}
-
-impl HostStepDetail for Vec<String> {
-    fn detail(&self) -> String {
-        match self.is_empty() {
-            true => "nothing to do".to_owned(),
-            false => self.join("; "),
-        }
-    }
-}
-
-impl HostStepDetail for HostRun {
-    fn detail(&self) -> String {
-        match self {
-            Self::AlreadyLive => "already served it".to_owned(),
-            Self::Revived => "started its instance again".to_owned(),
-            Self::Switched {
-                previous: Some(previous),
-            } => format!("switched from `{previous}`"),
-            Self::Switched { previous: None } => "switched (nothing was live)".to_owned(),
-        }
-    }
-}
-
-impl HostStepDetail for crate::ports::host::UploadReport {
-    fn detail(&self) -> String {
-        format!(
-            "{} files: {} linked, {} written ({} bytes)",
-            self.files, self.linked, self.written, self.bytes_written
-        )
-    }
-}
-
-/// One step-log entry per host, so a command's record says what happened where.
-pub(crate) fn record_host_results<T: HostStepDetail>(
-    run: &CommandRun<'_>,
-    step: &str,
-    outcome: &fleet::FleetOutcome<T>,
-) -> Result<()> {
-    let now = run.ctx.clock.now();
-    for (handle, result) in run.hosts.iter().zip(&outcome.results) {
-        let (ok, detail) = match result {
-            Some(Ok(value)) => (true, value.detail()),
-            Some(Err(error)) => (false, error.to_string()),
-            None => (
-                false,
-                "not reached: the rollout halted before this host".to_owned(),
-            ),
-        };
-        let entry = StepLogEntry {
-            step: format!("{step} @ {}", handle.host.address()),
-            ok,
-            started_at: now,
-            elapsed_ms: 0,
-            detail: Some(detail),
-        };
-        run.ctx.store.append_command_step(run.command.id, &entry)?;
-    }
-    Ok(())
-}
-
 /// After a failed run on host `index`: the store follows what that host now serves, and a
 /// release marked failed is no longer pending.
 fn forget_failed_target(run: &mut CommandRun<'_>, index: usize, target: &ReleaseId) -> Result<()> {
@@ -268,27 +200,6 @@ fn forget_failed_target(run: &mut CommandRun<'_>, index: usize, target: &Release
         env.pending_release = None;
     }
     run.save_env()
-}
-
-pub(crate) fn run_hooks(
-    handle: &HostHandle,
-    commands: &[String],
-    dir: &ExecDir,
-    env: &[(String, String)],
-    kind: &str,
-) -> Result<()> {
-    for command in commands {
-        let output = handle.host.exec(dir, command, env)?;
-        if output.status != 0 {
-            return Err(Error::failed(format!(
-                "{kind} hook `{command}` exited with status {} on `{}`",
-                output.status,
-                handle.host.address()
-            ))
-            .cause(tail(&output.output, 20)));
-        }
-    }
-    Ok(())
 }
 
 pub(crate) fn set_record_status(
@@ -313,40 +224,6 @@ pub(crate) fn has_release(state: Option<EnvState>) -> bool {
     matches!(state, Some(EnvState::Released | EnvState::Running))
 }
 
-/// The variables every hook gets: the release it runs in and the environment.
-pub(crate) fn hook_env(run: &CommandRun<'_>, release: &ReleaseId) -> Vec<(String, String)> {
-    vec![
-        ("HOIST_RELEASE".to_owned(), release.to_string()),
-        ("HOIST_ENV".to_owned(), run.env_name.to_string()),
-    ]
-}
-
-/// `stop` hooks, under every strategy: `HOIST_RELEASE` is the release being stopped (the one
-/// the hook runs in), `HOIST_NEXT_RELEASE` the one taking over.
-pub(crate) fn stop_hook_env(
-    run: &CommandRun<'_>,
-    outgoing: &ReleaseId,
-    incoming: &ReleaseId,
-) -> Vec<(String, String)> {
-    let mut env = hook_env(run, outgoing);
-    env.push(("HOIST_NEXT_RELEASE".to_owned(), incoming.to_string()));
-    env
-}
-
-/// `start` and `refresh` hooks: `HOIST_RELEASE` is the new live release,
-/// `HOIST_PREVIOUS_RELEASE` the one before it, if any.
-pub(crate) fn start_hook_env(
-    run: &CommandRun<'_>,
-    incoming: &ReleaseId,
-    previous: Option<&ReleaseId>,
-) -> Vec<(String, String)> {
-    let mut env = hook_env(run, incoming);
-    if let Some(previous) = previous.filter(|previous| *previous != incoming) {
-        env.push(("HOIST_PREVIOUS_RELEASE".to_owned(), previous.to_string()));
-    }
-    env
-}
-
 /// Records `instance` (in `slot`) as the one serving this host, in the store.
 pub(crate) fn record_live_instance(
     run: &CommandRun<'_>,
@@ -363,4 +240,17 @@ pub(crate) fn record_live_instance(
         port: instance.port,
         recorded_at: run.ctx.clock.now(),
     })
+}
+
+impl HostStepDetail for HostRun {
+    fn detail(&self) -> String {
+        match self {
+            Self::AlreadyLive => "already served it".to_owned(),
+            Self::Revived => "started its instance again".to_owned(),
+            Self::Switched {
+                previous: Some(previous),
+            } => format!("switched from `{previous}`"),
+            Self::Switched { previous: None } => "switched (nothing was live)".to_owned(),
+        }
+    }
 }

@@ -5,10 +5,10 @@ use hoist_core::{EnvName, EnvState, ReleaseId};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::ops::blue_green::serving_instance;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
+use crate::ops::run::blue_green::serving_instance;
 use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::runtime::InstanceState;

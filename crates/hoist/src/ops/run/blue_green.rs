@@ -18,9 +18,8 @@ use hoist_core::{ReleaseId, ReleaseStatus};
 use crate::error::{Error, Result};
 use crate::failpoint;
 use crate::ops::command_run::CommandRun;
-use crate::ops::run::{
-    HostRun, record_live_instance, run_hooks, set_record_status, start_hook_env, stop_hook_env,
-};
+use crate::ops::run::hooks::{run_hooks, start_hook_env, stop_hook_env};
+use crate::ops::run::{HostRun, record_live_instance, set_record_status};
 use crate::ops::supervision::{hand_over, instance_spec};
 use crate::ports::HostHandle;
 use crate::ports::host::ExecDir;
