@@ -1,6 +1,6 @@
-//! A webhook's address: plain `http://host[:port][/path]` only. hoist's sender speaks plain
-//! HTTP/1.1 (no TLS stack in the binary), so `https://` is refused when the hook is added,
-//! not discovered at the first delivery.
+//! A webhook's address: `http://host[:port][/path]` or `https://host[:port][/path]`, checked
+//! when the hook is added rather than discovered at the first delivery. No credentials in
+//! it: receivers check the signature instead.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct WebhookUrl {
+    /// `https://`: the sender speaks TLS and verifies the receiver's certificate.
+    https: bool,
     host: String,
     port: u16,
     /// Starts with `/`.
@@ -18,9 +20,7 @@ pub struct WebhookUrl {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookUrlError {
-    #[error("`{0}` is an https URL; hoist sends webhooks over plain http only")]
-    Https(String),
-    #[error("`{0}` is not an http URL")]
+    #[error("`{0}` is not an http or https URL")]
     NotHttp(String),
     #[error("`{0}` has no host")]
     NoHost(String),
@@ -35,19 +35,20 @@ pub enum WebhookUrlError {
 impl WebhookUrlError {
     pub fn hint(&self) -> &'static str {
         match self {
-            Self::Https(_) => {
-                "give an http:// URL of a receiver on a network you trust, or put a TLS-terminating \
-                 proxy (nginx, caddy) on this machine and point the hook at it over http://127.0.0.1"
-            }
             Self::Credentials(_) => {
                 "leave credentials out of the URL: receivers check `X-Hoist-Signature-256` instead"
             }
-            _ => "e.g. `http://127.0.0.1:9000/hooks/hoist`",
+            _ => "e.g. `https://hooks.example/hoist` or `http://127.0.0.1:9000/hooks/hoist`",
         }
     }
 }
 
 impl WebhookUrl {
+    /// Whether the URL is `https://`.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -61,10 +62,18 @@ impl WebhookUrl {
         &self.path
     }
 
-    /// `http://host:port`, without the path: what may be shown where the path could hold
-    /// a token (receivers that put one in their URL).
+    /// `http://host:port` (or `https://…`), without the path: what may be shown where the
+    /// path could hold a token (receivers that put one in their URL).
     pub fn origin(&self) -> String {
-        format!("http://{}", self.authority())
+        format!("{}://{}", self.scheme(), self.authority())
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
+    }
+
+    fn default_port(&self) -> u16 {
+        if self.https { 443 } else { 80 }
     }
 
     /// `host:port`, as the `Host` header and a connector want it.
@@ -89,13 +98,14 @@ impl FromStr for WebhookUrl {
             return Err(WebhookUrlError::BadCharacters(owned()));
         }
         let lower = text.to_ascii_lowercase();
-        if lower.starts_with("https://") {
-            return Err(WebhookUrlError::Https(owned()));
-        }
-        if !lower.starts_with("http://") {
+        let https = if lower.starts_with("https://") {
+            true
+        } else if lower.starts_with("http://") {
+            false
+        } else {
             return Err(WebhookUrlError::NotHttp(owned()));
-        }
-        let rest = &text["http://".len()..];
+        };
+        let rest = &text[if https { "https://" } else { "http://" }.len()..];
         let (authority, path) = match rest.find(['/', '?', '#']) {
             Some(at) => rest.split_at(at),
             None => (rest, "/"),
@@ -109,8 +119,9 @@ impl FromStr for WebhookUrl {
         if authority.contains('@') {
             return Err(WebhookUrlError::Credentials(owned()));
         }
-        let (host, port) =
-            split_host_port(authority).ok_or_else(|| WebhookUrlError::BadPort(owned()))?;
+        let default_port = if https { 443 } else { 80 };
+        let (host, port) = split_host_port(authority, default_port)
+            .ok_or_else(|| WebhookUrlError::BadPort(owned()))?;
         if host.is_empty() {
             return Err(WebhookUrlError::NoHost(owned()));
         }
@@ -121,6 +132,7 @@ impl FromStr for WebhookUrl {
             return Err(WebhookUrlError::NoHost(owned()));
         }
         Ok(Self {
+            https,
             host: host.to_owned(),
             port,
             path,
@@ -129,7 +141,7 @@ impl FromStr for WebhookUrl {
 }
 
 /// Splits `host[:port]` or `[v6][:port]`; `None` for a port that is not a number 1–65535.
-fn split_host_port(authority: &str) -> Option<(&str, u16)> {
+fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, after) = bracketed.split_once(']')?;
         match after {
@@ -143,7 +155,7 @@ fn split_host_port(authority: &str) -> Option<(&str, u16)> {
         }
     };
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(port) => port.parse::<u16>().ok().filter(|port| *port != 0)?,
     };
     Some((host, port))
@@ -151,12 +163,15 @@ fn split_host_port(authority: &str) -> Option<(&str, u16)> {
 
 impl fmt::Display for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.port == 80 {
+        let scheme = self.scheme();
+        if self.port == self.default_port() {
             let host = self.authority();
-            let host = host.strip_suffix(":80").unwrap_or(&host);
-            write!(f, "http://{host}{}", self.path)
+            let host = host
+                .strip_suffix(&format!(":{}", self.port))
+                .unwrap_or(&host);
+            write!(f, "{scheme}://{host}{}", self.path)
         } else {
-            write!(f, "http://{}{}", self.authority(), self.path)
+            write!(f, "{scheme}://{}{}", self.authority(), self.path)
         }
     }
 }
@@ -202,11 +217,31 @@ mod tests {
     }
 
     #[test]
-    fn https_is_refused_with_its_own_error() {
-        assert!(matches!(
-            "https://hooks.example/x".parse::<WebhookUrl>(),
-            Err(WebhookUrlError::Https(_))
-        ));
+    fn https_urls_parse_with_443_as_their_default_port() {
+        let url: WebhookUrl = "https://hooks.example/x".parse().unwrap();
+        assert!(url.is_https());
+        assert_eq!(
+            (url.host(), url.port(), url.path()),
+            ("hooks.example", 443, "/x")
+        );
+        assert_eq!(url.to_string(), "https://hooks.example/x");
+        assert_eq!(url.origin(), "https://hooks.example:443");
+
+        let url: WebhookUrl = "HTTPS://127.0.0.1:8443?a".parse().unwrap();
+        assert_eq!(
+            (url.host(), url.port(), url.path()),
+            ("127.0.0.1", 8443, "/?a")
+        );
+        assert_eq!(url.to_string(), "https://127.0.0.1:8443/?a");
+        // Port 80 is not https's default: it stays in the URL.
+        let url: WebhookUrl = "https://hooks.example:80/".parse().unwrap();
+        assert_eq!(url.to_string(), "https://hooks.example:80/");
+        assert!(
+            !"http://hooks.example/"
+                .parse::<WebhookUrl>()
+                .unwrap()
+                .is_https()
+        );
     }
 
     #[test]
@@ -216,6 +251,8 @@ mod tests {
             "hooks.example/x",
             "ftp://hooks.example",
             "http://",
+            "https://",
+            "https://user@hooks.example/",
             "http://:80/",
             "http://host:0/",
             "http://host:99999/",

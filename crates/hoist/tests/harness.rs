@@ -99,7 +99,8 @@ impl Test {
             .env("NO_COLOR", "1")
             .env_remove("HOIST_STATE")
             .env_remove("HOIST_SERVER")
-            .env_remove("HOIST_TOKEN");
+            .env_remove("HOIST_TOKEN")
+            .env_remove("HOIST_CA_FILE");
         command
     }
 

@@ -19,6 +19,14 @@ mod root_processes;
 )]
 mod postgres_server;
 mod testbed;
+// The TLS test parts (a CA made at test time, its certificates), shared with the unit tests.
+#[path = "../src/adapters/http_client/test_tls.rs"]
+#[expect(
+    dead_code,
+    reason = "the client's unit tests use more of the fixture than these do"
+)]
+mod test_tls;
+mod tls_forwarder;
 mod webhook_receiver;
 
 mod api;
@@ -59,5 +67,6 @@ mod ssh_transport;
 mod supervision;
 mod supervision_deploys;
 mod supervision_fleet;
+mod tls_clients;
 mod tokens;
 mod webhooks;

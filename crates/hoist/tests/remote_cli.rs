@@ -171,14 +171,14 @@ fn refusals_and_unreachable_daemons_are_said_plainly() {
         .code(1)
         .stderr_contains(&format!("cannot reach the hoist server at {closed}"))
         .stderr_contains("hint: start it with `hoist serve");
-    t.hoist_with(
-        &["commands", "list"],
-        &with("https://127.0.0.1:7878", viewer),
-    )
-    .code(1)
-    .stderr_contains("uses https");
+    // https to the daemon's own plain-http port: said, not a garbled answer.
+    let tls_to_plain = format!("https://{}", server.address);
+    t.hoist_with(&["commands", "list"], &with(&tls_to_plain, viewer))
+        .code(1)
+        .stderr_contains(&format!("the server at {tls_to_plain} does not speak TLS"))
+        .stderr_contains("use `http://`");
     t.hoist_with(&["rollback", "staging"], &with("127.0.0.1:7878", viewer))
         .code(1)
-        .stderr_contains("is not an `http://` address");
+        .stderr_contains("is not an `http://` or `https://` address");
     assert!(stored(&t).is_empty(), "nothing was stored");
 }

@@ -1,10 +1,11 @@
-//! A webhook receiver for tests: a plain HTTP/1.1 server on 127.0.0.1:0 that checks each
-//! request's `X-Hoist-Signature-256` against the secret with its own HMAC-SHA256 (not
-//! hoist's code), records what arrived, and answers the statuses it was given (then 200).
+//! A webhook receiver for tests: an HTTP/1.1 server on 127.0.0.1:0 — plain, or TLS with a
+//! certificate it is given — that checks each request's `X-Hoist-Signature-256` against the
+//! secret with its own HMAC-SHA256 (not hoist's code), records what arrived, and answers the
+//! statuses it was given (then 200).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,12 +40,23 @@ impl Received {
 pub struct Receiver {
     pub address: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    https: bool,
 }
 
 impl Receiver {
     /// Starts a receiver that checks signatures with `secret` and answers `statuses` in turn,
     /// then 200 to everything.
     pub fn start(secret: &str, statuses: &[u16]) -> Self {
+        Self::listen(secret, statuses, None)
+    }
+
+    /// `start` over TLS, presenting `config`'s certificate; a connection whose handshake
+    /// fails (the sender refused the certificate) records nothing.
+    pub fn start_tls(secret: &str, statuses: &[u16], config: Arc<rustls::ServerConfig>) -> Self {
+        Self::listen(secret, statuses, Some(config))
+    }
+
+    fn listen(secret: &str, statuses: &[u16], tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
         let address = listener.local_addr().expect("receiver address");
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -52,20 +64,40 @@ impl Receiver {
             statuses.iter().copied().collect::<VecDeque<_>>(),
         ));
         let (secret, log) = (secret.to_owned(), Arc::clone(&received));
+        let https = tls.is_some();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                if stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .is_err()
+                {
+                    continue;
+                }
                 let status = answers.lock().unwrap().pop_front().unwrap_or(200);
-                if let Some(request) = answer(stream, &secret, status) {
+                let request = match &tls {
+                    None => answer(stream, &secret, status),
+                    Some(config) => rustls::ServerConnection::new(Arc::clone(config))
+                        .ok()
+                        .and_then(|tls| {
+                            answer(rustls::StreamOwned::new(tls, stream), &secret, status)
+                        }),
+                };
+                if let Some(request) = request {
                     log.lock().unwrap().push(request);
                 }
             }
         });
-        Self { address, received }
+        Self {
+            address,
+            received,
+            https,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.address)
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -90,9 +122,8 @@ impl Receiver {
     }
 }
 
-fn answer(stream: TcpStream, secret: &str, status: u16) -> Option<Received> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+fn answer(mut stream: impl Read + Write, secret: &str, status: u16) -> Option<Received> {
+    let mut reader = BufReader::new(&mut stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let path = line.split_whitespace().nth(1)?.to_owned();
@@ -113,11 +144,12 @@ fn answer(stream: TcpStream, secret: &str, status: u16) -> Option<Received> {
     let signed = headers
         .get("x-hoist-signature-256")
         .is_some_and(|header| verify(secret.as_bytes(), &body, header));
-    let mut stream = stream;
+    drop(reader);
     let _ = write!(
         stream,
         "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     );
+    let _ = stream.flush();
     Some(Received {
         path,
         headers,

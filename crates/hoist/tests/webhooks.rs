@@ -272,9 +272,9 @@ fn the_sender_in_the_foreground_delivers_until_interrupted() {
 #[test]
 fn bad_webhook_input_is_refused_and_stores_nothing() {
     let t = Test::new();
-    t.hoist(&["webhooks", "add", "https://hooks.example/x"])
+    t.hoist(&["webhooks", "add", "ftp://hooks.example/x"])
         .code(1)
-        .stderr_contains("https")
+        .stderr_contains("not an http or https URL")
         .stderr_contains("hint:");
     for url in [
         "hooks.example/x",

@@ -1,29 +1,33 @@
 //! A small blocking client for `hoist serve`'s REST API, for the CLI when `HOIST_SERVER` is
-//! set: plain HTTP/1.1 over std's TcpStream, one request per connection
-//! (`Connection: close`), a bearer token, JSON in and out. The API's error bodies
-//! (`{"error":{"status","code","message","hint"}}`) become hoist errors with the server's
-//! message and hint.
+//! set: `http://` straight to the daemon, or `https://` to a TLS proxy in front of it, over
+//! `HttpClient` (certificates verified; `HOIST_CA_FILE` for a private CA). A bearer token,
+//! JSON in and out; the API's error bodies (`{"error":{"status","code","message","hint"}}`)
+//! become hoist errors with the server's message and hint.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::adapters::http_client::{CA_FILE_VARIABLE, Failure, HttpClient, Timeouts};
 use crate::error::{Error, Result};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(5),
+    per_read: Some(Duration::from_secs(60)),
+    per_call: None,
+};
+
+/// The most of an answer this client reads: far above any list the API returns.
+const MAX_ANSWER: u64 = 256 * 1024 * 1024;
 
 /// Where the daemon listens and the token to show it.
 #[derive(Clone)]
 pub struct ApiClient {
-    /// As given, for messages: `http://127.0.0.1:7878`.
+    /// As given, without a trailing `/`, for messages and URLs: `http://127.0.0.1:7878`.
     pub server: String,
-    /// `host:port`, for the `Host` header and to connect to.
-    authority: String,
     token: String,
+    http: HttpClient,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -35,10 +39,9 @@ impl std::fmt::Debug for ApiClient {
 }
 
 impl ApiClient {
-    /// `server` is `http://HOST:PORT` (a trailing `/` is fine); https is refused, as the
-    /// daemon itself speaks plain HTTP (put a TLS proxy in front and tunnel to it).
+    /// `server` is `http://HOST:PORT` or `https://HOST[:PORT]` (a trailing `/` is fine).
     pub fn new(server: &str, token: &str) -> Result<Self> {
-        let authority = parse_server(server)?;
+        let server = parse_server(server)?;
         if token.trim().is_empty() {
             return Err(
                 Error::failed("`HOIST_SERVER` is set but `HOIST_TOKEN` is not").hint(
@@ -49,9 +52,9 @@ impl ApiClient {
             );
         }
         Ok(Self {
-            server: server.trim_end_matches('/').to_owned(),
-            authority,
+            server,
             token: token.trim().to_owned(),
+            http: HttpClient::new(TIMEOUTS)?,
         })
     }
 
@@ -69,7 +72,7 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<T> {
-        let (status, text) = self.exchange(method, path, body)?;
+        let (status, text) = self.exchange(path, body)?;
         if !(200..300).contains(&status) {
             return Err(api_error(status, &text, method, path));
         }
@@ -82,125 +85,108 @@ impl ApiClient {
         })
     }
 
-    /// Sends one request; returns the status and the body.
-    fn exchange(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, String)> {
-        let mut stream = self.connect()?;
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-             Accept: application/json\r\nAuthorization: Bearer {}\r\n",
-            self.authority, self.token
-        );
-        let body = body.map(Value::to_string).unwrap_or_default();
-        if method == "POST" {
-            request.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        let lost = |error: std::io::Error| {
-            Error::failed(format!(
-                "lost the connection to the hoist server at {}",
-                self.server
-            ))
-            .cause(error)
-            .hint("check that `hoist serve` is still running")
+    /// Sends one request (a POST when there is a body); returns the status and the body.
+    fn exchange(&self, path: &str, body: Option<&Value>) -> Result<(u16, String)> {
+        let url = format!("{}{path}", self.server);
+        let authorization = format!("Bearer {}", self.token);
+        let agent = self.http.agent();
+        let sent = match body {
+            None => agent
+                .get(&url)
+                .header("Authorization", &authorization)
+                .header("Accept", "application/json")
+                .call(),
+            Some(body) => agent
+                .post(&url)
+                .header("Authorization", &authorization)
+                .header("Accept", "application/json")
+                .content_type("application/json")
+                .send(body.to_string()),
         };
-        stream.write_all(request.as_bytes()).map_err(lost)?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).map_err(lost)?;
-        parse_response(&response).ok_or_else(|| {
-            Error::failed(format!(
-                "the answer from {} is not an HTTP response",
-                self.server
-            ))
-            .hint("check that `HOIST_SERVER` names a `hoist serve` address")
-        })
+        let mut response = sent.map_err(|error| self.failed(&error))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_to_vec()
+            .map_err(|error| self.failed(&error))?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
-    fn connect(&self) -> Result<TcpStream> {
-        let unreachable = |cause: String| {
-            Error::failed(format!("cannot reach the hoist server at {}", self.server))
-                .cause(cause)
-                .hint(
-                    "start it with `hoist serve --listen ADDR`, fix `HOIST_SERVER`, \
-                     or unset `HOIST_SERVER` to use the store directly",
-                )
-        };
-        let addresses: Vec<SocketAddr> = self
-            .authority
-            .to_socket_addrs()
-            .map_err(|error| unreachable(error.to_string()))?
-            .collect();
-        let mut last = String::from("the name has no address");
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-                Ok(stream) => {
-                    stream
-                        .set_read_timeout(Some(READ_TIMEOUT))
-                        .map_err(|error| unreachable(error.to_string()))?;
-                    return Ok(stream);
-                }
-                Err(error) => last = format!("{address}: {error}"),
+    /// A request that got no (whole) answer, in words, with what to do.
+    fn failed(&self, error: &ureq::Error) -> Error {
+        let server = &self.server;
+        match self.http.failure(error) {
+            Failure::Unreachable(cause) => {
+                Error::failed(format!("cannot reach the hoist server at {server}"))
+                    .cause(cause)
+                    .hint(
+                        "start it with `hoist serve --listen ADDR`, fix `HOIST_SERVER`, \
+                         or unset `HOIST_SERVER` to use the store directly",
+                    )
             }
+            Failure::Certificate { reason, hint } => Error::failed(format!(
+                "the certificate of the hoist server at {server} is refused"
+            ))
+            .cause(reason)
+            .hint(hint),
+            Failure::Tls(cause) => {
+                Error::failed(format!("no TLS connection to the hoist server at {server}"))
+                    .cause(cause)
+                    .hint(format!(
+                        "check the TLS proxy in front of `hoist serve`, and `{CA_FILE_VARIABLE}`"
+                    ))
+            }
+            Failure::NotTls => Error::failed(format!(
+                "the server at {server} does not speak TLS"
+            ))
+            .hint("if it is `hoist serve` itself, which speaks plain http, use `http://` in `HOIST_SERVER`"),
+            Failure::NotHttp(cause) => {
+                Error::failed(format!("the answer from {server} is not an HTTP response"))
+                    .cause(cause)
+                    .hint("check that `HOIST_SERVER` names a `hoist serve` address")
+            }
+            Failure::Lost(cause) => Error::failed(format!(
+                "lost the connection to the hoist server at {server}"
+            ))
+            .cause(cause)
+            .hint("check that `hoist serve` is still running"),
         }
-        Err(unreachable(last))
     }
 }
 
-/// `http://host:port[/]` → `host:port`.
+/// `http://host:port[/]` or `https://host[:port][/]` → the same without the `/`.
 fn parse_server(server: &str) -> Result<String> {
     let bad = |why: &str| {
-        Error::failed(format!("`HOIST_SERVER` `{server}` {why}"))
-            .hint("give the daemon's address as `http://HOST:PORT`, e.g. `http://127.0.0.1:7878`")
+        Error::failed(format!("`HOIST_SERVER` `{server}` {why}")).hint(
+            "give the daemon's address as `http://HOST:PORT`, e.g. `http://127.0.0.1:7878`, \
+             or a TLS proxy in front of it as `https://HOST[:PORT]`",
+        )
     };
-    if server.starts_with("https://") {
-        return Err(bad("uses https, which this client does not speak"));
-    }
-    let authority = server
-        .strip_prefix("http://")
-        .ok_or_else(|| bad("is not an `http://` address"))?
-        .trim_end_matches('/');
-    let valid = authority
+    let trimmed = server.trim_end_matches('/');
+    let (authority, port_needed) = if let Some(rest) = trimmed.strip_prefix("http://") {
+        (rest, true)
+    } else if let Some(rest) = trimmed.strip_prefix("https://") {
+        (rest, false)
+    } else {
+        return Err(bad("is not an `http://` or `https://` address"));
+    };
+    let has_port = authority
         .rsplit_once(':')
         .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if !valid || authority.contains('/') || authority.contains('@') {
-        return Err(bad("is not `http://HOST:PORT`"));
+    // https may leave the port out (443); a bare IPv6 address comes in brackets.
+    let bare_host = !authority.is_empty()
+        && (!authority.contains(':') || (authority.starts_with('[') && authority.ends_with(']')));
+    let valid = has_port || (!port_needed && bare_host);
+    if !valid || authority.contains(['/', '@', '?', '#']) {
+        return Err(bad(if port_needed {
+            "is not `http://HOST:PORT`"
+        } else {
+            "is not `https://HOST[:PORT]`"
+        }));
     }
-    Ok(authority.to_owned())
-}
-
-/// The status and body of an HTTP/1.1 response read to its end (chunked or not).
-fn parse_response(response: &[u8]) -> Option<(u16, String)> {
-    let text = String::from_utf8_lossy(response);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let mut lines = head.lines();
-    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let chunked = lines.any(|line| {
-        line.to_ascii_lowercase()
-            .replace(' ', "")
-            .starts_with("transfer-encoding:chunked")
-    });
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_owned()
-    };
-    Some((status, body))
-}
-
-fn dechunk(mut rest: &str) -> Option<String> {
-    let mut body = String::new();
-    loop {
-        let (size, after) = rest.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(body);
-        }
-        body.push_str(after.get(..size)?);
-        rest = after.get(size..)?.strip_prefix("\r\n")?;
-    }
+    Ok(trimmed.to_owned())
 }
 
 /// The API's error body as a hoist error: its message and hint, and plain words for a
@@ -242,34 +228,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_only_plain_http_host_and_port() {
+    fn accepts_http_host_and_port_and_https() {
         assert_eq!(
             parse_server("http://127.0.0.1:7878/").ok().as_deref(),
-            Some("127.0.0.1:7878")
+            Some("http://127.0.0.1:7878")
         );
         assert_eq!(
             parse_server("http://localhost:80").ok().as_deref(),
-            Some("localhost:80")
+            Some("http://localhost:80")
+        );
+        assert_eq!(
+            parse_server("https://hoist.example:8443/").ok().as_deref(),
+            Some("https://hoist.example:8443")
+        );
+        assert_eq!(
+            parse_server("https://hoist.example").ok().as_deref(),
+            Some("https://hoist.example")
         );
         for bad in [
-            "https://example.com:443",
             "127.0.0.1:7878",
+            "ftp://127.0.0.1:7878",
             "http://127.0.0.1",
             "http://host:port",
             "http://127.0.0.1:7878/api",
+            "https://",
+            "https://hoist.example/api",
+            "https://user@hoist.example",
         ] {
             assert!(parse_server(bad).is_err(), "{bad} was accepted");
         }
-    }
-
-    #[test]
-    fn reads_plain_and_chunked_bodies() {
-        let plain = b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{}";
-        assert_eq!(parse_response(plain), Some((202, "{}".to_owned())));
-        let chunked =
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked), Some((200, "[1,2]".to_owned())));
-        assert_eq!(parse_response(b"garbage"), None);
     }
 
     #[test]

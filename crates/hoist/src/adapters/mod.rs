@@ -3,6 +3,7 @@
 pub mod api_client;
 pub mod env_secrets;
 pub mod host_connector;
+pub mod http_client;
 pub mod http_probe;
 pub mod local_host;
 pub mod local_process_transport;

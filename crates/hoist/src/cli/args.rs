@@ -14,7 +14,9 @@ use hoist_core::{EnvName, HostAddress, ReleaseId, SshDestination};
     version,
     about = "Deploy services to hosts you own: versioned releases, atomic switches, rollback, an audit trail.",
     after_help = "Exit codes: 0 ok, 1 failed step or bad input, 2 internal error, 3 environment locked.\n\
-                  Quick start: `hoist init`, edit Hoist.toml, then `hoist deploy dev`."
+                  Quick start: `hoist init`, edit Hoist.toml, then `hoist deploy dev`.\n\
+                  Through a daemon: HOIST_SERVER=http(s)://HOST:PORT HOIST_TOKEN=…; \
+                  HOIST_CA_FILE=ca.pem trusts a private CA for https (also for webhooks)."
 )]
 pub struct Cli {
     #[command(flatten)]

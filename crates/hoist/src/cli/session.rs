@@ -43,8 +43,8 @@ pub fn for_env(global: &GlobalArgs, env: &EnvName) -> Result<App> {
 }
 
 /// The daemon to send state-changing commands and `hoist commands …` to: `HOIST_SERVER`
-/// (`http://HOST:PORT`) with the token in `HOIST_TOKEN`. `None` (unset or empty): use the
-/// store directly.
+/// (`http://HOST:PORT` or `https://…`; `HOIST_CA_FILE` for a private CA) with the token in
+/// `HOIST_TOKEN`. `None` (unset or empty): use the store directly.
 pub fn remote() -> Result<Option<ApiClient>> {
     let Some(server) = std::env::var("HOIST_SERVER")
         .ok()

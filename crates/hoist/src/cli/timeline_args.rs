@@ -52,7 +52,7 @@ impl Since {
 pub enum WebhooksCommand {
     /// Send events to a URL, signed with HMAC-SHA256 (`X-Hoist-Signature-256`)
     Add {
-        /// The receiver: `http://host[:port]/path` (plain http)
+        /// The receiver: `http://host[:port]/path` or `https://…` (a private CA: `HOIST_CA_FILE`)
         #[arg(value_parser = webhook_url)]
         url: WebhookUrl,
         /// Only this environment's events (default: every environment's)

@@ -1,99 +1,76 @@
-//! One POST to a webhook receiver: hyper's pooled client on a private current-thread
-//! runtime, so the sender stays a plain blocking loop. Plain http only (URLs are checked
-//! when a hook is added). The answer's status is what counts; its body is not read.
+//! One POST to a webhook receiver over `HttpClient`: `http://` or `https://` (certificates
+//! verified against the public CAs and `HOIST_CA_FILE`'s). The answer's status is what
+//! counts: its body is not read, and a redirect is not followed (a 3xx is a failed attempt,
+//! as the receiver did not take the event).
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use hoist_core::webhook_url::WebhookUrl;
-use http_body_util::Full;
-use hyper::Request;
-use hyper::header::{CONTENT_TYPE, USER_AGENT};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::error::{Error, Result};
+use crate::adapters::http_client::{CA_FILE_VARIABLE, Failure, HttpClient, Timeouts};
+use crate::error::Result;
 
 /// What came of one POST.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostOutcome {
     /// The receiver answered with this status.
     Answered(u16),
-    /// No answer: refused, unreachable, timed out. One line, for `last_error`.
+    /// No answer: refused, unreachable, timed out, a certificate refused. One line, for
+    /// `last_error`.
     NoAnswer(String),
 }
 
+#[derive(Debug)]
 pub struct HttpPost {
-    runtime: tokio::runtime::Runtime,
-    client: Client<HttpConnector, Full<Bytes>>,
+    http: HttpClient,
     timeout: Duration,
 }
 
-impl std::fmt::Debug for HttpPost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpPost")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl HttpPost {
-    /// A client whose every POST (connect, send, answer's head) takes at most `timeout`.
+    /// A client whose every POST (connect, TLS, send, answer's head) takes at most
+    /// `timeout`; an error when `HOIST_CA_FILE` names no usable PEM file.
     pub fn new(timeout: Duration) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| Error::internal("cannot start the webhook client").cause(error))?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        Ok(Self {
-            runtime,
-            client,
-            timeout,
-        })
+        let http = HttpClient::new(Timeouts {
+            connect: timeout,
+            per_read: None,
+            per_call: Some(timeout),
+        })?;
+        Ok(Self { http, timeout })
     }
 
     /// POSTs `body` as JSON with `headers` to `url`.
-    pub fn post(&self, url: &WebhookUrl, headers: &[(&str, String)], body: Bytes) -> PostOutcome {
-        let mut request = Request::post(format!("http://{}{}", url.authority(), url.path()))
-            .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, concat!("hoist/", env!("CARGO_PKG_VERSION")));
+    pub fn post(&self, url: &WebhookUrl, headers: &[(&str, String)], body: &[u8]) -> PostOutcome {
+        let mut request = self
+            .http
+            .agent()
+            .post(url.to_string())
+            .content_type("application/json");
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let request = match request.body(Full::new(body)) {
-            Ok(request) => request,
-            Err(error) => {
-                return PostOutcome::NoAnswer(format!("cannot build the request: {error}"));
-            }
-        };
-        let answer = self.runtime.block_on(async {
-            tokio::time::timeout(self.timeout, self.client.request(request)).await
-        });
-        match answer {
-            Ok(Ok(response)) => PostOutcome::Answered(response.status().as_u16()),
-            Ok(Err(error)) => PostOutcome::NoAnswer(chain(&error)),
-            Err(_) => {
-                PostOutcome::NoAnswer(format!("no answer within {} s", self.timeout.as_secs_f64()))
-            }
+        match request.send(body) {
+            Ok(response) => PostOutcome::Answered(response.status().as_u16()),
+            Err(error) => PostOutcome::NoAnswer(self.no_answer(url, &error)),
         }
     }
-}
 
-/// An error and its causes on one line: hyper's own message is only "client error (Connect)".
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+    /// One line: names the receiver by its origin (its path may hold a token).
+    fn no_answer(&self, url: &WebhookUrl, error: &ureq::Error) -> String {
+        let origin = url.origin();
+        match self.http.failure(error) {
+            Failure::Unreachable(cause) => format!("cannot reach {origin}: {cause}"),
+            Failure::Certificate { reason, hint } => {
+                format!("the certificate of {origin} is refused: {reason} (hint: {hint})")
+            }
+            Failure::Tls(cause) => {
+                format!("no TLS connection to {origin}: {cause} (hint: check `{CA_FILE_VARIABLE}`)")
+            }
+            Failure::NotTls => format!("{origin} does not speak TLS (hint: use an http:// URL)"),
+            Failure::NotHttp(cause) => format!("the answer from {origin} is not HTTP: {cause}"),
+            Failure::Lost(_) if matches!(error, ureq::Error::Timeout(_)) => {
+                format!("no answer within {} s", self.timeout.as_secs_f64())
+            }
+            Failure::Lost(cause) => format!("lost the connection to {origin}: {cause}"),
+        }
     }
-    text
 }

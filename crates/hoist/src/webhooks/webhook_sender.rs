@@ -14,7 +14,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hoist_core::webhook_policy::{
     self, DELIVERY_HEADER, DeliveryStatus, EVENT_HEADER, HookScope, SETTLE, SIGNATURE_HEADER,
 };
@@ -241,7 +240,7 @@ fn send(
         (DELIVERY_HEADER, delivery.id.to_string()),
         (EVENT_HEADER, event.event.kind.clone()),
     ];
-    let outcome = client.post(&hook.url, &headers, Bytes::from(body));
+    let outcome = client.post(&hook.url, &headers, &body);
     let now = Timestamp::now();
     let (http_status, error) = match &outcome {
         PostOutcome::Answered(status) if webhook_policy::is_delivered(*status) => {
