@@ -1,8 +1,10 @@
 //! Environment names: safe as a path component, a shell word and a URL segment.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// A validated environment name: 1–63 of `a-z 0-9 - _`, starting with a letter or digit.
@@ -68,6 +70,21 @@ impl TryFrom<String> for EnvName {
 impl From<EnvName> for String {
     fn from(value: EnvName) -> Self {
         value.0
+    }
+}
+
+/// A string with the rule of `from_str` as a pattern, for the API's OpenAPI document.
+impl JsonSchema for EnvName {
+    fn schema_name() -> Cow<'static, str> {
+        "EnvName".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$",
+            "description": "an environment name: 1-63 lowercase letters, digits, `-` or `_`, starting with a letter or digit",
+        })
     }
 }
 

@@ -14,13 +14,14 @@
 
 use std::collections::BTreeSet;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::release_id::ReleaseId;
 
 /// The status stored in `meta/<id>/release.json`. `Live` is never stored: it is derived
 /// from the `live` symlink and only appears in reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReleaseStatus {
     /// Being written; not complete.

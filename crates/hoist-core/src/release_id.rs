@@ -1,9 +1,11 @@
 //! Release ids: `20261121T235959Z-3f2a9c1d`, the UTC creation second and the first eight
 //! hex digits of the release's content hash. They sort by time and are safe as paths.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,6 +77,22 @@ impl TryFrom<String> for ReleaseId {
 impl From<ReleaseId> for String {
     fn from(value: ReleaseId) -> Self {
         value.0
+    }
+}
+
+/// A string with the rule of `from_str` as a pattern, for the API's OpenAPI document.
+impl JsonSchema for ReleaseId {
+    fn schema_name() -> Cow<'static, str> {
+        "ReleaseId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$",
+            "description": "a release id: the UTC creation second and 8 hex digits of the content hash",
+            "examples": ["20261121T235959Z-3f2a9c1d"],
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 mod api_server;
 mod harness;
 mod load_loop;
+mod openapi_contract;
 mod root_processes;
 // The PostgreSQL store's own test server, shared rather than copied.
 #[path = "../src/adapters/postgres_store/test_server.rs"]
@@ -53,6 +54,7 @@ mod hooks_and_config;
 mod infrastructure;
 mod locking;
 mod logs;
+mod openapi;
 mod operate;
 mod operate_fleet;
 mod postgres_state;

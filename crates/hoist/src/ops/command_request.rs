@@ -3,6 +3,7 @@
 //! calling the very op the CLI calls.
 
 use hoist_core::{Action, EnvName, ReleaseId};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -10,7 +11,7 @@ use crate::ops::context::Context;
 use crate::ops::outcome::CommandOutcome;
 use crate::ops::{self};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum CommandRequest {
     Create {

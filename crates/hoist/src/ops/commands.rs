@@ -6,6 +6,7 @@ use std::time::Duration;
 use hoist_core::CommandStatus;
 use hoist_core::schedule::{self, DEFAULT_START_WITHIN, When};
 use jiff::{SignedDuration, Timestamp};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -29,7 +30,7 @@ pub struct ScheduleOptions {
     pub requested_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Scheduled {
     pub command: CommandRecord,
     /// Whether a live controller serves this store (else it runs once one does).

@@ -2,6 +2,7 @@
 //! release and instance. Read-only: no command, no lock.
 
 use hoist_core::{EnvName, EnvState, ReleaseId};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -15,7 +16,7 @@ use crate::ports::runtime::InstanceState;
 use crate::ports::store::{CommandFilter, CommandRecord, StepFailure};
 use crate::ports::supervisor::{BootEntry, SupervisorState};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EnvSummary {
     pub name: EnvName,
     /// `None`: in the spec but never created.
@@ -26,7 +27,7 @@ pub struct EnvSummary {
     pub failure: Option<StepFailure>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct HostStatus {
     pub address: String,
     /// Whether the host answered; when false, nothing below is known (`error` says why).
@@ -36,6 +37,7 @@ pub struct HostStatus {
     /// supervision: status, restarts, last exit.
     pub instance: Option<InstanceState>,
     /// The health check's answer now (`None`: no check, or nothing to probe).
+    #[schemars(with = "Option<HealthAnswer>")]
     pub health: Option<Result<String, String>>,
     pub supervisor: Option<SupervisorState>,
     pub boot_entry: Option<BootEntry>,
@@ -43,7 +45,17 @@ pub struct HostStatus {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How `HostStatus::health` (a `Result`) is sent: `{"Ok": "…"}` or `{"Err": "…"}`. Only its
+/// schema is used, for the API's OpenAPI document.
+#[derive(Debug, JsonSchema)]
+pub enum HealthAnswer {
+    /// Healthy: what the check saw.
+    Ok(String),
+    /// Unhealthy: why.
+    Err(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct EnvStatus {
     #[serde(flatten)]
     pub summary: EnvSummary,

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use hoist_core::access::{Denied, Need, Role, check_token_name, permits};
 use hoist_core::{Action, EnvName};
 use jiff::{SignedDuration, Timestamp};
+use schemars::JsonSchema;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -32,7 +33,7 @@ pub struct CreateTokenOptions {
 }
 
 /// A new token with its secret: the only time the secret exists outside its holder.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CreatedToken {
     pub token: TokenRecord,
     pub secret: String,

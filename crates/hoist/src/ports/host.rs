@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use hoist_core::release_chain::ReleaseChain;
 use hoist_core::{EnvName, HostAddress, ReleaseId, ReleaseStatus};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -23,7 +24,7 @@ pub struct HostFacts {
 }
 
 /// Who holds an environment: written into the host's lock file and the store's lease.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LockHolder {
     /// `user@machine`.
     pub owner: String,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use hoist_core::ReleaseId;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -88,7 +89,7 @@ impl Default for LogLimits {
 }
 
 /// A started instance, as recorded in `run/instance.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Instance {
     pub release: ReleaseId,
     pub pid: u32,
@@ -103,7 +104,7 @@ pub struct Instance {
 }
 
 /// The recorded instance and whether that very process is still alive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct InstanceState {
     pub instance: Instance,
     pub alive: bool,
@@ -113,7 +114,7 @@ pub struct InstanceState {
 }
 
 /// A supervised instance's history, as the host records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SupervisionReport {
     pub status: SupervisedStatus,
     /// Restarts by the supervisor since the instance was handed over.
@@ -123,7 +124,7 @@ pub struct SupervisionReport {
     pub next_restart_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SupervisedStatus {
     Running,
@@ -144,7 +145,7 @@ impl SupervisedStatus {
 }
 
 /// How an instance ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExitReport {
     /// RFC 3339.
     pub at: String,

@@ -9,6 +9,7 @@ use hoist_core::{
     SshDestination, Step,
 };
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -32,7 +33,7 @@ pub struct EnvironmentRecord {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StepFailure {
     pub step: Step,
     /// One-line summary; never contains a secret.
@@ -57,11 +58,13 @@ pub struct NewCommand {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandRecord {
     pub id: i64,
     pub kind: Action,
     pub env: EnvName,
+    /// The invocation's arguments (never secret values); a scheduled command's are its
+    /// `CommandRequest`.
     pub args: serde_json::Value,
     pub requested_by: String,
     pub status: CommandStatus,
@@ -81,7 +84,7 @@ pub struct CommandRecord {
     pub steps: Vec<StepLogEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StepLogEntry {
     pub step: String,
     pub ok: bool,
@@ -99,7 +102,7 @@ pub struct CommandFilter {
 }
 
 /// A release as the controller recorded it (the host's layout is the truth for what is there).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ReleaseRecord {
     pub env: EnvName,
     pub id: ReleaseId,
@@ -110,7 +113,7 @@ pub struct ReleaseRecord {
     pub command_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NewEvent {
     pub at: Timestamp,
     pub env: Option<EnvName>,
@@ -122,7 +125,7 @@ pub struct NewEvent {
     pub actor: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     pub id: i64,
     #[serde(flatten)]

@@ -6,6 +6,7 @@
 use hoist_core::ReleaseId;
 use hoist_core::spec::{Health, Service};
 use hoist_core::supervision::{Liveness, RestartPolicy};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -56,7 +57,7 @@ pub enum SupervisorStart {
 }
 
 /// The supervisor's process on a host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SupervisorState {
     pub pid: u32,
     pub alive: bool,
@@ -65,7 +66,7 @@ pub struct SupervisorState {
 }
 
 /// How a host starts its deploy roots after a reboot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BootEntryKind {
     /// A systemd unit (systemd is PID 1).
@@ -76,7 +77,7 @@ pub enum BootEntryKind {
     Unavailable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BootEntry {
     pub kind: BootEntryKind,
     pub installed: bool,

@@ -6,6 +6,7 @@
 use hoist_core::EnvName;
 use hoist_core::access::{Grant, Role};
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -30,7 +31,7 @@ pub struct NewToken {
 }
 
 /// A token as listed and answered: everything but its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenRecord {
     pub id: i64,
     pub name: String,

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hoist_core::access::Denied;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind};
@@ -21,18 +22,44 @@ pub struct ApiError {
     pub hint: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error answer's body.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct Body<'a> {
     error: Shape<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "ErrorDetail")]
 struct Shape<'a> {
+    /// The HTTP status again.
     status: u16,
+    /// What kind of failure, for programs.
+    #[schemars(schema_with = "code_schema")]
     code: &'a str,
+    /// One line for people; never holds a secret.
     message: &'a str,
+    /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
+}
+
+/// Every `code` an error answer can have.
+pub const CODES: [&str; 10] = [
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "payload_too_large",
+    "unsupported_media_type",
+    "invalid_request",
+    "internal",
+];
+
+fn code_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "enum": CODES })
 }
 
 impl ApiError {
@@ -154,5 +181,32 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_an_answer_can_have_is_documented() {
+        let denied = Denied {
+            reason: "no".to_owned(),
+        };
+        let made = [
+            ApiError::unauthorized("x"),
+            ApiError::forbidden(&denied),
+            ApiError::not_found("x"),
+            ApiError::bad_request("x"),
+            ApiError::invalid("x"),
+            ApiError::conflict("x"),
+            ApiError::internal(),
+        ];
+        let from_statuses = (100..=599)
+            .filter_map(|code| StatusCode::from_u16(code).ok())
+            .map(code_of);
+        for code in made.iter().map(|error| error.code).chain(from_statuses) {
+            assert!(CODES.contains(&code), "`{code}` is not in CODES");
+        }
     }
 }

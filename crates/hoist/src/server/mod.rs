@@ -2,11 +2,13 @@
 //! over one `Session`. Handlers only translate: they check the caller's grant, run one op
 //! on a blocking thread and answer JSON; every failure is one `ApiError` shape.
 
+pub mod answer_schema;
 pub mod api_error;
 pub mod api_input;
 pub mod api_state;
 pub mod caller;
 pub mod openapi;
+pub mod operation;
 pub mod routes;
 pub mod serve;
 pub mod shutdown_signal;

@@ -1,89 +1,104 @@
-//! `GET /api/openapi.json`: an OpenAPI 3.1 document of every route, written by hand. A unit
-//! test checks it against `routes::table()`, so a route cannot be added undocumented.
+//! `GET /api/openapi.json`: the OpenAPI 3.1 document, generated from the route table
+//! (`routes::table()`: paths, methods, parameters, bodies, statuses) and the JSON Schemas
+//! (schemars) of the Rust types the handlers read and answer. The router is built from the
+//! same table, so a route cannot be served undocumented.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use axum::Json;
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use schemars::generate::{Contract, SchemaSettings};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
 
-use crate::server::api_error::ApiResult;
+use crate::server::api_error::{self, ApiResult};
 use crate::server::caller::Caller;
+use crate::server::operation::{Location, Operation};
+use crate::server::routes::{self, Route};
 
-pub async fn serve_document(_caller: Caller) -> ApiResult<Json<Value>> {
-    Ok(Json(document()))
+/// Where named schemas live in the document.
+const SCHEMAS: &str = "/components/schemas";
+
+pub async fn serve_document(_caller: Caller) -> ApiResult<Json<OpenApiDocument>> {
+    Ok(Json(OpenApiDocument(document())))
 }
 
-fn error_responses(codes: &[u16]) -> Value {
-    let mut responses = serde_json::Map::new();
-    for code in codes {
-        responses.insert(
-            code.to_string(),
-            json!({
-                "description": "the one error shape",
-                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-            }),
-        );
+/// The document as served.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct OpenApiDocument(&'static Value);
+
+impl JsonSchema for OpenApiDocument {
+    fn schema_name() -> Cow<'static, str> {
+        "OpenApiDocument".into()
     }
-    Value::Object(responses)
-}
 
-fn operation(summary: &str, success: (u16, &str, Value), errors: &[u16]) -> Value {
-    let mut responses = error_responses(errors);
-    if let Some(map) = responses.as_object_mut() {
-        map.insert(
-            success.0.to_string(),
-            json!({
-                "description": success.1,
-                "content": { "application/json": { "schema": success.2 } }
-            }),
-        );
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "an OpenAPI 3.1 document (https://spec.openapis.org/oas/3.1/schema/2022-10-07)",
+            "type": "object",
+            "required": ["openapi", "info", "paths"],
+            "properties": { "openapi": { "type": "string", "pattern": "^3\\.1\\.\\d+$" } },
+            "additionalProperties": true,
+        })
     }
-    json!({ "summary": summary, "responses": responses })
 }
 
-fn with(mut operation: Value, key: &str, value: Value) -> Value {
-    if let Some(map) = operation.as_object_mut() {
-        map.insert(key.to_owned(), value);
+/// The whole document, built once.
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| build(&routes::table()))
+}
+
+/// Schemas of what the API answers (a field always sent is required) and of what it reads
+/// (a field with a default may be left out).
+struct Generators {
+    answers: SchemaGenerator,
+    inputs: SchemaGenerator,
+}
+
+impl Generators {
+    fn new() -> Self {
+        let generator = |contract: Contract| {
+            SchemaSettings::draft2020_12()
+                .with(|settings| {
+                    settings.definitions_path = SCHEMAS.into();
+                    settings.meta_schema = None;
+                    settings.contract = contract;
+                })
+                .into_generator()
+        };
+        Self {
+            answers: generator(Contract::Serialize),
+            inputs: generator(Contract::Deserialize),
+        }
     }
-    operation
-}
 
-fn query(name: &str, description: &str, kind: &str) -> Value {
-    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": kind } })
-}
-
-fn in_path(name: &str, kind: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } })
-}
-
-fn body(schema: Value) -> Value {
-    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
-}
-
-fn object() -> Value {
-    json!({ "type": "object" })
-}
-
-fn list() -> Value {
-    json!({ "type": "array", "items": { "type": "object" } })
-}
-
-fn stream_responses() -> Value {
-    let mut responses = error_responses(&[400, 401, 403]);
-    if let Some(map) = responses.as_object_mut() {
-        map.insert(
-            "200".to_owned(),
-            json!({
-                "description": "an event stream",
-                "content": { "text/event-stream": { "schema": { "type": "string" } } }
-            }),
-        );
+    /// Every named schema. A type both read and answered has one schema (a unit test
+    /// checks the two contracts agree on each).
+    fn into_schemas(mut self) -> Map<String, Value> {
+        let mut schemas = self.answers.take_definitions(true);
+        for (name, schema) in self.inputs.take_definitions(true) {
+            schemas.entry(name).or_insert(schema);
+        }
+        schemas
     }
-    responses
 }
 
-/// The whole document.
-pub fn document() -> Value {
-    let read = [401, 403];
-    let command_id = in_path("id", "integer");
+fn build(table: &[Route]) -> Value {
+    let mut generators = Generators::new();
+    let mut paths = Map::new();
+    for route in table {
+        let operation = operation(route, &mut generators);
+        let methods = paths
+            .entry(route.path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(methods) = methods.as_object_mut() {
+            methods.insert(route.method.as_str().to_lowercase(), operation);
+        }
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -94,161 +109,271 @@ pub fn document() -> Value {
                 not cover the call a 403. Every failure has the shape of `Error`."
         },
         "security": [{ "bearer": [] }],
+        "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": { "error": {
-                        "type": "object",
-                        "required": ["status", "code", "message"],
-                        "properties": {
-                            "status": { "type": "integer" },
-                            "code": { "type": "string", "examples": ["bad_request", "unauthorized", "forbidden", "not_found", "conflict", "payload_too_large", "invalid_request"] },
-                            "message": { "type": "string" },
-                            "hint": { "type": "string" }
-                        }
-                    } }
-                },
-                "CommandRequest": {
-                    "type": "object",
-                    "required": ["kind", "env"],
-                    "properties": {
-                        "kind": { "enum": ["create", "provision", "configure", "release", "run", "deploy", "rollback", "remove", "prune", "maintenance", "restart", "destroy"] },
-                        "env": { "type": "string" },
-                        "at": { "type": "string", "format": "date-time", "description": "RFC 3339; default: now" },
-                        "start_within": { "type": "string", "description": "e.g. `15m` (the default): expire if not started by then" },
-                        "ttl_seconds": { "type": "integer", "description": "deploy: destroy this long after success (needs admin)" },
-                        "adopt": { "type": "boolean", "description": "provision, deploy: use deploy roots that hold files hoist did not put there" },
-                        "to": { "type": "string", "description": "rollback: the release" },
-                        "id": { "type": "string", "description": "remove: the release" },
-                        "keep": { "type": "integer", "description": "prune" },
-                        "on": { "type": "boolean", "description": "maintenance" }
-                    }
-                }
-            }
-        },
-        "paths": {
-            "/api/openapi.json": {
-                "get": operation("this document", (200, "OpenAPI 3.1", object()), &read)
-            },
-            "/api/environments": {
-                "get": operation("environments of the spec and the store", (200, "environments", list()), &read)
-            },
-            "/api/environments/{env}": {
-                "get": with(
-                    operation("one environment: state, hosts, instances, releases, last command", (200, "the environment", object()), &[400, 401, 403, 404]),
-                    "parameters", json!([in_path("env", "string")]))
-            },
-            "/api/commands": {
-                "get": with(
-                    operation("commands, newest first", (200, "commands", list()), &[400, 401, 403]),
-                    "parameters", json!([
-                        query("env", "only this environment", "string"),
-                        query("status", "scheduled, running, succeeded, failed, cancelled, expired, interrupted", "string"),
-                        query("limit", "1 to 1000, default 100", "integer")
-                    ])),
-                "post": with(
-                    operation("schedule a command, now or `at`", (202, "the scheduled command", object()), &[400, 401, 403, 413, 415, 422]),
-                    "requestBody", body(json!({ "$ref": "#/components/schemas/CommandRequest" })))
-            },
-            "/api/commands/{id}": {
-                "get": with(
-                    operation("one command with its step log", (200, "the command", object()), &[400, 401, 403, 404]),
-                    "parameters", json!([command_id]))
-            },
-            "/api/commands/{id}/cancel": {
-                "post": with(
-                    operation("cancel a command that has not started", (200, "the cancelled command", object()), &[400, 401, 403, 404, 409]),
-                    "parameters", json!([command_id]))
-            },
-            "/api/commands/{id}/reschedule": {
-                "post": with(with(
-                    operation("move a command that has not started", (200, "the moved command", object()), &[400, 401, 403, 404, 409, 413, 422]),
-                    "parameters", json!([command_id])),
-                    "requestBody", body(json!({
-                        "type": "object",
-                        "properties": {
-                            "at": { "type": "string", "format": "date-time" },
-                            "in": { "type": "string", "description": "from now, e.g. `30m`" },
-                            "start_within": { "type": "string" }
-                        }
-                    })))
-            },
-            "/api/events": {
-                "get": with(
-                    operation("the timeline, oldest first", (200, "events", list()), &[400, 401, 403]),
-                    "parameters", json!([
-                        query("env", "only this environment", "string"),
-                        query("command", "only this command", "integer"),
-                        query("after", "only events after this id", "integer"),
-                        query("limit", "1 to 1000, default 100", "integer")
-                    ]))
-            },
-            "/api/events/stream": {
-                "get": with(with(
-                    operation("new events as Server-Sent Events (`id:` is the event id; send `Last-Event-ID` to resume)", (200, "text/event-stream", object()), &[400, 401, 403]),
-                    "parameters", json!([
-                        query("env", "only this environment", "string"),
-                        query("command", "only this command", "integer"),
-                        query("after", "start after this event id (default: now)", "integer")
-                    ])),
-                    "responses", stream_responses())
-            },
-            "/api/tokens": {
-                "get": operation("every token, revoked ones too (never a secret or hash); admin", (200, "tokens", list()), &read),
-                "post": with(
-                    operation("make a token; the answer holds its secret, shown only this once; admin", (201, "the token and its secret", object()), &[400, 401, 403, 413, 415, 422]),
-                    "requestBody", body(json!({
-                        "type": "object",
-                        "required": ["name", "role"],
-                        "properties": {
-                            "name": { "type": "string", "pattern": "^[a-z0-9-]{1,64}$" },
-                            "role": { "enum": ["viewer", "deployer", "admin"] },
-                            "envs": { "type": "array", "items": { "type": "string" } }
-                        }
-                    })))
-            },
-            "/api/tokens/{id}": {
-                "delete": with(
-                    operation("revoke a token; admin", (200, "the revoked token", object()), &[400, 401, 403, 404, 409]),
-                    "parameters", json!([in_path("id", "integer")]))
-            }
+            "schemas": generators.into_schemas(),
         }
     })
+}
+
+fn operation(route: &Route, generators: &mut Generators) -> Value {
+    let described: &Operation = &route.operation;
+    let mut operation = Map::new();
+    operation.insert("operationId".to_owned(), json!(described.id));
+    operation.insert("summary".to_owned(), json!(described.summary));
+    let parameters: Vec<Value> = described
+        .parameters
+        .iter()
+        .map(|parameter| {
+            json!({
+                "name": parameter.name,
+                "in": parameter.location.as_str(),
+                "required": parameter.location == Location::Path,
+                "description": parameter.description,
+                "schema": (parameter.schema)(&mut generators.inputs),
+            })
+        })
+        .collect();
+    if !parameters.is_empty() {
+        operation.insert("parameters".to_owned(), Value::Array(parameters));
+    }
+    if let Some(body) = &described.body {
+        operation.insert(
+            "requestBody".to_owned(),
+            json!({
+                "required": true,
+                "content": { "application/json": { "schema": body(&mut generators.inputs) } }
+            }),
+        );
+    }
+    operation.insert(
+        "responses".to_owned(),
+        Value::Object(responses(route, generators)),
+    );
+    operation.insert("security".to_owned(), json!([{ "bearer": [] }]));
+    Value::Object(operation)
+}
+
+fn responses(route: &Route, generators: &mut Generators) -> Map<String, Value> {
+    let described = &route.operation;
+    let answers = &mut generators.answers;
+    let answer = (route.answer)(answers);
+    let mut media = Map::new();
+    media.insert("schema".to_owned(), answer.schema.to_value());
+    if let Some(data) = &described.stream_data {
+        // Each message, as OpenAPI 3.2's `itemSchema` would say it.
+        media.insert(
+            "x-item-schema".to_owned(),
+            json!({
+                "type": "object",
+                "required": ["id", "event", "data"],
+                "properties": {
+                    "id": { "type": "string", "description": "the event's id" },
+                    "event": { "type": "string", "description": "the event's kind" },
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": data(answers),
+                    },
+                },
+            }),
+        );
+    }
+    let mut responses = Map::new();
+    responses.insert(
+        described.status.to_string(),
+        json!({
+            "description": reason(described.status),
+            "content": { answer.media_type: media },
+        }),
+    );
+    let error = answers.subschema_for::<api_error::Body<'static>>();
+    let mut errors = vec![401, 500];
+    errors.extend_from_slice(described.errors);
+    errors.sort_unstable();
+    for status in errors {
+        let mut response = json!({
+            "description": error_description(status),
+            "content": { "application/json": { "schema": error } },
+        });
+        if status == 401 {
+            response["headers"] = json!({
+                "WWW-Authenticate": {
+                    "description": "`Bearer realm=\"hoist\"`",
+                    "schema": { "type": "string" },
+                }
+            });
+        }
+        responses.insert(status.to_string(), response);
+    }
+    responses
+}
+
+fn reason(status: u16) -> &'static str {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("success")
+}
+
+/// What an error status means in this API.
+fn error_description(status: u16) -> &'static str {
+    match status {
+        400 => "malformed: a path segment, query parameter or JSON body that cannot be read",
+        401 => "no token, or an unknown or revoked one",
+        403 => "the token's role or environments do not cover the call",
+        404 => "no such environment, command or token",
+        409 => "the command or token is no longer in a state that allows this",
+        413 => "the body is larger than 64 KiB",
+        415 => "the body is not JSON (`Content-Type: application/json`)",
+        422 => "well-formed, but not something the API can do",
+        500 => "an unexpected error; the server's log has the details",
+        _ => "an error",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::routes;
+
+    fn refs(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    found.push(reference.clone());
+                }
+                map.values().for_each(|value| refs(value, found));
+            }
+            Value::Array(items) => items.iter().for_each(|value| refs(value, found)),
+            _ => {}
+        }
+    }
 
     #[test]
-    fn every_route_is_documented_and_nothing_else() {
-        let document = document();
-        let paths = document["paths"].as_object().cloned().unwrap_or_default();
+    fn every_route_is_documented_once_with_a_unique_id() {
         let table = routes::table();
+        let document = build(&table);
+        let paths = document["paths"].as_object().cloned().unwrap_or_default();
         for route in &table {
             let method = route.method.as_str().to_lowercase();
+            let operation = &paths[route.path][&method];
+            assert_eq!(operation["operationId"], route.operation.id);
             assert!(
-                paths
-                    .get(route.path)
-                    .and_then(|path| path.get(&method))
-                    .is_some(),
-                "{} {} is not in the OpenAPI document",
+                operation["responses"][route.operation.status.to_string()]["content"].is_object(),
+                "{} {} has no success answer",
                 route.method,
                 route.path
             );
         }
         let documented: usize = paths
             .values()
-            .map(|path| path.as_object().map_or(0, serde_json::Map::len))
+            .map(|path| path.as_object().map_or(0, Map::len))
             .sum();
+        assert_eq!(documented, table.len(), "a route is in the table twice");
+        let mut ids: Vec<_> = table.iter().map(|route| route.operation.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), table.len(), "operation ids are not unique");
+    }
+
+    #[test]
+    fn path_parameters_are_the_segments_of_the_path() {
+        for route in routes::table() {
+            let mut segments: Vec<&str> = route
+                .path
+                .split('/')
+                .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            let mut declared: Vec<&str> = route
+                .operation
+                .parameters
+                .iter()
+                .filter(|parameter| parameter.location == Location::Path)
+                .map(|parameter| parameter.name)
+                .collect();
+            segments.sort_unstable();
+            declared.sort_unstable();
+            assert_eq!(segments, declared, "{}", route.path);
+        }
+    }
+
+    #[test]
+    fn every_reference_names_a_schema_of_the_document() {
+        let document = document();
+        let mut found = Vec::new();
+        refs(document, &mut found);
+        assert!(found.len() > 20, "{found:?}");
+        for reference in found {
+            let pointer = reference.trim_start_matches('#');
+            assert!(
+                pointer.starts_with(SCHEMAS) && document.pointer(pointer).is_some(),
+                "`{reference}` does not resolve"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_and_inputs_agree_on_every_schema_they_share() {
+        let mut generators = Generators::new();
+        build_into(&mut generators);
+        let answers = generators.answers.take_definitions(true);
+        let inputs = generators.inputs.take_definitions(true);
+        for (name, schema) in &inputs {
+            if let Some(answered) = answers.get(name) {
+                assert_eq!(
+                    answered, schema,
+                    "`{name}` differs between answers and inputs"
+                );
+            }
+        }
+    }
+
+    /// Runs every route's schemas through `generators`.
+    fn build_into(generators: &mut Generators) {
+        for route in routes::table() {
+            operation(&route, generators);
+        }
+    }
+
+    #[test]
+    fn answers_have_their_types_schemas() {
+        let document = document();
+        let answer = |path: &str, method: &str, status: &str| {
+            document["paths"][path][method]["responses"][status]["content"].clone()
+        };
+        let schema = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
         assert_eq!(
-            documented,
-            table.len(),
-            "the document lists routes the API does not serve"
+            answer("/api/commands/{id}", "get", "200")["application/json"]["schema"],
+            schema("CommandRecord")
+        );
+        assert_eq!(
+            answer("/api/commands", "post", "202")["application/json"]["schema"],
+            schema("Scheduled")
+        );
+        assert_eq!(
+            answer("/api/environments/{env}", "get", "200")["application/json"]["schema"],
+            schema("EnvironmentView")
+        );
+        assert_eq!(
+            answer("/api/tokens", "post", "201")["application/json"]["schema"],
+            schema("CreatedToken")
+        );
+        assert_eq!(
+            answer("/api/commands", "get", "403")["application/json"]["schema"],
+            schema("Error")
+        );
+        let stream = answer("/api/events/stream", "get", "200");
+        assert_eq!(
+            stream["text/event-stream"]["x-item-schema"]["properties"]["data"]["contentSchema"],
+            schema("Event")
+        );
+        let record = &document["components"]["schemas"]["CommandRecord"];
+        assert!(
+            record["required"]
+                .as_array()
+                .is_some_and(|required| required.contains(&json!("steps"))),
+            "{record}"
         );
     }
 }

@@ -1,5 +1,6 @@
-//! Every route of the API in one table, which builds the router and which the OpenAPI
-//! document is checked against. Handlers live in `routes/<resource>.rs`.
+//! Every route of the API in one table, which both builds the router and generates the
+//! OpenAPI document (`openapi.rs`): a route cannot be served undocumented. Handlers live in
+//! `routes/<resource>.rs`.
 
 pub mod commands;
 pub mod environments;
@@ -7,66 +8,206 @@ pub mod event_stream;
 pub mod events;
 pub mod tokens;
 
+use std::fmt;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
-use axum::routing::{MethodRouter, delete, get, post};
-use hoist_core::EnvName;
+use axum::routing::{self, MethodRouter};
+use hoist_core::{CommandStatus, EnvName};
+use schemars::SchemaGenerator;
 
+use crate::ports::store::Event;
+use crate::server::answer_schema::{AnswerSchema, Content, HandlerAnswer};
 use crate::server::api_error::ApiError;
 use crate::server::api_input::BODY_LIMIT;
 use crate::server::api_state::ApiState;
 use crate::server::caller::Caller;
 use crate::server::openapi;
+use crate::server::operation::Operation;
+use crate::server::routes::commands::{NewCommandBody, RescheduleBody};
+use crate::server::routes::tokens::NewTokenBody;
 
-#[derive(Debug)]
 pub struct Route {
     pub method: Method,
     /// axum's syntax: `/api/commands/{id}`, the same as OpenAPI's.
     pub path: &'static str,
     pub handler: MethodRouter<ApiState>,
+    pub operation: Operation,
+    /// The success answer's media type and schema: the handler's return type's.
+    pub answer: fn(&mut SchemaGenerator) -> Content,
 }
 
-fn route(method: Method, path: &'static str, handler: MethodRouter<ApiState>) -> Route {
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The methods the API uses.
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+/// A route served by `handler`, documented by `operation` and by the handler's return type.
+fn route<H, T, A>(verb: Verb, path: &'static str, handler: H, operation: Operation) -> Route
+where
+    H: Handler<T, ApiState> + HandlerAnswer<A>,
+    T: 'static,
+{
+    let (method, handler) = match verb {
+        Verb::Get => (Method::GET, routing::get(handler)),
+        Verb::Post => (Method::POST, routing::post(handler)),
+        Verb::Delete => (Method::DELETE, routing::delete(handler)),
+    };
     Route {
         method,
         path,
         handler,
+        operation,
+        answer: <H as HandlerAnswer<A>>::Answer::content,
     }
 }
 
-/// Every route the API serves.
+/// Every route the API serves, with what the OpenAPI document says of it.
 pub fn table() -> Vec<Route> {
     vec![
         route(
-            Method::GET,
+            Verb::Get,
             "/api/openapi.json",
-            get(openapi::serve_document),
+            openapi::serve_document,
+            Operation::new("openapi", "this document"),
         ),
-        route(Method::GET, "/api/environments", get(environments::list)),
         route(
-            Method::GET,
+            Verb::Get,
+            "/api/environments",
+            environments::list,
+            Operation::new("listEnvironments", "environments of the spec and the store")
+                .errors(&[403]),
+        ),
+        route(
+            Verb::Get,
             "/api/environments/{env}",
-            get(environments::show),
+            environments::show,
+            Operation::new(
+                "showEnvironment",
+                "one environment: state, hosts, instances, releases, last command",
+            )
+            .path::<EnvName>("env", "the environment")
+            .errors(&[400, 403, 404]),
         ),
-        route(Method::GET, "/api/commands", get(commands::list)),
-        route(Method::POST, "/api/commands", post(commands::create)),
-        route(Method::GET, "/api/commands/{id}", get(commands::show)),
         route(
-            Method::POST,
+            Verb::Get,
+            "/api/commands",
+            commands::list,
+            Operation::new("listCommands", "commands, newest first")
+                .query::<EnvName>("env", "only this environment")
+                .query::<CommandStatus>("status", "only commands with this status")
+                .limit(commands::DEFAULT_LIMIT, commands::MAX_LIMIT)
+                .errors(&[400, 403]),
+        ),
+        route(
+            Verb::Post,
+            "/api/commands",
+            commands::create,
+            Operation::new("scheduleCommand", "schedule a command, now or `at`")
+                .body::<NewCommandBody>()
+                .status(202)
+                .errors(&[400, 403, 413, 415, 422]),
+        ),
+        route(
+            Verb::Get,
+            "/api/commands/{id}",
+            commands::show,
+            Operation::new("showCommand", "one command with its step log")
+                .path::<i64>("id", "the command's id")
+                .errors(&[400, 403, 404]),
+        ),
+        route(
+            Verb::Post,
             "/api/commands/{id}/cancel",
-            post(commands::cancel),
+            commands::cancel,
+            Operation::new("cancelCommand", "cancel a command that has not started")
+                .path::<i64>("id", "the command's id")
+                .errors(&[400, 403, 404, 409]),
         ),
         route(
-            Method::POST,
+            Verb::Post,
             "/api/commands/{id}/reschedule",
-            post(commands::reschedule),
+            commands::reschedule,
+            Operation::new("rescheduleCommand", "move a command that has not started")
+                .path::<i64>("id", "the command's id")
+                .body::<RescheduleBody>()
+                .errors(&[400, 403, 404, 409, 413, 415, 422]),
         ),
-        route(Method::GET, "/api/events", get(events::list)),
-        route(Method::GET, "/api/events/stream", get(event_stream::stream)),
-        route(Method::GET, "/api/tokens", get(tokens::list)),
-        route(Method::POST, "/api/tokens", post(tokens::create)),
-        route(Method::DELETE, "/api/tokens/{id}", delete(tokens::revoke)),
+        route(
+            Verb::Get,
+            "/api/events",
+            events::list,
+            Operation::new("listEvents", "the timeline, oldest first")
+                .query::<EnvName>("env", "only this environment")
+                .query::<i64>("command", "only this command's events")
+                .query::<i64>("after", "only events after this event id")
+                .limit(events::DEFAULT_LIMIT, events::MAX_LIMIT)
+                .errors(&[400, 403]),
+        ),
+        route(
+            Verb::Get,
+            "/api/events/stream",
+            event_stream::stream,
+            Operation::new(
+                "streamEvents",
+                "new events as Server-Sent Events: `id:` is the event id, `event:` its kind, \
+                 `data:` the event; send `Last-Event-ID` to resume after an event",
+            )
+            .query::<EnvName>("env", "only this environment")
+            .query::<i64>("command", "only this command's events")
+            .query::<i64>("after", "start after this event id (default: now)")
+            .header::<i64>(
+                "Last-Event-ID",
+                "resume after this event id (before `after`)",
+            )
+            .stream_of::<Event>()
+            .errors(&[400, 403]),
+        ),
+        route(
+            Verb::Get,
+            "/api/tokens",
+            tokens::list,
+            Operation::new(
+                "listTokens",
+                "every token, revoked ones too (never a secret or hash); admin",
+            )
+            .errors(&[403]),
+        ),
+        route(
+            Verb::Post,
+            "/api/tokens",
+            tokens::create,
+            Operation::new(
+                "createToken",
+                "make a token; the answer holds its secret, shown only this once; admin",
+            )
+            .body::<NewTokenBody>()
+            .status(201)
+            .errors(&[400, 403, 413, 415, 422]),
+        ),
+        route(
+            Verb::Delete,
+            "/api/tokens/{id}",
+            tokens::revoke,
+            Operation::new("revokeToken", "revoke a token; admin")
+                .path::<i64>("id", "the token's id")
+                .errors(&[400, 403, 404, 409]),
+        ),
     ]
 }
 

@@ -2,6 +2,7 @@
 //! cancel and reschedule while still scheduled. The caller's grant is checked before
 //! anything is stored.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::Json;
@@ -13,8 +14,9 @@ use hoist_core::duration::parse_duration;
 use hoist_core::schedule::{self, DEFAULT_START_WITHIN, When};
 use hoist_core::{CommandStatus, EnvName};
 use jiff::Timestamp;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::ops::Context;
 use crate::ops::command_request::CommandRequest;
@@ -27,8 +29,8 @@ use crate::server::api_state::ApiState;
 use crate::server::caller::Caller;
 use crate::server::routes::scopes;
 
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
 
 pub async fn list(
     State(state): State<ApiState>,
@@ -67,6 +69,48 @@ pub async fn show(
         env: Some(command.env.clone()),
     })?;
     Ok(Json(command))
+}
+
+/// `POST /api/commands`: a `CommandRequest` (`kind`, `env` and that kind's fields) and
+/// when to run it. Only its schema is used: the handler takes `at` and `start_within` out,
+/// then reads the rest as a `CommandRequest`.
+#[derive(Debug)]
+pub enum NewCommandBody {}
+
+impl JsonSchema for NewCommandBody {
+    fn schema_name() -> Cow<'static, str> {
+        "NewCommandBody".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = CommandRequest::json_schema(generator);
+        let when = [
+            (
+                "at",
+                json!({
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "RFC 3339 (default: now)",
+                }),
+            ),
+            (
+                "start_within",
+                json!({
+                    "type": ["string", "null"],
+                    "description": "expire if not started by this long after `at`, e.g. `15m` (the default)",
+                }),
+            ),
+        ];
+        let kinds = schema.get_mut("oneOf").and_then(Value::as_array_mut);
+        for kind in kinds.into_iter().flatten() {
+            if let Some(properties) = kind.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, property) in &when {
+                    properties.insert((*name).to_owned(), property.clone());
+                }
+            }
+        }
+        schema
+    }
 }
 
 pub async fn create(
@@ -121,14 +165,17 @@ pub async fn cancel(
     Ok(Json(cancelled))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/commands/{id}/reschedule`: exactly one of `at` and `in`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RescheduleBody {
+pub struct RescheduleBody {
     /// RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     at: Option<String>,
     /// From now, e.g. `10m`.
     #[serde(rename = "in")]
     after: Option<String>,
+    /// Expire if not started by this long after its time, e.g. `15m`.
     start_within: Option<String>,
 }
 

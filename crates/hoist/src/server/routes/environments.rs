@@ -5,6 +5,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use hoist_core::EnvName;
 use hoist_core::access::Need;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::ops::status::{EnvStatus, EnvSummary};
@@ -17,7 +18,7 @@ use crate::server::caller::Caller;
 
 /// One environment: its status (state, hosts with their live release and instance, last
 /// command) and the releases the store recorded.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EnvironmentView {
     #[serde(flatten)]
     pub status: EnvStatus,

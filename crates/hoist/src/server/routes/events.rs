@@ -15,8 +15,8 @@ use crate::server::api_state::ApiState;
 use crate::server::caller::Caller;
 use crate::server::routes::scopes;
 
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 1000;
 
 pub async fn list(
     State(state): State<ApiState>,

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use hoist_core::EnvName;
 use hoist_core::access::{Need, Role};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -25,11 +26,15 @@ pub async fn list(
     Ok(Json(rows))
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /api/tokens`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewTokenBody {
+pub struct NewTokenBody {
+    /// Unique among live tokens.
+    #[schemars(pattern("^[a-z0-9-]{1,64}$"))]
     name: String,
     role: Role,
+    /// Limit the token to these environments (default: all).
     #[serde(default)]
     envs: Vec<EnvName>,
 }
