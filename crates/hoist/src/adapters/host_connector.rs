@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use hoist_core::HostAddress;
 
-use crate::adapters::http_probe::HttpProbe;
-use crate::adapters::local_host::LocalHost;
 use crate::adapters::remote_host::RemoteHost;
 use crate::adapters::ssh_transport::SshTransport;
 use crate::error::Result;
+use crate::hostside::http_probe::HttpProbe;
+use crate::hostside::local_host::LocalHost;
 use crate::hostside::local_router::LocalRouter;
 use crate::hostside::local_supervisor::LocalSupervisor;
 use crate::hostside::process_runtime::ProcessRuntime;

@@ -10,9 +10,9 @@ use super::{
     HostRequest, HostResponse, WireExecOutput, WireLockOutcome, WireProbeAnswer, WireReleases,
     installed_version,
 };
-use crate::adapters::http_probe::HttpProbe;
-use crate::adapters::local_host::LocalHost;
 use crate::error::Error;
+use crate::hostside::http_probe::HttpProbe;
+use crate::hostside::local_host::LocalHost;
 use crate::hostside::local_router::LocalRouter;
 use crate::hostside::local_supervisor::LocalSupervisor;
 use crate::hostside::process_runtime::ProcessRuntime;

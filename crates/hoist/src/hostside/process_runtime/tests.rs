@@ -10,7 +10,7 @@ use hoist_core::ReleaseId;
 use hoist_core::spec::{Health, HealthCheck, StatusRange};
 
 use super::*;
-use crate::adapters::http_probe::HttpProbe;
+use crate::hostside::http_probe::HttpProbe;
 use crate::ports::probe::Probe;
 
 const RELEASE: &str = "20261121T235959Z-3f2a9c1d";

@@ -17,8 +17,8 @@ use hoist_core::ReleaseId;
 use hoist_core::spec::Health;
 use hoist_core::supervision::{Liveness, liveness_failed};
 
-use crate::adapters::http_probe::HttpProbe;
 use crate::hostside::host_call::WireHealth;
+use crate::hostside::http_probe::HttpProbe;
 use crate::hostside::instance_record::{InstanceRecord, RecordedLiveness, RecordedPolicy, now_ms};
 use crate::ports::probe::Probe;
 

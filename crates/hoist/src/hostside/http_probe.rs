@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use hoist_core::ReleaseId;
 use hoist_core::spec::{Health, HealthCheck, StatusRange};
 
-use crate::adapters::probe_checks::{command_check, describe_io_error, tcp_check};
 use crate::hostside::layout::Layout;
 use crate::hostside::port_owner::{self, Answerer};
+use crate::hostside::probe_checks::{command_check, describe_io_error, tcp_check};
 use crate::ports::probe::{Probe, ProbeReport};
 
 /// At most this much of an answer is read: the status line, or the body when it is checked.
