@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use hoist_core::duration::parse_duration;
 use hoist_core::{EnvName, HostAddress, ReleaseId, SshDestination};
+
+use crate::cli::value_parsers::{duration, env_name};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,13 +94,13 @@ pub enum Command {
     Webhooks(crate::cli::timeline_args::WebhooksCommand),
     /// Make, list or revoke API tokens
     #[command(subcommand)]
-    Tokens(crate::cli::commands::tokens::TokensCommand),
+    Tokens(crate::cli::daemon_args::TokensCommand),
     /// Run the controller: the REST API, scheduled commands at their time, webhooks
-    Serve(crate::cli::commands::serve::ServeArgs),
+    Serve(crate::cli::daemon_args::ServeArgs),
     /// Show the service logs of the environment's hosts, merged by time
-    Logs(crate::cli::commands::logs::LogsArgs),
+    Logs(crate::cli::operate_args::LogsArgs),
     /// Run a one-off command in the live release on every host, with the app's environment
-    Exec(crate::cli::commands::exec::ExecArgs),
+    Exec(crate::cli::operate_args::ExecArgs),
     /// Host-side operations, run on a host by its controller
     #[command(hide = true)]
     Host(HostArgs),
@@ -377,11 +378,6 @@ pub enum HostCommand {
     },
 }
 
-fn env_name(text: &str) -> Result<EnvName, String> {
-    text.parse::<EnvName>()
-        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
-}
-
 fn release_id(text: &str) -> Result<ReleaseId, String> {
     text.parse::<ReleaseId>()
         .map_err(|e| format!("{e}\nhint: {}", e.hint()))
@@ -402,10 +398,6 @@ fn command_status(text: &str) -> Result<hoist_core::CommandStatus, String> {
                 .collect();
             format!("unknown status `{text}`\nhint: one of {}", known.join(", "))
         })
-}
-
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
 
 #[cfg(test)]

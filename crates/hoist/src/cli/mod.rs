@@ -2,11 +2,14 @@
 
 pub mod args;
 pub mod commands;
+pub mod daemon_args;
 pub mod interrupt;
+pub mod operate_args;
 pub mod printer;
 pub mod progress_printer;
 pub mod session;
 pub mod timeline_args;
+pub mod value_parsers;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,6 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::cli::session::no_color;
 use crate::known_secrets::KnownSecrets;
 use crate::ports::Progress;
 
@@ -114,4 +113,9 @@ impl Progress for ProgressPrinter {
             .collect();
         self.write(&format!("{lead}{}\n", self.paint("2", &body.join("\n"))));
     }
+}
+
+/// `NO_COLOR` set to anything non-empty turns colour off.
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }

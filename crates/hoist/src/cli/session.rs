@@ -55,8 +55,3 @@ pub fn remote() -> Result<Option<ApiClient>> {
     let token = std::env::var("HOIST_TOKEN").unwrap_or_default();
     ApiClient::new(server.trim(), &token).map(Some)
 }
-
-/// `NO_COLOR` set to anything non-empty turns colour off.
-pub fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-}

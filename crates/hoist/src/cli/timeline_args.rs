@@ -9,6 +9,8 @@ use hoist_core::duration::parse_duration;
 use hoist_core::webhook_url::WebhookUrl;
 use jiff::Timestamp;
 
+use crate::cli::value_parsers::env_name;
+
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Only this environment's events
@@ -87,11 +89,6 @@ pub enum WebhooksCommand {
         #[arg(long)]
         once: bool,
     },
-}
-
-fn env_name(text: &str) -> Result<EnvName, String> {
-    text.parse::<EnvName>()
-        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
 
 fn webhook_url(text: &str) -> Result<WebhookUrl, String> {

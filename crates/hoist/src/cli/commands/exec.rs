@@ -6,35 +6,13 @@
 
 use std::io::Write;
 
-use clap::Args;
-use hoist_core::EnvName;
-
 use crate::cli::args::GlobalArgs;
+use crate::cli::operate_args::ExecArgs;
 use crate::cli::printer::Printer;
 use crate::cli::session;
 use crate::error::{Error, Result};
 use crate::ops::exec::{ExecLine, ExecOptions, exec as run_exec};
 use crate::ports::service_logs::ExecStream;
-
-#[derive(Debug, Args)]
-#[command(
-    after_help = "The exit status is the highest of any host's (a host where the command \
-                        could not run counts as 1), e.g. `hoist exec prod -- sh -c 'exit 3'` \
-                        exits 3."
-)]
-pub struct ExecArgs {
-    /// Environment name, as in `[env.NAME]`
-    #[arg(value_parser = env_name)]
-    pub env: EnvName,
-    /// Refused (a one-off command runs now): taken only to say so
-    #[arg(long, hide = true, value_name = "TIME")]
-    pub at: Option<String>,
-    #[arg(long = "in", hide = true, value_name = "DURATION")]
-    pub after: Option<String>,
-    /// The program and its arguments, after `--` (no shell: use `sh -c '…'` for one)
-    #[arg(last = true, required = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
-}
 
 pub fn exec(global: &GlobalArgs, args: &ExecArgs, printer: Printer) -> Result<()> {
     if args.at.is_some() || args.after.is_some() {
@@ -84,9 +62,4 @@ fn print_line(line: &ExecLine, printer: Printer) {
             ExecStream::Stderr => writeln!(std::io::stderr().lock(), "{text}"),
         }
     };
-}
-
-fn env_name(text: &str) -> std::result::Result<EnvName, String> {
-    text.parse::<EnvName>()
-        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }

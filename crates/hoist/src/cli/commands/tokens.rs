@@ -1,38 +1,14 @@
 //! `tokens create|list|revoke`: API tokens for `hoist serve`. The secret is printed once.
 
-use clap::Subcommand;
 use hoist_core::EnvName;
-use hoist_core::access::{Role, check_token_name};
 
 use crate::cli::args::GlobalArgs;
+use crate::cli::daemon_args::TokensCommand;
 use crate::cli::printer::Printer;
 use crate::cli::session;
 use crate::error::Result;
 use crate::ops::tokens::{self, CreateTokenOptions, CreatedToken};
 use crate::ports::token_store::TokenRecord;
-
-#[derive(Debug, Subcommand)]
-pub enum TokensCommand {
-    /// Make a token for the API; its secret is printed this once
-    Create {
-        /// 1 to 64 lowercase letters, digits and `-`
-        #[arg(value_parser = token_name)]
-        name: String,
-        /// `viewer` (read), `deployer` (read, deploy, rollback, run) or `admin` (everything)
-        #[arg(long, value_parser = role)]
-        role: Role,
-        /// Limit it to this environment (repeatable; default: all)
-        #[arg(long = "env", value_name = "ENV", value_parser = env_name)]
-        envs: Vec<EnvName>,
-    },
-    /// List the tokens (never their secrets)
-    List,
-    /// Revoke a token: it stops working at once
-    Revoke {
-        /// The token's id, from `hoist tokens list`
-        id: i64,
-    },
-}
 
 pub fn exec(global: &GlobalArgs, command: &TokensCommand, printer: Printer) -> Result<()> {
     let app = session::open(global)?;
@@ -106,20 +82,4 @@ fn scope(token: &TokenRecord) -> String {
 
 fn minute(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%MZ").to_string()
-}
-
-fn token_name(text: &str) -> Result<String, String> {
-    check_token_name(text)
-        .map(|()| text.to_owned())
-        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
-}
-
-fn role(text: &str) -> Result<Role, String> {
-    text.parse::<Role>()
-        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
-}
-
-fn env_name(text: &str) -> Result<EnvName, String> {
-    text.parse::<EnvName>()
-        .map_err(|e| format!("{e}\nhint: {}", e.hint()))
 }
