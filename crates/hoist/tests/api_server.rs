@@ -91,12 +91,20 @@ impl Server {
                 log.push('\n');
             }
         });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("hoist serve did not announce its address"));
+        let announced = receiver.recv_timeout(Duration::from_secs(20));
+        let address = announced.as_deref().map(str::parse::<SocketAddr>);
+        let Ok(Ok(address)) = address else {
+            // The server is not handed to anyone who would stop it: stop it here.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "hoist serve did not announce an address ({announced:?}):\n{}",
+                stderr.lock().expect("log")
+            );
+        };
         Self {
             child,
-            address: address.parse().expect("an address"),
+            address,
             stderr,
         }
     }
