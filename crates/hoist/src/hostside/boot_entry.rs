@@ -13,7 +13,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::error::{Error, Result};
 use crate::hostside::atomic_fs;
 use crate::hostside::hoist_binary::hoist_binary;
-use crate::hostside::process_runtime::root_id;
+use crate::hostside::root_id;
 use crate::ports::supervisor::{BootEntry, BootEntryKind};
 
 /// Where systemd keeps units an administrator installs.

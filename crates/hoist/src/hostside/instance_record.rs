@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::hostside::atomic_fs;
-use crate::hostside::host_call::{WireHealth, millis};
+use crate::hostside::wire_health::{WireHealth, millis};
 use crate::ports::runtime::{
     ExitReport, Instance, InstanceSpec, LogLimits, Slot, SupervisedStatus, SupervisionReport,
 };

@@ -11,6 +11,8 @@
 //! one, so `live` never goes missing. A removed release is renamed aside before it is
 //! deleted, so a cut-off removal leaves nothing that reads as a release.
 
+mod release_config;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
@@ -25,7 +27,7 @@ use crate::hostside::atomic_fs::{
     remove_if_present, remove_tree, replace_symlink, sync_dir, temp_suffix, write_file_atomic,
     write_json,
 };
-use crate::hostside::{release_config, root_mark};
+use crate::hostside::root_mark;
 use crate::ports::host::{ConfigFile, HostReleases, ReleaseInfo};
 
 /// One deploy root. Holds only its path: every operation reads the disk afresh.

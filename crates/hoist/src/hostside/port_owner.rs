@@ -16,7 +16,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::hostside::proc_identity;
-use crate::hostside::process_runtime::{INSTANCE_MARK, root_id};
+use crate::hostside::root_id::{self, INSTANCE_MARK};
 use crate::ports::runtime::Slot;
 
 /// The `st` of a listening socket in `/proc/net/tcp*`.

@@ -7,7 +7,6 @@
 
 mod env_file;
 pub(crate) mod log_tail;
-pub(crate) mod root_id;
 mod spawn;
 mod strays;
 #[cfg(test)]
@@ -30,6 +29,7 @@ use crate::hostside::instance_record::{
     InstanceRecord, InstanceRecords, LaunchSpec, SupervisionRecord,
 };
 use crate::hostside::proc_identity;
+use crate::hostside::root_id::INSTANCE_MARK;
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
 /// How long a new instance must stay up before `start` calls it started.
@@ -50,10 +50,6 @@ pub struct ProcessRuntime {
     root: PathBuf,
     records: InstanceRecords,
 }
-
-/// The variable every instance carries: `<root>:<slot>`, so `strays` finds instances of this
-/// root that no record names.
-pub(crate) const INSTANCE_MARK: &str = "HOIST_INSTANCE";
 
 impl ProcessRuntime {
     pub fn new(root: impl Into<PathBuf>) -> Self {

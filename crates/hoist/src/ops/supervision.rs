@@ -7,7 +7,6 @@ use hoist_core::spec::Service;
 use hoist_core::{EnvName, ReleaseId};
 
 use crate::error::Result;
-use crate::ops::command_run::CommandRun;
 use crate::ops::context::Context;
 use crate::ports::HostHandle;
 use crate::ports::runtime::{InstanceSpec, LogLimits, Slot};
@@ -35,7 +34,7 @@ pub(crate) fn instance_spec(
 
 /// Hands the slot's running instance to the host's supervisor.
 pub(crate) fn hand_over(
-    run: &CommandRun<'_>,
+    ctx: &Context<'_>,
     handle: &HostHandle,
     slot: Slot,
     service: &Service,
@@ -43,7 +42,7 @@ pub(crate) fn hand_over(
     let started = handle
         .supervisor
         .supervise(slot, &SupervisionPolicy::for_service(service))?;
-    note_supervisor(run.ctx, handle, started);
+    note_supervisor(ctx, handle, started);
     Ok(())
 }
 

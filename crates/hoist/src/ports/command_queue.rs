@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::ports::command_record::CommandRecord;
 use crate::ports::host::LockHolder;
-use crate::ports::store::CommandRecord;
 
 /// A change to a command that has not started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod command_queue;
+pub mod command_record;
 pub mod connector;
 pub mod controller_wake;
 pub mod host;

@@ -9,6 +9,7 @@ pub mod api_state;
 pub mod caller;
 pub mod openapi;
 pub mod operation;
+pub mod route;
 pub mod routes;
 pub mod serve;
 pub mod shutdown_signal;

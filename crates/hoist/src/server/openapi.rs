@@ -3,54 +3,17 @@
 //! (schemars) of the Rust types the handlers read and answer. The router is built from the
 //! same table, so a route cannot be served undocumented.
 
-use std::borrow::Cow;
-use std::sync::OnceLock;
-
-use axum::Json;
 use axum::http::StatusCode;
+use schemars::SchemaGenerator;
 use schemars::generate::{Contract, SchemaSettings};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::server::api_error::{self, ApiResult};
-use crate::server::caller::Caller;
+use crate::server::api_error;
 use crate::server::operation::{Location, Operation};
-use crate::server::routes::{self, Route};
+use crate::server::route::Route;
 
 /// Where named schemas live in the document.
 const SCHEMAS: &str = "/components/schemas";
-
-pub async fn serve_document(_caller: Caller) -> ApiResult<Json<OpenApiDocument>> {
-    Ok(Json(OpenApiDocument(document())))
-}
-
-/// The document as served.
-#[derive(Debug, Serialize)]
-#[serde(transparent)]
-pub struct OpenApiDocument(&'static Value);
-
-impl JsonSchema for OpenApiDocument {
-    fn schema_name() -> Cow<'static, str> {
-        "OpenApiDocument".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "an OpenAPI 3.1 document (https://spec.openapis.org/oas/3.1/schema/2022-10-07)",
-            "type": "object",
-            "required": ["openapi", "info", "paths"],
-            "properties": { "openapi": { "type": "string", "pattern": "^3\\.1\\.\\d+$" } },
-            "additionalProperties": true,
-        })
-    }
-}
-
-/// The whole document, built once.
-pub fn document() -> &'static Value {
-    static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| build(&routes::table()))
-}
 
 /// Schemas of what the API answers (a field always sent is required) and of what it reads
 /// (a field with a default may be left out).
@@ -87,7 +50,7 @@ impl Generators {
     }
 }
 
-fn build(table: &[Route]) -> Value {
+pub fn build(table: &[Route]) -> Value {
     let mut generators = Generators::new();
     let mut paths = Map::new();
     for route in table {
@@ -236,6 +199,8 @@ fn error_description(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::routes;
+    use crate::server::routes::openapi_document::document;
 
     fn refs(value: &Value, found: &mut Vec<String>) {
         match value {

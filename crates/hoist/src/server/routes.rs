@@ -6,48 +6,26 @@ pub mod commands;
 pub mod environments;
 pub mod event_stream;
 pub mod events;
+pub mod openapi_document;
 pub mod tokens;
-
-use std::fmt;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
-use axum::routing::{self, MethodRouter};
+use axum::routing;
 use hoist_core::{CommandStatus, EnvName};
-use schemars::SchemaGenerator;
 
 use crate::ports::store::Event;
-use crate::server::answer_schema::{AnswerSchema, Content, HandlerAnswer};
+use crate::server::answer_schema::{AnswerSchema, HandlerAnswer};
 use crate::server::api_error::ApiError;
 use crate::server::api_input::BODY_LIMIT;
 use crate::server::api_state::ApiState;
 use crate::server::caller::Caller;
-use crate::server::openapi;
 use crate::server::operation::Operation;
+use crate::server::route::Route;
 use crate::server::routes::commands::{NewCommandBody, RescheduleBody};
 use crate::server::routes::tokens::NewTokenBody;
-
-pub struct Route {
-    pub method: Method,
-    /// axum's syntax: `/api/commands/{id}`, the same as OpenAPI's.
-    pub path: &'static str,
-    pub handler: MethodRouter<ApiState>,
-    pub operation: Operation,
-    /// The success answer's media type and schema: the handler's return type's.
-    pub answer: fn(&mut SchemaGenerator) -> Content,
-}
-
-impl fmt::Debug for Route {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Route")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("operation", &self.operation)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The methods the API uses.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +61,7 @@ pub fn table() -> Vec<Route> {
         route(
             Verb::Get,
             "/api/openapi.json",
-            openapi::serve_document,
+            openapi_document::serve_document,
             Operation::new("openapi", "this document"),
         ),
         route(

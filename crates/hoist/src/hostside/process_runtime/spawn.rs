@@ -11,12 +11,13 @@ use std::thread;
 
 use hoist_core::ReleaseId;
 
-use super::{INHERITED_VARIABLES, INSTANCE_MARK, env_file, root_id};
+use super::{INHERITED_VARIABLES, env_file};
 use crate::error::{Error, Result};
 use crate::hostside::hoist_binary::hoist_binary;
 use crate::hostside::instance_record::LaunchSpec;
 use crate::hostside::layout::Layout;
 use crate::hostside::proc_identity;
+use crate::hostside::root_id::{self, INSTANCE_MARK};
 use crate::ports::runtime::{Instance, Slot};
 
 /// `<root id>:<slot>`. The root's id, not its path: two roots at one path (hosts in

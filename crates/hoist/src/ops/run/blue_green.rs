@@ -122,7 +122,7 @@ pub(crate) fn make_live(
             .is_some_and(|s| s.status == crate::ports::runtime::SupervisedStatus::Running);
         if !unfinished {
             if !supervised {
-                hand_over(run, handle, slot, service)?;
+                hand_over(run.ctx, handle, slot, service)?;
             }
             note(format!("already serves `{target}` from the {slot} slot"));
             return Ok(HostRun::AlreadyLive);
@@ -130,7 +130,7 @@ pub(crate) fn make_live(
         note(format!("`{target}` is routed already; finishing the swap"));
         promote(handle, target, live.as_ref())?;
         record_live_instance(run, handle, slot, &state.instance)?;
-        hand_over(run, handle, slot, service)?;
+        hand_over(run.ctx, handle, slot, service)?;
         retire_others(run, handle, service, &config, slot, &pair, target)?;
         return Ok(HostRun::Switched { previous: live });
     }
@@ -239,7 +239,7 @@ pub(crate) fn make_live(
 
     record_live_instance(run, handle, slot, &instance)?;
     failpoint::hit("blue_green.after_persist");
-    hand_over(run, handle, slot, service)?;
+    hand_over(run.ctx, handle, slot, service)?;
 
     // What the first read saw in the other slot is the instance the route just left.
     retire_others(run, handle, service, &config, slot, &pair, target)?;

@@ -60,7 +60,7 @@ pub(crate) fn keep_supervised(
         .is_some_and(|state| state.supervision.is_some());
     match supervised {
         true => Ok(()),
-        false => hand_over(run, handle, Slot::Single, service),
+        false => hand_over(run.ctx, handle, Slot::Single, service),
     }
 }
 
@@ -113,7 +113,7 @@ pub(crate) fn revive(
             report.elapsed.as_secs_f64()
         ));
     }
-    hand_over(run, handle, Slot::Single, service)
+    hand_over(run.ctx, handle, Slot::Single, service)
 }
 
 /// One host: returns the release that was live before.
@@ -192,7 +192,7 @@ pub(crate) fn make_live(
         return Ok(previous);
     };
     let Some(health) = &service.health else {
-        hand_over(run, handle, Slot::Single, service)?;
+        hand_over(run.ctx, handle, Slot::Single, service)?;
         return Ok(previous);
     };
     let owner = instance_group(handle)?;
@@ -205,7 +205,7 @@ pub(crate) fn make_live(
             report.attempts,
             report.elapsed.as_secs_f64()
         ));
-        hand_over(run, handle, Slot::Single, service)?;
+        hand_over(run.ctx, handle, Slot::Single, service)?;
         return Ok(previous);
     }
     let log_tail = handle
@@ -315,7 +315,7 @@ fn put_back(
                 true => "which serves again",
                 false => "which has not passed its health check yet",
             };
-            if serving && let Err(error) = hand_over(run, handle, Slot::Single, service) {
+            if serving && let Err(error) = hand_over(run.ctx, handle, Slot::Single, service) {
                 ctx.progress.note(&format!(
                     "{address}: could not hand `{previous}` to the supervisor: {error}"
                 ));

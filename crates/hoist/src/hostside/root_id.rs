@@ -7,6 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 
+/// The variable every instance carries: `<root id>:<slot>`, so `strays` finds instances of
+/// this root that no record names, and a port's owner is told apart from another root's.
+pub(crate) const INSTANCE_MARK: &str = "HOIST_INSTANCE";
+
 /// The root's id, if it has one yet (for telling its instances from another root's).
 pub(crate) fn read(root: &Path) -> Option<String> {
     let id = fs::read_to_string(root.join(".hoist").join("root-id")).ok()?;
