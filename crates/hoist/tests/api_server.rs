@@ -1,5 +1,6 @@
-//! A real `hoist serve` on a free loopback port for the API tests, and a small HTTP/1.1
-//! client over std's TcpStream: one request per connection, `Connection: close`.
+//! The tests' one `hoist serve` launcher (a real server on a free loopback port, for the API
+//! and the scheduler), its calls through the tests' HTTP client, and what they need: a spec
+//! with two environments, tokens.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::harness::Test;
+use crate::http_client::{self, Patience, Stream};
 
 /// A spec with two environments on local roots, no service: enough to schedule against.
 pub fn two_env_test() -> Test {
@@ -48,10 +50,12 @@ pub fn token_with(t: &Test, env: &[(&str, &str)], name: &str, role: &str, envs: 
     created["secret"].as_str().expect("a secret").to_owned()
 }
 
+/// A `hoist serve` for one test on a free loopback port: started once it has announced its
+/// address and its controller serves, its log (stderr) kept, killed when dropped.
 pub struct Server {
     child: Child,
     pub address: SocketAddr,
-    stderr: Arc<Mutex<String>>,
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -71,10 +75,10 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hoist serve");
-        let stderr = Arc::new(Mutex::new(String::new()));
+        let log = Arc::new(Mutex::new(String::new()));
         let (sender, receiver) = std::sync::mpsc::channel();
         let pipe = child.stderr.take().expect("stderr");
-        let log = Arc::clone(&stderr);
+        let lines = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 // `… hoist serve: listening on http://ADDRESS` in a human line or in the
@@ -86,7 +90,7 @@ impl Server {
                         .collect();
                     let _ = sender.send(address);
                 }
-                let mut log = log.lock().expect("log");
+                let mut log = lines.lock().expect("log");
                 log.push_str(&line);
                 log.push('\n');
             }
@@ -99,38 +103,65 @@ impl Server {
             let _ = child.wait();
             panic!(
                 "hoist serve did not announce an address ({announced:?}):\n{}",
-                stderr.lock().expect("log")
+                log.lock().expect("log")
             );
         };
-        Self {
+        let server = Self {
             child,
             address,
-            stderr,
+            log,
+        };
+        // Its controller takes scheduled commands from here on.
+        server.wait_for_log("serving", Duration::from_secs(20));
+        server
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    #[track_caller]
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "hoist serve's log lacks {needle:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().expect("log").clone()
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `method path` with an optional bearer token and JSON body.
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.address
-        );
-        if let Some(token) = token {
-            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let mut headers = Vec::new();
+        if let Some(authorization) = &authorization {
+            headers.push(("Authorization", authorization.as_str()));
         }
-        if let Some(body) = body {
-            request.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            ));
-        } else {
-            request.push_str("\r\n");
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
         }
-        self.raw(request.as_bytes())
+        let url = format!("http://{}{path}", self.address);
+        let answer = http_client::send(
+            method,
+            &url,
+            &headers,
+            body.map(str::as_bytes),
+            Patience::TEST,
+        )
+        .unwrap_or_else(|error| panic!("{method} {path}: no answer: {error}"));
+        Reply {
+            status: answer.status,
+            head: answer.head,
+            body: answer.body,
+        }
     }
 
     pub fn get(&self, path: &str, token: &str) -> Reply {
@@ -141,23 +172,29 @@ impl Server {
         self.call("POST", path, Some(token), Some(body))
     }
 
-    /// Sends `request` as is and reads the whole answer (a write cut short by the server
-    /// answering early is fine).
-    pub fn raw(&self, request: &[u8]) -> Reply {
-        let mut stream = self.connect();
-        let _ = stream.write_all(request);
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        Reply::parse(&String::from_utf8_lossy(&response))
+    /// `GET path` with a bearer token (and `headers`), its body left open: an event stream.
+    pub fn open(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Stream {
+        let authorization = format!("Bearer {token}");
+        let mut all = vec![("Authorization", authorization.as_str())];
+        all.extend_from_slice(headers);
+        let url = format!("http://{}{path}", self.address);
+        http_client::open(&url, &all, Patience::TEST)
+            .unwrap_or_else(|error| panic!("GET {path}: no answer: {error}"))
     }
 
-    pub fn connect(&self) -> TcpStream {
-        let stream =
+    /// Writes `request` byte for byte, for what no client would send (a malformed header, a
+    /// body that lies about its type), and reads the whole answer (a write cut short by the
+    /// server answering early is fine). The request should say `Connection: close`.
+    pub fn raw(&self, request: &[u8]) -> Reply {
+        let mut stream =
             TcpStream::connect_timeout(&self.address, Duration::from_secs(5)).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("read timeout");
-        stream
+        let _ = stream.write_all(request);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        Reply::parse(&String::from_utf8_lossy(&response))
     }
 
     /// SIGTERM, then the exit status (panics if it takes over 20 s).
@@ -172,10 +209,16 @@ impl Server {
             assert!(
                 Instant::now() < deadline,
                 "hoist serve did not stop after SIGTERM:\n{}",
-                self.stderr()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGKILL, and waits for it to be gone: a controller that crashed.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -203,14 +246,13 @@ impl Reply {
             .nth(1)
             .and_then(|code| code.parse().ok())
             .unwrap_or_else(|| panic!("no status line in {response:?}"));
-        let chunked = head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked");
-        let body = if chunked {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        };
+        assert!(
+            !head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "a raw request's answer is read as is, not from chunks: {response:?}"
+        );
+        let body = body.to_owned();
         Self {
             status,
             head: head.to_owned(),
@@ -247,17 +289,4 @@ impl Reply {
         );
         self
     }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }

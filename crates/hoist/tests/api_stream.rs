@@ -1,34 +1,31 @@
 //! The API's event stream, its OpenAPI document, secrets kept out of every answer, and a
 //! clean stop on SIGTERM.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use crate::api_server::{Server, token, two_env_test};
+use crate::http_client::Stream;
 
-/// Opens `GET /api/events/stream` and returns the stream after the response head.
-fn open_stream(server: &Server, token: &str, last_event_id: Option<i64>) -> std::net::TcpStream {
-    let mut stream = server.connect();
-    let resume = last_event_id
-        .map(|id| format!("Last-Event-ID: {id}\r\n"))
+/// Opens `GET /api/events/stream`; returns once the answer's head has come.
+fn open_stream(server: &Server, token: &str, last_event_id: Option<i64>) -> Stream {
+    let resume = last_event_id.map(|id| id.to_string());
+    let headers: Vec<(&str, &str)> = resume
+        .as_deref()
+        .map(|id| vec![("Last-Event-ID", id)])
         .unwrap_or_default();
-    write!(
-        stream,
-        "GET /api/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n{resume}\r\n"
-    )
-    .unwrap();
-    stream
+    server.open("/api/events/stream", token, &headers)
 }
 
 /// Reads from `stream` until `needle` has arrived (panics after 10 s); returns all read.
-fn read_until(stream: &mut std::net::TcpStream, needle: &str) -> String {
+fn read_until(stream: &mut Stream, needle: &str) -> String {
     let mut seen = String::new();
     read_more(stream, &mut seen, |seen| seen.contains(needle));
     seen
 }
 
 /// Reads from `stream` into `seen` until `done(seen)` (panics after 10 s).
-fn read_more(stream: &mut std::net::TcpStream, seen: &mut String, done: impl Fn(&str) -> bool) {
+fn read_more(stream: &mut Stream, seen: &mut String, done: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buffer = [0u8; 4096];
     while !done(seen) {
@@ -36,7 +33,7 @@ fn read_more(stream: &mut std::net::TcpStream, seen: &mut String, done: impl Fn(
             Instant::now() < deadline,
             "the stream did not bring what was expected:\n{seen}"
         );
-        match stream.read(&mut buffer) {
+        match stream.body.read(&mut buffer) {
             Ok(0) => panic!("the stream ended early:\n{seen}"),
             Ok(n) => seen.push_str(&String::from_utf8_lossy(&buffer[..n])),
             Err(error) => panic!("reading the stream: {error}\n{seen}"),
@@ -45,7 +42,7 @@ fn read_more(stream: &mut std::net::TcpStream, seen: &mut String, done: impl Fn(
 }
 
 /// The whole SSE message (`id:`, `event:`, `data:` lines) of the first event of `kind`.
-fn read_event(stream: &mut std::net::TcpStream, kind: &str) -> String {
+fn read_event(stream: &mut Stream, kind: &str) -> String {
     let mut seen = String::new();
     let marker = format!("event: {kind}\n");
     read_more(stream, &mut seen, |seen| {
@@ -70,12 +67,11 @@ fn event_stream_sends_new_events_with_ids_and_resumes() {
     }
 
     let mut stream = open_stream(&server, &viewer, None);
-    let head = read_until(&mut stream, "\r\n\r\n");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(stream.status, 200, "{}", stream.head);
     assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: text/event-stream"),
-        "{head}"
+        stream.head.contains("content-type: text/event-stream"),
+        "{}",
+        stream.head
     );
     let body = r#"{"kind":"deploy","env":"staging","at":"2099-01-01T00:00:00Z"}"#;
     let command = server
@@ -225,18 +221,18 @@ fn sigterm_stops_the_server_cleanly_even_with_a_stream_open() {
     let t = two_env_test();
     let viewer = token(&t, "watcher", "viewer", &[]);
     let mut server = Server::start(&t, &[]);
-    let mut stream = open_stream(&server, &viewer, None);
-    read_until(&mut stream, "\r\n\r\n");
+    let stream = open_stream(&server, &viewer, None);
+    assert_eq!(stream.status, 200, "{}", stream.head);
     let started = Instant::now();
     let status = server.terminate();
-    assert!(status.success(), "exit {status:?}:\n{}", server.stderr());
+    assert!(status.success(), "exit {status:?}:\n{}", server.log());
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "took {:?}",
         started.elapsed()
     );
     std::thread::sleep(Duration::from_millis(100));
-    let log = server.stderr();
+    let log = server.log();
     assert!(
         log.contains("SIGTERM: stopping") && log.contains("hoist serve: stopped"),
         "{log}"

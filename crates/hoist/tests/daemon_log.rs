@@ -37,7 +37,7 @@ fn deploy_through(server: &Server, deployer: &str) {
         if shown["status"] == "failed" {
             return;
         }
-        assert!(Instant::now() < deadline, "{shown:#}\n{}", server.stderr());
+        assert!(Instant::now() < deadline, "{shown:#}\n{}", server.log());
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -49,7 +49,7 @@ fn with_log_format_json_every_line_is_an_event_and_secrets_are_masked() {
     let mut server = Server::start_with(&t, &["--log-format", "json"], &[("API_TOKEN", API_TOKEN)]);
     deploy_through(&server, &deployer);
     assert!(server.terminate().success());
-    let log = server.stderr();
+    let log = server.log();
     let events: Vec<serde_json::Value> = log
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
@@ -82,7 +82,7 @@ fn by_default_the_log_is_human_lines_with_time_and_level() {
     let t = Test::new();
     let mut server = Server::start(&t, &[]);
     assert!(server.terminate().success());
-    let log = server.stderr();
+    let log = server.log();
     let listening = log
         .lines()
         .find(|line| line.contains("hoist serve: listening on http://"))

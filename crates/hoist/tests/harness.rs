@@ -1,14 +1,15 @@
 //! A fluent harness: a project directory with the example app and a spec, a deploy root
 //! beside it, the `hoist` binary run against them, and HTTP checks on the service's port.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hoist::hostside::layout::Layout;
 use tempfile::TempDir;
+
+use crate::http_client::{self, Patience};
 
 pub const APP_PY: &str = include_str!("../../../examples/hello/app.py");
 
@@ -324,33 +325,10 @@ pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
     http_get_at(std::net::SocketAddr::from(([127, 0, 0, 1], port)), path)
 }
 
-/// `GET path` at `address` (loopback, or a test host in a network namespace).
+/// `GET path` at `address` (loopback, or a test host in a network namespace): the status
+/// and the body, or why no answer came.
 pub fn http_get_at(address: std::net::SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let port = address.port();
-    let mut stream =
-        TcpStream::connect_timeout(&address, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("no status line")?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    http_client::get(address, path, Patience::LOAD).map(|answer| (answer.status, answer.body))
 }
 
 /// Removes the boot entries (crontab lines) of every deploy root under `dir`: tests must not

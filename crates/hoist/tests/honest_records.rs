@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::api_server::{Server, token};
 use crate::harness::Test;
-use crate::scheduling::{Daemon, schedule, wait_until_ended};
+use crate::scheduling::{schedule, wait_until_ended};
 
 #[test]
 fn a_command_whose_runner_was_killed_is_shown_and_recorded_interrupted() {
@@ -59,7 +59,7 @@ fn a_command_whose_runner_was_killed_is_shown_and_recorded_interrupted() {
 #[test]
 fn a_scheduled_command_whose_spec_became_invalid_records_the_problems() {
     let t = Test::new();
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     let (id, served) = schedule(&t, &["create", "dev", "--in", "2s"]);
     assert!(served);
     let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).expect("spec");

@@ -9,6 +9,7 @@
 
 mod api_server;
 mod harness;
+mod http_client;
 mod load_loop;
 mod openapi_contract;
 mod root_processes;

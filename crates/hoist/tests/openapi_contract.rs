@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use jsonschema::Registry;
@@ -209,38 +209,29 @@ impl Contract {
             .insert((path.to_owned(), method.to_owned(), status));
     }
 
-    /// The first `count` messages of `GET /api/events/stream` from the start, asked as HTTP/1.0
-    /// so the body comes unchunked; checked against the document's stream description.
+    /// The first `count` messages of `GET /api/events/stream` from the start, checked against
+    /// the document's stream description.
     pub fn check_stream(&self, server: &Server, token: &str, count: usize) {
-        let mut stream = server.connect();
-        write!(
-            stream,
-            "GET /api/events/stream?after=0 HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n"
-        )
-        .unwrap();
+        let mut stream = server.open("/api/events/stream?after=0", token, &[]);
         let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seen = String::new();
+        let mut body = String::new();
         let mut buffer = [0u8; 4096];
-        while seen.split("\n\n").count() <= count + 1 {
+        while body.split("\n\n").count() <= count {
             assert!(
                 Instant::now() < deadline,
-                "the stream did not bring {count}:\n{seen}"
+                "the stream did not bring {count}:\n{body}"
             );
-            match stream.read(&mut buffer) {
-                Ok(0) => panic!("the stream ended early:\n{seen}"),
-                Ok(n) => seen.push_str(&String::from_utf8_lossy(&buffer[..n])),
-                Err(error) => panic!("reading the stream: {error}\n{seen}"),
+            match stream.body.read(&mut buffer) {
+                Ok(0) => panic!("the stream ended early:\n{body}"),
+                Ok(n) => body.push_str(&String::from_utf8_lossy(&buffer[..n])),
+                Err(error) => panic!("reading the stream: {error}\n{body}"),
             }
         }
-        let (head, body) = seen.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        let head = &stream.head;
+        assert_eq!(stream.status, 200, "{head}");
         let operation = self.operation("/api/events/stream", "GET");
         let media = &operation["responses"]["200"]["content"]["text/event-stream"];
-        assert!(
-            head.to_ascii_lowercase()
-                .contains("content-type: text/event-stream"),
-            "{head}"
-        );
+        assert!(head.contains("content-type: text/event-stream"), "{head}");
         self.saw("/api/events/stream", "GET", 200);
         let item = &media["x-item-schema"];
         for message in body.split("\n\n").take(count) {

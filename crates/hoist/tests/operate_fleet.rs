@@ -97,7 +97,7 @@ fn a_host_whose_sshd_is_down_is_drift_recorded_once_and_nothing_else_changes() {
     tb.start_host("h2");
     wait_until("drift.cleared", || count(&events(&t), "drift.cleared") == 1);
     assert_eq!([instance_pid(&tb, 1), instance_pid(&tb, 2)], pids);
-    let log = daemon.stderr();
+    let log = daemon.log();
     assert!(log.contains("drift in `fleet`"), "{log}");
     assert!(!log.contains("repaired"), "{log}");
 }

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::harness::{Test, free_port, http_get};
+use crate::http_client::{self, Patience};
 
 /// An HTTP/1.1 upstream answering its name; `/slow` after 1.5 s, `/forwarded` with the
 /// forwarding headers it saw, `/sum` with the length and blake3 of the request body.
@@ -283,22 +284,14 @@ fn a_large_request_body_streams_through_intact() {
         .collect();
     let expected = format!("{} {}", body.len(), blake3::hash(&body).to_hex());
 
-    let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /sum HTTP/1.1\r\nHost: app\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(&body).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let (_, answer) = response.split_once("\r\n\r\n").unwrap();
-    assert_eq!(answer, expected);
+    let url = format!("http://127.0.0.1:{}/sum", proxy.port);
+    let patience = Patience {
+        connect: Duration::from_secs(5),
+        per_read: Duration::from_secs(20),
+    };
+    let answer = http_client::send("POST", &url, &[], Some(&body), patience).unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, expected);
 }
 
 #[test]

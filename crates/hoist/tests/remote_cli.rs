@@ -67,7 +67,7 @@ fn a_command_through_the_daemon_runs_there_and_the_cli_follows_it_to_its_end() {
             .is_some_and(|e| e.contains("API_KEY")),
         "{record:#}"
     );
-    assert_eq!(stored(&t).len(), 3, "{}", server.stderr());
+    assert_eq!(stored(&t).len(), 3, "{}", server.log());
 }
 
 #[test]

@@ -2,84 +2,12 @@
 //! at their time (woken by the CLI, not by polling), `cancel`/`reschedule` act only while a
 //! command waits, a command past its window expires, and `deploy --ttl` schedules a destroy.
 
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use crate::api_server::Server;
 use crate::harness::Test;
-
-/// A `hoist serve` for one test: its log in a file, stopped with SIGTERM when dropped.
-pub struct Daemon {
-    pub child: Child,
-    pub log: PathBuf,
-}
-
-impl Daemon {
-    pub fn start(t: &Test, extra: &[&str]) -> Self {
-        let log = unique(t.temp.path().join("serve.log"));
-        let file = std::fs::File::create(&log).expect("daemon log");
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra);
-        let child = t
-            .command(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("spawn hoist serve");
-        let daemon = Self { child, log };
-        daemon.wait_for_log("serving", Duration::from_secs(20));
-        daemon
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    #[track_caller]
-    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "daemon log lacks {needle:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn pid(&self) -> nix::unistd::Pid {
-        nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
-    }
-
-    /// SIGTERM, then waits for the exit; returns the exit code.
-    pub fn terminate(&mut self) -> Option<i32> {
-        let _ = nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGTERM);
-        self.child.wait().ok().and_then(|status| status.code())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGKILL);
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn unique(path: PathBuf) -> PathBuf {
-    let mut candidate = path.clone();
-    let mut n = 0;
-    while candidate.exists() {
-        n += 1;
-        candidate = path.with_extension(format!("{n}.log"));
-    }
-    candidate
-}
 
 /// `hoist commands show ID --json`.
 pub fn command(t: &Test, id: i64, state: &[&str]) -> serde_json::Value {
@@ -128,7 +56,7 @@ pub fn schedule(t: &Test, args: &[&str]) -> (i64, bool) {
 #[test]
 fn a_scheduled_deploy_runs_at_its_time_woken_by_the_cli() {
     let t = Test::new();
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     let (id, served) = schedule(&t, &["deploy", "dev", "--in", "700ms"]);
     assert!(served, "the running daemon serves the store");
     assert!(t.live().is_none(), "nothing runs before its time");
@@ -153,7 +81,7 @@ fn a_scheduled_deploy_runs_at_its_time_woken_by_the_cli() {
 #[test]
 fn cancel_and_reschedule_act_only_while_a_command_waits() {
     let t = Test::new();
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     let (cancelled, _) = schedule(&t, &["deploy", "dev", "--in", "1h"]);
     t.hoist(&["commands", "cancel", &cancelled.to_string()])
         .success()
@@ -205,7 +133,7 @@ fn a_command_whose_controller_was_down_past_its_window_expires() {
         &["configure", "dev", "--in", "200ms", "--start-within", "1h"],
     );
     std::thread::sleep(Duration::from_millis(1200));
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     let expired = wait_until_ended(&t, late, &[], Duration::from_secs(30));
     assert_eq!(expired["status"], "expired", "{expired:#}");
     assert!(expired["started_at"].is_null(), "{expired:#}");
@@ -220,7 +148,7 @@ fn a_command_whose_controller_was_down_past_its_window_expires() {
 #[test]
 fn deploy_with_ttl_schedules_the_destroy() {
     let t = Test::new();
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     let outcome = t.hoist(&["deploy", "dev", "--ttl", "1s"]).success();
     assert!(
         outcome.stdout.contains("its destroy is scheduled for"),
@@ -287,14 +215,14 @@ fn sigterm_lets_a_running_command_finish() {
         "post_upload = \"sleep 2 && python3 -m py_compile app.py\"",
     );
     let t = t.spec(&spec);
-    let mut daemon = Daemon::start(&t, &["--grace", "30s"]);
+    let mut daemon = Server::start_with(&t, &["--grace", "30s"], &[]);
     let (id, _) = schedule(&t, &["deploy", "dev", "--in", "100ms"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while command(&t, id, &[])["status"] != "running" {
         assert!(Instant::now() < deadline, "never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.log());
+    assert_eq!(daemon.terminate().code(), Some(0), "{}", daemon.log());
     let command = command(&t, id, &[]);
     assert_eq!(
         command["status"],
@@ -317,7 +245,7 @@ fn the_daemon_delivers_webhooks_for_the_commands_it_runs() {
         "daemon-hook-secret-1",
     ])
     .success();
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     let (id, _) = schedule(&t, &["deploy", "dev", "--in", "100ms"]);
     let ended = wait_until_ended(&t, id, &[], Duration::from_secs(30));
     assert_eq!(ended["status"], "succeeded", "{ended:#}");
@@ -344,7 +272,7 @@ fn a_token_revoked_before_the_commands_time_fails_it_with_the_reason() {
     let t = crate::api_server::two_env_test();
     let kept = crate::api_server::token(&t, "kept", "deployer", &[]);
     let revoked = crate::api_server::token(&t, "leaving", "deployer", &[]);
-    let server = crate::api_server::Server::start(&t, &[]);
+    let server = Server::start(&t, &[]);
     let at = (Timestamp::now() + jiff::SignedDuration::from_millis(1500)).to_string();
     let ask = |token: &str, env: &str| {
         let body = format!(r#"{{"kind":"deploy","env":"{env}","at":"{at}"}}"#);
@@ -378,14 +306,14 @@ fn a_token_revoked_before_the_commands_time_fails_it_with_the_reason() {
     );
     assert!(t.live().is_none(), "dev was never deployed");
     let ran = wait_until_ended(&t, fine, &[], Duration::from_secs(30));
-    assert_eq!(ran["status"], "succeeded", "{ran:#}\n{}", server.stderr());
+    assert_eq!(ran["status"], "succeeded", "{ran:#}\n{}", server.log());
     assert_eq!(ran["requested_by"], "token:kept", "{ran:#}");
 }
 
 #[test]
 fn the_daemon_runs_a_command_with_the_spec_as_it_is_at_its_time() {
     let t = Test::new();
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     // An environment added after the daemon started: only a re-read spec knows it.
     let spec = std::fs::read_to_string(t.project.join("Hoist.toml")).expect("spec");
     let extra = t.temp.path().join("hosts").join("extra");
@@ -408,7 +336,7 @@ fn a_command_waits_for_a_busy_environment_until_its_expiry() {
         "post_upload = \"sleep 3 && python3 -m py_compile app.py\"",
     );
     let t = Test::new().spec(&spec);
-    let _daemon = Daemon::start(&t, &[]);
+    let _daemon = Server::start(&t, &[]);
     let mut deploy = t.spawn(&["deploy", "dev"]);
     // Wait until the CLI's deploy holds `dev`.
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -10,9 +10,10 @@ use hoist::ports::store::{CommandFilter, EventFilter, NewCommand, Store};
 use hoist_core::{Action, CommandStatus, EnvName};
 use jiff::{SignedDuration, Timestamp};
 
+use crate::api_server::Server;
 use crate::harness::Test;
 use crate::postgres_server::TestServer;
-use crate::scheduling::{Daemon, command, schedule, wait_until_ended};
+use crate::scheduling::{command, schedule, wait_until_ended};
 
 const COMMANDS: usize = 500;
 
@@ -47,8 +48,8 @@ fn two_controllers_run_500_commands_due_at_once_each_exactly_once() {
         ids.push(command.id);
     }
     let state = ["--state", url.as_str()];
-    let controllers: Vec<Daemon> = (0..2)
-        .map(|_| Daemon::start(&t, &[&state[..], &["--max-running", "8"]].concat()))
+    let controllers: Vec<Server> = (0..2)
+        .map(|_| Server::start_with(&t, &[&state[..], &["--max-running", "8"]].concat(), &[]))
         .collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
@@ -100,7 +101,7 @@ fn a_dead_controllers_command_is_taken_over_after_its_claim_expires() {
     );
     let t = Test::new().spec(&spec);
     let state = ["--state", url.as_str()];
-    let mut first = Daemon::start(&t, &[&state[..], &["--claim-ttl", "1s"]].concat());
+    let mut first = Server::start_with(&t, &[&state[..], &["--claim-ttl", "1s"]].concat(), &[]);
     let (id, served) = schedule(
         &t,
         &[&state[..], &["deploy", "dev", "--in", "100ms"]].concat(),
@@ -119,9 +120,8 @@ fn a_dead_controllers_command_is_taken_over_after_its_claim_expires() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let first_id = running["claimed_by"].as_str().expect("claimed").to_owned();
-    let second = Daemon::start(&t, &[&state[..], &["--claim-ttl", "1s"]].concat());
-    let _ = nix::sys::signal::kill(first.pid(), nix::sys::signal::Signal::SIGKILL);
-    let _ = first.child.wait();
+    let second = Server::start_with(&t, &[&state[..], &["--claim-ttl", "1s"]].concat(), &[]);
+    first.kill();
 
     // Whoever reads it first records it `interrupted` (its runner is dead); the second
     // controller then takes it over and finishes it.
@@ -137,7 +137,7 @@ fn a_dead_controllers_command_is_taken_over_after_its_claim_expires() {
     let second_id = ended["claimed_by"].as_str().expect("claimed").to_owned();
     assert_ne!(first_id, second_id, "the second controller finished it");
     assert!(
-        second_id.contains(&format!(":{}:", second.child.id())),
+        second_id.contains(&format!(":{}:", second.pid())),
         "{second_id}"
     );
     assert!(t.body().contains("v1"), "{}", t.body());
@@ -159,7 +159,7 @@ fn a_command_written_straight_into_postgres_wakes_the_controller() {
     let url = TestServer::shared().fresh_database();
     let t = Test::new();
     let state = ["--state", url.as_str()];
-    let daemon = Daemon::start(&t, &state);
+    let daemon = Server::start_with(&t, &state, &[]);
     // Written with no CLI in between (another machine, say): only the store's NOTIFY can
     // tell the daemon, which otherwise sleeps until a minute passes.
     std::thread::sleep(Duration::from_millis(300));
