@@ -5,6 +5,7 @@
 # Usage: scripts/bench/api.sh [COMMANDS]          (default 1000)
 #   DURATION=10s (unloaded runs)  REQUESTS=20000 (each saturation run)  CONNECTIONS=8
 #   STATE=postgres://…  (default: a SQLite file in the temp dir)
+#   HOIST=path/to/hoist  LOADGEN=path/to/hoist-loadgen   binaries to measure (default: built here)
 #
 # What runs, all on loopback from a temp dir removed on exit: a release build of hoist and
 # hoist-loadgen; a spec with one local environment; a viewer token; `hoist serve` on a free
@@ -17,6 +18,8 @@
 # - unloaded latency: 100 requests/s over 4 connections, p50/p99 with nothing queued.
 # Both for `?limit=100` (the default page: 100 commands, ~60 KB of JSON) and `?limit=10`.
 # Every run counts non-2xx answers and socket errors, which must be zero for its figures.
+# Each also gives the server's CPU time per request (user + system of all its threads, from
+# /proc): unlike requests/s, it hardly moves when other work shares the machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 COMMANDS=${1:-1000}
@@ -24,11 +27,14 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-8}
 REQUESTS=${REQUESTS:-20000}
 
-cargo build --release -q -p hoist -p hoist-loadgen
-TARGET=${CARGO_TARGET_DIR:-target}
-HOIST=$PWD/$TARGET/release/hoist
-[ -x "$HOIST" ] || HOIST=$TARGET/release/hoist
-LOADGEN=$(dirname "$HOIST")/hoist-loadgen
+if [ -z "${HOIST:-}" ]; then
+  cargo build --release -q -p hoist -p hoist-loadgen
+  TARGET=${CARGO_TARGET_DIR:-target}
+  HOIST=$PWD/$TARGET/release/hoist
+  [ -x "$HOIST" ] || HOIST=$TARGET/release/hoist
+fi
+HOIST=$(realpath "$HOIST")
+LOADGEN=${LOADGEN:-$(dirname "$HOIST")/hoist-loadgen}
 
 WORK=$(mktemp -d)
 SERVE_PID=
@@ -75,19 +81,25 @@ for _ in range(count):
         sys.exit(f"seeding failed: {response.status}")
 PY
 
+# CPU time (user + system, clock ticks) of the server process, all its threads.
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVE_PID/stat"; }
+
 measure() { # label, path, rate, connections, [max requests]
-  local summary
+  local summary before after
+  before=$(server_ticks)
   summary=$("$LOADGEN" run --url "http://$ADDRESS$2" --rate "$3" --connections "$4" \
     --duration "$DURATION" ${5:+--max-requests "$5"} --timeout 10s \
     --header "Authorization: Bearer $SECRET" --json)
-  python3 - "$1" "$summary" <<'PY'
+  after=$(server_ticks)
+  python3 - "$1" "$summary" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 label, s = sys.argv[1], json.loads(sys.argv[2])
+cpu_us = int(sys.argv[3]) * 1e6 / int(sys.argv[4]) / max(s["ok"] + s["non_2xx"], 1)
 errors = sum(s["errors"].values())
 l = s["latency_us"]
 ms = lambda us: "-" if us is None else f"{us / 1000:.2f} ms"
 print(f"{label:<34} {s['achieved_rate']:>9.0f} req/s   p50 {ms(l['p50']):>10}   p99 {ms(l['p99']):>10}"
-      f"   ok {s['ok']}  non-2xx {s['non_2xx']}  errors {errors}")
+      f"   server CPU {cpu_us:>5.0f} us/req   ok {s['ok']}  non-2xx {s['non_2xx']}  errors {errors}")
 PY
 }
 
