@@ -196,9 +196,10 @@ fn bad_input_gets_the_one_error_shape_and_stores_nothing() {
     server
         .get("/api/nothing-here", &admin)
         .error(404, "not_found");
-    server
-        .call("GET", "/nothing", None, None)
-        .error(404, "not_found");
+    // Outside `/api` is the dashboard: an unknown page is an HTML 404.
+    let page = server.call("GET", "/nothing", None, None).status(404);
+    assert!(page.head.contains("content-type: text/html"), "{page:?}");
+    assert!(page.body.contains("no page `/nothing`"), "{page:?}");
     server
         .call("PUT", "/api/commands", Some(&admin), Some("{}"))
         .error(405, "method_not_allowed");

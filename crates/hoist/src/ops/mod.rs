@@ -24,6 +24,7 @@ pub mod liveness;
 pub mod logs;
 pub mod maintenance;
 pub mod outcome;
+pub mod preflight;
 pub mod provision;
 pub mod reconcile;
 pub mod register;

@@ -7,12 +7,15 @@ use crate::app::App;
 use crate::error::Result;
 use crate::ops::Context;
 use crate::server::api_error::{ApiError, ApiResult};
+use crate::server::dashboard::sessions::Sessions;
 use crate::server::shutdown_signal::ShutdownSignal;
 
 #[derive(Debug, Clone)]
 pub struct ApiState {
     pub app: Arc<App>,
     pub shutdown: ShutdownSignal,
+    /// The dashboard's signed-in sessions.
+    pub sessions: Arc<Sessions>,
 }
 
 impl ApiState {

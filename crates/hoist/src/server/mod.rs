@@ -7,6 +7,7 @@ pub mod api_error;
 pub mod api_input;
 pub mod api_state;
 pub mod caller;
+pub mod dashboard;
 pub mod openapi;
 pub mod operation;
 pub mod route;

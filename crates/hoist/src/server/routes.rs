@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing;
 use hoist_core::{CommandStatus, EnvName};
 
@@ -22,6 +23,7 @@ use crate::server::api_error::ApiError;
 use crate::server::api_input::BODY_LIMIT;
 use crate::server::api_state::ApiState;
 use crate::server::caller::Caller;
+use crate::server::dashboard::{self, page_error::PageError};
 use crate::server::operation::Operation;
 use crate::server::route::Route;
 use crate::server::routes::commands::{NewCommandBody, RescheduleBody};
@@ -197,15 +199,22 @@ pub fn router(state: ApiState) -> Router {
         router = router.route(route.path, route.handler);
     }
     router
+        .merge(dashboard::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
-async fn unknown_route(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no route `{}`", uri.path()))
-        .hint("the routes are listed at `GET /api/openapi.json`")
+async fn unknown_route(uri: axum::http::Uri) -> Response {
+    if uri.path() == "/api" || uri.path().starts_with("/api/") {
+        return ApiError::not_found(format!("no route `{}`", uri.path()))
+            .hint("the routes are listed at `GET /api/openapi.json`")
+            .into_response();
+    }
+    PageError::not_found(format!("no page `{}`", uri.path()))
+        .hint("the environments page is at `/`")
+        .into_response()
 }
 
 async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {

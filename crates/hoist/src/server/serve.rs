@@ -144,6 +144,7 @@ async fn serve_api(app: Arc<App>, options: ServeOptions, shutdown: ShutdownSigna
     let state = ApiState {
         app,
         shutdown: shutdown.clone(),
+        sessions: Arc::default(),
     };
     let app = routes::router(state);
     let stop = shutdown.clone();

@@ -33,6 +33,7 @@ struct Follow {
     scopes: Vec<Option<EnvName>>,
     command_id: Option<i64>,
     after_id: i64,
+    naming: Naming,
     pending: VecDeque<Event>,
 }
 
@@ -60,20 +61,47 @@ pub async fn stream(
         Some(id) => id,
         None => state.run(None, latest_event_id).await?,
     };
-    let follow = Follow {
+    Ok(follow(
         state,
-        scopes: scopes(&caller, env),
+        scopes(&caller, env),
         command_id,
         after_id,
+        Naming::ByKind,
+    ))
+}
+
+/// Whether each message carries its event's kind as its SSE name (`event:`), as the API
+/// documents, or none, so that a browser's `EventSource.onmessage` sees every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    ByKind,
+    Unnamed,
+}
+
+/// The events of `scopes` (and of one command, if given) after `after_id`, as they come,
+/// until shutdown: the API's stream and the dashboard's live parts.
+pub fn follow(
+    state: ApiState,
+    scopes: Vec<Option<EnvName>>,
+    command_id: Option<i64>,
+    after_id: i64,
+    naming: Naming,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let follow = Follow {
+        state,
+        scopes,
+        command_id,
+        after_id,
+        naming,
         pending: VecDeque::new(),
     };
     let events = futures_util::stream::unfold(follow, next_event);
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 /// The id of the newest event (0 when there is none), found with O(log n) one-row reads
 /// (ids increase; `Store` has no "newest first" read of events).
-fn latest_event_id(ctx: &crate::ops::Context<'_>) -> crate::error::Result<i64> {
+pub fn latest_event_id(ctx: &crate::ops::Context<'_>) -> crate::error::Result<i64> {
     let any_after = |id: i64| -> crate::error::Result<bool> {
         let filter = EventFilter {
             after_id: Some(id),
@@ -107,10 +135,11 @@ async fn next_event(mut follow: Follow) -> Option<(Result<SseEvent, Infallible>,
     loop {
         if let Some(event) = follow.pending.pop_front() {
             let data = serde_json::to_string(&event).ok()?;
-            let message = SseEvent::default()
-                .id(event.id.to_string())
-                .event(&event.event.kind)
-                .data(data);
+            let message = SseEvent::default().id(event.id.to_string()).data(data);
+            let message = match follow.naming {
+                Naming::ByKind => message.event(&event.event.kind),
+                Naming::Unnamed => message,
+            };
             return Some((Ok(message), follow));
         }
         if follow.state.shutdown.is_set() {

@@ -1,0 +1,50 @@
+//! The web dashboard at `/` of `hoist serve`: server-rendered pages (askama templates
+//! compiled in), forms that work without JavaScript, one small embedded script for the live
+//! parts (SSE), and a session cookie that stands for a token. Every action goes through the
+//! same ops and permission checks as the API; the pages only read and render.
+
+pub mod acting;
+pub mod actions;
+pub mod assets;
+pub mod command_changes;
+pub mod commands_page;
+pub mod environment_page;
+pub mod environments_page;
+pub mod launch_page;
+pub mod layout;
+pub mod live;
+pub mod moment;
+pub mod overview;
+pub mod page_error;
+pub mod render;
+pub mod sessions;
+pub mod sign_in;
+pub mod viewer;
+pub mod when_input;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::server::api_state::ApiState;
+
+/// Every page and form of the dashboard.
+pub fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/", get(environments_page::page))
+        .route("/sign-in", get(sign_in::page).post(sign_in::sign_in))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route("/env/{env}", get(environment_page::page))
+        .route("/env/{env}/confirm", get(actions::confirm))
+        .route("/env/{env}/act", post(actions::act))
+        .route("/launch", get(launch_page::page).post(launch_page::launch))
+        .route("/commands", get(commands_page::list))
+        .route("/commands/{id}", get(commands_page::show))
+        .route("/commands/{id}/cancel", post(command_changes::cancel))
+        .route(
+            "/commands/{id}/reschedule",
+            post(command_changes::reschedule),
+        )
+        .route("/live/events", get(live::events))
+        .route("/assets/dashboard.js", get(assets::script))
+        .route("/assets/dashboard.css", get(assets::style))
+}
