@@ -8,6 +8,7 @@
 )]
 
 mod api_server;
+mod dashboard_client;
 mod harness;
 mod http_client;
 mod load_loop;
@@ -42,6 +43,7 @@ mod config_rollback;
 mod continuation_hints;
 mod crash;
 mod daemon_log;
+mod dashboard;
 mod deploy;
 mod deploy_roots;
 mod events;
