@@ -8,6 +8,8 @@
 )]
 
 mod api_server;
+mod browser;
+mod chromedriver;
 mod dashboard_client;
 mod harness;
 mod http_client;
@@ -39,6 +41,7 @@ mod blue_green;
 mod blue_green_crash;
 mod blue_green_fleet;
 mod blue_green_nginx;
+mod browser_harness;
 mod config_rollback;
 mod continuation_hints;
 mod crash;
