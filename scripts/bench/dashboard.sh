@@ -24,7 +24,8 @@ RATE=${RATE:-50}
 CONNECTIONS=${CONNECTIONS:-4}
 
 if [ -z "${HOIST:-}" ]; then
-  cargo build --release -q -p hoist -p hoist-loadgen --example dashboard_seed
+  cargo build --release -q -p hoist -p hoist-loadgen
+  cargo build --release -q -p hoist --example dashboard_seed
   TARGET=${CARGO_TARGET_DIR:-target}
   HOIST=$TARGET/release/hoist
 fi

@@ -44,6 +44,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0006_webhooks",
         sql: include_str!("0006_webhooks.sql"),
     },
+    Migration {
+        name: "0007_commands_by_env_id",
+        sql: include_str!("0007_commands_by_env_id.sql"),
+    },
 ];
 
 /// The advisory lock key of schema changes ("hoist" in ASCII). Advisory locks are per

@@ -142,21 +142,30 @@ pub(super) fn commands(
     connection: &Connection,
     filter: &CommandFilter,
 ) -> Outcome<Vec<CommandRecord>> {
-    let sql = format!(
-        "SELECT {COMMAND_COLUMNS} FROM commands \
-         WHERE (:env IS NULL OR env = :env) AND (:status IS NULL OR status = :status) \
-         ORDER BY id DESC LIMIT :limit"
-    );
+    // Only the conditions that are set go into the statement, so SQLite can walk
+    // `commands_by_env_id` (or `commands_by_env_status`) and stop at the limit; the generic
+    // `(:env IS NULL OR env = :env)` made it read every command of the store.
+    let condition = match (&filter.env, filter.status) {
+        (None, None) => "",
+        (Some(_), None) => "WHERE env = :env",
+        (None, Some(_)) => "WHERE status = :status",
+        (Some(_), Some(_)) => "WHERE env = :env AND status = :status",
+    };
+    let sql =
+        format!("SELECT {COMMAND_COLUMNS} FROM commands {condition} ORDER BY id DESC LIMIT :limit");
+    let env = filter.env.as_ref().map(|env| env.as_str());
+    let status = filter.status.map(CommandStatus::as_str);
+    let limit = sql_limit(filter.limit);
+    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":limit", &limit)];
+    if let Some(env) = &env {
+        params.push((":env", env));
+    }
+    if let Some(status) = &status {
+        params.push((":status", status));
+    }
     let mut records: Vec<CommandRecord> = connection
         .prepare_cached(&sql)?
-        .query_map(
-            named_params! {
-                ":env": filter.env.as_ref().map(|env| env.as_str()),
-                ":status": filter.status.map(CommandStatus::as_str),
-                ":limit": sql_limit(filter.limit),
-            },
-            command_from_row,
-        )?
+        .query_map(params.as_slice(), command_from_row)?
         .collect::<rusqlite::Result<_>>()?;
     attach_steps(connection, &mut records)?;
     Ok(records)

@@ -31,40 +31,59 @@ pub(super) fn append_event(connection: &Connection, event: &NewEvent) -> Outcome
 }
 
 pub(super) fn events(connection: &Connection, filter: &EventFilter) -> Outcome<Vec<Event>> {
-    let mut statement = connection.prepare_cached(
+    // Only the conditions that are set go into the statement, and the newest are read in
+    // descending id order: SQLite then walks `events_by_env` / `events_by_command` or the
+    // rowid and stops at the limit, where `(:env IS NULL OR env = :env)` and an ORDER BY on
+    // an expression made it read and sort every event.
+    let mut conditions = Vec::new();
+    let mut params: Vec<(&str, rusqlite::types::Value)> = Vec::new();
+    if let Some(env) = &filter.env {
+        conditions.push("env = :env");
+        params.push((":env", env.as_str().to_owned().into()));
+    }
+    if let Some(command_id) = filter.command_id {
+        conditions.push("command_id = :command_id");
+        params.push((":command_id", command_id.into()));
+    }
+    if let Some(after_id) = filter.after_id {
+        conditions.push("id > :after_id");
+        params.push((":after_id", after_id.into()));
+    }
+    if let Some(since) = filter.since {
+        conditions.push("at >= :since");
+        params.push((":since", millis(since).into()));
+    }
+    params.push((":limit", sql_limit(filter.limit).into()));
+    let filter_sql = match conditions.is_empty() {
+        true => String::new(),
+        false => format!("WHERE {}", conditions.join(" AND ")),
+    };
+    let order = if filter.newest { "DESC" } else { "ASC" };
+    let sql = format!(
         "SELECT id, at, env, command_id, kind, message, actor FROM (\
-           SELECT id, at, env, command_id, kind, message, actor FROM events \
-           WHERE (:env IS NULL OR env = :env) \
-             AND (:command_id IS NULL OR command_id = :command_id) \
-             AND (:after_id IS NULL OR id > :after_id) \
-             AND (:since IS NULL OR at >= :since) \
-           ORDER BY CASE WHEN :newest THEN -id ELSE id END LIMIT :limit\
-         ) ORDER BY id",
-    )?;
-    let events = statement
-        .query_map(
-            named_params! {
-                ":env": filter.env.as_ref().map(|env| env.as_str()),
-                ":command_id": filter.command_id,
-                ":after_id": filter.after_id,
-                ":limit": sql_limit(filter.limit),
-                ":since": filter.since.map(millis),
-                ":newest": filter.newest,
-            },
-            |row| {
-                Ok(Event {
-                    id: row.get(0)?,
-                    event: NewEvent {
-                        at: timestamp(row, 1)?,
-                        env: optional_parsed(row, 2)?,
-                        command_id: row.get(3)?,
-                        kind: row.get(4)?,
-                        message: row.get(5)?,
-                        actor: row.get(6)?,
-                    },
-                })
-            },
-        )?
+           SELECT id, at, env, command_id, kind, message, actor FROM events {filter_sql} \
+           ORDER BY id {order} LIMIT :limit\
+         ) ORDER BY id"
+    );
+    let bound: Vec<(&str, &dyn rusqlite::ToSql)> = params
+        .iter()
+        .map(|(name, value)| (*name, value as &dyn rusqlite::ToSql))
+        .collect();
+    let events = connection
+        .prepare_cached(&sql)?
+        .query_map(bound.as_slice(), |row| {
+            Ok(Event {
+                id: row.get(0)?,
+                event: NewEvent {
+                    at: timestamp(row, 1)?,
+                    env: optional_parsed(row, 2)?,
+                    command_id: row.get(3)?,
+                    kind: row.get(4)?,
+                    message: row.get(5)?,
+                    actor: row.get(6)?,
+                },
+            })
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(events)
 }

@@ -40,6 +40,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         name: "0006_webhooks",
         sql: include_str!("0006_webhooks.sql"),
     },
+    Migration {
+        name: "0007_commands_by_env_id",
+        sql: include_str!("0007_commands_by_env_id.sql"),
+    },
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.
