@@ -47,6 +47,7 @@ mod continuation_hints;
 mod crash;
 mod daemon_log;
 mod dashboard;
+mod dashboard_admin;
 mod deploy;
 mod deploy_roots;
 mod events;

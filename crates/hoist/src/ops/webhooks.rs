@@ -1,6 +1,7 @@
 //! Webhooks as the CLI (and later the API) sees them: add (the secret shown once, if hoist
 //! made it), list (secrets masked), remove, the deliveries, and running the sender.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ops::context::Context;
-use crate::ports::store::NewEvent;
+use crate::ports::store::{EventFilter, NewEvent};
 use crate::ports::webhook_store::{Delivery, DeliveryFilter, HookSecret, NewWebhook, Webhook};
 use crate::webhooks::webhook_sender::{self, PassReport, SenderOptions};
 
@@ -134,6 +135,27 @@ pub fn deliveries(ctx: &Context<'_>, hook_id: Option<i64>, limit: usize) -> Resu
         find(ctx, id)?;
     }
     ctx.store.deliveries(&DeliveryFilter { hook_id, limit })
+}
+
+/// The kind of each delivered event, by event id (an event no longer stored is left out):
+/// what a list of deliveries shows beside the event's id.
+pub fn event_kinds(ctx: &Context<'_>, deliveries: &[Delivery]) -> Result<HashMap<i64, String>> {
+    let mut kinds = HashMap::new();
+    for delivery in deliveries {
+        let id = delivery.event_id;
+        if kinds.contains_key(&id) {
+            continue;
+        }
+        let found = ctx.store.events(&EventFilter {
+            after_id: Some(id - 1),
+            limit: 1,
+            ..EventFilter::default()
+        })?;
+        if let Some(event) = found.into_iter().find(|event| event.id == id) {
+            kinds.insert(id, event.event.kind);
+        }
+    }
+    Ok(kinds)
 }
 
 /// Runs the sender: one pass with `once`, else until `stop` is set.

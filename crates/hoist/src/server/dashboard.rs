@@ -5,6 +5,10 @@
 
 pub mod acting;
 pub mod actions;
+pub mod admin_answers;
+pub mod admin_page;
+pub mod admin_tokens;
+pub mod admin_webhooks;
 pub mod assets;
 pub mod command_changes;
 pub mod commands_page;
@@ -47,4 +51,16 @@ pub fn router() -> Router<ApiState> {
         .route("/live/events", get(live::events))
         .route("/assets/dashboard.js", get(assets::script))
         .route("/assets/dashboard.css", get(assets::style))
+        .route("/admin", get(admin_page::page))
+        .route("/admin/tokens", post(admin_tokens::create))
+        .route(
+            "/admin/tokens/{id}/revoke",
+            get(admin_tokens::confirm_revoke).post(admin_tokens::revoke),
+        )
+        .route("/admin/webhooks", post(admin_webhooks::add))
+        .route(
+            "/admin/webhooks/{id}/remove",
+            get(admin_webhooks::confirm_remove).post(admin_webhooks::remove),
+        )
+        .route("/admin/deliveries", get(admin_webhooks::deliveries))
 }

@@ -33,7 +33,8 @@ impl Layout {
             viewer: Some(Signed {
                 name: viewer.token.name.clone(),
                 role: role.to_string(),
-                admin: role == Role::Admin,
+                // Tokens and webhooks are for admins limited to no environment.
+                admin: role == Role::Admin && viewer.token.envs.is_empty(),
                 acts: role != Role::Viewer,
                 csrf: viewer.csrf.clone(),
             }),
