@@ -44,6 +44,7 @@ mod continuation_hints;
 mod crash;
 mod daemon_log;
 mod dashboard;
+mod dashboard_pages;
 mod deploy;
 mod deploy_roots;
 mod events;

@@ -37,6 +37,7 @@ pub(super) fn events(connection: &Connection, filter: &EventFilter) -> Outcome<V
            WHERE (:env IS NULL OR env = :env) \
              AND (:command_id IS NULL OR command_id = :command_id) \
              AND (:after_id IS NULL OR id > :after_id) \
+             AND (:before_id IS NULL OR id < :before_id) \
              AND (:since IS NULL OR at >= :since) \
            ORDER BY CASE WHEN :newest THEN -id ELSE id END LIMIT :limit\
          ) ORDER BY id",
@@ -47,6 +48,7 @@ pub(super) fn events(connection: &Connection, filter: &EventFilter) -> Outcome<V
                 ":env": filter.env.as_ref().map(|env| env.as_str()),
                 ":command_id": filter.command_id,
                 ":after_id": filter.after_id,
+                ":before_id": filter.before_id,
                 ":limit": sql_limit(filter.limit),
                 ":since": filter.since.map(millis),
                 ":newest": filter.newest,
