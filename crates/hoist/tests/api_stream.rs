@@ -18,7 +18,7 @@ fn open_stream(server: &Server, token: &str, last_event_id: Option<i64>) -> Stre
 }
 
 /// Reads from `stream` until `needle` has arrived (panics after 10 s); returns all read.
-fn read_until(stream: &mut Stream, needle: &str) -> String {
+pub fn read_until(stream: &mut Stream, needle: &str) -> String {
     let mut seen = String::new();
     read_more(stream, &mut seen, |seen| seen.contains(needle));
     seen

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use crate::api_server::Server;
-use crate::http_client::{self, Answer, Patience};
+use crate::http_client::{self, Answer, Patience, Stream};
 
 pub struct Visitor {
     address: SocketAddr,
@@ -69,6 +69,14 @@ impl Visitor {
         let mut all = vec![("csrf", csrf)];
         all.extend_from_slice(fields);
         self.send("POST", path, Some(&encode(&all)), None)
+    }
+
+    /// `GET path` with the session cookie, its body left open (an event stream).
+    pub fn open(&self, path: &str) -> Stream {
+        let cookie = self.cookie.clone().unwrap_or_default();
+        let url = format!("http://{}{path}", self.address);
+        http_client::open(&url, &[("Cookie", cookie.as_str())], Patience::TEST)
+            .unwrap_or_else(|error| panic!("GET {path}: no answer: {error}"))
     }
 
     fn send(&self, method: &str, path: &str, body: Option<&str>, cookie: Option<&str>) -> Answer {

@@ -26,6 +26,7 @@ impl EventsOptions {
             env: self.env.clone(),
             command_id: self.command_id,
             after_id,
+            before_id: None,
             limit,
             since: self.since,
             newest,

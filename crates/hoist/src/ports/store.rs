@@ -79,6 +79,8 @@ pub struct EventFilter {
     pub command_id: Option<i64>,
     /// Only events with an id greater than this (for following).
     pub after_id: Option<i64>,
+    /// Only events with an id less than this (for paging back, with `newest`).
+    pub before_id: Option<i64>,
     /// At most this many, oldest first (0: no limit).
     pub limit: usize,
     /// Only events at or after this time.

@@ -12,17 +12,23 @@ pub mod admin_webhooks;
 pub mod assets;
 pub mod command_changes;
 pub mod commands_page;
+pub mod env_filter;
 pub mod environment_page;
 pub mod environments_page;
 pub mod launch_page;
 pub mod layout;
 pub mod live;
+pub mod live_logs;
+pub mod logs_page;
+pub mod logs_request;
 pub mod moment;
 pub mod overview;
 pub mod page_error;
 pub mod render;
 pub mod sessions;
 pub mod sign_in;
+pub mod timeline_page;
+pub mod timeline_read;
 pub mod viewer;
 pub mod when_input;
 
@@ -49,6 +55,9 @@ pub fn router() -> Router<ApiState> {
             post(command_changes::reschedule),
         )
         .route("/live/events", get(live::events))
+        .route("/timeline", get(timeline_page::page))
+        .route("/logs", get(logs_page::page))
+        .route("/live/logs", get(live_logs::logs))
         .route("/assets/dashboard.js", get(assets::script))
         .route("/assets/dashboard.css", get(assets::style))
         .route("/admin", get(admin_page::page))

@@ -43,6 +43,7 @@ pub(super) fn events(client: &mut Client, filter: &EventFilter) -> Outcome<Vec<E
                  AND ($2::bigint IS NULL OR command_id = $2) \
                  AND ($3::bigint IS NULL OR id > $3) \
                  AND ($5::bigint IS NULL OR at >= $5) \
+                 AND ($7::bigint IS NULL OR id < $7) \
                ORDER BY CASE WHEN $6 THEN -id ELSE id END LIMIT $4\
              ) AS chosen ORDER BY id",
             &[
@@ -52,6 +53,7 @@ pub(super) fn events(client: &mut Client, filter: &EventFilter) -> Outcome<Vec<E
                 &sql_limit(filter.limit),
                 &filter.since.map(millis),
                 &filter.newest,
+                &filter.before_id,
             ],
         )?
         .iter()

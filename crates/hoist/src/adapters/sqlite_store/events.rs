@@ -49,6 +49,10 @@ pub(super) fn events(connection: &Connection, filter: &EventFilter) -> Outcome<V
         conditions.push("id > :after_id");
         params.push((":after_id", after_id.into()));
     }
+    if let Some(before_id) = filter.before_id {
+        conditions.push("id < :before_id");
+        params.push((":before_id", before_id.into()));
+    }
     if let Some(since) = filter.since {
         conditions.push("at >= :since");
         params.push((":since", millis(since).into()));

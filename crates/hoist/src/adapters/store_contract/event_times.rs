@@ -1,5 +1,6 @@
 //! The contract's event-time part: events from a time on, and the newest few (still oldest
-//! first), as `hoist events --since/--limit` asks for them.
+//! first), as `hoist events --since/--limit` asks for them, also before an id (the
+//! dashboard's timeline pages back so).
 
 use super::{TestResult, at, env};
 use crate::ports::store::{EventFilter, NewEvent, Store};
@@ -53,6 +54,16 @@ pub(super) fn events_since_and_newest(store: &dyn Store) -> TestResult {
         })?,
         appended,
         "newest without a limit is everything"
+    );
+    assert_eq!(
+        store.events(&EventFilter {
+            before_id: Some(appended[2].id),
+            limit: 1,
+            newest: true,
+            ..of_env()
+        })?,
+        appended[1..2],
+        "the newest one before an id: paging back"
     );
     Ok(())
 }
