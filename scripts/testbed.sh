@@ -375,6 +375,22 @@ cmd_down() {
     done
   fi
 
+  # Their boot entries: the hosts share this machine's crontab, so each root a host laid out
+  # left an `@reboot` line there, marked with the root's id. Removed now that nothing of the
+  # testbed runs to write one again, under the lock hoist edits the crontab with.
+  local ids=() id_file
+  while IFS= read -r id_file; do
+    ids+=("$(tr -dc '0-9a-f' <"$id_file")")
+  done < <(find "$dir"/h* "$dir"/j1 -path '*/srv/*' -path '*/.hoist/root-id' 2>/dev/null)
+  if [ ${#ids[@]} -gt 0 ] && command -v crontab >/dev/null && crontab -l >/dev/null 2>&1; then
+    local pattern
+    pattern="# hoist-boot ($(IFS='|'; echo "${ids[*]}"))\$"
+    (
+      flock 9
+      crontab -l 2>/dev/null | grep -Ev "$pattern" | crontab -
+    ) 9>"/tmp/hoist-crontab-$(id -u).lock"
+  fi
+
   # Deleting the root-side veth removes its peer at once; the namespaces go after. One `ip`
   # for all of it (-force: go on past what a half-made testbed never had).
   {

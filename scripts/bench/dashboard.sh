@@ -17,6 +17,7 @@
 # socket errors, which must be zero for its figures.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+REPO=$PWD
 ENVS=${1:-50}
 COMMANDS=${2:-10000}
 DURATION=${DURATION:-10s}
@@ -40,7 +41,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-cd "$WORK"
+cd "$WORK" || exit 1
 {
   printf '[app]\nname = "bench"\n\n[build]\nupload = ["."]\n'
   for n in $(seq 0 $((ENVS - 1))); do
@@ -121,3 +122,11 @@ for path in pages + ["/sign-in"]:
     print(f"  {path:<16} {html / 1024:6.1f} KB + assets {assets / 1024:4.1f} KB = {total / 1024:6.1f} KB")
 print(f"heaviest page: {worst / 1024:.1f} KB (goal <= 100 KB: {'met' if worst <= 100 * 1024 else 'NOT met'})")
 PY
+
+# From a step logged to it shown in a real browser (headless Chromium through ChromeDriver):
+# the ignored test `step_to_browser_latency` logs 20 steps to a running command's store and
+# reads when each appeared on its open page (a MutationObserver, this machine's clock).
+echo "a step logged -> shown in the browser (debug build of the test harness and hoist):"
+cd "$REPO"
+cargo nextest run -p hoist --run-ignored only -E 'test(=dashboard_browser::step_to_browser_latency)' \
+  --no-capture 2>&1 | grep -E "^step logged|FAIL|panicked" || true

@@ -40,6 +40,16 @@
     });
   }
 
+  // Parts that only apply while a command waits (re-time, cancel) go once it has left.
+  function hideOutdated() {
+    var status = document.getElementById("command-status");
+    document.querySelectorAll("[data-while-status]").forEach(function (element) {
+      if (status && status.textContent.trim() !== element.getAttribute("data-while-status")) {
+        element.hidden = true;
+      }
+    });
+  }
+
   // A live region: refetch this page and put the region's new contents in place.
   function refresher(region, index) {
     var pending = null;
@@ -47,6 +57,12 @@
     function refresh() {
       pending = null;
       if (running) { pending = setTimeout(refresh, 50); return; }
+      // Never swap a field out from under someone typing in it: wait until they leave it.
+      var active = document.activeElement;
+      if (active && region.contains(active) && active.matches("input, select, textarea")) {
+        pending = setTimeout(refresh, 300);
+        return;
+      }
       running = true;
       fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (response) {
@@ -61,7 +77,7 @@
             region.innerHTML = fresh.innerHTML;
             localizeTimes(region);
             tickCountdowns();
-            if (!fresh.hasAttribute("data-live")) return;
+            hideOutdated();
           }
         })
         .catch(function () { /* the next event tries again */ })
@@ -73,10 +89,13 @@
   }
 
   function follow(region, index) {
-    var source = new EventSource("/live/" + region.getAttribute("data-live"));
+    var url = "/live/" + region.getAttribute("data-live");
+    var since = region.getAttribute("data-since");
+    // From the page's rendering on: what happened before it connected comes first.
+    if (since) url += (url.indexOf("?") < 0 ? "?" : "&") + "since=" + encodeURIComponent(since);
+    var source = new EventSource(url);
     var poke = refresher(region, index);
-    // What happened between the page's rendering and this connection is caught up once.
-    source.onopen = poke;
+    if (!since) source.onopen = poke;
     source.onmessage = poke;
     region.setAttribute("data-following", "");
   }

@@ -160,9 +160,26 @@ impl Browser {
         })
     }
 
+    /// Runs `act` on the first element `css` matches, finding it again when a live region
+    /// replaced it between the finding and the acting (a "stale element").
+    fn on_element<T, F, Fut>(&self, css: &str, what: &str, act: F) -> T
+    where
+        F: Fn(Element) -> Fut,
+        Fut: Future<Output = Result<T, fantoccini::error::CmdError>>,
+    {
+        for _ in 0..5 {
+            match self.runtime.block_on(act(self.element(css))) {
+                Ok(value) => return value,
+                Err(error) if error.to_string().contains("stale element") => continue,
+                Err(error) => panic!("browser: {what} `{css}`: {error}"),
+            }
+        }
+        panic!("browser: {what} `{css}`: the element was replaced five times in a row")
+    }
+
     /// The rendered text of the first element `css` matches.
     pub fn text(&self, css: &str) -> String {
-        self.run(&format!("read `{css}`"), self.element(css).text())
+        self.on_element(css, "read", |element| async move { element.text().await })
     }
 
     /// The rendered texts of every element `css` matches, in document order.
@@ -189,7 +206,11 @@ impl Browser {
 
     /// The current value of the form field `css` matches (what the user typed or picked).
     pub fn value(&self, css: &str) -> String {
-        let value = self.run(&format!("read `{css}`"), self.element(css).prop("value"));
+        let value = self.on_element(
+            css,
+            "read",
+            |element| async move { element.prop("value").await },
+        );
         value.unwrap_or_default()
     }
 
@@ -248,7 +269,9 @@ impl Browser {
     // Acting, as a user would: through the browser's input events.
 
     pub fn click(&self, css: &str) {
-        self.run(&format!("click `{css}`"), self.element(css).click());
+        self.on_element(css, "click", |element| async move {
+            element.click().await.map(|_| ())
+        });
     }
 
     /// Types `value` into the field `css` matches, after clearing it. Date, time, colour and

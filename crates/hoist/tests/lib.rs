@@ -48,6 +48,7 @@ mod crash;
 mod daemon_log;
 mod dashboard;
 mod dashboard_admin;
+mod dashboard_browser;
 mod dashboard_pages;
 mod deploy;
 mod deploy_roots;

@@ -7,8 +7,6 @@ pub mod acting;
 pub mod actions;
 pub mod admin_answers;
 pub mod admin_page;
-pub mod admin_tokens;
-pub mod admin_webhooks;
 pub mod assets;
 pub mod command_changes;
 pub mod commands_page;
@@ -61,15 +59,18 @@ pub fn router() -> Router<ApiState> {
         .route("/assets/dashboard.js", get(assets::script))
         .route("/assets/dashboard.css", get(assets::style))
         .route("/admin", get(admin_page::page))
-        .route("/admin/tokens", post(admin_tokens::create))
+        .route("/admin/tokens", post(admin_page::token_forms::create))
         .route(
             "/admin/tokens/{id}/revoke",
-            get(admin_tokens::confirm_revoke).post(admin_tokens::revoke),
+            get(admin_page::token_forms::confirm_revoke).post(admin_page::token_forms::revoke),
         )
-        .route("/admin/webhooks", post(admin_webhooks::add))
+        .route("/admin/webhooks", post(admin_page::webhook_forms::add))
         .route(
             "/admin/webhooks/{id}/remove",
-            get(admin_webhooks::confirm_remove).post(admin_webhooks::remove),
+            get(admin_page::webhook_forms::confirm_remove).post(admin_page::webhook_forms::remove),
         )
-        .route("/admin/deliveries", get(admin_webhooks::deliveries))
+        .route(
+            "/admin/deliveries",
+            get(admin_page::webhook_forms::deliveries),
+        )
 }

@@ -1,7 +1,10 @@
 //! `GET /admin` (admin role, unlimited): the tokens (never a secret or a hash) with the form
 //! that makes one, the webhooks (never a signing secret) with the form that adds one, and
-//! the newest deliveries. The forms' handlers (`admin_tokens`, `admin_webhooks`) answer
+//! the newest deliveries. The forms' handlers (`admin_page/token_forms.rs`, `admin_page/webhook_forms.rs`) answer
 //! their errors with this page and the form as it was sent.
+
+pub mod token_forms;
+pub mod webhook_forms;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -19,8 +22,8 @@ use crate::ports::token_store::TokenRecord;
 use crate::server::api_error::ApiError;
 use crate::server::api_state::ApiState;
 use crate::server::caller::Caller;
-use crate::server::dashboard::admin_tokens::TokenForm;
-use crate::server::dashboard::admin_webhooks::{DeliveryRow, HookForm, delivery_rows};
+use crate::server::dashboard::admin_page::token_forms::TokenForm;
+use crate::server::dashboard::admin_page::webhook_forms::{DeliveryRow, HookForm, delivery_rows};
 use crate::server::dashboard::layout::Layout;
 use crate::server::dashboard::moment::Moment;
 use crate::server::dashboard::page_error::PageResult;

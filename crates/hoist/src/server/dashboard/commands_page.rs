@@ -143,7 +143,6 @@ struct CommandPage {
     continuation: Option<String>,
     /// Waiting, and the viewer may act on it.
     changeable: bool,
-    running: bool,
 }
 
 struct StepRow {
@@ -224,8 +223,6 @@ pub async fn show(
         error: command.error.clone(),
         continuation,
         changeable: command.status == CommandStatus::Scheduled && may_act,
-        running: command.status == CommandStatus::Running
-            || command.status == CommandStatus::Scheduled,
     };
     Ok(render(&page))
 }

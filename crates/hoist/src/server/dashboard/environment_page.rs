@@ -39,6 +39,8 @@ struct EnvironmentPage {
     maintenance: bool,
     drift: Option<String>,
     has_service: bool,
+    /// Maintenance needs a blue-green service behind the built-in proxy.
+    maintenance_possible: bool,
 }
 
 struct HostView {
@@ -79,7 +81,7 @@ pub async fn page(
         env: Some(env.clone()),
     })?;
     let name = env.clone();
-    let (status, releases, flags, has_service, now) = state
+    let (status, releases, flags, service, now) = state
         .run_raw(None, move |ctx| {
             if ctx.spec.env(&name).is_none() {
                 return Err(ApiError::not_found(format!(
@@ -99,7 +101,10 @@ pub async fn page(
                 status,
                 releases,
                 Flags::from_events(&events),
-                ctx.spec.service.is_some(),
+                ctx.spec.service.as_ref().map(|service| {
+                    service.strategy == hoist_core::spec::Strategy::BlueGreen
+                        && matches!(service.proxy, hoist_core::spec::Proxy::Builtin)
+                }),
                 ctx.clock.now(),
             ))
         })
@@ -109,7 +114,7 @@ pub async fn page(
         status,
         releases,
         flags,
-        has_service,
+        service,
         now,
     )))
 }
@@ -119,7 +124,7 @@ fn view(
     status: EnvStatus,
     releases: Vec<ReleaseRecord>,
     flags: Flags,
-    has_service: bool,
+    service: Option<bool>,
     now: Timestamp,
 ) -> EnvironmentPage {
     let live = status.summary.live_release.clone();
@@ -169,7 +174,8 @@ fn view(
             .map(|command| CommandLine::of(command, now)),
         maintenance: flags.maintenance,
         drift: flags.drift,
-        has_service,
+        has_service: service.is_some(),
+        maintenance_possible: service.unwrap_or(false),
     }
 }
 

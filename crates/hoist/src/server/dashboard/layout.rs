@@ -1,16 +1,15 @@
 //! What every page's frame shows: the title, the navigation with the current section
 //! marked, who is signed in and the sign-out form (with the session's form token).
 
-use hoist_core::access::Role;
-
-use crate::server::dashboard::viewer::Viewer;
-
+/// A signed-in page's frame is made by `Layout::new` (in `viewer.rs`, from the viewer).
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub title: String,
     /// `environments`, `launch`, `commands`, `timeline`, `logs`, `admin` or empty.
     pub section: &'static str,
     pub viewer: Option<Signed>,
+    /// When the page was rendered (Unix ms): its live regions follow events from then on.
+    pub rendered: i64,
 }
 
 /// The signed-in token, as the frame shows it.
@@ -25,27 +24,12 @@ pub struct Signed {
 }
 
 impl Layout {
-    pub fn new(title: impl Into<String>, section: &'static str, viewer: &Viewer) -> Self {
-        let role = viewer.token.role;
-        Self {
-            title: title.into(),
-            section,
-            viewer: Some(Signed {
-                name: viewer.token.name.clone(),
-                role: role.to_string(),
-                // Tokens and webhooks are for admins limited to no environment.
-                admin: role == Role::Admin && viewer.token.envs.is_empty(),
-                acts: role != Role::Viewer,
-                csrf: viewer.csrf.clone(),
-            }),
-        }
-    }
-
     pub fn signed_out(title: impl Into<String>) -> Self {
         Self {
             title: title.into(),
             section: "",
             viewer: None,
+            rendered: jiff::Timestamp::now().as_millisecond(),
         }
     }
 

@@ -5,10 +5,12 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header;
 use axum::http::request::Parts;
+use hoist_core::access::Role;
 
 use crate::ports::token_store::TokenRecord;
 use crate::server::api_state::ApiState;
 use crate::server::caller::Caller;
+use crate::server::dashboard::layout::{Layout, Signed};
 use crate::server::dashboard::page_error::PageError;
 use crate::server::dashboard::sessions::COOKIE;
 
@@ -26,6 +28,25 @@ impl Viewer {
     pub fn caller(&self) -> Caller {
         Caller {
             token: self.token.clone(),
+        }
+    }
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>, section: &'static str, viewer: &Viewer) -> Self {
+        let role = viewer.token.role;
+        Self {
+            title: title.into(),
+            section,
+            viewer: Some(Signed {
+                name: viewer.token.name.clone(),
+                role: role.to_string(),
+                // Tokens and webhooks are for admins limited to no environment.
+                admin: role == Role::Admin && viewer.token.envs.is_empty(),
+                acts: role != Role::Viewer,
+                csrf: viewer.csrf.clone(),
+            }),
+            rendered: jiff::Timestamp::now().as_millisecond(),
         }
     }
 }
