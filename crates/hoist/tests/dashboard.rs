@@ -371,3 +371,17 @@ fn hostile_text_from_hooks_and_errors_is_shown_escaped() {
         "the hook's output is shown, escaped: {all}"
     );
 }
+
+#[test]
+fn sessions_end_with_the_server_that_held_them() {
+    let (t, mut server, mut visitor) = deployed();
+    assert_eq!(visitor.get("/").status, 200);
+    assert!(server.terminate().success());
+    let restarted = Server::start(&t, &[]);
+    visitor.moved_to(&restarted);
+    let answer = visitor.get("/env/dev");
+    assert_eq!(answer.status, 303, "{answer:?}");
+    assert_eq!(location(&answer), Some("/sign-in?next=/env/dev&reason=expired"));
+    let page = Visitor::anonymous(&restarted).get("/sign-in?next=/env/dev&reason=expired");
+    assert!(page.body.contains("Your session ended"), "{}", page.body);
+}

@@ -26,6 +26,11 @@ impl Visitor {
         visitor
     }
 
+    /// The same visitor (its cookie) at another `hoist serve` — the same one restarted.
+    pub fn moved_to(&mut self, server: &Server) {
+        self.address = server.address;
+    }
+
     /// Not signed in.
     pub fn anonymous(server: &Server) -> Self {
         Self {
