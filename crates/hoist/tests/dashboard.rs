@@ -65,6 +65,17 @@ fn a_token_signs_in_to_a_session_cookie_and_the_pages_show_what_runs() {
         env.body.contains("confirm?action=deploy"),
         "an admin sees the actions"
     );
+    let deploy = t
+        .hoist(&["commands", "show", "1", "--json"])
+        .success()
+        .json();
+    let who = deploy["requested_by"].as_str().unwrap();
+    assert!(
+        env.body
+            .contains(&format!("{who} <a href=\"/commands/1\">#1</a>")),
+        "the release says who made it: {}",
+        env.body
+    );
 
     // Without a session: to the sign-in page, and back here after it.
     let anonymous = Visitor::anonymous(&server).get("/env/dev");
@@ -381,7 +392,38 @@ fn sessions_end_with_the_server_that_held_them() {
     visitor.moved_to(&restarted);
     let answer = visitor.get("/env/dev");
     assert_eq!(answer.status, 303, "{answer:?}");
-    assert_eq!(location(&answer), Some("/sign-in?next=/env/dev&reason=expired"));
+    assert_eq!(
+        location(&answer),
+        Some("/sign-in?next=/env/dev&reason=expired")
+    );
     let page = Visitor::anonymous(&restarted).get("/sign-in?next=/env/dev&reason=expired");
     assert!(page.body.contains("Your session ended"), "{}", page.body);
+}
+
+#[test]
+fn script_in_an_environment_name_is_refused_and_shown_escaped() {
+    let (_t, _server, visitor) = deployed();
+    for path in [
+        "/env/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "/env/%3Cscript%3Ealert(1)%3C%2Fscript%3E/confirm?action=deploy",
+        "/commands?env=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "/launch?env=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    ] {
+        let answer = visitor.get(path);
+        assert!(
+            !answer.body.contains("<script>alert"),
+            "{path}: {}",
+            answer.body
+        );
+        if answer.status != 200 {
+            assert!((400..500).contains(&answer.status), "{path}: {answer:?}");
+        }
+    }
+    let refused = visitor.get("/env/%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(
+        refused.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        refused.body
+    );
 }

@@ -271,6 +271,10 @@ fn logs_follow_live_and_the_timeline_shows_what_happens() {
     browser.wait_for("h1", Duration::from_secs(10));
     browser.assert_accessible("admin");
     browser.screenshot("dashboard/admin");
+    browser.goto(&url(&server, "/admin/deliveries"));
+    browser.wait_for("h1", Duration::from_secs(10));
+    browser.assert_accessible("deliveries");
+    browser.screenshot("dashboard/deliveries");
     browser.resize(390, 844);
     browser.goto(&url(&server, "/"));
     browser.wait_for("h1", Duration::from_secs(10));

@@ -65,6 +65,8 @@ struct ReleaseView {
     status: String,
     created: Moment,
     command_id: Option<i64>,
+    /// Who asked for the command that made it.
+    by: Option<String>,
     config_changed: bool,
     live: bool,
     failed: bool,
@@ -90,7 +92,18 @@ pub async fn page(
                 .hint("the environments page lists those there are"));
             }
             let status = ops::status(ctx, &StatusOptions { env: name.clone() })?;
-            let releases = ctx.store.releases(&name)?;
+            let releases: Vec<(ReleaseRecord, Option<String>)> = ctx
+                .store
+                .releases(&name)?
+                .into_iter()
+                .map(|release| {
+                    let by = match release.command_id {
+                        Some(id) => ctx.store.command(id)?.map(|command| command.requested_by),
+                        None => None,
+                    };
+                    Ok((release, by))
+                })
+                .collect::<crate::error::Result<_>>()?;
             let events = ctx.store.events(&crate::ports::store::EventFilter {
                 env: Some(name.clone()),
                 limit: 50,
@@ -122,24 +135,25 @@ pub async fn page(
 fn view(
     layout: Layout,
     status: EnvStatus,
-    releases: Vec<ReleaseRecord>,
+    releases: Vec<(ReleaseRecord, Option<String>)>,
     flags: Flags,
     service: Option<bool>,
     now: Timestamp,
 ) -> EnvironmentPage {
     let live = status.summary.live_release.clone();
-    let mut releases: Vec<ReleaseRecord> = releases;
-    releases.sort_by(|a, b| b.id.cmp(&a.id));
+    let mut releases = releases;
+    releases.sort_by(|a, b| b.0.id.cmp(&a.0.id));
     let release_views = releases
         .iter()
         .enumerate()
-        .map(|(index, release)| {
-            let previous = releases.get(index + 1);
+        .map(|(index, (release, by))| {
+            let previous = releases.get(index + 1).map(|(previous, _)| previous);
             ReleaseView {
                 id: release.id.to_string(),
                 status: format!("{:?}", release.status).to_lowercase(),
                 created: Moment::new(release.created_at, now),
                 command_id: release.command_id,
+                by: by.clone(),
                 config_changed: previous
                     .is_some_and(|previous| previous.config_hash != release.config_hash),
                 live: live.as_ref() == Some(&release.id),
