@@ -269,11 +269,11 @@ fn a_launch_at_a_time_in_a_zone_waits_and_can_be_retimed_and_cancelled() {
     assert_eq!(moved.status, 303, "{}", moved.body);
     let recorded = crate::scheduling::command(&t, id, &[]);
     assert_eq!(recorded["execute_at"], "2099-06-02T10:00:00Z");
+    let list = visitor.get("/commands").body;
+    assert!(list.contains(&format!("#{id} deploy dev")), "{list}");
     assert!(
-        visitor
-            .get("/commands")
-            .body
-            .contains(&format!("#{id} deploy dev"))
+        list.contains(&format!("action=\"/commands/{id}/cancel\"")),
+        "a cancel button on the list: {list}"
     );
 
     let cancelled = visitor.post_form(&page, &format!("/commands/{id}/cancel"), &[]);
