@@ -11,10 +11,12 @@ use hoist_core::schedule::{self, DEFAULT_START_WITHIN, When};
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use crate::ops::Context;
 use crate::ops::commands::{self, RescheduleOptions};
-use crate::server::api_error::ApiError;
+use crate::server::api_error::{ApiError, ApiResult};
 use crate::server::api_input::path;
 use crate::server::api_state::ApiState;
+use crate::server::caller::Caller;
 use crate::server::dashboard::acting::Acting;
 use crate::server::dashboard::page_error::PageResult;
 use crate::server::dashboard::sign_in::redirect;
@@ -22,6 +24,16 @@ use crate::server::dashboard::when_input::parse_when;
 
 #[derive(Debug, Deserialize)]
 pub struct NoFields {}
+
+/// A 404 unless command `id` exists, a 403 unless `caller` may act on it.
+fn may_act_on(ctx: &Context<'_>, caller: &Caller, id: i64) -> ApiResult<()> {
+    let command = commands::show(ctx, id)
+        .map_err(|_| ApiError::not_found(format!("no command with id {id}")))?;
+    caller.require(&Need::Act {
+        action: command.kind,
+        env: command.env,
+    })
+}
 
 pub async fn cancel(
     State(state): State<ApiState>,
@@ -32,12 +44,7 @@ pub async fn cancel(
     let caller = acting.viewer.caller();
     state
         .run_raw(Some(caller.actor()), move |ctx| {
-            let command = commands::show(ctx, id)
-                .map_err(|_| ApiError::not_found(format!("no command with id {id}")))?;
-            caller.require(&Need::Act {
-                action: command.kind,
-                env: command.env.clone(),
-            })?;
+            may_act_on(ctx, &caller, id)?;
             commands::cancel(ctx, id)
                 .map_err(|error| ApiError::from_error(&error, StatusCode::CONFLICT))
         })
@@ -71,12 +78,7 @@ pub async fn reschedule(
     };
     state
         .run_raw(Some(caller.actor()), move |ctx| {
-            let command = commands::show(ctx, id)
-                .map_err(|_| ApiError::not_found(format!("no command with id {id}")))?;
-            caller.require(&Need::Act {
-                action: command.kind,
-                env: command.env.clone(),
-            })?;
+            may_act_on(ctx, &caller, id)?;
             commands::reschedule(ctx, &options)
                 .map_err(|error| ApiError::from_error(&error, StatusCode::CONFLICT))
         })

@@ -16,10 +16,11 @@ use crate::ports::store::{CommandFilter, CommandRecord};
 use crate::server::api_error::ApiError;
 use crate::server::api_input::path;
 use crate::server::api_state::ApiState;
+use crate::server::dashboard::env_filter::env_param;
 use crate::server::dashboard::layout::Layout;
 use crate::server::dashboard::moment::{Moment, took};
 use crate::server::dashboard::overview::CommandLine;
-use crate::server::dashboard::page_error::{PageError, PageResult};
+use crate::server::dashboard::page_error::PageResult;
 use crate::server::dashboard::render::render;
 use crate::server::dashboard::viewer::Viewer;
 use crate::server::routes::scopes;
@@ -55,12 +56,7 @@ pub async fn list(
     viewer: Viewer,
     Query(query): Query<ListQuery>,
 ) -> PageResult<Response> {
-    let env = match query.env.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(name) => Some(name.parse::<EnvName>().map_err(|error| {
-            PageError::bad_request(format!("`{name}` is not an environment name: {error}"))
-        })?),
-    };
+    let env = env_param(query.env.as_deref())?;
     let caller = viewer.caller();
     caller.require(&Need::Read { env: env.clone() })?;
     let scopes = scopes(&caller, env.clone());

@@ -7,7 +7,6 @@ use std::convert::Infallible;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event as SseEvent, Sse};
 use futures_util::Stream;
-use hoist_core::EnvName;
 use hoist_core::access::Need;
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -15,6 +14,7 @@ use serde::Deserialize;
 use crate::ops::Context;
 use crate::ports::store::EventFilter;
 use crate::server::api_state::ApiState;
+use crate::server::dashboard::env_filter::env_param;
 use crate::server::dashboard::page_error::{PageError, PageResult};
 use crate::server::dashboard::viewer::Viewer;
 use crate::server::routes::event_stream::{Naming, follow, latest_event_id};
@@ -55,12 +55,7 @@ pub async fn events(
     viewer: Viewer,
     Query(query): Query<LiveQuery>,
 ) -> PageResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let env = match query.env.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(name) => Some(name.parse::<EnvName>().map_err(|error| {
-            PageError::bad_request(format!("`{name}` is not an environment name: {error}"))
-        })?),
-    };
+    let env = env_param(query.env.as_deref())?;
     let caller = viewer.caller();
     caller.require(&Need::Read { env: env.clone() })?;
     let after_id = match (query.after, query.since) {
