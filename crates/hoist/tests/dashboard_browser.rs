@@ -31,6 +31,17 @@ fn sign_in(browser: &Browser, server: &Server, secret: &str) {
     browser.wait_for_text("h1", "Environments", Duration::from_secs(10));
 }
 
+/// `dev` deployed, a `hoist serve`, and a browser signed in as an admin.
+fn deployed_and_signed_in() -> (Test, Server, Browser) {
+    let t = Test::new();
+    t.hoist(&["deploy", "dev"]).success();
+    let admin = token(&t, "ops", "admin", &[]);
+    let server = Server::start(&t, &[]);
+    let browser = Browser::start();
+    sign_in(&browser, &server, &admin);
+    (t, server, browser)
+}
+
 /// Marks the page, so that a later check can tell it was not reloaded.
 fn mark_page(browser: &Browser) {
     browser.execute("window.__same_page = 42;", &[]);
@@ -193,12 +204,7 @@ fn roll_back_to_a_chosen_release_and_restart_from_the_environment_page() {
 
 #[test]
 fn a_waiting_command_is_retimed_and_cancelled_and_the_lists_follow_live() {
-    let t = Test::new();
-    t.hoist(&["deploy", "dev"]).success();
-    let admin = token(&t, "ops", "admin", &[]);
-    let server = Server::start(&t, &[]);
-    let browser = Browser::start();
-    sign_in(&browser, &server, &admin);
+    let (t, server, browser) = deployed_and_signed_in();
     browser.goto(&url(&server, "/launch?env=dev&action=restart"));
     browser.wait_for("#launch", Duration::from_secs(10));
     browser.click("#when-at");
@@ -242,12 +248,7 @@ fn a_waiting_command_is_retimed_and_cancelled_and_the_lists_follow_live() {
 
 #[test]
 fn logs_follow_live_and_the_timeline_shows_what_happens() {
-    let t = Test::new();
-    t.hoist(&["deploy", "dev"]).success();
-    let admin = token(&t, "ops", "admin", &[]);
-    let server = Server::start(&t, &[]);
-    let browser = Browser::start();
-    sign_in(&browser, &server, &admin);
+    let (t, server, browser) = deployed_and_signed_in();
     browser.goto(&url(&server, "/logs?env=dev"));
     browser.wait_for("[data-following]", Duration::from_secs(10));
     browser.assert_accessible("logs");

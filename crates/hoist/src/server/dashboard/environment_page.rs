@@ -104,16 +104,10 @@ pub async fn page(
                     Ok((release, by))
                 })
                 .collect::<crate::error::Result<_>>()?;
-            let events = ctx.store.events(&crate::ports::store::EventFilter {
-                env: Some(name.clone()),
-                limit: 50,
-                newest: true,
-                ..Default::default()
-            })?;
             Ok((
                 status,
                 releases,
-                Flags::from_events(&events),
+                Flags::recent(ctx, &name)?,
                 ctx.spec.service.as_ref().map(|service| {
                     service.strategy == hoist_core::spec::Strategy::BlueGreen
                         && matches!(service.proxy, hoist_core::spec::Proxy::Builtin)

@@ -113,13 +113,7 @@ pub fn environment_rows(ctx: &Context<'_>, caller: &Caller) -> Result<Vec<Enviro
             .iter()
             .filter(|command| command.status == CommandStatus::Scheduled)
             .min_by_key(|command| command.execute_at);
-        let events = ctx.store.events(&EventFilter {
-            env: Some(env.clone()),
-            limit: RECENT_EVENTS,
-            newest: true,
-            ..EventFilter::default()
-        })?;
-        let flags = Flags::from_events(&events);
+        let flags = Flags::recent(ctx, &env)?;
         rows.push(EnvironmentRow {
             state: summary
                 .state
@@ -151,6 +145,17 @@ pub struct Flags {
 }
 
 impl Flags {
+    /// What the environment's newest events say.
+    pub fn recent(ctx: &Context<'_>, env: &EnvName) -> Result<Self> {
+        let events = ctx.store.events(&EventFilter {
+            env: Some(env.clone()),
+            limit: RECENT_EVENTS,
+            newest: true,
+            ..EventFilter::default()
+        })?;
+        Ok(Self::from_events(&events))
+    }
+
     /// `events` oldest first, as the store returns them.
     pub fn from_events(events: &[Event]) -> Self {
         let mut flags = Self::default();
