@@ -25,11 +25,16 @@ mod ssh_options;
 mod starter;
 mod suggest;
 mod traffic;
+mod workload;
 
 pub use defaults::explain_defaults;
 pub use diagnostic::{SpecDiagnostic, SpecErrors};
 pub use health::{Health, HealthCheck, StatusRange};
 pub use traffic::{NginxProxy, Proxy, default_upstream_file, default_upstream_name};
+pub use workload::{
+    Compose, Container, Engine, ImageSource, Volume, VolumeMode, VolumeSource, Workload,
+    engine_name,
+};
 
 /// A whole, validated spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,8 +89,8 @@ pub enum Strategy {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
-    /// Shell command; `$PORT` is set in its environment.
-    pub command: String,
+    /// What runs: a process (`command`), a container, a compose stack or a static site.
+    pub workload: Workload,
     /// The public port users reach.
     pub port: u16,
     pub strategy: Strategy,

@@ -8,7 +8,7 @@ use super::section::Section;
 use super::suggest;
 use super::{
     App, Build, ConfigTemplates, Hooks, Service, Spec, SpecDiagnostic, SpecErrors, Strategy,
-    defaults,
+    Workload, defaults,
 };
 
 const TOP_LEVEL_KEYS: &[&str] = &["app", "build", "hooks", "service", "config", "env"];
@@ -245,7 +245,7 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         .unwrap_or_else(super::restart::default_restart);
     let (log_max, log_keep) = super::service_logs::read_log_settings(section, problems);
     Service {
-        command,
+        workload: Workload::Process { command },
         port,
         strategy,
         stop_grace,

@@ -42,7 +42,7 @@ pub fn snapshot(
     // The health check too: putting a release back probes it the way it was deployed.
     let service = spec.service.as_ref().map(|service| {
         serde_json::json!({
-            "command": service.command,
+            "command": service.workload.process_command(),
             "port": service.port,
             "strategy": match service.strategy { Strategy::Recreate => "recreate", Strategy::BlueGreen => "blue-green" },
             "health": service.health.as_ref().map(WireHealth::from),

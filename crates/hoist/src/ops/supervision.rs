@@ -22,7 +22,11 @@ pub(crate) fn instance_spec(
 ) -> InstanceSpec {
     InstanceSpec {
         release: release.clone(),
-        command: service.command.clone(),
+        command: service
+            .workload
+            .process_command()
+            .unwrap_or_default()
+            .to_owned(),
         port,
         env: vec![("HOIST_ENV".to_owned(), env.to_string())],
         log: LogLimits {

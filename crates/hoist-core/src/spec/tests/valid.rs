@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::super::{
     App, Build, ConfigTemplates, EnvSpec, Health, HealthCheck, Hooks, Proxy, Service, Spec,
-    StatusRange, Strategy, explain_defaults,
+    StatusRange, Strategy, Workload, explain_defaults,
 };
 use super::{MINIMAL, env_name, env_with_defaults, host, parsed};
 
@@ -85,7 +85,9 @@ fn full_spec_parses_to_the_expected_struct() {
             refresh: Vec::new(),
         },
         service: Some(Service {
-            command: "python3 app.py --port $PORT".to_owned(),
+            workload: Workload::Process {
+                command: "python3 app.py --port $PORT".to_owned(),
+            },
             port: 8080,
             strategy: Strategy::BlueGreen,
             stop_grace: Duration::from_secs(15),

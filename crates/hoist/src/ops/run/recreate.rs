@@ -4,7 +4,7 @@
 //! and refresh. A failed start or probe puts the old release back (switch, start it as it was
 //! deployed, probe it as it was deployed) and marks the new one failed.
 
-use hoist_core::spec::{Health, Service};
+use hoist_core::spec::{Health, Service, Workload};
 use hoist_core::{ReleaseId, ReleaseStatus};
 
 use crate::error::{Error, Result};
@@ -248,8 +248,11 @@ fn previous_service(
     else {
         return service;
     };
-    if let Some(command) = recorded.get("command").and_then(|v| v.as_str()) {
-        command.clone_into(&mut service.command);
+    if let (Some(recorded), Workload::Process { command }) = (
+        recorded.get("command").and_then(|v| v.as_str()),
+        &mut service.workload,
+    ) {
+        recorded.clone_into(command);
     }
     if let Some(port) = recorded
         .get("port")
