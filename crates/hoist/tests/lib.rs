@@ -43,6 +43,7 @@ mod blue_green_fleet;
 mod blue_green_nginx;
 mod browser_harness;
 mod config_rollback;
+mod containers;
 mod continuation_hints;
 mod crash;
 mod daemon_log;

@@ -412,6 +412,7 @@ fn runs_and_probes_the_service_on_the_host() {
         port,
         env: vec![("GREETING".into(), "hi".into())],
         log: hoist::ports::runtime::LogLimits::default(),
+        container: None,
     };
     let runtime = &remote.handle.runtime;
     let instance = runtime.start(Slot::Single, &spec).unwrap();

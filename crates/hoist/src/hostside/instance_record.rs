@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::hostside::atomic_fs;
 use crate::hostside::wire_health::{WireHealth, millis};
 use crate::ports::runtime::{
-    ExitReport, Instance, InstanceSpec, LogLimits, Slot, SupervisedStatus, SupervisionReport,
+    ContainerLaunch, ExitReport, Instance, InstanceSpec, LogLimits, Slot, SupervisedStatus,
+    SupervisionReport,
 };
 use crate::ports::supervisor::{LivenessProbe, SupervisionPolicy};
 
@@ -49,6 +50,8 @@ pub struct LaunchSpec {
     pub env: Vec<(String, String)>,
     #[serde(default)]
     pub log: LogLimits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerLaunch>,
 }
 
 impl From<&InstanceSpec> for LaunchSpec {
@@ -59,6 +62,7 @@ impl From<&InstanceSpec> for LaunchSpec {
             port: spec.port,
             env: spec.env.clone(),
             log: spec.log,
+            container: spec.container.clone(),
         }
     }
 }

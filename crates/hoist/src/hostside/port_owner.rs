@@ -114,7 +114,13 @@ pub fn answerer(port: u16, group: u32, root: &Path) -> Answerer {
     if group_holds(group, &inodes) {
         return Answerer::Instance;
     }
-    Answerer::Other(owner_of(first, root))
+    let owner = owner_of(first, root);
+    if let PortOwner::Process { pid, .. } = owner
+        && container_holder::serves_container_of(pid, group)
+    {
+        return Answerer::Instance;
+    }
+    Answerer::Other(owner)
 }
 
 /// The LISTEN sockets on `port` bound to any address or to loopback, IPv4 then IPv6: asked of
@@ -365,6 +371,7 @@ impl fmt::Display for PortOwner {
     }
 }
 
+mod container_holder;
 mod sock_diag;
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,7 @@ use nix::unistd::{Pid, getpgrp};
 pub(crate) use spawn::{configured_variables, instance_command, mark, reap_later, spawn_monitor};
 
 use crate::error::{Error, Result};
+use crate::hostside::container_engine;
 use crate::hostside::instance_record::{
     InstanceRecord, InstanceRecords, LaunchSpec, SupervisionRecord,
 };
@@ -117,6 +118,51 @@ impl ProcessRuntime {
         }
         record.supervision = Some(SupervisionRecord::new(policy.into()));
         self.records.write(slot, &record)
+    }
+}
+
+impl ProcessRuntime {
+    /// Whether the slot's record names a running instance.
+    fn slot_is_live(&self, slot: Slot) -> Result<bool> {
+        Ok(self
+            .records
+            .read(slot)?
+            .is_some_and(|record| Self::state_of(record).alive))
+    }
+
+    /// Containers of this root whose slot has no running instance, leaving out slots that
+    /// already have a stray process (stopping that one removes its container).
+    fn stray_containers(&self, processes: &[StrayProcess]) -> Result<Vec<StrayProcess>> {
+        let mut strays = Vec::new();
+        for (name, slot) in container_engine::containers_of_root(&self.root)? {
+            if processes.iter().any(|p| p.slot == slot) || self.slot_is_live(slot)? {
+                continue;
+            }
+            strays.push(StrayProcess {
+                pid: 0,
+                start_ticks: 0,
+                slot,
+                command: format!("container {name}"),
+                container: Some(name),
+            });
+        }
+        Ok(strays)
+    }
+
+    /// Removes a stray container, only one named as this root's for `slot`, and only while the
+    /// slot has no running instance.
+    fn remove_stray_container(&self, name: &str, slot: Slot) -> Result<bool> {
+        let own = crate::hostside::root_id::read(&self.root)
+            .is_some_and(|id| container_engine::container_name(&id, slot) == name);
+        if !own {
+            return Err(Error::failed(format!(
+                "`{name}` is not this root's {slot} container"
+            )));
+        }
+        if self.slot_is_live(slot)? {
+            return Ok(false);
+        }
+        container_engine::remove_slot(&self.root, slot, None)
     }
 }
 
@@ -226,6 +272,10 @@ impl Runtime for ProcessRuntime {
         if let Some(status) = Self::exited_at_once(&mut child) {
             // Background children it left behind go with it.
             let _ = Self::terminate(&instance, Duration::ZERO);
+            if let Some(container) = &spec.container {
+                let _ =
+                    container_engine::remove_slot(&self.root, slot, container.engine.as_deref());
+            }
             let how = self
                 .records
                 .exit_of(slot, instance.pid, instance.start_ticks)
@@ -254,6 +304,10 @@ impl Runtime for ProcessRuntime {
             self.records.write(slot, &record)?;
         }
         let stopped = Self::terminate(&record.instance, grace)?;
+        // A SIGKILLed engine client leaves its container running under the engine.
+        if let Some(container) = record.launch.as_ref().and_then(|l| l.container.as_ref()) {
+            container_engine::remove_slot(&self.root, slot, container.engine.as_deref())?;
+        }
         self.records.forget(slot)?;
         Ok(stopped.then_some(record.instance))
     }
@@ -273,12 +327,25 @@ impl Runtime for ProcessRuntime {
         for slot in [Slot::Single, Slot::Blue, Slot::Green] {
             marks.push((slot, format!("{INSTANCE_MARK}={}", mark(&self.root, slot)?)));
         }
-        Ok(strays::find(&marks, &owned))
+        let mut found = strays::find(&marks, &owned);
+        if container_engine::root_uses_containers(&self.root) {
+            found.extend(self.stray_containers(&found)?);
+        }
+        Ok(found)
     }
 
     fn stop_stray(&self, stray: &StrayProcess, grace: Duration) -> Result<bool> {
+        if let Some(name) = &stray.container {
+            return self.remove_stray_container(name, stray.slot);
+        }
         let what = format!("a stray {} instance", stray.slot);
-        terminate_group(stray.pid, stray.start_ticks, &what, grace)
+        let stopped = terminate_group(stray.pid, stray.start_ticks, &what, grace)?;
+        // Its engine client is gone now; the container it ran goes too, unless a live record
+        // owns the slot.
+        if container_engine::root_uses_containers(&self.root) && !self.slot_is_live(stray.slot)? {
+            container_engine::remove_slot(&self.root, stray.slot, None)?;
+        }
+        Ok(stopped)
     }
 
     fn log_tail(&self, release: &ReleaseId, lines: usize) -> Result<String> {

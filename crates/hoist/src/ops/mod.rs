@@ -7,6 +7,7 @@ pub mod command_run;
 pub mod commands;
 pub mod config_render;
 pub mod configure;
+mod container_image;
 pub mod context;
 pub mod continuation;
 mod convergence;

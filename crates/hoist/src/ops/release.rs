@@ -3,6 +3,7 @@
 //! ready — the last thing, so a cut-off release is never mistaken for a complete one.
 
 use hoist_core::deploy_plan::ContentKey;
+use hoist_core::spec::{ImageSource, Workload};
 use hoist_core::{Action, EnvName, ReleaseId, ReleaseStatus, Step};
 use jiff::Timestamp;
 
@@ -12,6 +13,7 @@ use crate::hostside::exec;
 use crate::known_secrets::KnownSecrets;
 use crate::ops::command_run::{CommandRun, first_line};
 use crate::ops::config_render::{self, ConfigSnapshot};
+use crate::ops::container_image;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_results::record_host_results;
@@ -100,6 +102,14 @@ pub(crate) fn release_step(
     });
     discarded.ok()?;
     let id = fresh_id(run, &prepared.tree.content_hash)?;
+    if let Some(Workload::Container(container)) = ctx.spec.service.as_ref().map(|s| &s.workload)
+        && let ImageSource::Build { containerfile, .. } = &container.image
+    {
+        ctx.progress
+            .note(&format!("build: image from `{}`", containerfile.display()));
+        let tag = container_image::build(&ctx.spec_dir, &ctx.spec.app.name, container, &id)?;
+        ctx.progress.note(&format!("build: tagged `{tag}`"));
+    }
     let now = ctx.clock.now();
     let info = ReleaseInfo {
         id: id.clone(),

@@ -3,10 +3,11 @@
 //! supervisor and the boot entry are checked and put back wherever hoist touches a host; and
 //! the host journal — exits, restarts, crash loops — moves into the store's timeline.
 
-use hoist_core::spec::Service;
+use hoist_core::spec::{Service, Workload};
 use hoist_core::{EnvName, ReleaseId};
 
 use crate::error::Result;
+use crate::ops::container_image;
 use crate::ops::context::Context;
 use crate::ports::HostHandle;
 use crate::ports::runtime::{InstanceSpec, LogLimits, Slot};
@@ -15,18 +16,26 @@ use crate::ports::supervisor::{HostEvent, SupervisionPolicy, SupervisorStart};
 
 /// An instance of `release` on `port` as the spec's service runs it.
 pub(crate) fn instance_spec(
+    app: &str,
     env: &EnvName,
     service: &Service,
     release: &ReleaseId,
     port: u16,
 ) -> InstanceSpec {
+    let (command, container) = match &service.workload {
+        Workload::Container(container) => {
+            let launch = container_image::launch(app, env, container, release);
+            (format!("container {}", launch.image), Some(launch))
+        }
+        workload => (
+            workload.process_command().unwrap_or_default().to_owned(),
+            None,
+        ),
+    };
     InstanceSpec {
         release: release.clone(),
-        command: service
-            .workload
-            .process_command()
-            .unwrap_or_default()
-            .to_owned(),
+        command,
+        container,
         port,
         env: vec![("HOIST_ENV".to_owned(), env.to_string())],
         log: LogLimits {

@@ -70,6 +70,46 @@ pub struct InstanceSpec {
     pub env: Vec<(String, String)>,
     /// Where the service log is rotated.
     pub log: LogLimits,
+    /// Set when the instance is a container: the monitor runs the engine instead of
+    /// `sh -c command`.
+    pub container: Option<ContainerLaunch>,
+}
+
+/// How a container instance runs: what the monitor turns into the engine's `run` arguments.
+/// Every value was validated by the spec (nothing here can read as an engine flag); the
+/// engine gets each as `--option=value`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerLaunch {
+    /// `podman` or `docker`; none: whichever the host has, podman first.
+    #[serde(default)]
+    pub engine: Option<String>,
+    pub image: String,
+    /// Where the app listens inside; `127.0.0.1:<port>` on the host forwards there.
+    pub container_port: u16,
+    /// Replaces the image's command (argv).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub volumes: Vec<ContainerVolume>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub memory: Option<u64>,
+    #[serde(default)]
+    pub millicpus: Option<u32>,
+}
+
+/// A volume as the host mounts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerVolume {
+    /// A named volume (already prefixed with the environment's engine name), or a path under
+    /// the deploy root's `shared/` when `shared` is set.
+    pub source: String,
+    #[serde(default)]
+    pub shared: bool,
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// The service log's size cap: at `max_bytes` the file is rotated, `keep` old files stay.
@@ -163,6 +203,9 @@ pub struct StrayProcess {
     pub slot: Slot,
     /// Its command line, for the report.
     pub command: String,
+    /// Set for a container no live instance owns (its engine client is gone): its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 pub trait Runtime: Send + Sync {

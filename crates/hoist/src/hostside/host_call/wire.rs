@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, HostReleases, LockHolder, LockOutcome, NewRelease, ReleaseInfo,
 };
-use crate::ports::runtime::{InstanceSpec, LogLimits};
+use crate::ports::runtime::{ContainerLaunch, InstanceSpec, LogLimits};
 
 pub use crate::hostside::wire_health::{WireHealth, WireHealthCheck, millis};
 
@@ -225,6 +225,8 @@ pub struct WireInstanceSpec {
     pub env: Vec<(String, String)>,
     #[serde(default)]
     pub log: LogLimits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerLaunch>,
 }
 
 impl From<&InstanceSpec> for WireInstanceSpec {
@@ -235,6 +237,7 @@ impl From<&InstanceSpec> for WireInstanceSpec {
             port: spec.port,
             env: spec.env.clone(),
             log: spec.log,
+            container: spec.container.clone(),
         }
     }
 }
@@ -247,6 +250,7 @@ impl From<WireInstanceSpec> for InstanceSpec {
             port: spec.port,
             env: spec.env,
             log: spec.log,
+            container: spec.container,
         }
     }
 }

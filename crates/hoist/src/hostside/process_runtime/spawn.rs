@@ -13,12 +13,13 @@ use hoist_core::ReleaseId;
 
 use super::{INHERITED_VARIABLES, env_file};
 use crate::error::{Error, Result};
+use crate::hostside::container_engine;
 use crate::hostside::hoist_binary::hoist_binary;
 use crate::hostside::instance_record::LaunchSpec;
 use crate::hostside::layout::Layout;
 use crate::hostside::proc_identity;
 use crate::hostside::root_id::{self, INSTANCE_MARK};
-use crate::ports::runtime::{Instance, Slot};
+use crate::ports::runtime::{ContainerLaunch, Instance, Slot};
 
 /// `<root id>:<slot>`. The root's id, not its path: two roots at one path (hosts in
 /// containers or mount namespaces sharing a process table) must not claim each other's.
@@ -57,6 +58,9 @@ pub(crate) fn instance_command(root: &Path, launch: &LaunchSpec) -> Result<Comma
     let release_dir = root.join("releases").join(launch.release.as_str());
     // Its own release's configuration: with blue-green it starts before `live` switches.
     let configured = configured_variables(root, Some(&launch.release))?;
+    if let Some(container) = &launch.container {
+        return container_command(root, launch, container, configured);
+    }
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -73,6 +77,45 @@ pub(crate) fn instance_command(root: &Path, launch: &LaunchSpec) -> Result<Comma
         .envs(launch.env.iter().map(|(key, value)| (key, value)))
         .env("PORT", launch.port.to_string())
         .env("HOIST_RELEASE", launch.release.as_str());
+    Ok(command)
+}
+
+/// The engine running the container in the foreground. Its variables reach the container
+/// through the engine's env file; the engine itself sees only the basics and its own settings.
+fn container_command(
+    root: &Path,
+    launch: &LaunchSpec,
+    container: &ContainerLaunch,
+    configured: Vec<(String, String)>,
+) -> Result<Command> {
+    let slot = std::env::var(INSTANCE_MARK)
+        .ok()
+        .and_then(|mark| mark.rsplit_once(':')?.1.parse::<Slot>().ok())
+        .ok_or_else(|| Error::internal("the monitor has no instance mark"))?;
+    let mut variables = configured;
+    variables.extend(launch.env.iter().cloned());
+    variables.push(("PORT".to_owned(), container.container_port.to_string()));
+    variables.push(("HOIST_RELEASE".to_owned(), launch.release.to_string()));
+    let mut command = container_engine::run_command(
+        root,
+        slot,
+        launch.release.as_str(),
+        launch.port,
+        container,
+        &variables,
+    )?;
+    command
+        .current_dir(root.join("releases").join(launch.release.as_str()))
+        .env_clear();
+    for name in INHERITED_VARIABLES
+        .iter()
+        .chain(&container_engine::ENGINE_VARIABLES)
+        .chain([&INSTANCE_MARK])
+    {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
     Ok(command)
 }
 
@@ -124,7 +167,11 @@ pub(crate) fn spawn_monitor(
         .stderr(raw_err)
         // Its own group: it outlives hoist, and stop signals it with all its children.
         .process_group(0);
-    for name in INHERITED_VARIABLES {
+    let engine_variables = launch
+        .container
+        .as_ref()
+        .map_or(&[][..], |_| &container_engine::ENGINE_VARIABLES[..]);
+    for name in INHERITED_VARIABLES.iter().chain(engine_variables) {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
         }

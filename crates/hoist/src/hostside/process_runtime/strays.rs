@@ -34,6 +34,7 @@ pub(super) fn find(marks: &[(Slot, String)], owned: &[u32]) -> Vec<StrayProcess>
             start_ticks: stat.start_ticks,
             slot,
             command: command.clone(),
+            container: None,
         };
         groups
             .entry(stat.process_group)

@@ -44,6 +44,7 @@ impl Root {
             port: 18080,
             env: vec![("FROM_SPEC".to_owned(), "spec value".to_owned())],
             log: crate::ports::runtime::LogLimits::default(),
+            container: None,
         }
     }
 

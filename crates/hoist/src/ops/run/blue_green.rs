@@ -147,7 +147,7 @@ pub(crate) fn make_live(
 
     let started = Instant::now();
     let port = handle.router.free_port()?;
-    let spec = instance_spec(&run.env_name, service, target, port);
+    let spec = instance_spec(&run.ctx.spec.app.name, &run.env_name, service, target, port);
     let instance = handle.runtime.start(slot, &spec)?;
     record(
         run,

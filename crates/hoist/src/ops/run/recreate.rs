@@ -340,7 +340,13 @@ fn start_instance(
     service: &Service,
     release: &ReleaseId,
 ) -> Result<()> {
-    let spec = instance_spec(&run.env_name, service, release, service.port);
+    let spec = instance_spec(
+        &run.ctx.spec.app.name,
+        &run.env_name,
+        service,
+        release,
+        service.port,
+    );
     let instance = handle.runtime.start(Slot::Single, &spec)?;
     record_live_instance(run, handle, Slot::Single, &instance)?;
     run.ctx.progress.note(&format!(

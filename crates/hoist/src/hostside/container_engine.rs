@@ -1,0 +1,238 @@
+//! Container instances through an engine's command line (podman, or docker's compatible
+//! one). The instance monitor runs `ENGINE run --rm …` in the foreground as its child, so a
+//! container is supervised, logged, probed and stopped like a process: the engine's client
+//! leads nothing, it is one more member of the monitor's group and proxies SIGTERM to the
+//! container. What outlives a SIGKILLed client (the container under the engine's own monitor)
+//! is found by name and label and removed.
+//!
+//! Every argument is `--option=value` built here from validated values, the environment goes
+//! through a 0600 file (`--env-file`), so no secret is ever on a command line.
+
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+use crate::hostside::root_id;
+use crate::ports::runtime::{ContainerLaunch, Slot};
+
+/// The engine's own settings, passed to the engine (never into the container).
+pub(crate) const ENGINE_VARIABLES: [&str; 6] = [
+    "CONTAINERS_CONF",
+    "CONTAINERS_REGISTRIES_CONF",
+    "CONTAINERS_STORAGE_CONF",
+    "XDG_RUNTIME_DIR",
+    "DOCKER_HOST",
+    "TMPDIR",
+];
+/// Labels every container hoist starts carries: `<root id>:<slot>`, and the root's id alone
+/// (for listing a root's containers).
+pub(crate) const INSTANCE_LABEL: &str = "hoist.instance";
+pub(crate) const ROOT_LABEL: &str = "hoist.root";
+const RELEASE_LABEL: &str = "hoist.release";
+/// Written the first time a root runs a container, so roots that never did are not asked
+/// about containers (each engine call costs a process start).
+const USES_CONTAINERS: &str = "uses-containers";
+
+/// `hoist-<root id>-<slot>`: unique per root and slot, so a start replaces only its own slot's
+/// leftover and a probe's answerer can be matched to the instance.
+pub(crate) fn container_name(root_id: &str, slot: Slot) -> String {
+    format!("hoist-{root_id}-{slot}")
+}
+
+/// The engine program: the one asked for, else podman, else docker, as found on `PATH`.
+pub(crate) fn engine_program(asked: Option<&str>) -> Result<PathBuf> {
+    let candidates: Vec<&str> = match asked {
+        Some(name) => vec![name],
+        None => vec!["podman", "docker"],
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in &candidates {
+        for dir in std::env::split_paths(&path) {
+            let program = dir.join(name);
+            if program.is_file() {
+                return Ok(program);
+            }
+        }
+    }
+    Err(Error::failed(format!(
+        "no container engine on this host (looked for {} on PATH)",
+        candidates.join(", ")
+    ))
+    .hint("install podman (`apt-get install podman`) or docker on the host"))
+}
+
+/// Whether this root ever ran a container.
+pub(crate) fn root_uses_containers(root: &Path) -> bool {
+    root.join(".hoist").join(USES_CONTAINERS).exists()
+}
+
+/// The engine command that runs one instance in the foreground. The instance's variables go
+/// to `run/container-<slot>.env` (0600), read by the engine.
+pub(crate) fn run_command(
+    root: &Path,
+    slot: Slot,
+    release: &str,
+    port: u16,
+    container: &ContainerLaunch,
+    variables: &[(String, String)],
+) -> Result<Command> {
+    let id = root_id::read_or_create(root)?;
+    let marker = root.join(".hoist").join(USES_CONTAINERS);
+    if !marker.exists() {
+        fs::write(&marker, b"").map_err(|e| Error::io("write", &marker, e))?;
+    }
+    let env_file = root.join("run").join(format!("container-{slot}.env"));
+    write_env_file(&env_file, variables)?;
+    let engine = engine_program(container.engine.as_deref())?;
+    let name = container_name(&id, slot);
+    let is_podman = engine.file_name().is_some_and(|n| n == "podman");
+    if !is_podman {
+        // docker has no `--replace`: a leftover of this slot goes first.
+        remove(&engine, &name)?;
+    }
+    let mut args: Vec<OsString> = vec!["run".into(), "--rm".into()];
+    if is_podman {
+        args.push("--replace".into());
+    }
+    let mut option = |name: &str, value: &str| args.push(format!("--{name}={value}").into());
+    option("name", &name);
+    option("label", &format!("{INSTANCE_LABEL}={id}:{slot}"));
+    option("label", &format!("{ROOT_LABEL}={id}"));
+    option("label", &format!("{RELEASE_LABEL}={release}"));
+    option("env-file", &path_text(&env_file)?);
+    option(
+        "publish",
+        &format!("127.0.0.1:{port}:{}", container.container_port),
+    );
+    if let Some(user) = &container.user {
+        option("user", user);
+    }
+    if let Some(memory) = container.memory {
+        option("memory", &format!("{memory}b"));
+    }
+    if let Some(millicpus) = container.millicpus {
+        option(
+            "cpus",
+            &format!("{}.{:03}", millicpus / 1000, millicpus % 1000),
+        );
+    }
+    for volume in &container.volumes {
+        let source = if volume.shared {
+            let dir = root.join("shared").join(&volume.source);
+            fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+            path_text(&dir)?
+        } else {
+            volume.source.clone()
+        };
+        let mode = if volume.read_only { ":ro" } else { "" };
+        option("volume", &format!("{source}:{}{mode}", volume.target));
+    }
+    args.push(container.image.clone().into());
+    args.extend(container.command.iter().flatten().map(OsString::from));
+    let mut command = Command::new(engine);
+    command.args(args);
+    Ok(command)
+}
+
+/// Removes the container `name` at once (it is already being stopped, or is a leftover);
+/// false when there was none.
+pub(crate) fn remove(engine: &Path, name: &str) -> Result<bool> {
+    let output = Command::new(engine)
+        .args(["rm", "--force", "--time=0", name])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        return Ok(!String::from_utf8_lossy(&output.stdout).trim().is_empty());
+    }
+    if stderr.contains("no such container") || stderr.contains("No such container") {
+        return Ok(false);
+    }
+    Err(Error::failed(format!("cannot remove container `{name}`")).cause(stderr.trim().to_owned()))
+}
+
+/// Removes this root's container of `slot`, if any (after its client was stopped).
+pub(crate) fn remove_slot(root: &Path, slot: Slot, engine: Option<&str>) -> Result<bool> {
+    let Some(id) = root_id::read(root) else {
+        return Ok(false);
+    };
+    remove(&engine_program(engine)?, &container_name(&id, slot))
+}
+
+/// This root's containers: (name, slot), as the engine lists them.
+pub(crate) fn containers_of_root(root: &Path) -> Result<Vec<(String, Slot)>> {
+    let Some(id) = root_id::read(root) else {
+        return Ok(Vec::new());
+    };
+    let engine = engine_program(None)?;
+    let output = Command::new(&engine)
+        .args([
+            "ps",
+            "--all",
+            &format!("--filter=label={ROOT_LABEL}={id}"),
+            "--format={{.Names}}",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))?;
+    if !output.status.success() {
+        return Err(Error::failed("cannot list the root's containers")
+            .cause(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|name| {
+            let slot = Slot::PAIR
+                .into_iter()
+                .chain([Slot::Single])
+                .find(|slot| name.trim() == container_name(&id, *slot))?;
+            Some((name.trim().to_owned(), slot))
+        })
+        .collect())
+}
+
+/// Writes `KEY=VALUE` lines, 0600, replaced whole. A value with a line break cannot be said in
+/// an env file and is refused by name (never by value).
+fn write_env_file(path: &Path, variables: &[(String, String)]) -> Result<()> {
+    let mut text = String::new();
+    for (name, value) in variables {
+        if value.contains(['\n', '\r']) || name.contains(['\n', '\r', '=']) {
+            return Err(Error::failed(format!(
+                "the variable `{}` cannot be passed to a container: its value holds a line break",
+                name.replace(['\n', '\r'], " ")
+            ))
+            .hint("container env files hold one line per variable; encode the value (base64) and decode it in the app"));
+        }
+        text.push_str(name);
+        text.push('=');
+        text.push_str(value);
+        text.push('\n');
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    }
+    let temporary = path.with_extension("env.tmp");
+    let _ = fs::remove_file(&temporary);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(|e| Error::io("create", &temporary, e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io("write", &temporary, e))?;
+    fs::rename(&temporary, path).map_err(|e| Error::io("replace", path, e))
+}
+
+fn path_text(path: &Path) -> Result<String> {
+    path.to_str().map(str::to_owned).ok_or_else(|| {
+        Error::failed(format!("the path `{}` is not UTF-8", path.display()))
+            .hint("use a deploy root whose path is UTF-8")
+    })
+}

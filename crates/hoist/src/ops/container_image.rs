@@ -1,0 +1,104 @@
+//! A container service's image on the controller: which reference an instance runs, how a
+//! `Containerfile` is built and tagged with the release id, and the launch the hosts get.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use hoist_core::spec::{Container, ImageSource, VolumeMode, VolumeSource, engine_name};
+use hoist_core::{EnvName, ReleaseId};
+
+use crate::error::{Error, Result};
+use crate::hostside::container_engine;
+use crate::ports::runtime::{ContainerLaunch, ContainerVolume};
+
+/// The repository built images are kept under: `localhost/hoist/<app>`.
+pub(crate) fn built_repository(app: &str) -> String {
+    format!("localhost/hoist/{app}")
+}
+
+/// The image an instance of `release` runs: the pulled reference, or the build's tag.
+pub(crate) fn image_of(app: &str, container: &Container, release: &ReleaseId) -> String {
+    match &container.image {
+        ImageSource::Pull(image) => image.clone(),
+        ImageSource::Build { .. } => format!("{}:{release}", built_repository(app)),
+    }
+}
+
+/// What the host's monitor needs to run the container.
+pub(crate) fn launch(
+    app: &str,
+    env: &EnvName,
+    container: &Container,
+    release: &ReleaseId,
+) -> ContainerLaunch {
+    let prefix = engine_name(app, env.as_str());
+    ContainerLaunch {
+        engine: container.engine.map(|engine| engine.as_str().to_owned()),
+        image: image_of(app, container, release),
+        container_port: container.container_port,
+        command: container.command.clone(),
+        volumes: container
+            .volumes
+            .iter()
+            .map(|volume| {
+                let (source, shared) = match &volume.source {
+                    VolumeSource::Named(name) => (format!("{prefix}-{name}"), false),
+                    VolumeSource::Shared(path) => (path.display().to_string(), true),
+                };
+                ContainerVolume {
+                    source,
+                    shared,
+                    target: volume.target.display().to_string(),
+                    read_only: volume.mode == VolumeMode::ReadOnly,
+                }
+            })
+            .collect(),
+        user: container.user.clone(),
+        memory: container.memory,
+        millicpus: container.millicpus,
+    }
+}
+
+/// Builds the `Containerfile` in the spec's directory and tags the result for `release`.
+pub(crate) fn build(
+    spec_dir: &Path,
+    app: &str,
+    container: &Container,
+    release: &ReleaseId,
+) -> Result<String> {
+    let ImageSource::Build {
+        containerfile,
+        context,
+    } = &container.image
+    else {
+        return Ok(image_of(app, container, release));
+    };
+    let engine = container_engine::engine_program(container.engine.map(|e| e.as_str()))?;
+    let tag = image_of(app, container, release);
+    let output = Command::new(&engine)
+        .current_dir(spec_dir)
+        .arg("build")
+        .arg(format!("--file={}", containerfile.display()))
+        .arg(format!("--tag={tag}"))
+        .arg(format!("--label=hoist.release={release}"))
+        .arg("--")
+        .arg(context)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))?;
+    if !output.status.success() {
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        return Err(
+            Error::failed(format!("building `{}` failed", containerfile.display()))
+                .cause(crate::ops::run::hooks::tail(&text, 20))
+                .hint(format!(
+                    "run `{} build -f {} {}` in the spec's directory to see why",
+                    engine.display(),
+                    containerfile.display(),
+                    context.display()
+                )),
+        );
+    }
+    Ok(tag)
+}
