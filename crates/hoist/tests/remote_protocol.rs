@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hoist::adapters::local_process_transport::LocalProcessTransport;
 use hoist::adapters::remote_host::RemoteHost;
-use hoist::adapters::transport::{Transport, TransportOutput, TransportSession};
+use hoist::adapters::transport::{PortForward, Transport, TransportOutput, TransportSession};
 use hoist::hostside::layout::Layout;
 use hoist::ports::HostHandle;
 use hoist::ports::host::{ExecDir, LockHolder, LockOutcome, NewRelease, ReleaseInfo};
@@ -86,6 +86,10 @@ impl Transport for Recording {
     fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()> {
         self.rsynced.lock().unwrap().push(paths.to_vec());
         self.inner.rsync_files(local_root, paths, remote_dir)
+    }
+
+    fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
+        self.inner.forward_port(remote_port)
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use crate::adapters::transport::{ChildSession, Transport, TransportOutput, TransportSession};
+use crate::adapters::transport::{
+    ChildSession, PortForward, Transport, TransportOutput, TransportSession,
+};
 use crate::error::{Error, Result};
 use crate::hostside::exec::keep_last;
 
@@ -174,6 +176,10 @@ impl Transport for LocalProcessTransport {
             .cause(output.stderr.trim_end()));
         }
         Ok(())
+    }
+
+    fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
+        Ok(PortForward::direct(remote_port))
     }
 }
 

@@ -5,6 +5,7 @@
 //! `local:` host does. `provision` installs that binary first.
 
 mod binary;
+mod image_push;
 mod ports;
 mod upload;
 
@@ -402,6 +403,10 @@ impl Host for RemoteHost {
 
     fn destroy(&self) -> Result<()> {
         self.call(&HostRequest::Destroy)
+    }
+
+    fn receive_image(&self, image: &str, engine: Option<&str>) -> Result<()> {
+        self.push_image(image, engine)
     }
 
     fn service_logs(&self, query: &LogQuery) -> Result<LogPage> {

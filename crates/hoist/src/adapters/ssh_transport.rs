@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use hoist_core::HostAddress;
 
-use crate::adapters::transport::{ChildSession, Transport, TransportOutput, TransportSession};
+use crate::adapters::transport::{
+    ChildSession, PortForward, Transport, TransportOutput, TransportSession,
+};
 use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
@@ -325,6 +327,46 @@ impl Transport for SshTransport {
             error = error.cause(line.trim());
         }
         Err(error)
+    }
+
+    /// `ssh -O forward -L 127.0.0.1:0:127.0.0.1:PORT`: the master picks the local port and
+    /// prints it; the guard sends `-O cancel` for it.
+    fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
+        let socket = self.control_dir.path().join("master");
+        let asked = format!("127.0.0.1:0:127.0.0.1:{remote_port}");
+        let output = self
+            .ssh_command()
+            .args(self.command_line.forward_args(&socket, "forward", &asked)?)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| spawn_error(&self.command_line.program, error))?;
+        let local_port = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|_| output.status.success());
+        let Some(local_port) = local_port else {
+            return Err(Error::failed(format!(
+                "cannot forward a port to `{}`",
+                self.destination
+            ))
+            .cause(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+            .hint("the host's sshd must allow TCP forwarding (`AllowTcpForwarding yes`) for images to travel"));
+        };
+        let program = self.command_line.program.clone();
+        let cancel = self.command_line.forward_args(
+            &socket,
+            "cancel",
+            &format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}"),
+        )?;
+        Ok(PortForward::new(local_port, move || {
+            let _ = Command::new(program)
+                .args(cancel)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }))
     }
 }
 

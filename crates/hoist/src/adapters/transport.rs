@@ -44,6 +44,49 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// with rsync, keeping modes and times; existing files there are replaced, never
     /// written through (rsync writes a temp file and renames it).
     fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()>;
+
+    /// Forwards a loopback port here to `remote_port` on the host's loopback, through the
+    /// same connection, until the returned guard is dropped.
+    fn forward_port(&self, remote_port: u16) -> Result<PortForward>;
+}
+
+/// A forwarded port: `local_port` reaches the host's port while this lives.
+pub struct PortForward {
+    pub local_port: u16,
+    cancel: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl PortForward {
+    pub fn new(local_port: u16, cancel: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            local_port,
+            cancel: Some(Box::new(cancel)),
+        }
+    }
+
+    /// The same port on this machine (a transport that runs on this machine).
+    pub fn direct(port: u16) -> Self {
+        Self {
+            local_port: port,
+            cancel: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PortForward {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortForward")
+            .field("local_port", &self.local_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PortForward {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.cancel.take() {
+            cancel();
+        }
+    }
 }
 
 /// A long-lived command on the host answering requests, one line each way.

@@ -100,6 +100,14 @@ pub enum HostRequest {
         line: serde_json::Value,
     },
     Destroy,
+    /// → the loopback port of the root's image registry (started if needed).
+    ImageRegistry,
+    /// Pulls `hoist/<app>:<release>` from the root's registry into the engine.
+    ImagePull {
+        name: String,
+        #[serde(default)]
+        engine: Option<String>,
+    },
     /// → `Instance`.
     RuntimeStart {
         spec: WireInstanceSpec,
@@ -210,7 +218,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 44] = [
+pub const OPS: [&str; 46] = [
     "version",
     "provision",
     "lock",
@@ -228,6 +236,8 @@ pub const OPS: [&str; 44] = [
     "prune",
     "audit",
     "destroy",
+    "image_registry",
+    "image_pull",
     "runtime_start",
     "runtime_stop",
     "runtime_current",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use hoist_core::{EnvName, HostAddress, ReleaseId};
 
 use crate::error::{Error, Result};
+use crate::hostside::image_registry::ImageRegistry;
 use crate::hostside::layout::Layout;
 use crate::hostside::process_runtime::configured_variables;
 use crate::hostside::{
@@ -138,7 +139,13 @@ impl Host for LocalHost {
     }
 
     fn destroy(&self) -> Result<()> {
+        ImageRegistry::new(self.layout.root()).stop()?;
         self.layout.destroy()
+    }
+
+    fn receive_image(&self, _image: &str, _engine: Option<&str>) -> Result<()> {
+        // This machine's engine built it.
+        Ok(())
     }
 
     fn service_logs(&self, query: &LogQuery) -> Result<LogPage> {

@@ -13,6 +13,7 @@ pub mod file_stream;
 pub mod hoist_binary;
 pub mod host_call;
 pub mod http_probe;
+pub mod image_registry;
 pub mod instance_monitor;
 pub mod instance_record;
 pub mod layout;

@@ -173,6 +173,14 @@ fn upload_one(
     let hook_env = crate::ops::run::hooks::hook_env(run, id);
     let address = handle.host.address();
     let report = handle.host.upload(release, &prepared.tree)?;
+    if let Some(Workload::Container(container)) = ctx.spec.service.as_ref().map(|s| &s.workload)
+        && matches!(container.image, ImageSource::Build { .. })
+    {
+        let image = container_image::image_of(&ctx.spec.app.name, container, id);
+        handle
+            .host
+            .receive_image(&image, container.engine.map(|e| e.as_str()))?;
+    }
     failpoint::hit("release.after_upload");
     ctx.progress.note(&format!(
         "{address}: {} files, {} linked, {} written ({} bytes)",

@@ -174,6 +174,10 @@ pub trait Host: Send + Sync {
 
     /// Deletes what hoist created in the deploy root (after instances were stopped): its
     /// layout, and the root itself only if hoist created it; never what was there before.
+    /// Makes `image` — `localhost/hoist/<app>:<release>`, built in the controller's engine —
+    /// present in the host's engine, sending only the layers the host lacks. A `local:` host
+    /// shares the controller's engine: nothing to do.
+    fn receive_image(&self, image: &str, engine: Option<&str>) -> Result<()>;
     fn destroy(&self) -> Result<()>;
 
     /// Lines of the service logs (`logs/*.log` and their rotated files, not the proxy's),

@@ -100,6 +100,30 @@ impl SshCommandLine {
         }
     }
 
+    /// Arguments asking the master (`-O forward` or `-O cancel`) to open or close a local
+    /// forward `spec`. Only the control path and the host: `ClearAllForwardings` would clear
+    /// the very forward asked for.
+    pub fn forward_args(
+        &self,
+        control_path: &Path,
+        operation: &str,
+        spec: &str,
+    ) -> Result<Vec<String>> {
+        let mut args = vec![
+            "-S".to_owned(),
+            utf8(control_path, "the control path")?.to_owned(),
+            "-o".to_owned(),
+            "ControlMaster=no".to_owned(),
+            "-O".to_owned(),
+            operation.to_owned(),
+            "-L".to_owned(),
+            spec.to_owned(),
+        ];
+        args.push("--".to_owned());
+        args.push(self.host.clone());
+        Ok(args)
+    }
+
     fn client_args(&self) -> Vec<String> {
         let mut args = self.options.clone();
         args.extend(["-o", "ControlMaster=no", "-T"].map(str::to_owned));

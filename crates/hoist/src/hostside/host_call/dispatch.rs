@@ -12,6 +12,7 @@ use super::{
 };
 use crate::error::Error;
 use crate::hostside::http_probe::HttpProbe;
+use crate::hostside::image_registry::ImageRegistry;
 use crate::hostside::local_host::LocalHost;
 use crate::hostside::local_router::LocalRouter;
 use crate::hostside::local_supervisor::LocalSupervisor;
@@ -71,6 +72,12 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
         Request::Prune { keep } => Response::from_result(host.prune(keep)),
         Request::Audit { line } => Response::from_result(host.audit(&line)),
         Request::Destroy => Response::from_result(host.destroy()),
+        Request::ImageRegistry => {
+            Response::from_result(ImageRegistry::new(host.layout().root()).ensure())
+        }
+        Request::ImagePull { name, engine } => Response::from_result(
+            ImageRegistry::new(host.layout().root()).pull(&name, engine.as_deref()),
+        ),
         Request::RuntimeStart { spec, slot } => {
             Response::from_result(runtime.start(slot, &spec.into()))
         }
