@@ -417,6 +417,7 @@ fn runs_and_probes_the_service_on_the_host() {
         env: vec![("GREETING".into(), "hi".into())],
         log: hoist::ports::runtime::LogLimits::default(),
         container: None,
+        compose: None,
     };
     let runtime = &remote.handle.runtime;
     let instance = runtime.start(Slot::Single, &spec).unwrap();

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::hostside::atomic_fs;
 use crate::hostside::wire_health::{WireHealth, millis};
 use crate::ports::runtime::{
-    ContainerLaunch, ExitReport, Instance, InstanceSpec, LogLimits, Slot, SupervisedStatus,
+    ComposeLaunch, ContainerLaunch, ExitReport, Instance, InstanceSpec, LogLimits, Slot, SupervisedStatus,
     SupervisionReport,
 };
 use crate::ports::supervisor::{LivenessProbe, SupervisionPolicy};
@@ -52,6 +52,8 @@ pub struct LaunchSpec {
     pub log: LogLimits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerLaunch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<ComposeLaunch>,
 }
 
 impl From<&InstanceSpec> for LaunchSpec {
@@ -63,6 +65,7 @@ impl From<&InstanceSpec> for LaunchSpec {
             env: spec.env.clone(),
             log: spec.log,
             container: spec.container.clone(),
+            compose: spec.compose.clone(),
         }
     }
 }

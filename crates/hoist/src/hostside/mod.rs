@@ -7,6 +7,7 @@ pub mod atomic_fs;
 pub mod audit_log;
 pub mod boot;
 pub mod boot_entry;
+pub mod compose_engine;
 pub mod container_engine;
 pub mod exec;
 pub mod file_stream;

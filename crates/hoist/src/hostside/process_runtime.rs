@@ -22,10 +22,12 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, getpgrp};
 
-pub(crate) use spawn::{configured_variables, instance_command, mark, reap_later, spawn_monitor};
+pub(crate) use spawn::{
+    COMPOSE_PROJECT_MARK, configured_variables, instance_command, mark, reap_later, spawn_monitor,
+};
 
 use crate::error::{Error, Result};
-use crate::hostside::container_engine;
+use crate::hostside::{compose_engine, container_engine};
 use crate::hostside::instance_record::{
     InstanceRecord, InstanceRecords, LaunchSpec, SupervisionRecord,
 };
@@ -276,6 +278,9 @@ impl Runtime for ProcessRuntime {
                 let _ =
                     container_engine::remove_slot(&self.root, slot, container.engine.as_deref());
             }
+            if let Some(compose) = &spec.compose {
+                let _ = compose_engine::down(compose, false);
+            }
             let how = self
                 .records
                 .exit_of(slot, instance.pid, instance.start_ticks)
@@ -307,6 +312,9 @@ impl Runtime for ProcessRuntime {
         // A SIGKILLed engine client leaves its container running under the engine.
         if let Some(container) = record.launch.as_ref().and_then(|l| l.container.as_ref()) {
             container_engine::remove_slot(&self.root, slot, container.engine.as_deref())?;
+        }
+        if let Some(compose) = record.launch.as_ref().and_then(|l| l.compose.as_ref()) {
+            compose_engine::down(compose, false)?;
         }
         self.records.forget(slot)?;
         Ok(stopped.then_some(record.instance))

@@ -3,14 +3,14 @@
 //! supervisor and the boot entry are checked and put back wherever hoist touches a host; and
 //! the host journal — exits, restarts, crash loops — moves into the store's timeline.
 
-use hoist_core::spec::{Service, Workload};
+use hoist_core::spec::{Service, Workload, engine_name};
 use hoist_core::{EnvName, ReleaseId};
 
 use crate::error::Result;
 use crate::ops::container_image;
 use crate::ops::context::Context;
 use crate::ports::HostHandle;
-use crate::ports::runtime::{InstanceSpec, LogLimits, Slot};
+use crate::ports::runtime::{ComposeLaunch, InstanceSpec, LogLimits, Slot};
 use crate::ports::store::NewEvent;
 use crate::ports::supervisor::{HostEvent, SupervisionPolicy, SupervisorStart};
 
@@ -22,20 +22,29 @@ pub(crate) fn instance_spec(
     release: &ReleaseId,
     port: u16,
 ) -> InstanceSpec {
-    let (command, container) = match &service.workload {
-        Workload::Container(container) => {
-            let launch = container_image::launch(app, env, container, release);
-            (format!("container {}", launch.image), Some(launch))
+    let (mut command, mut container, mut compose) = (String::new(), None, None);
+    match &service.workload {
+        Workload::Container(spec) => {
+            let launch = container_image::launch(app, env, spec, release);
+            command = format!("container {}", launch.image);
+            container = Some(launch);
         }
-        workload => (
-            workload.process_command().unwrap_or_default().to_owned(),
-            None,
-        ),
-    };
+        Workload::Compose(spec) => {
+            command = format!("compose {}", spec.file.display());
+            compose = Some(ComposeLaunch {
+                engine: spec.engine.map(|engine| engine.as_str().to_owned()),
+                file: spec.file.display().to_string(),
+                project: engine_name(app, env.as_str()),
+            });
+        }
+        Workload::Process { command: line } => line.clone_into(&mut command),
+        Workload::Static { .. } => {}
+    }
     InstanceSpec {
         release: release.clone(),
         command,
         container,
+        compose,
         port,
         env: vec![("HOIST_ENV".to_owned(), env.to_string())],
         log: LogLimits {

@@ -73,6 +73,20 @@ pub struct InstanceSpec {
     /// Set when the instance is a container: the monitor runs the engine instead of
     /// `sh -c command`.
     pub container: Option<ContainerLaunch>,
+    /// Set when the instance is a compose stack.
+    pub compose: Option<ComposeLaunch>,
+}
+
+/// How a compose stack runs: `up` in the foreground under the monitor, the project named
+/// for the environment (sanitized, never a flag), its variables in the engine's environment
+/// for the file's `${PORT}`-style interpolation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeLaunch {
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// Relative to the release directory.
+    pub file: String,
+    pub project: String,
 }
 
 /// How a container instance runs: what the monitor turns into the engine's `run` arguments.

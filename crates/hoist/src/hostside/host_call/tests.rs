@@ -121,6 +121,7 @@ fn every_request() -> Vec<HostRequest> {
                 env: vec![("PORT".into(), "8080".into())],
                 log: crate::ports::runtime::LogLimits::default(),
                 container: None,
+                compose: None,
             },
             slot: Slot::Blue,
         },

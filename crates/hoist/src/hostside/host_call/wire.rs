@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::ports::host::{
     ConfigFile, ExecDir, ExecOutput, HostReleases, LockHolder, LockOutcome, NewRelease, ReleaseInfo,
 };
-use crate::ports::runtime::{ContainerLaunch, InstanceSpec, LogLimits};
+use crate::ports::runtime::{ComposeLaunch, ContainerLaunch, InstanceSpec, LogLimits};
 
 pub use crate::hostside::wire_health::{WireHealth, WireHealthCheck, millis};
 
@@ -227,6 +227,8 @@ pub struct WireInstanceSpec {
     pub log: LogLimits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerLaunch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<ComposeLaunch>,
 }
 
 impl From<&InstanceSpec> for WireInstanceSpec {
@@ -238,6 +240,7 @@ impl From<&InstanceSpec> for WireInstanceSpec {
             env: spec.env.clone(),
             log: spec.log,
             container: spec.container.clone(),
+            compose: spec.compose.clone(),
         }
     }
 }
@@ -251,6 +254,7 @@ impl From<WireInstanceSpec> for InstanceSpec {
             env: spec.env,
             log: spec.log,
             container: spec.container,
+            compose: spec.compose,
         }
     }
 }

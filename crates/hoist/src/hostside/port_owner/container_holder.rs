@@ -7,6 +7,7 @@
 use std::fs;
 
 use crate::hostside::container_engine::container_name;
+use crate::hostside::process_runtime::COMPOSE_PROJECT_MARK;
 use crate::hostside::root_id::INSTANCE_MARK;
 use crate::ports::runtime::Slot;
 
@@ -16,12 +17,12 @@ const MAX_ANCESTORS: usize = 16;
 /// Whether `holder` is the engine monitor of the container that `group`'s instance runs, or
 /// a process under it.
 pub(super) fn serves_container_of(holder: u32, group: u32) -> bool {
-    let Some(name) = container_of_group(group) else {
+    let Some(containers) = container_of_group(group) else {
         return false;
     };
     let mut pid = holder;
     for _ in 0..MAX_ANCESTORS {
-        if monitors_container(pid, &name) {
+        if monitors_container(pid, &containers) {
             return true;
         }
         match parent(pid) {
@@ -32,19 +33,48 @@ pub(super) fn serves_container_of(holder: u32, group: u32) -> bool {
     false
 }
 
-/// The container the instance led by `group` runs, from the mark in the leader's environment.
-fn container_of_group(group: u32) -> Option<String> {
+/// The containers the instance led by `group` runs, from its leader's environment: a compose
+/// project's, or the one container its mark names.
+fn container_of_group(group: u32) -> Option<Containers> {
     let environ = fs::read(format!("/proc/{group}/environ")).ok()?;
+    let variables: Vec<&str> = environ
+        .split(|&byte| byte == 0)
+        .filter_map(|variable| std::str::from_utf8(variable).ok())
+        .collect();
+    let project = format!("{COMPOSE_PROJECT_MARK}=");
+    if let Some(project) = variables.iter().find_map(|v| v.strip_prefix(&project)) {
+        return Some(Containers::Project(project.to_owned()));
+    }
     let prefix = format!("{INSTANCE_MARK}=");
-    environ.split(|&byte| byte == 0).find_map(|variable| {
-        let mark = std::str::from_utf8(variable).ok()?.strip_prefix(&prefix)?;
+    variables.iter().find_map(|variable| {
+        let mark = variable.strip_prefix(&prefix)?;
         let (root_id, slot) = mark.rsplit_once(':')?;
-        Some(container_name(root_id, slot.parse::<Slot>().ok()?))
+        Some(Containers::Named(container_name(
+            root_id,
+            slot.parse::<Slot>().ok()?,
+        )))
     })
 }
 
-/// `pid` is conmon started for the container `name`.
-fn monitors_container(pid: u32, name: &str) -> bool {
+enum Containers {
+    Named(String),
+    /// `<project>_<service>_<n>` or `<project>-<service>-<n>`.
+    Project(String),
+}
+
+impl Containers {
+    fn includes(&self, name: &[u8]) -> bool {
+        match self {
+            Self::Named(own) => name == own.as_bytes(),
+            Self::Project(project) => name
+                .strip_prefix(project.as_bytes())
+                .is_some_and(|rest| rest.first().is_some_and(|&c| c == b'_' || c == b'-')),
+        }
+    }
+}
+
+/// `pid` is conmon started for one of `containers`.
+fn monitors_container(pid: u32, containers: &Containers) -> bool {
     let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
@@ -55,7 +85,7 @@ fn monitors_container(pid: u32, name: &str) -> bool {
     is_conmon
         && args
             .windows(2)
-            .any(|pair| (pair[0] == b"-n" || pair[0] == b"--name") && pair[1] == name.as_bytes())
+            .any(|pair| (pair[0] == b"-n" || pair[0] == b"--name") && containers.includes(pair[1]))
 }
 
 /// The parent of `pid` (`/proc/PID/stat` field 4).

@@ -13,6 +13,7 @@ use hoist_core::ReleaseId;
 
 use super::{INHERITED_VARIABLES, env_file};
 use crate::error::{Error, Result};
+use crate::hostside::compose_engine;
 use crate::hostside::container_engine;
 use crate::hostside::hoist_binary::hoist_binary;
 use crate::hostside::instance_record::LaunchSpec;
@@ -20,6 +21,9 @@ use crate::hostside::layout::Layout;
 use crate::hostside::proc_identity;
 use crate::hostside::root_id::{self, INSTANCE_MARK};
 use crate::ports::runtime::{ContainerLaunch, Instance, Slot};
+
+/// On a compose instance's monitor: the project, whose containers answer for it.
+pub(crate) const COMPOSE_PROJECT_MARK: &str = "HOIST_COMPOSE_PROJECT";
 
 /// `<root id>:<slot>`. The root's id, not its path: two roots at one path (hosts in
 /// containers or mount namespaces sharing a process table) must not claim each other's.
@@ -60,6 +64,19 @@ pub(crate) fn instance_command(root: &Path, launch: &LaunchSpec) -> Result<Comma
     let configured = configured_variables(root, Some(&launch.release))?;
     if let Some(container) = &launch.container {
         return container_command(root, launch, container, configured);
+    }
+    if let Some(compose) = &launch.compose {
+        let mut variables: Vec<(String, String)> = INHERITED_VARIABLES
+            .iter()
+            .chain(&container_engine::ENGINE_VARIABLES)
+            .chain([&INSTANCE_MARK])
+            .filter_map(|name| Some(((*name).to_owned(), std::env::var(name).ok()?)))
+            .collect();
+        variables.extend(configured);
+        variables.extend(launch.env.iter().cloned());
+        variables.push(("PORT".to_owned(), launch.port.to_string()));
+        variables.push(("HOIST_RELEASE".to_owned(), launch.release.to_string()));
+        return compose_engine::up_command(&release_dir, compose, &variables);
     }
     let mut command = Command::new("sh");
     command
@@ -167,16 +184,21 @@ pub(crate) fn spawn_monitor(
         .stderr(raw_err)
         // Its own group: it outlives hoist, and stop signals it with all its children.
         .process_group(0);
-    let engine_variables = launch
-        .container
-        .as_ref()
-        .map_or(&[][..], |_| &container_engine::ENGINE_VARIABLES[..]);
+    let engine_variables = if launch.container.is_some() || launch.compose.is_some() {
+        &container_engine::ENGINE_VARIABLES[..]
+    } else {
+        &[][..]
+    };
     for name in INHERITED_VARIABLES.iter().chain(engine_variables) {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
         }
     }
     command.env(INSTANCE_MARK, mark(root, slot)?);
+    if let Some(compose) = &launch.compose {
+        // How a probe tells the stack's containers from anyone else's.
+        command.env(COMPOSE_PROJECT_MARK, &compose.project);
+    }
     let mut child = command.spawn().map_err(|error| {
         Error::failed(format!("cannot start release `{}`", launch.release))
             .cause(format!("`{}`: {error}", binary.display()))

@@ -45,6 +45,7 @@ impl Root {
             env: vec![("FROM_SPEC".to_owned(), "spec value".to_owned())],
             log: crate::ports::runtime::LogLimits::default(),
             container: None,
+            compose: None,
         }
     }
 
