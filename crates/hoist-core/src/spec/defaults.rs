@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use super::Strategy;
+use super::{Strategy, Volume, Workload};
 use crate::byte_size::format_byte_size;
 use crate::duration::format_duration;
 
 pub(super) const UPLOAD: &str = ".";
+/// A process's strategy; every kind's is `strategy_for`.
 pub(super) const STRATEGY: Strategy = Strategy::Recreate;
+pub(super) const RUNTIME: &str = "process";
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(10);
 pub(super) const DRAIN: Duration = Duration::from_secs(10);
 pub(super) const LOG_MAX: u64 = 10 * 1024 * 1024;
@@ -34,6 +36,22 @@ pub(super) const CANARY: u32 = 0;
 /// its processes here, and a bound catches typos like `parallel = 8000`.
 pub(super) const MAX_HOSTS_AT_ONCE: i64 = 256;
 
+/// The strategy a service runs with when `strategy` is left out: blue-green for a container
+/// unless one of its volumes would be written by both copies; recreate for every other kind.
+pub(super) fn strategy_for(workload: &Workload) -> Strategy {
+    match workload {
+        Workload::Container(container)
+            if !container.volumes.iter().any(Volume::blocks_blue_green) =>
+        {
+            Strategy::BlueGreen
+        }
+        Workload::Process { .. } => STRATEGY,
+        Workload::Container(_) | Workload::Compose(_) | Workload::Static { .. } => {
+            Strategy::Recreate
+        }
+    }
+}
+
 impl Strategy {
     /// As written in the spec.
     pub fn as_str(self) -> &'static str {
@@ -53,11 +71,24 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ("build.upload", format!("[\"{UPLOAD}\"]")),
         ("build.exclude", "[]".to_owned()),
         ("build.pass_env", "[]".to_owned()),
+        ("build.context", "\".\" (with containerfile)".to_owned()),
         ("hooks.post_upload", "[]".to_owned()),
         ("hooks.stop", "[]".to_owned()),
         ("hooks.start", "[]".to_owned()),
         ("hooks.refresh", "[]".to_owned()),
-        ("service.strategy", format!("\"{}\"", STRATEGY.as_str())),
+        ("service.runtime", format!("\"{RUNTIME}\"")),
+        (
+            "service.strategy",
+            format!(
+                "\"{}\" (container: \"blue-green\", or \"recreate\" with a writable volume)",
+                STRATEGY.as_str()
+            ),
+        ),
+        (
+            "service.engine",
+            "\"podman\", else \"docker\" (whichever the host has)".to_owned(),
+        ),
+        ("service.volumes", "[] (container only)".to_owned()),
         ("service.stop_grace", quoted_duration(STOP_GRACE)),
         ("service.proxy", "\"builtin\" (blue-green only)".to_owned()),
         ("service.drain", quoted_duration(DRAIN)),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::env_name::EnvName;
 use crate::host_address::{HostAddress, SshDestination};
 
+mod container_values;
 mod defaults;
 mod diagnostic;
 mod environments;
@@ -17,6 +18,8 @@ mod hosts;
 mod names;
 mod parse;
 mod problems;
+mod read_container;
+mod read_workload;
 mod restart;
 mod schema;
 mod section;
@@ -26,6 +29,7 @@ mod starter;
 mod suggest;
 mod traffic;
 mod workload;
+mod workload_schema;
 
 pub use defaults::explain_defaults;
 pub use diagnostic::{SpecDiagnostic, SpecErrors};
@@ -42,7 +46,8 @@ pub struct Spec {
     pub app: App,
     pub build: Build,
     pub hooks: Hooks,
-    /// The long-running service, if the app has one (a static site has none).
+    /// What runs and serves the release; none when the hooks alone handle it (e.g. `refresh`
+    /// reloading a web server that serves the files).
     pub service: Option<Service>,
     pub config: ConfigTemplates,
     /// `[env.NAME]` tables, by name.

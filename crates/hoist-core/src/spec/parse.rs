@@ -5,18 +5,35 @@ use super::environments::read_environments;
 use super::names::{APP_NAME_HINT, PathKind, app_name_problem, relative_path, relative_paths};
 use super::problems::Problems;
 use super::section::Section;
-use super::suggest;
 use super::{
-    App, Build, ConfigTemplates, Hooks, Service, Spec, SpecDiagnostic, SpecErrors, Strategy,
-    Workload, defaults,
+    App, Build, ConfigTemplates, Hooks, Proxy, Service, Spec, SpecDiagnostic, SpecErrors, Workload,
+    defaults, read_workload,
 };
 
 const TOP_LEVEL_KEYS: &[&str] = &["app", "build", "hooks", "service", "config", "env"];
 const APP_KEYS: &[&str] = &["name"];
-const BUILD_KEYS: &[&str] = &["steps", "upload", "upload_version", "exclude", "pass_env"];
+const BUILD_KEYS: &[&str] = &[
+    "steps",
+    "upload",
+    "upload_version",
+    "exclude",
+    "pass_env",
+    "containerfile",
+    "context",
+];
 const HOOK_KEYS: &[&str] = &["post_upload", "stop", "start", "refresh"];
 const SERVICE_KEYS: &[&str] = &[
+    "runtime",
     "command",
+    "image",
+    "container_port",
+    "volumes",
+    "user",
+    "memory",
+    "cpus",
+    "engine",
+    "compose",
+    "static",
     "port",
     "strategy",
     "stop_grace",
@@ -29,7 +46,6 @@ const SERVICE_KEYS: &[&str] = &[
     "log_keep",
 ];
 const CONFIG_KEYS: &[&str] = &["templates"];
-const STRATEGIES: &[&str] = &["recreate", "blue-green"];
 
 pub(super) fn parse(text: &str) -> Result<Spec, SpecErrors> {
     let document = toml_edit::Document::parse(text).map_err(|error| {
@@ -44,8 +60,9 @@ pub(super) fn parse(text: &str) -> Result<Spec, SpecErrors> {
     root.check_keys(TOP_LEVEL_KEYS, &mut problems);
 
     let app = read_app(&root, &mut problems);
-    let build = match root.section("build", &mut problems) {
-        Some(section) => read_build(&section, &mut problems),
+    let build_section = root.section("build", &mut problems);
+    let build = match &build_section {
+        Some(section) => read_build(section, &mut problems),
         None => Build {
             steps: Vec::new(),
             upload: vec![defaults::UPLOAD.into()],
@@ -60,7 +77,10 @@ pub(super) fn parse(text: &str) -> Result<Spec, SpecErrors> {
         .unwrap_or_default();
     let service = root
         .section("service", &mut problems)
-        .map(|section| read_service(&section, &app.name, &mut problems));
+        .map(|section| read_service(&section, build_section.as_ref(), &app.name, &mut problems));
+    if service.is_none() {
+        read_workload::refuse_container_build_keys(build_section.as_ref(), &mut problems);
+    }
     let config = root
         .section("config", &mut problems)
         .map(|section| read_config(&section, &mut problems))
@@ -183,52 +203,37 @@ fn read_hooks(section: &Section<'_>, problems: &mut Problems) -> Hooks {
     }
 }
 
-fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Service {
+fn read_service(
+    section: &Section<'_>,
+    build: Option<&Section<'_>>,
+    app: &str,
+    problems: &mut Problems,
+) -> Service {
     section.check_keys(SERVICE_KEYS, problems);
-    let command = section
-        .required(
-            "command",
-            "command = \"python3 app.py --port $PORT\"",
-            problems,
-        )
-        .and_then(|field| {
-            let text = field.string(problems)?;
-            if text.value.trim().is_empty() {
-                problems.error(text.span, "`command` must not be empty");
-                return None;
-            }
-            Some(text.value.to_owned())
-        })
-        .unwrap_or_default();
+    let written = read_workload::read_strategy(section, problems);
+    let workload = read_workload::read_workload(section, build, written.as_ref(), problems);
     let port = section
         .required("port", "port = 8080", problems)
         .and_then(|field| field.integer(1, 65535, problems))
         .and_then(|port| u16::try_from(port).ok())
         .unwrap_or_default();
-    let strategy = section
-        .field("strategy")
-        .and_then(|field| {
-            let text = field.text();
-            let strategy = match text.as_ref().map(|text| text.value) {
-                Some("recreate") => Some(Strategy::Recreate),
-                Some("blue-green") => Some(Strategy::BlueGreen),
-                _ => None,
-            };
-            if strategy.is_none() {
-                let close = text.and_then(|text| suggest::closest(text.value, STRATEGIES));
-                let hint = match close {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => "`recreate` stops the old release before starting the new one; `blue-green` starts the new one first".to_owned(),
-                };
-                problems.error_with_hint(
-                    field.span(),
-                    "`strategy` must be `\"recreate\"` or `\"blue-green\"`",
-                    hint,
-                );
-            }
-            strategy
-        })
-        .unwrap_or(defaults::STRATEGY);
+    let strategy = written.map_or_else(|| defaults::strategy_for(&workload), |w| w.strategy);
+    if let Workload::Static { .. } = workload {
+        // Nothing runs: the keys that tune a process were refused in `read_workload`.
+        return Service {
+            workload,
+            port,
+            strategy,
+            stop_grace: defaults::STOP_GRACE,
+            health: None,
+            proxy: Proxy::Builtin,
+            drain: defaults::DRAIN,
+            restart: super::restart::default_restart(),
+            liveness: super::health::read_liveness(None, problems),
+            log_max: defaults::LOG_MAX,
+            log_keep: defaults::LOG_KEEP,
+        };
+    }
     let stop_grace = section
         .field("stop_grace")
         .and_then(|field| field.duration(true, problems))
@@ -245,7 +250,7 @@ fn read_service(section: &Section<'_>, app: &str, problems: &mut Problems) -> Se
         .unwrap_or_else(super::restart::default_restart);
     let (log_max, log_keep) = super::service_logs::read_log_settings(section, problems);
     Service {
-        workload: Workload::Process { command },
+        workload,
         port,
         strategy,
         stop_grace,

@@ -4,14 +4,14 @@
 
 use serde_json::{Value, json};
 
-use super::defaults;
+use super::{defaults, workload_schema};
 use crate::byte_size::format_byte_size;
 use crate::duration::format_duration;
 
 /// `500ms`, `10s`, `2m30s`: what `parse_duration` reads.
 const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h|d))+$";
 /// `10MB`, `512 KiB`, `4096`: what `parse_byte_size` reads.
-const BYTE_SIZE_PATTERN: &str = "^[0-9]+ *([KkMmGgTt]([Ii]?[Bb])?|[Bb])?$";
+pub(super) const BYTE_SIZE_PATTERN: &str = "^[0-9]+ *([KkMmGgTt]([Ii]?[Bb])?|[Bb])?$";
 const ENV_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,62}$";
 const APP_NAME_PATTERN: &str = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 const VARIABLE_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
@@ -34,13 +34,14 @@ const DEPLOY_ROOT_PATTERN: &str = r"^(?!.*/\.\.?(/|$))(?!.*[\u0000-\u001f\u007f-
 const LOCAL_PATH_PATTERN: &str = "^(?!~(?!/)).+$";
 
 pub(super) fn json_schema() -> Value {
-    json!({
+    let mut schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Hoist.toml",
         "description": "A hoist spec: what to build and upload, how to run the service, and the environments to deploy to.",
         "type": "object",
         "additionalProperties": false,
         "required": ["app", "env"],
+        "allOf": workload_schema::root_rules(),
         "properties": {
             "app": app(),
             "build": build(),
@@ -86,7 +87,18 @@ pub(super) fn json_schema() -> Value {
                 "default": [],
             },
         },
-    })
+    });
+    // The workload keys live with their rules; here they join their tables.
+    let tables = [
+        ("service", workload_schema::service_properties()),
+        ("build", workload_schema::build_properties()),
+    ];
+    for (table, keys) in tables {
+        if let Some(properties) = schema["properties"][table]["properties"].as_object_mut() {
+            properties.extend(keys);
+        }
+    }
+    schema
 }
 
 fn app() -> Value {
@@ -170,25 +182,28 @@ fn hooks() -> Value {
 fn service() -> Value {
     json!({
         "type": "object",
-        "description": "The long-running service; leave out for a static site.",
+        "description": "What runs: a process (`command`), a container (`runtime = \"container\"`), a compose stack (`compose`) or a static site (`static`), one per service. Leave out when the hooks alone handle a release.",
         "additionalProperties": false,
-        "required": ["command", "port"],
+        "required": ["port"],
+        "allOf": workload_schema::service_rules(),
         "properties": {
             "command": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Shell command starting the service; it must listen on `$PORT`.",
+                "oneOf": [
+                    { "type": "string", "minLength": 1 },
+                    { "type": "array", "minItems": 1, "items": { "type": "string" } },
+                ],
+                "description": "A process: the shell command starting it, which must listen on `$PORT`. A container (`runtime = \"container\"`): the words replacing the image's command, run without a shell, e.g. `[\"./server\", \"--port\", \"8080\"]`.",
             },
             "port": {
                 "type": "integer",
                 "minimum": 1,
                 "maximum": 65535,
-                "description": "The public port users reach.",
+                "description": "The public port users reach (for a static site, where the built-in proxy serves it).",
             },
             "strategy": {
                 "enum": ["recreate", "blue-green"],
                 "default": defaults::STRATEGY.as_str(),
-                "description": "`recreate` stops the old release, then starts the new one; `blue-green` starts the new one on another port and switches when it is healthy.",
+                "description": "`recreate` stops the old release, then starts the new one; `blue-green` starts the new one on another port and switches when it is healthy. Left out: `recreate`, except a container without a writable volume, which gets `blue-green`. Compose stacks and static sites are recreate only.",
             },
             "stop_grace": {
                 "$ref": "#/$defs/duration",

@@ -8,6 +8,7 @@ use toml_edit::{Item, Table, TableLike};
 
 use super::problems::Problems;
 use super::suggest;
+use crate::byte_size::{ByteSizeError, parse_byte_size};
 use crate::duration::{DurationError, parse_duration};
 
 /// A table of the spec (`[service]`, `[env.dev]`, an inline `{ … }` table, or the top level).
@@ -253,6 +254,29 @@ impl<'doc> Field<'doc> {
                     self.span(),
                     format!("`{}` must be a duration like `\"10s\"`", self.key),
                     DurationError(String::new()).hint(),
+                );
+                None
+            }
+        }
+    }
+
+    /// A size: a string like `"10MB"` (units count in 1024s) or a number of bytes;
+    /// `example` is the size the message shows.
+    pub(super) fn byte_size(&self, example: &str, problems: &mut Problems) -> Option<u64> {
+        let parsed = match self.item.as_str() {
+            Some(text) => parse_byte_size(text),
+            None => match self.item.as_integer() {
+                Some(bytes) => u64::try_from(bytes).map_err(|_| ByteSizeError(bytes.to_string())),
+                None => Err(ByteSizeError(String::new())),
+            },
+        };
+        match parsed {
+            Ok(bytes) => Some(bytes),
+            Err(error) => {
+                problems.error_with_hint(
+                    self.span(),
+                    format!("`{}` must be a size like `\"{example}\"`", self.key),
+                    error.hint(),
                 );
                 None
             }

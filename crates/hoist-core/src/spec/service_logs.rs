@@ -4,7 +4,6 @@
 use super::defaults;
 use super::problems::Problems;
 use super::section::Section;
-use crate::byte_size::{ByteSizeError, parse_byte_size};
 
 /// The smallest `log_max`: below it every few lines would rotate.
 pub(super) const MIN_LOG_MAX: u64 = 1024;
@@ -16,34 +15,16 @@ pub(super) fn read_log_settings(service: &Section<'_>, problems: &mut Problems) 
     let log_max = service
         .field("log_max")
         .and_then(|field| {
-            let parsed = match field.item.as_str() {
-                Some(text) => parse_byte_size(text),
-                None => match field.item.as_integer() {
-                    Some(bytes) => {
-                        u64::try_from(bytes).map_err(|_| ByteSizeError(bytes.to_string()))
-                    }
-                    None => Err(ByteSizeError(String::new())),
-                },
-            };
-            match parsed {
-                Ok(bytes) if bytes >= MIN_LOG_MAX => Some(bytes),
-                Ok(_) => {
-                    problems.error_with_hint(
-                        field.span(),
-                        "`log_max` must be at least `1KB`",
-                        "a log is rotated when it reaches `log_max`; the default is `10MB`",
-                    );
-                    None
-                }
-                Err(error) => {
-                    problems.error_with_hint(
-                        field.span(),
-                        "`log_max` must be a size like `\"10MB\"`",
-                        error.hint(),
-                    );
-                    None
-                }
+            let bytes = field.byte_size("10MB", problems)?;
+            if bytes < MIN_LOG_MAX {
+                problems.error_with_hint(
+                    field.span(),
+                    "`log_max` must be at least `1KB`",
+                    "a log is rotated when it reaches `log_max`; the default is `10MB`",
+                );
+                return None;
             }
+            Some(bytes)
         })
         .unwrap_or(defaults::LOG_MAX);
     let log_keep = service

@@ -64,7 +64,10 @@ start = []
 # If set, run after the switch instead of stop/start (e.g. "apachectl graceful"):
 refresh = []
 
-# The long-running service. Leave this table out for a static site.
+# What runs: a process (`command`, below), or instead a container (`runtime = "container"`
+# with `image` or `[build] containerfile`), a compose stack (`compose = "compose.yml"`) or a
+# static site served by hoist's proxy (`static = "public"`). Leave this table out when the
+# hooks alone handle a release.
 [service]
 # Shell command starting the service; hoist sets $PORT to the port it must listen on.
 command = "python3 -m http.server $PORT"
@@ -151,7 +154,10 @@ mod tests {
         let Some(service) = &spec.service else {
             panic!("no service");
         };
-        assert_eq!(service.command, "python3 -m http.server $PORT");
+        assert_eq!(
+            service.workload.process_command(),
+            Some("python3 -m http.server $PORT")
+        );
         assert_eq!(service.port, 8080);
         assert_eq!(service.strategy, Strategy::Recreate);
         let check = service.health.as_ref().map(|health| &health.check);

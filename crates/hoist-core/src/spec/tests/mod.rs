@@ -9,6 +9,8 @@ mod schema;
 mod ssh;
 mod traffic;
 mod valid;
+mod workload_refusals;
+mod workloads;
 
 use super::{Spec, SpecDiagnostic};
 use crate::{EnvName, HostAddress};

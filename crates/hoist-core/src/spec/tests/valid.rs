@@ -213,7 +213,12 @@ B = "2"
 fn explains_every_default_in_spec_syntax() {
     let defaults: BTreeMap<&str, String> = explain_defaults().into_iter().collect();
     assert_eq!(defaults["build.upload"], "[\".\"]");
-    assert_eq!(defaults["service.strategy"], "\"recreate\"");
+    assert_eq!(defaults["service.runtime"], "\"process\"");
+    assert!(
+        defaults["service.strategy"].starts_with("\"recreate\" (container: \"blue-green\""),
+        "{}",
+        defaults["service.strategy"]
+    );
     assert_eq!(defaults["service.stop_grace"], "\"10s\"");
     assert_eq!(defaults["service.health.interval"], "\"500ms\"");
     assert_eq!(defaults["env.NAME.keep_releases"], "5");
