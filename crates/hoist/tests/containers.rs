@@ -146,16 +146,29 @@ fn a_built_image_is_swapped_under_load_and_its_secret_stays_out_of_sight() {
             let holds = text
                 .windows(API_TOKEN.len())
                 .any(|w| w == API_TOKEN.as_bytes());
+            let env_file = entry.starts_with(t.root.join("run"))
+                && entry
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("container-"));
             let private = entry.starts_with(t.root.join("config"))
                 || entry.starts_with(t.root.join("meta"))
                     && entry.components().any(|c| c.as_os_str() == "config")
-                || env_files.contains(&entry);
+                || env_file;
             if holds && !private {
                 leaks.push(entry.display().to_string());
             }
         }
     }
     assert_eq!(leaks, Vec::<String>::new(), "files holding the secret");
+    let env_files_left: Vec<_> = walk(&t.root.join("run"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/container-"))
+        .collect();
+    assert_eq!(
+        env_files_left.len(),
+        1,
+        "only the live container's: {env_files_left:?}"
+    );
 }
 
 #[test]
@@ -214,7 +227,8 @@ fn a_container_no_record_owns_is_a_stray_that_check_fix_removes() {
             &format!("--name={name}"),
             &format!("--label=hoist.root={id}"),
             &format!("--label=hoist.instance={id}:{free_slot}"),
-            &format!("localhost/hoist/boxed:{live}"),
+            &format!("--pull=never"),
+            &format!("localhost/hoist/boxed/dev:{live}"),
         ])
         .output()
         .unwrap();
@@ -248,4 +262,62 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The env's built image tags, as podman lists them.
+fn images_of_env() -> impl Fn() -> Vec<String> {
+    || {
+        let output = Command::new("podman")
+            .args(["images", "--format={{.Repository}}:{{.Tag}}"])
+            .output()
+            .expect("podman images");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| line.starts_with("localhost/hoist/boxed/dev:"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[test]
+fn images_are_pruned_with_their_releases_and_a_rollback_starts_the_kept_one() {
+    let t = container_test();
+    let images = images_of_env();
+    let mut releases = Vec::new();
+    for version in ["v1", "v2", "v3", "v4"] {
+        t.write("message.txt", &format!("{version}\n"));
+        deploy(&t).success();
+        releases.push(t.live().unwrap());
+    }
+    // keep_releases = 3: the first release and its image are gone.
+    let kept = images();
+    let tag = |release: &String| format!("localhost/hoist/boxed/dev:{release}");
+    assert!(!kept.contains(&tag(&releases[0])), "{kept:?}");
+    for release in &releases[1..] {
+        assert!(kept.contains(&tag(release)), "{release} in {kept:?}");
+    }
+
+    t.hoist(&["rollback", "dev"]).success();
+    assert_eq!(t.body().trim(), "v3");
+    assert_converged(&t, &releases[2]);
+
+    let id = std::fs::read_to_string(t.root.join(".hoist/root-id")).unwrap();
+    assert_eq!(containers_of(&t.root).len(), 1);
+    t.hoist(&["destroy", "dev", "--yes"]).success();
+    // Other tests build `boxed/dev` images at the same time: only this one's releases count.
+    let left: Vec<String> = images()
+        .into_iter()
+        .filter(|image| releases.iter().any(|release| image == &tag(release)))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+    let output = Command::new("podman")
+        .args([
+            "ps",
+            "--all",
+            &format!("--filter=label=hoist.root={}", id.trim()),
+            "--format={{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "");
 }

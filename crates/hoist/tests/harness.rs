@@ -166,7 +166,11 @@ impl Test {
                 "live {live} has status {status:?}"
             );
             assert!(
-                self.root.join("live").join("app.py").is_file(),
+                ["app.py", "Hoist.toml"].iter().any(|file| self
+                    .root
+                    .join("live")
+                    .join(file)
+                    .is_file()),
                 "live resolves to a complete release"
             );
         }

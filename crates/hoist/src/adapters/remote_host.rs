@@ -409,6 +409,13 @@ impl Host for RemoteHost {
         self.push_image(image, engine)
     }
 
+    fn remove_images(&self, images: &[String], engine: Option<&str>) -> Result<Vec<String>> {
+        self.call(&HostRequest::RemoveImages {
+            images: images.to_vec(),
+            engine: engine.map(str::to_owned),
+        })
+    }
+
     fn service_logs(&self, query: &LogQuery) -> Result<LogPage> {
         let query = query.clone();
         self.call(&HostRequest::ServiceLogs { query })

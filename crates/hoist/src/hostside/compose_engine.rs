@@ -75,13 +75,8 @@ pub(crate) fn down(compose: &ComposeLaunch, volumes: bool) -> Result<()> {
         remove.args(["rm", "--force", "--time=0"]).args(&ids);
         output(&mut remove)?;
     }
-    let networks = output(Command::new(&engine).args([
-        "network",
-        "ls",
-        "--quiet",
-        &filter,
-    ]))
-    .unwrap_or_default();
+    let networks = output(Command::new(&engine).args(["network", "ls", "--quiet", &filter]))
+        .unwrap_or_default();
     // podman-compose 1.0 does not label its network; it is `<project>_default`.
     let mut names: Vec<String> = networks.split_whitespace().map(str::to_owned).collect();
     names.push(format!("{}_default", compose.project));
@@ -104,7 +99,9 @@ pub(crate) fn services(compose: &ComposeLaunch) -> Result<Vec<ComposeService>> {
         "ps",
         "--all",
         &format!("--filter=label={PROJECT_LABEL}={}", compose.project),
-        &format!("--format={{{{.Names}}}}\t{{{{index .Labels \"{SERVICE_LABEL}\"}}}}\t{{{{.State}}}}"),
+        &format!(
+            "--format={{{{.Names}}}}\t{{{{index .Labels \"{SERVICE_LABEL}\"}}}}\t{{{{.State}}}}"
+        ),
     ]))?;
     Ok(text
         .lines()

@@ -85,7 +85,7 @@ pub(crate) fn run_command(
     if !marker.exists() {
         fs::write(&marker, b"").map_err(|e| Error::io("write", &marker, e))?;
     }
-    let env_file = root.join("run").join(format!("container-{slot}.env"));
+    let env_file = env_file_path(root, slot);
     write_env_file(&env_file, variables)?;
     let engine = engine_program(container.engine.as_deref())?;
     let name = container_name(&id, slot);
@@ -108,6 +108,10 @@ pub(crate) fn run_command(
         "publish",
         &format!("127.0.0.1:{port}:{}", container.container_port),
     );
+    if container.image.starts_with("localhost/hoist/") {
+        // Built by hoist and already here: never looked for in a registry.
+        option("pull", "never");
+    }
     if let Some(user) = &container.user {
         option("user", user);
     }
@@ -156,12 +160,42 @@ pub(crate) fn remove(engine: &Path, name: &str) -> Result<bool> {
     Err(Error::failed(format!("cannot remove container `{name}`")).cause(stderr.trim().to_owned()))
 }
 
-/// Removes this root's container of `slot`, if any (after its client was stopped).
+/// Removes this root's container of `slot`, if any (after its client was stopped), and the
+/// env file it was started with.
 pub(crate) fn remove_slot(root: &Path, slot: Slot, engine: Option<&str>) -> Result<bool> {
+    let env_file = env_file_path(root, slot);
+    if let Err(error) = fs::remove_file(&env_file)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(Error::io("remove", &env_file, error));
+    }
     let Some(id) = root_id::read(root) else {
         return Ok(false);
     };
     remove(&engine_program(engine)?, &container_name(&id, slot))
+}
+
+/// Untags each of `images` that hoist built (`localhost/hoist/…`); one in use or gone stays
+/// as it is. Returns the removed ones.
+pub(crate) fn remove_images(images: &[String], engine: Option<&str>) -> Result<Vec<String>> {
+    if images.is_empty() {
+        return Ok(Vec::new());
+    }
+    let engine = engine_program(engine)?;
+    let mut removed = Vec::new();
+    for image in images.iter().filter(|i| i.starts_with("localhost/hoist/")) {
+        let done = Command::new(&engine)
+            .args(["rmi", image])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if done {
+            removed.push(image.clone());
+        }
+    }
+    Ok(removed)
 }
 
 /// This root's containers: (name, slot), as the engine lists them.
@@ -195,6 +229,10 @@ pub(crate) fn containers_of_root(root: &Path) -> Result<Vec<(String, Slot)>> {
             Some((name.trim().to_owned(), slot))
         })
         .collect())
+}
+
+fn env_file_path(root: &Path, slot: Slot) -> PathBuf {
+    root.join("run").join(format!("container-{slot}.env"))
 }
 
 /// Writes `KEY=VALUE` lines, 0600, replaced whole. A value with a line break cannot be said in

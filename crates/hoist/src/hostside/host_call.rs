@@ -102,7 +102,13 @@ pub enum HostRequest {
     Destroy,
     /// → the loopback port of the root's image registry (started if needed).
     ImageRegistry,
-    /// Pulls `hoist/<app>:<release>` from the root's registry into the engine.
+    /// → the images removed.
+    RemoveImages {
+        images: Vec<String>,
+        #[serde(default)]
+        engine: Option<String>,
+    },
+    /// Pulls `hoist/<app>/<env>:<release>` from the root's registry into the engine.
     ImagePull {
         name: String,
         #[serde(default)]
@@ -218,7 +224,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 46] = [
+pub const OPS: [&str; 47] = [
     "version",
     "provision",
     "lock",
@@ -238,6 +244,7 @@ pub const OPS: [&str; 46] = [
     "destroy",
     "image_registry",
     "image_pull",
+    "remove_images",
     "runtime_start",
     "runtime_stop",
     "runtime_current",

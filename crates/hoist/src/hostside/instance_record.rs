@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::hostside::atomic_fs;
 use crate::hostside::wire_health::{WireHealth, millis};
 use crate::ports::runtime::{
-    ComposeLaunch, ContainerLaunch, ExitReport, Instance, InstanceSpec, LogLimits, Slot, SupervisedStatus,
-    SupervisionReport,
+    ComposeLaunch, ContainerLaunch, ExitReport, Instance, InstanceSpec, LogLimits, Slot,
+    SupervisedStatus, SupervisionReport,
 };
 use crate::ports::supervisor::{LivenessProbe, SupervisionPolicy};
 

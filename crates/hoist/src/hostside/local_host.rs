@@ -148,6 +148,10 @@ impl Host for LocalHost {
         Ok(())
     }
 
+    fn remove_images(&self, images: &[String], engine: Option<&str>) -> Result<Vec<String>> {
+        crate::hostside::container_engine::remove_images(images, engine)
+    }
+
     fn service_logs(&self, query: &LogQuery) -> Result<LogPage> {
         service_log::read_logs(&self.layout.logs_dir(), query)
     }

@@ -27,12 +27,12 @@ pub(crate) use spawn::{
 };
 
 use crate::error::{Error, Result};
-use crate::hostside::{compose_engine, container_engine};
 use crate::hostside::instance_record::{
     InstanceRecord, InstanceRecords, LaunchSpec, SupervisionRecord,
 };
 use crate::hostside::proc_identity;
 use crate::hostside::root_id::INSTANCE_MARK;
+use crate::hostside::{compose_engine, container_engine};
 use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
 
 /// How long a new instance must stay up before `start` calls it started.

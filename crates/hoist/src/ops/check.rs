@@ -189,8 +189,11 @@ fn check_host(
         Ok(strays) => {
             for stray in &strays {
                 out.problems.push(format!(
-                    "pid {} runs as a {} instance of this root but no record owns it (`{}`); `{}` stops it",
-                    stray.pid, stray.slot, stray.command, hints.fix
+                    "{} runs as a {} instance of this root but no record owns it (`{}`); `{}` stops it",
+                    stray.what(),
+                    stray.slot,
+                    stray.command,
+                    hints.fix
                 ));
             }
             out.strays = strays;

@@ -4,23 +4,59 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use hoist_core::spec::{Container, ImageSource, VolumeMode, VolumeSource, engine_name};
+use hoist_core::spec::{Container, ImageSource, VolumeMode, VolumeSource, Workload, engine_name};
 use hoist_core::{EnvName, ReleaseId};
 
 use crate::error::{Error, Result};
 use crate::hostside::container_engine;
 use crate::ports::runtime::{ContainerLaunch, ContainerVolume};
 
-/// The repository built images are kept under: `localhost/hoist/<app>`.
-pub(crate) fn built_repository(app: &str) -> String {
-    format!("localhost/hoist/{app}")
+/// The repository an environment's built images are kept under:
+/// `localhost/hoist/<app>/<env>`, so pruning one environment never untags another's.
+pub(crate) fn built_repository(app: &str, env: &EnvName) -> String {
+    format!("localhost/hoist/{app}/{env}")
 }
 
 /// The image an instance of `release` runs: the pulled reference, or the build's tag.
-pub(crate) fn image_of(app: &str, container: &Container, release: &ReleaseId) -> String {
+pub(crate) fn image_of(
+    app: &str,
+    env: &EnvName,
+    container: &Container,
+    release: &ReleaseId,
+) -> String {
     match &container.image {
         ImageSource::Pull(image) => image.clone(),
-        ImageSource::Build { .. } => format!("{}:{release}", built_repository(app)),
+        ImageSource::Build { .. } => format!("{}:{release}", built_repository(app, env)),
+    }
+}
+
+/// The built images of `releases` (none when the service's image is pulled: those belong to
+/// their registry).
+pub(crate) fn built_images(
+    app: &str,
+    env: &EnvName,
+    service: Option<&hoist_core::spec::Service>,
+    releases: &[ReleaseId],
+) -> Vec<String> {
+    match service.map(|s| &s.workload) {
+        Some(Workload::Container(container))
+            if matches!(container.image, ImageSource::Build { .. }) =>
+        {
+            releases
+                .iter()
+                .map(|id| image_of(app, env, container, id))
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The engine a container or compose service asked for, if any.
+pub(crate) fn engine_of(service: Option<&hoist_core::spec::Service>) -> Option<String> {
+    match service.map(|s| &s.workload) {
+        Some(Workload::Container(container)) => container.engine.map(|e| e.as_str().to_owned()),
+        Some(Workload::Compose(compose)) => compose.engine.map(|e| e.as_str().to_owned()),
+        _ => None,
     }
 }
 
@@ -34,7 +70,7 @@ pub(crate) fn launch(
     let prefix = engine_name(app, env.as_str());
     ContainerLaunch {
         engine: container.engine.map(|engine| engine.as_str().to_owned()),
-        image: image_of(app, container, release),
+        image: image_of(app, env, container, release),
         container_port: container.container_port,
         command: container.command.clone(),
         volumes: container
@@ -63,6 +99,7 @@ pub(crate) fn launch(
 pub(crate) fn build(
     spec_dir: &Path,
     app: &str,
+    env: &EnvName,
     container: &Container,
     release: &ReleaseId,
 ) -> Result<String> {
@@ -71,10 +108,10 @@ pub(crate) fn build(
         context,
     } = &container.image
     else {
-        return Ok(image_of(app, container, release));
+        return Ok(image_of(app, env, container, release));
     };
     let engine = container_engine::engine_program(container.engine.map(|e| e.as_str()))?;
-    let tag = image_of(app, container, release);
+    let tag = image_of(app, env, container, release);
     let output = Command::new(&engine)
         .current_dir(spec_dir)
         .arg("build")

@@ -5,6 +5,7 @@ use hoist_core::{Action, EnvName};
 
 use crate::error::Result;
 use crate::ops::command_run::CommandRun;
+use crate::ops::container_image;
 use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_results::record_host_results;
@@ -22,7 +23,11 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
     let mut run = CommandRun::begin(ctx, Action::Destroy, &options.env, serde_json::json!({}))?;
     let result = run.connect_hosts().and_then(|()| {
         run.step("destroy", None, |run| {
-            let grace = run.ctx.spec.service.as_ref().map(|s| s.stop_grace);
+            let ctx = run.ctx;
+            let service = ctx.spec.service.as_ref();
+            let grace = service.map(|s| s.stop_grace);
+            let engine = container_image::engine_of(service);
+            let env_name = run.env_name.clone();
             let parallel = run.parallel()?;
             let destroyed = fleet::across(&run.hosts, parallel, |_, handle| {
                 // The supervisor first, or it would start what is being stopped.
@@ -33,6 +38,17 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
                         handle.runtime.stop(slot, grace)?;
                     }
                     handle.router.stop_proxy()?;
+                }
+                // Its built images go with it; a root destroyed before leaves none to list.
+                let ids: Vec<_> = handle
+                    .host
+                    .releases()
+                    .map(|releases| releases.infos.into_keys().collect())
+                    .unwrap_or_default();
+                let images =
+                    container_image::built_images(&ctx.spec.app.name, &env_name, service, &ids);
+                if !images.is_empty() {
+                    handle.host.remove_images(&images, engine.as_deref())?;
                 }
                 handle.host.destroy()
             });

@@ -107,7 +107,13 @@ pub(crate) fn release_step(
     {
         ctx.progress
             .note(&format!("build: image from `{}`", containerfile.display()));
-        let tag = container_image::build(&ctx.spec_dir, &ctx.spec.app.name, container, &id)?;
+        let tag = container_image::build(
+            &ctx.spec_dir,
+            &ctx.spec.app.name,
+            &run.env_name,
+            container,
+            &id,
+        )?;
         ctx.progress.note(&format!("build: tagged `{tag}`"));
     }
     let now = ctx.clock.now();
@@ -176,7 +182,7 @@ fn upload_one(
     if let Some(Workload::Container(container)) = ctx.spec.service.as_ref().map(|s| &s.workload)
         && matches!(container.image, ImageSource::Build { .. })
     {
-        let image = container_image::image_of(&ctx.spec.app.name, container, id);
+        let image = container_image::image_of(&ctx.spec.app.name, &run.env_name, container, id);
         handle
             .host
             .receive_image(&image, container.engine.map(|e| e.as_str()))?;

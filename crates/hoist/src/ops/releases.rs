@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ops::command_run::CommandRun;
+use crate::ops::container_image;
 use crate::ops::context::Context;
 use crate::ops::continuation::Continuation;
 use crate::ops::fleet;
@@ -138,8 +139,17 @@ pub fn prune(ctx: &Context<'_>, options: &PruneOptions) -> Result<CommandOutcome
 /// Prunes every host; returns how many releases were removed in all.
 pub(crate) fn prune_hosts(run: &CommandRun<'_>, keep: u32) -> Result<usize> {
     let parallel = run.parallel()?;
+    let ctx = run.ctx;
+    let service = ctx.spec.service.as_ref();
+    let engine = container_image::engine_of(service);
     let pruned = fleet::across(&run.hosts, parallel, |_, handle| {
-        handle.host.prune(keep as usize)
+        let gone = handle.host.prune(keep as usize)?;
+        let images =
+            container_image::built_images(&ctx.spec.app.name, &run.env_name, service, &gone);
+        if !images.is_empty() {
+            handle.host.remove_images(&images, engine.as_deref())?;
+        }
+        Ok(gone)
     });
     pruned.ok()?;
     let mut removed = 0;

@@ -84,8 +84,10 @@ fn repair_host(service: Option<&Service>, handle: &HostHandle) -> Result<Vec<Str
     for stray in handle.runtime.strays()? {
         if handle.runtime.stop_stray(&stray, grace)? {
             done.push(format!(
-                "stopped stray pid {} ({} mark, `{}`)",
-                stray.pid, stray.slot, stray.command
+                "stopped stray {} ({} mark, `{}`)",
+                stray.what(),
+                stray.slot,
+                stray.command
             ));
         }
     }

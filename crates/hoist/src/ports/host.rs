@@ -178,6 +178,9 @@ pub trait Host: Send + Sync {
     /// present in the host's engine, sending only the layers the host lacks. A `local:` host
     /// shares the controller's engine: nothing to do.
     fn receive_image(&self, image: &str, engine: Option<&str>) -> Result<()>;
+    /// Untags `images` in the host's engine (their releases were pruned or destroyed); an
+    /// image a container still uses, or one already gone, is left alone. Returns the removed.
+    fn remove_images(&self, images: &[String], engine: Option<&str>) -> Result<Vec<String>>;
     fn destroy(&self) -> Result<()>;
 
     /// Lines of the service logs (`logs/*.log` and their rotated files, not the proxy's),

@@ -222,6 +222,16 @@ pub struct StrayProcess {
     pub container: Option<String>,
 }
 
+impl StrayProcess {
+    /// `pid 123`, or `container hoist-…-green`, for messages.
+    pub fn what(&self) -> String {
+        match &self.container {
+            Some(name) => format!("container `{name}`"),
+            None => format!("pid {}", self.pid),
+        }
+    }
+}
+
 pub trait Runtime: Send + Sync {
     /// Starts the instance of `slot` detached, in its own process group, logging to `logs/`,
     /// and records it. Refuses if that slot's recorded instance is still alive.
