@@ -58,6 +58,31 @@ httpd -f -p "$PORT" -h /www &
 wait
 "#;
 
+/// A plain busybox image for stacks to run (`localhost/hoist-test/busybox:1`), built once
+/// per test process.
+pub fn busybox_image() -> String {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("copy busybox");
+            std::fs::write(
+                dir.path().join("Containerfile"),
+                "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+            )
+            .expect("containerfile");
+            let image = "localhost/hoist-test/busybox:1".to_owned();
+            let built = Command::new("podman")
+                .args(["build", "--quiet", "--tag", &image])
+                .arg(dir.path())
+                .output()
+                .expect("podman build");
+            assert!(built.status.success(), "{built:?}");
+            image
+        })
+        .clone()
+}
+
 /// A project whose service is the busybox container.
 pub fn container_test() -> Test {
     let t = Test::new().spec(CONTAINER_SPEC);

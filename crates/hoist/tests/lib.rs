@@ -42,6 +42,7 @@ mod blue_green_crash;
 mod blue_green_fleet;
 mod blue_green_nginx;
 mod browser_harness;
+mod compose;
 mod config_rollback;
 mod containers;
 mod continuation_hints;

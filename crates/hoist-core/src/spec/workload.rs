@@ -78,7 +78,7 @@ pub struct Volume {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VolumeSource {
-    /// A named volume, created by the engine as `<app>-<env>-<name>`, so environments never
+    /// A named volume, created by the engine as `hoist-<app>-<env>.<name>`, so environments never
     /// share one by accident.
     Named(String),
     /// `shared/…`: a directory under the deploy root's `shared/`, bind-mounted.

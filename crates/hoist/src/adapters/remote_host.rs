@@ -409,6 +409,13 @@ impl Host for RemoteHost {
         self.push_image(image, engine)
     }
 
+    fn remove_volumes(&self, project: &str, engine: Option<&str>) -> Result<Vec<String>> {
+        self.call(&HostRequest::RemoveVolumes {
+            project: project.to_owned(),
+            engine: engine.map(str::to_owned),
+        })
+    }
+
     fn remove_images(&self, images: &[String], engine: Option<&str>) -> Result<Vec<String>> {
         self.call(&HostRequest::RemoveImages {
             images: images.to_vec(),

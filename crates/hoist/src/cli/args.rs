@@ -294,6 +294,9 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation
     #[arg(long)]
     pub yes: bool,
+    /// Also remove the environment's container and compose volumes (kept unless asked)
+    #[arg(long)]
+    pub volumes: bool,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
 }

@@ -8,23 +8,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 use crate::hostside::container_engine::engine_program;
-use crate::ports::runtime::ComposeLaunch;
+use crate::ports::runtime::{ComposeLaunch, StackService};
 
 /// The label both compose clients put on a project's containers, networks and volumes.
 const PROJECT_LABEL: &str = "com.docker.compose.project";
+/// podman-compose's own, the only one it puts on volumes.
+const PODMAN_PROJECT_LABEL: &str = "io.podman.compose.project";
 const SERVICE_LABEL: &str = "com.docker.compose.service";
-
-/// One service of a running stack, as `status` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComposeService {
-    pub service: String,
-    pub container: String,
-    pub state: String,
-}
 
 /// The compose client and the arguments before its own: `podman-compose` or `docker compose`.
 fn client(engine: Option<&str>) -> Result<(PathBuf, Vec<&'static str>)> {
@@ -84,39 +76,83 @@ pub(crate) fn down(compose: &ComposeLaunch, volumes: bool) -> Result<()> {
         let _ = output(Command::new(&engine).args(["network", "rm", &name]));
     }
     if volumes {
-        let listed = output(Command::new(&engine).args(["volume", "ls", "--quiet", &filter]))?;
-        for name in listed.split_whitespace() {
-            output(Command::new(&engine).args(["volume", "rm", "--force", name]))?;
-        }
+        remove_volumes(&compose.project, compose.engine.as_deref())?;
     }
     Ok(())
 }
 
-/// The project's containers with their service and state.
-pub(crate) fn services(compose: &ComposeLaunch) -> Result<Vec<ComposeService>> {
+/// Removes the volumes of `project`: those its compose clients labelled with it, and the
+/// named volumes of its containers, `<project>.<name>` (a project never holds a `.`, so no
+/// other environment's name starts that way; a bare prefix match would take `dev-2`'s for
+/// `dev`'s).
+pub(crate) fn remove_volumes(project: &str, engine: Option<&str>) -> Result<Vec<String>> {
+    let engine = engine_program(engine)?;
+    let mut names: Vec<String> = Vec::new();
+    for label in [PROJECT_LABEL, PODMAN_PROJECT_LABEL] {
+        let labelled = output(Command::new(&engine).args([
+            "volume",
+            "ls",
+            "--format={{.Name}}",
+            &format!("--filter=label={label}={project}"),
+        ]))?;
+        names.extend(labelled.split_whitespace().map(str::to_owned));
+    }
+    let all = output(Command::new(&engine).args(["volume", "ls", "--format={{.Name}}"]))?;
+    let prefix = format!("{project}.");
+    names.extend(
+        all.split_whitespace()
+            .filter(|name| name.starts_with(&prefix))
+            .map(str::to_owned),
+    );
+    names.sort();
+    names.dedup();
+    for name in &names {
+        output(Command::new(&engine).args(["volume", "rm", "--force", name]))?;
+    }
+    Ok(names)
+}
+
+/// The project's containers with their service and state (`running`, `exited`, …), from the
+/// engine's JSON listing: podman's is one array, docker's one object a line.
+pub(crate) fn services(compose: &ComposeLaunch) -> Result<Vec<StackService>> {
     let engine = engine_program(compose.engine.as_deref())?;
     let text = output(Command::new(&engine).args([
         "ps",
         "--all",
         &format!("--filter=label={PROJECT_LABEL}={}", compose.project),
-        &format!(
-            "--format={{{{.Names}}}}\t{{{{index .Labels \"{SERVICE_LABEL}\"}}}}\t{{{{.State}}}}"
-        ),
+        "--format=json",
     ]))?;
-    Ok(text
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split('\t');
-            let container = fields.next()?.trim().to_owned();
-            let service = fields.next()?.trim().to_owned();
-            let state = fields.next().unwrap_or("").trim().to_owned();
-            Some(ComposeService {
-                service,
-                container,
-                state,
-            })
-        })
-        .collect())
+    let rows: Vec<serde_json::Value> = match serde_json::from_str(&text) {
+        Ok(serde_json::Value::Array(rows)) => rows,
+        _ => text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect(),
+    };
+    Ok(rows.iter().filter_map(stack_service).collect())
+}
+
+fn stack_service(row: &serde_json::Value) -> Option<StackService> {
+    let container = match &row["Names"] {
+        serde_json::Value::Array(names) => names.first()?.as_str()?.to_owned(),
+        serde_json::Value::String(names) => names.split(',').next()?.to_owned(),
+        _ => return None,
+    };
+    let service = match &row["Labels"] {
+        serde_json::Value::Object(labels) => labels.get(SERVICE_LABEL)?.as_str()?.to_owned(),
+        // docker: `key=value,key=value`.
+        serde_json::Value::String(labels) => labels
+            .split(',')
+            .find_map(|pair| pair.strip_prefix(&format!("{SERVICE_LABEL}=")))?
+            .to_owned(),
+        _ => return None,
+    };
+    let state = row["State"].as_str().unwrap_or("unknown").to_lowercase();
+    Some(StackService {
+        service,
+        container,
+        state,
+    })
 }
 
 fn output(command: &mut Command) -> Result<String> {

@@ -85,7 +85,7 @@ pub(crate) fn run_command(
     if !marker.exists() {
         fs::write(&marker, b"").map_err(|e| Error::io("write", &marker, e))?;
     }
-    let env_file = env_file_path(root, slot);
+    let env_file = env_file_path(root, slot.as_str());
     write_env_file(&env_file, variables)?;
     let engine = engine_program(container.engine.as_deref())?;
     let name = container_name(&id, slot);
@@ -163,7 +163,7 @@ pub(crate) fn remove(engine: &Path, name: &str) -> Result<bool> {
 /// Removes this root's container of `slot`, if any (after its client was stopped), and the
 /// env file it was started with.
 pub(crate) fn remove_slot(root: &Path, slot: Slot, engine: Option<&str>) -> Result<bool> {
-    let env_file = env_file_path(root, slot);
+    let env_file = env_file_path(root, slot.as_str());
     if let Err(error) = fs::remove_file(&env_file)
         && error.kind() != std::io::ErrorKind::NotFound
     {
@@ -231,13 +231,14 @@ pub(crate) fn containers_of_root(root: &Path) -> Result<Vec<(String, Slot)>> {
         .collect())
 }
 
-fn env_file_path(root: &Path, slot: Slot) -> PathBuf {
+/// `run/container-<slot>.env`, or `run/container-compose.env` for a stack.
+pub(crate) fn env_file_path(root: &Path, slot: &str) -> PathBuf {
     root.join("run").join(format!("container-{slot}.env"))
 }
 
 /// Writes `KEY=VALUE` lines, 0600, replaced whole. A value with a line break cannot be said in
 /// an env file and is refused by name (never by value).
-fn write_env_file(path: &Path, variables: &[(String, String)]) -> Result<()> {
+pub(crate) fn write_env_file(path: &Path, variables: &[(String, String)]) -> Result<()> {
     let mut text = String::new();
     for (name, value) in variables {
         if value.contains(['\n', '\r']) || name.contains(['\n', '\r', '=']) {

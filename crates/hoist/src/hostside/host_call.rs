@@ -102,6 +102,12 @@ pub enum HostRequest {
     Destroy,
     /// → the loopback port of the root's image registry (started if needed).
     ImageRegistry,
+    /// → the volumes removed.
+    RemoveVolumes {
+        project: String,
+        #[serde(default)]
+        engine: Option<String>,
+    },
     /// → the images removed.
     RemoveImages {
         images: Vec<String>,
@@ -224,7 +230,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 47] = [
+pub const OPS: [&str; 48] = [
     "version",
     "provision",
     "lock",
@@ -245,6 +251,7 @@ pub const OPS: [&str; 47] = [
     "image_registry",
     "image_pull",
     "remove_images",
+    "remove_volumes",
     "runtime_start",
     "runtime_stop",
     "runtime_current",

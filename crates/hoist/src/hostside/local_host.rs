@@ -152,6 +152,10 @@ impl Host for LocalHost {
         crate::hostside::container_engine::remove_images(images, engine)
     }
 
+    fn remove_volumes(&self, project: &str, engine: Option<&str>) -> Result<Vec<String>> {
+        crate::hostside::compose_engine::remove_volumes(project, engine)
+    }
+
     fn service_logs(&self, query: &LogQuery) -> Result<LogPage> {
         service_log::read_logs(&self.layout.logs_dir(), query)
     }

@@ -96,6 +96,7 @@ impl ProcessRuntime {
             supervision: record.supervision.as_ref().map(|s| s.report()),
             instance: record.instance,
             alive,
+            services: Vec::new(),
         }
     }
 
@@ -315,13 +316,24 @@ impl Runtime for ProcessRuntime {
         }
         if let Some(compose) = record.launch.as_ref().and_then(|l| l.compose.as_ref()) {
             compose_engine::down(compose, false)?;
+            let env_file = container_engine::env_file_path(&self.root, "compose");
+            crate::hostside::atomic_fs::remove_if_present(&env_file)?;
         }
         self.records.forget(slot)?;
         Ok(stopped.then_some(record.instance))
     }
 
     fn current(&self, slot: Slot) -> Result<Option<InstanceState>> {
-        Ok(self.records.read(slot)?.map(Self::state_of))
+        let Some(record) = self.records.read(slot)? else {
+            return Ok(None);
+        };
+        let compose = record.launch.as_ref().and_then(|l| l.compose.clone());
+        let mut state = Self::state_of(record);
+        if let Some(compose) = compose {
+            // What the engine says, or nothing when it cannot be asked: the rest still stands.
+            state.services = compose_engine::services(&compose).unwrap_or_default();
+        }
+        Ok(Some(state))
     }
 
     fn strays(&self) -> Result<Vec<StrayProcess>> {

@@ -64,6 +64,9 @@ pub enum CommandRequest {
     },
     Destroy {
         env: EnvName,
+        /// Also remove the environment's container volumes (kept by default).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        volumes: bool,
     },
 }
 
@@ -98,7 +101,7 @@ impl CommandRequest {
             | Self::Prune { env, .. }
             | Self::Maintenance { env, .. }
             | Self::Restart { env }
-            | Self::Destroy { env } => env,
+            | Self::Destroy { env, .. } => env,
         }
     }
 
@@ -142,7 +145,13 @@ impl CommandRequest {
                 ops::maintenance(ctx, &ops::MaintenanceOptions { env, on: *on })
             }
             Self::Restart { .. } => ops::restart(ctx, &ops::RestartOptions { env }),
-            Self::Destroy { .. } => ops::destroy(ctx, &ops::DestroyOptions { env }),
+            Self::Destroy { volumes, .. } => ops::destroy(
+                ctx,
+                &ops::DestroyOptions {
+                    env,
+                    volumes: *volumes,
+                },
+            ),
         }
     }
 }

@@ -51,6 +51,14 @@ pub(crate) fn built_images(
     }
 }
 
+/// Whether the service runs in a container engine (a container or a compose stack).
+pub(crate) fn uses_engine(service: Option<&hoist_core::spec::Service>) -> bool {
+    matches!(
+        service.map(|s| &s.workload),
+        Some(Workload::Container(_) | Workload::Compose(_))
+    )
+}
+
 /// The engine a container or compose service asked for, if any.
 pub(crate) fn engine_of(service: Option<&hoist_core::spec::Service>) -> Option<String> {
     match service.map(|s| &s.workload) {
@@ -78,7 +86,7 @@ pub(crate) fn launch(
             .iter()
             .map(|volume| {
                 let (source, shared) = match &volume.source {
-                    VolumeSource::Named(name) => (format!("{prefix}-{name}"), false),
+                    VolumeSource::Named(name) => (format!("{prefix}.{name}"), false),
                     VolumeSource::Shared(path) => (path.display().to_string(), true),
                 };
                 ContainerVolume {

@@ -79,7 +79,10 @@ fn schedule_destroy(
     let scheduled = commands::schedule(
         ctx,
         &commands::ScheduleOptions {
-            request: CommandRequest::Destroy { env: env.clone() },
+            request: CommandRequest::Destroy {
+                env: env.clone(),
+                volumes: false,
+            },
             when: When::In(ttl),
             start_within: DEFAULT_START_WITHIN,
             requested_token,

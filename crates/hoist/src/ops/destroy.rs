@@ -1,6 +1,7 @@
 //! `destroy`: stop the supervisor, remove the boot entry, stop the service and delete the
 //! deploy root on every host; the environment's record stays, as `destroyed`, with its history.
 
+use hoist_core::spec::engine_name;
 use hoist_core::{Action, EnvName};
 
 use crate::error::Result;
@@ -16,6 +17,8 @@ use crate::ports::runtime::Slot;
 #[derive(Debug, Clone)]
 pub struct DestroyOptions {
     pub env: EnvName,
+    /// Also remove the environment's container volumes.
+    pub volumes: bool,
 }
 
 pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOutcome> {
@@ -49,6 +52,10 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
                     container_image::built_images(&ctx.spec.app.name, &env_name, service, &ids);
                 if !images.is_empty() {
                     handle.host.remove_images(&images, engine.as_deref())?;
+                }
+                if options.volumes && container_image::uses_engine(service) {
+                    let project = engine_name(&ctx.spec.app.name, env_name.as_str());
+                    handle.host.remove_volumes(&project, engine.as_deref())?;
                 }
                 handle.host.destroy()
             });

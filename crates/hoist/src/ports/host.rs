@@ -181,6 +181,9 @@ pub trait Host: Send + Sync {
     /// Untags `images` in the host's engine (their releases were pruned or destroyed); an
     /// image a container still uses, or one already gone, is left alone. Returns the removed.
     fn remove_images(&self, images: &[String], engine: Option<&str>) -> Result<Vec<String>>;
+    /// Removes the environment's volumes: those of its compose project `project`, and its
+    /// containers' named volumes (`<project>.<name>`). Returns their names.
+    fn remove_volumes(&self, project: &str, engine: Option<&str>) -> Result<Vec<String>>;
     fn destroy(&self) -> Result<()>;
 
     /// Lines of the service logs (`logs/*.log` and their rotated files, not the proxy's),

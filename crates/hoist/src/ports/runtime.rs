@@ -165,6 +165,18 @@ pub struct InstanceState {
     /// What the host's supervisor does with it; `None` until it was handed over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervision: Option<SupervisionReport>,
+    /// A compose stack's services, as its engine lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<StackService>,
+}
+
+/// One service of a running compose stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StackService {
+    pub service: String,
+    pub container: String,
+    /// The engine's word: `running`, `exited`, …
+    pub state: String,
 }
 
 /// A supervised instance's history, as the host records it.

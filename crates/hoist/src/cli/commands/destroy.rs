@@ -1,4 +1,4 @@
-//! `destroy ENV [--yes]`: asks on a terminal, refuses without `--yes` otherwise.
+//! `destroy ENV [--yes] [--volumes]`: asks on a terminal, refuses without `--yes` otherwise.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -14,6 +14,7 @@ pub fn exec(global: &GlobalArgs, args: &DestroyArgs, printer: Printer) -> Result
     }
     let request = CommandRequest::Destroy {
         env: args.env.clone(),
+        volumes: args.volumes,
     };
     submit(global, request, &args.schedule, printer)
 }

@@ -149,6 +149,14 @@ fn render_host(host: &HostStatus) -> String {
         None => "none".to_owned(),
     };
     text.push_str(&format!("  instance:  {instance}\n"));
+    if let Some(state) = host.instance.as_ref().filter(|s| !s.services.is_empty()) {
+        let services: Vec<String> = state
+            .services
+            .iter()
+            .map(|s| format!("{} {} ({})", s.service, s.state, s.container))
+            .collect();
+        text.push_str(&format!("  services:  {}\n", services.join(", ")));
+    }
     if let Some(health) = &host.health {
         let health = match health {
             Ok(answer) => format!("healthy ({answer})"),

@@ -66,16 +66,20 @@ pub(crate) fn instance_command(root: &Path, launch: &LaunchSpec) -> Result<Comma
         return container_command(root, launch, container, configured);
     }
     if let Some(compose) = &launch.compose {
+        // The environment's variables (secrets among them) go to a 0600 file the compose
+        // file names (`env_file: ${HOIST_ENV_FILE}`), not into the client's environment,
+        // which the engine's helper daemons (aardvark-dns) inherit and keep.
+        let env_file = container_engine::env_file_path(root, "compose");
+        container_engine::write_env_file(&env_file, &configured)?;
         let mut variables: Vec<(String, String)> = INHERITED_VARIABLES
             .iter()
             .chain(&container_engine::ENGINE_VARIABLES)
-            .chain([&INSTANCE_MARK])
             .filter_map(|name| Some(((*name).to_owned(), std::env::var(name).ok()?)))
             .collect();
-        variables.extend(configured);
         variables.extend(launch.env.iter().cloned());
         variables.push(("PORT".to_owned(), launch.port.to_string()));
         variables.push(("HOIST_RELEASE".to_owned(), launch.release.to_string()));
+        variables.push(("HOIST_ENV_FILE".to_owned(), env_file.display().to_string()));
         return compose_engine::up_command(&release_dir, compose, &variables);
     }
     let mut command = Command::new("sh");
@@ -124,10 +128,11 @@ fn container_command(
     command
         .current_dir(root.join("releases").join(launch.release.as_str()))
         .env_clear();
+    // Not the instance mark: helper daemons the engine starts (aardvark-dns) would inherit
+    // it and count as this root's strays. The monitor leading the group carries it.
     for name in INHERITED_VARIABLES
         .iter()
         .chain(&container_engine::ENGINE_VARIABLES)
-        .chain([&INSTANCE_MARK])
     {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
