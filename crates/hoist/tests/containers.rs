@@ -252,7 +252,7 @@ fn a_container_no_record_owns_is_a_stray_that_check_fix_removes() {
             &format!("--name={name}"),
             &format!("--label=hoist.root={id}"),
             &format!("--label=hoist.instance={id}:{free_slot}"),
-            &format!("--pull=never"),
+            "--pull=never",
             &format!("localhost/hoist/boxed/dev:{live}"),
         ])
         .output()
