@@ -271,8 +271,19 @@ EOF
 # Starts one host's sshd in its namespaces and records its pid in sshd.pid.
 start_sshd() {
   local prefix=$1 host_dir=$2 name=$3
+  # `ip netns exec` mounts a fresh /sys for the namespace, which hides the cgroup
+  # hierarchies a container engine needs (runc: "no cgroup mount found"): they are mounted
+  # again, as this machine has them, inside the host's private mount namespace.
   ip netns exec "$prefix-$name" unshare -m --propagation private \
-    sh -c 'mount --bind "$1" /root && mount --bind "$2" /srv && exec "$3" -D -e -f "$4"' \
+    sh -c 'mount --bind "$1" /root && mount --bind "$2" /srv &&
+      if ! grep -q " /sys/fs/cgroup" /proc/self/mounts; then
+        mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+        awk "\$3==\"cgroup\" || \$3==\"cgroup2\" {print \$2, \$3, \$4}" /proc/1/mounts |
+          while read -r dir type opts; do
+            mkdir -p "$dir" && mount -t "$type" -o "$opts" "$type" "$dir" || true
+          done
+      fi
+      exec "$3" -D -e -f "$4"' \
     sh "$host_dir/home" "$host_dir/srv" "$SSHD" "$host_dir/sshd_config" \
     </dev/null >>"$host_dir/sshd.log" 2>&1 &
   echo $! >"$host_dir/sshd.pid"

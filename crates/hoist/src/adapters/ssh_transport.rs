@@ -329,28 +329,37 @@ impl Transport for SshTransport {
         Err(error)
     }
 
-    /// `ssh -O forward -L 127.0.0.1:0:127.0.0.1:PORT`: the master picks the local port and
-    /// prints it; the guard sends `-O cancel` for it.
+    /// `ssh -O forward -L 127.0.0.1:LOCAL:127.0.0.1:PORT` on a local port found free just
+    /// before (ssh takes no port 0 for `-L`; a port taken in between is tried again with
+    /// another); the guard sends `-O cancel` for it.
     fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
         let socket = self.control_dir.path().join("master");
-        let asked = format!("127.0.0.1:0:127.0.0.1:{remote_port}");
-        let output = self
-            .ssh_command()
-            .args(self.command_line.forward_args(&socket, "forward", &asked)?)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| spawn_error(&self.command_line.program, error))?;
-        let local_port = String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|_| output.status.success());
-        let Some(local_port) = local_port else {
+        let mut last_error = String::new();
+        let mut forwarded = None;
+        for _ in 0..3 {
+            let local_port = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|listener| listener.local_addr())
+                .map(|address| address.port())
+                .map_err(|e| Error::failed("cannot find a free local port").cause(e))?;
+            let spec = format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}");
+            let output = self
+                .ssh_command()
+                .args(self.command_line.forward_args(&socket, "forward", &spec)?)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|error| spawn_error(&self.command_line.program, error))?;
+            if output.status.success() {
+                forwarded = Some(local_port);
+                break;
+            }
+            last_error = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        }
+        let Some(local_port) = forwarded else {
             return Err(Error::failed(format!(
                 "cannot forward a port to `{}`",
                 self.destination
             ))
-            .cause(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+            .cause(last_error)
             .hint("the host's sshd must allow TCP forwarding (`AllowTcpForwarding yes`) for images to travel"));
         };
         let program = self.command_line.program.clone();

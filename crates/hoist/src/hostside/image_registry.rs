@@ -130,16 +130,25 @@ impl ImageRegistry {
         let source = format!("127.0.0.1:{port}/{name}");
         let target = format!("localhost/{name}");
         let is_podman = engine.file_name().is_some_and(|n| n == "podman");
-        let mut pull = Command::new(&engine);
-        pull.arg("pull").arg("--quiet");
-        if is_podman {
-            pull.arg("--tls-verify=false");
+        // Two roots on one host may pull the same image at once, and the engine's storage can
+        // lose a fresh name to the other's untag: pulled again then.
+        let mut tagged = Err(Error::internal("not tried"));
+        for _ in 0..3 {
+            let mut pull = Command::new(&engine);
+            pull.arg("pull").arg("--quiet");
+            if is_podman {
+                pull.arg("--tls-verify=false");
+            }
+            run(pull.arg(&source), "pull the image from the host's registry")?;
+            tagged = run(
+                Command::new(&engine).args(["tag", &source, &target]),
+                "tag the image",
+            );
+            if tagged.is_ok() {
+                break;
+            }
         }
-        run(pull.arg(&source), "pull the image from the host's registry")?;
-        run(
-            Command::new(&engine).args(["tag", &source, &target]),
-            "tag the image",
-        )?;
+        tagged?;
         // The registry's name for it is only the way in.
         run(
             Command::new(&engine).args(["rmi", &source]),
