@@ -45,6 +45,7 @@ mod browser_harness;
 mod compose;
 mod config_rollback;
 mod containers;
+mod containers_crash;
 mod containers_fleet;
 mod continuation_hints;
 mod crash;

@@ -406,7 +406,13 @@ impl Host for RemoteHost {
     }
 
     fn receive_image(&self, image: &str, engine: Option<&str>) -> Result<()> {
-        self.push_image(image, engine)
+        if image.starts_with(crate::hostside::container_engine::BUILT_IMAGES) {
+            return self.push_image(image, engine);
+        }
+        self.call(&HostRequest::PullImage {
+            image: image.to_owned(),
+            engine: engine.map(str::to_owned),
+        })
     }
 
     fn remove_volumes(&self, project: &str, engine: Option<&str>) -> Result<Vec<String>> {

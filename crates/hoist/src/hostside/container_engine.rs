@@ -28,6 +28,9 @@ pub(crate) const ENGINE_VARIABLES: [&str; 6] = [
     "DOCKER_HOST",
     "TMPDIR",
 ];
+/// Where the images hoist builds are named: `localhost/hoist/<app>/<env>:<release>`.
+pub(crate) const BUILT_IMAGES: &str = "localhost/hoist/";
+
 /// Labels every container hoist starts carries: `<root id>:<slot>`, and the root's id alone
 /// (for listing a root's containers).
 pub(crate) const INSTANCE_LABEL: &str = "hoist.instance";
@@ -108,7 +111,7 @@ pub(crate) fn run_command(
         "publish",
         &format!("127.0.0.1:{port}:{}", container.container_port),
     );
-    if container.image.starts_with("localhost/hoist/") {
+    if container.image.starts_with(BUILT_IMAGES) {
         // Built by hoist and already here: never looked for in a registry.
         option("pull", "never");
     }
@@ -140,6 +143,22 @@ pub(crate) fn run_command(
     let mut command = Command::new(engine);
     command.args(args);
     Ok(command)
+}
+
+/// Pulls `image` from its registry (the engine's registries.conf says how to reach it).
+pub(crate) fn pull(image: &str, engine: Option<&str>) -> Result<()> {
+    let engine = engine_program(engine)?;
+    let output = Command::new(&engine)
+        .args(["pull", "--quiet", image])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(Error::failed(format!("cannot pull image `{image}`"))
+        .cause(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        .hint("check the image name and that this host can reach its registry (and log in to it, if it needs that)"))
 }
 
 /// Removes the container `name` at once (it is already being stopped, or is a leftover);
@@ -183,7 +202,7 @@ pub(crate) fn remove_images(images: &[String], engine: Option<&str>) -> Result<V
     }
     let engine = engine_program(engine)?;
     let mut removed = Vec::new();
-    for image in images.iter().filter(|i| i.starts_with("localhost/hoist/")) {
+    for image in images.iter().filter(|i| i.starts_with(BUILT_IMAGES)) {
         let done = Command::new(&engine)
             .args(["rmi", image])
             .stdin(Stdio::null())

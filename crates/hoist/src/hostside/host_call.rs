@@ -102,6 +102,12 @@ pub enum HostRequest {
     Destroy,
     /// → the loopback port of the root's image registry (started if needed).
     ImageRegistry,
+    /// Pulls `image` from its registry into the host's engine.
+    PullImage {
+        image: String,
+        #[serde(default)]
+        engine: Option<String>,
+    },
     /// → the volumes removed.
     RemoveVolumes {
         project: String,
@@ -230,7 +236,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 48] = [
+pub const OPS: [&str; 49] = [
     "version",
     "provision",
     "lock",
@@ -252,6 +258,7 @@ pub const OPS: [&str; 48] = [
     "image_pull",
     "remove_images",
     "remove_volumes",
+    "pull_image",
     "runtime_start",
     "runtime_stop",
     "runtime_current",

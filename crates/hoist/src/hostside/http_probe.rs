@@ -18,6 +18,7 @@ use hoist_core::spec::{Health, HealthCheck, StatusRange};
 use crate::hostside::layout::Layout;
 use crate::hostside::port_owner::{self, Answerer};
 use crate::hostside::probe_checks::{command_check, describe_io_error, tcp_check};
+use crate::hostside::proc_identity;
 use crate::ports::probe::{Probe, ProbeReport};
 
 /// At most this much of an answer is read: the status line, or the body when it is checked.
@@ -147,6 +148,15 @@ impl Probe for HttpProbe {
             // Another process holds the instance's port: waiting cannot make it the
             // instance's answer.
             if attempt.foreign {
+                break false;
+            }
+            // The instance is gone (its command exited, or the engine refused to run it):
+            // waiting cannot make it healthy.
+            if let Some(group) = owner_group
+                && !proc_identity::is_running(group)
+                && proc_identity::group_members(group).is_empty()
+            {
+                answers.push_back("the instance exited".to_owned());
                 break false;
             }
             let elapsed = started.elapsed();

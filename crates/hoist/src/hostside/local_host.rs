@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use hoist_core::{EnvName, HostAddress, ReleaseId};
 
 use crate::error::{Error, Result};
+use crate::hostside::container_engine::BUILT_IMAGES;
 use crate::hostside::image_registry::ImageRegistry;
 use crate::hostside::layout::Layout;
 use crate::hostside::process_runtime::configured_variables;
@@ -143,9 +144,12 @@ impl Host for LocalHost {
         self.layout.destroy()
     }
 
-    fn receive_image(&self, _image: &str, _engine: Option<&str>) -> Result<()> {
-        // This machine's engine built it.
-        Ok(())
+    fn receive_image(&self, image: &str, engine: Option<&str>) -> Result<()> {
+        if image.starts_with(BUILT_IMAGES) {
+            // This machine's engine built it.
+            return Ok(());
+        }
+        crate::hostside::container_engine::pull(image, engine)
     }
 
     fn remove_images(&self, images: &[String], engine: Option<&str>) -> Result<Vec<String>> {

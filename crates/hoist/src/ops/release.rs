@@ -179,9 +179,7 @@ fn upload_one(
     let hook_env = crate::ops::run::hooks::hook_env(run, id);
     let address = handle.host.address();
     let report = handle.host.upload(release, &prepared.tree)?;
-    if let Some(Workload::Container(container)) = ctx.spec.service.as_ref().map(|s| &s.workload)
-        && matches!(container.image, ImageSource::Build { .. })
-    {
+    if let Some(Workload::Container(container)) = ctx.spec.service.as_ref().map(|s| &s.workload) {
         let image = container_image::image_of(&ctx.spec.app.name, &run.env_name, container, id);
         handle
             .host

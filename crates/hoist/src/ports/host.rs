@@ -174,9 +174,10 @@ pub trait Host: Send + Sync {
 
     /// Deletes what hoist created in the deploy root (after instances were stopped): its
     /// layout, and the root itself only if hoist created it; never what was there before.
-    /// Makes `image` — `localhost/hoist/<app>:<release>`, built in the controller's engine —
-    /// present in the host's engine, sending only the layers the host lacks. A `local:` host
-    /// shares the controller's engine: nothing to do.
+    /// Makes `image` present in the host's engine before the release is ready. One hoist built
+    /// (`localhost/hoist/<app>/<env>:<release>`, in the controller's engine) travels from here,
+    /// only the layers the host lacks (a `local:` host shares the controller's engine: nothing
+    /// to do); any other is pulled by the host from its registry.
     fn receive_image(&self, image: &str, engine: Option<&str>) -> Result<()>;
     /// Untags `images` in the host's engine (their releases were pruned or destroyed); an
     /// image a container still uses, or one already gone, is left alone. Returns the removed.

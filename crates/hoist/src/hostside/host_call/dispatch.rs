@@ -72,6 +72,9 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
         Request::Prune { keep } => Response::from_result(host.prune(keep)),
         Request::Audit { line } => Response::from_result(host.audit(&line)),
         Request::Destroy => Response::from_result(host.destroy()),
+        Request::PullImage { image, engine } => {
+            Response::from_result(host.receive_image(&image, engine.as_deref()))
+        }
         Request::RemoveVolumes { project, engine } => {
             Response::from_result(host.remove_volumes(&project, engine.as_deref()))
         }

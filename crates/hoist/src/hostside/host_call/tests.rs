@@ -113,6 +113,23 @@ fn every_request() -> Vec<HostRequest> {
             line: serde_json::json!({"event": "deploy"}),
         },
         R::Destroy,
+        R::ImageRegistry,
+        R::ImagePull {
+            name: "hoist/app/dev:r1".into(),
+            engine: None,
+        },
+        R::RemoveImages {
+            images: vec!["localhost/hoist/app/dev:r1".into()],
+            engine: Some("podman".into()),
+        },
+        R::RemoveVolumes {
+            project: "hoist-app-dev".into(),
+            engine: None,
+        },
+        R::PullImage {
+            image: "registry.example/app:1".into(),
+            engine: None,
+        },
         R::RuntimeStart {
             spec: WireInstanceSpec {
                 release: id(1),
