@@ -72,6 +72,8 @@ mod operate;
 mod operate_fleet;
 mod postgres_state;
 mod proxy;
+mod proxy_static;
+mod proxy_static_switch;
 mod remote_cli;
 mod remote_protocol;
 mod scheduling;

@@ -97,14 +97,14 @@ fn serve_upstream_connection(stream: TcpStream, name: &str) {
 }
 
 /// A running `hoist proxy`; stopped with SIGTERM (then SIGKILL) when dropped.
-struct Proxy {
-    child: Child,
-    port: u16,
+pub struct Proxy {
+    pub child: Child,
+    pub port: u16,
     dir: PathBuf,
 }
 
 impl Proxy {
-    fn start(dir: &Path, port: u16) -> Self {
+    pub fn start(dir: &Path, port: u16) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_hoist"))
             .args([
                 "proxy",
@@ -125,7 +125,8 @@ impl Proxy {
         }
     }
 
-    fn admin(&self, command: Value) -> Value {
+    /// Sends one admin command and asserts it was taken.
+    pub fn admin(&self, command: Value) -> Value {
         let mut stream = UnixStream::connect(self.dir.join("admin.sock")).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -142,12 +143,12 @@ impl Proxy {
         self.admin(json!({ "set_upstream": upstream.address.to_string() }))
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    pub fn get(&self, path: &str) -> (u16, String) {
         http_get(self.port, path).unwrap()
     }
 
     /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "the proxy exited with {status}");
@@ -163,7 +164,7 @@ impl Drop for Proxy {
     }
 }
 
-fn started() -> (TempDir, Proxy) {
+pub fn started() -> (TempDir, Proxy) {
     let dir = tempfile::tempdir().unwrap();
     let proxy = Proxy::start(dir.path(), free_port());
     (dir, proxy)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +16,17 @@ use crate::error::{Error, Result};
 use crate::proxy::in_flight::InFlight;
 use crate::proxy::routes::{RouteTable, Routes};
 
-/// A command, as `{"set_upstream": "127.0.0.1:4001"}`, `{"get": null}`, `{"maintenance": true}`
-/// or `{"health_paths": ["/health"]}`.
+/// A command, as `{"set_upstream": "127.0.0.1:4001"}`, `{"set_static": "/srv/app/live/public"}`,
+/// `{"get": null}`, `{"maintenance": true}` or `{"health_paths": ["/health"]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdminCommand {
-    /// Routes new requests to this upstream (or to none: 503) in one atomic swap.
+    /// Routes new requests to this upstream (or to none: 503) in one atomic swap; clears the
+    /// static root.
     SetUpstream(Option<SocketAddr>),
+    /// Serves new requests from the files under this absolute directory (or from nothing:
+    /// 503) in one atomic swap; clears the upstream.
+    SetStatic(Option<PathBuf>),
     Get(Option<()>),
     Maintenance(bool),
     HealthPaths(Vec<String>),
@@ -48,7 +52,21 @@ pub fn answer(line: &str, routes: &RouteTable, in_flight: &InFlight) -> AdminRep
         .and_then(|command| {
             let changed = match command {
                 AdminCommand::Get(_) => return Ok(routes.current()),
-                AdminCommand::SetUpstream(upstream) => routes.update(|r| r.upstream = upstream),
+                AdminCommand::SetUpstream(upstream) => routes.update(|r| {
+                    r.upstream = upstream;
+                    r.static_root = None;
+                }),
+                AdminCommand::SetStatic(Some(root)) if !root.is_absolute() => {
+                    return Err(format!(
+                        "the static root {} is not an absolute path; the proxy does not \
+                         resolve paths against its own working directory",
+                        root.display()
+                    ));
+                }
+                AdminCommand::SetStatic(root) => routes.update(|r| {
+                    r.static_root = root;
+                    r.upstream = None;
+                }),
                 AdminCommand::Maintenance(on) => routes.update(|r| r.maintenance = on),
                 AdminCommand::HealthPaths(paths) => routes.update(|r| r.health_paths = paths),
             };
@@ -146,6 +164,41 @@ mod tests {
         assert_eq!(
             parse(r#"{"set_upstream": null}"#),
             AdminCommand::SetUpstream(None)
+        );
+        assert_eq!(
+            parse(r#"{"set_static": "/srv/app/live/public"}"#),
+            AdminCommand::SetStatic(Some(PathBuf::from("/srv/app/live/public")))
+        );
+        assert_eq!(
+            parse(r#"{"set_static": null}"#),
+            AdminCommand::SetStatic(None)
+        );
+    }
+
+    #[test]
+    fn a_static_root_and_an_upstream_replace_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let routes = RouteTable::load(&dir.path().join("routes.json")).unwrap();
+        let in_flight = InFlight::default();
+        let reply = answer(r#"{"set_upstream": "127.0.0.1:4001"}"#, &routes, &in_flight);
+        assert!(reply.ok);
+        let reply = answer(r#"{"set_static": "/srv/site"}"#, &routes, &in_flight);
+        let table = reply.routes.unwrap();
+        assert_eq!(table.static_root, Some(PathBuf::from("/srv/site")));
+        assert_eq!(table.upstream, None);
+        assert_eq!(table.version, 2, "one change, one version");
+        let reply = answer(r#"{"set_upstream": "127.0.0.1:4002"}"#, &routes, &in_flight);
+        let table = reply.routes.unwrap();
+        assert_eq!(table.static_root, None);
+        assert_eq!(table.upstream, Some("127.0.0.1:4002".parse().unwrap()));
+
+        let reply = answer(r#"{"set_static": "relative/site"}"#, &routes, &in_flight);
+        assert!(!reply.ok);
+        assert!(reply.error.unwrap().contains("not an absolute path"));
+        assert_eq!(
+            routes.current().version,
+            3,
+            "a refused command changes nothing"
         );
     }
 

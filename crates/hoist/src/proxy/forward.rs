@@ -17,9 +17,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::proxy::in_flight::{CountedBody, InFlight};
-use crate::proxy::routes::RouteTable;
+use crate::proxy::routes::{RouteTable, Routes};
+use crate::proxy::static_files;
 
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+/// Why a response body stopped: the upstream's connection, or a file that could not be read.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+pub type ProxyBody = BoxBody<Bytes, BodyError>;
 
 /// How long an upstream gets to accept a connection, and then to send response headers.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -74,26 +77,23 @@ impl Forwarder {
         let (routes, upstream, guard) = loop {
             let routes = self.routes.current();
             let Some(upstream) = routes.upstream else {
-                return text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "no upstream is routed yet\n",
-                );
+                return match &routes.static_root {
+                    // Files need no draining: a request holds its file open, not a process.
+                    Some(_) if in_maintenance(&routes, &request) => maintenance_page(),
+                    Some(root) => static_files::serve(&request, root).await,
+                    None => text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "no upstream is routed yet\n",
+                    ),
+                };
             };
             let guard = self.in_flight.enter(upstream);
             if self.routes.current().version == routes.version {
                 break (routes, upstream, guard);
             }
         };
-        if routes.maintenance
-            && !routes
-                .health_paths
-                .iter()
-                .any(|p| p == request.uri().path())
-        {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "down for maintenance, back soon\n",
-            );
+        if in_maintenance(&routes, &request) {
+            return maintenance_page();
         }
         if rewrite_request(&mut request, upstream, client).is_err() {
             return text(StatusCode::BAD_REQUEST, "the request target is not valid\n");
@@ -115,6 +115,22 @@ impl Forwarder {
             ),
         }
     }
+}
+
+/// Whether `request` gets the maintenance page rather than an answer.
+fn in_maintenance<B>(routes: &Routes, request: &Request<B>) -> bool {
+    routes.maintenance
+        && !routes
+            .health_paths
+            .iter()
+            .any(|p| p == request.uri().path())
+}
+
+fn maintenance_page() -> Response<ProxyBody> {
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "down for maintenance, back soon\n",
+    )
 }
 
 /// A request target that is not a path (e.g. `OPTIONS *`), which the proxy does not forward.

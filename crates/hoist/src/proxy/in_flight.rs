@@ -11,6 +11,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use crate::proxy::forward::BodyError;
+
 #[derive(Debug, Default)]
 pub struct InFlight {
     counts: Mutex<BTreeMap<SocketAddr, usize>>,
@@ -72,13 +74,15 @@ impl CountedBody {
 
 impl Body for CountedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(context)
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        Pin::new(&mut self.get_mut().inner)
+            .poll_frame(context)
+            .map_err(BodyError::from)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -9,6 +9,7 @@ pub mod in_flight;
 pub mod routes;
 pub mod server;
 pub mod serving_thread;
+pub mod static_files;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -16,8 +16,13 @@ use crate::error::{Error, Result};
 /// One version of the routes. `version` goes up by one with every change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Routes {
-    /// Where requests go; none means every request gets a 503.
+    /// Where requests go; none (and no `static_root`) means every request gets a 503.
     pub upstream: Option<SocketAddr>,
+    /// A directory whose files answer requests instead of an upstream (a static site). It is
+    /// resolved again on every request, so it may pass through the `live` symlink. Set only
+    /// when `upstream` is none.
+    #[serde(default)]
+    pub static_root: Option<PathBuf>,
     /// When on, every request but the health paths gets a 503 maintenance page.
     #[serde(default)]
     pub maintenance: bool,
@@ -36,6 +41,7 @@ impl Default for Routes {
     fn default() -> Self {
         Self {
             upstream: None,
+            static_root: None,
             maintenance: false,
             health_paths: default_health_paths(),
             version: 0,
@@ -130,6 +136,20 @@ mod tests {
         let reloaded = RouteTable::load(&path).unwrap();
         assert_eq!(reloaded.current(), after);
         assert!(!path.with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn a_table_written_before_static_roots_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        fs::write(
+            &path,
+            r#"{"upstream":"127.0.0.1:4100","maintenance":false,"health_paths":["/health"],"version":3}"#,
+        )
+        .unwrap();
+        let routes = RouteTable::load(&path).unwrap().current();
+        assert_eq!(routes.static_root, None);
+        assert_eq!(routes.version, 3);
     }
 
     #[test]
