@@ -81,6 +81,7 @@ mod scheduling_postgres;
 mod secrets;
 mod spec_commands;
 mod ssh_transport;
+mod static_site;
 mod supervision;
 mod supervision_deploys;
 mod supervision_fleet;

@@ -161,12 +161,19 @@ fn the_daemon_delivers_signed_webhooks_to_an_https_receiver_whose_ca_is_in_hoist
     assert!(received[0].signed, "a bad signature: {:#?}", received[0]);
     assert_eq!(received[0].kind(), "webhook.added");
     assert_eq!(received[0].headers["x-hoist-event"], "webhook.added");
+    // The receiver has the request; the daemon records the answer a moment later.
+    let started = std::time::Instant::now();
+    let deliveries = loop {
+        let deliveries = t
+            .hoist(&["--json", "webhooks", "deliveries"])
+            .success()
+            .json();
+        if deliveries[0]["status"] != "pending" || started.elapsed() > Duration::from_secs(10) {
+            break deliveries;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     drop(server);
-
-    let deliveries = t
-        .hoist(&["--json", "webhooks", "deliveries"])
-        .success()
-        .json();
     assert_eq!(deliveries[0]["status"], "delivered", "{deliveries:#}");
     assert_eq!(deliveries[0]["last_status"], 200, "{deliveries:#}");
 }

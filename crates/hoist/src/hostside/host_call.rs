@@ -162,6 +162,11 @@ pub enum HostRequest {
         config: RouteConfig,
         port: u16,
     },
+    RouterSetStatic {
+        config: RouteConfig,
+        /// Relative to the live release.
+        site: PathBuf,
+    },
     /// → requests still in flight.
     RouterDrain {
         config: RouteConfig,
@@ -236,7 +241,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 49] = [
+pub const OPS: [&str; 50] = [
     "version",
     "provision",
     "lock",
@@ -267,6 +272,7 @@ pub const OPS: [&str; 49] = [
     "router_ensure",
     "router_route",
     "router_set_upstream",
+    "router_set_static",
     "router_drain",
     "router_maintenance",
     "router_free_port",

@@ -2,7 +2,7 @@
 //! or nginx through its upstream file. Remote hosts run the same code through `hoist host`.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,12 +19,15 @@ const PROXY_STOP_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct LocalRouter {
     proxy: ProxyProcess,
+    root: PathBuf,
 }
 
 impl LocalRouter {
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
         Self {
-            proxy: ProxyProcess::new(root),
+            proxy: ProxyProcess::new(root.clone()),
+            root,
         }
     }
 
@@ -99,6 +102,9 @@ impl Router for LocalRouter {
                 };
                 Ok(RouteState {
                     upstream: routes.as_ref().and_then(|routes| routes.upstream),
+                    static_root: routes
+                        .as_ref()
+                        .and_then(|routes| routes.static_root.clone()),
                     maintenance: routes.is_some_and(|routes| routes.maintenance),
                     proxy,
                 })
@@ -109,6 +115,7 @@ impl Router for LocalRouter {
                 command,
             } => Ok(RouteState {
                 upstream: nginx(upstream_file, upstream_name, command).current()?,
+                static_root: None,
                 maintenance: false,
                 proxy: None,
             }),
@@ -127,6 +134,19 @@ impl Router for LocalRouter {
                 command,
             } => nginx(upstream_file, upstream_name, command).set_upstream(loopback(port)),
         }
+    }
+
+    fn set_static(&self, config: &RouteConfig, site: &Path) -> Result<()> {
+        let RouteConfig::Builtin { .. } = config else {
+            return Err(
+                Error::failed("a static site is served by the built-in proxy only")
+                    .hint("leave `proxy` out of `[service]`"),
+            );
+        };
+        let root = self.root.join("live").join(site);
+        self.running_proxy()?
+            .admin(&AdminCommand::SetStatic(Some(root)))
+            .map(|_| ())
     }
 
     fn drain(&self, config: &RouteConfig, port: u16, limit: Duration) -> Result<usize> {

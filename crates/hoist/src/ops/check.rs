@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use hoist_core::spec::{Service, Strategy};
+use hoist_core::spec::{Service, Strategy, Workload};
 use hoist_core::{EnvName, EnvState, ReleaseId};
 use serde::Serialize;
 
@@ -14,6 +14,7 @@ use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::repair;
 use crate::ops::run::blue_green::SlotPair;
+use crate::ops::run::static_site;
 use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::router::{ProxyProcessState, RouteConfig};
@@ -42,6 +43,9 @@ pub struct HostCheck {
     pub maintenance: bool,
     /// The built-in proxy's process, when hoist started one.
     pub proxy: Option<ProxyProcessState>,
+    /// A static site: the directory the proxy serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_root: Option<std::path::PathBuf>,
     /// Processes of this root that no record owns.
     pub strays: Vec<StrayProcess>,
     /// What the store recorded as this host's live instance.
@@ -110,6 +114,7 @@ pub fn check(ctx: &Context<'_>, options: &CheckOptions) -> Result<CheckReport> {
             route: None,
             maintenance: false,
             proxy: None,
+            static_root: None,
             strays: Vec::new(),
             supervision: None,
             supervisor: None,
@@ -207,6 +212,10 @@ fn check_host(
     };
     let running = state == Some(EnvState::Running);
     check_keepers(handle, running, hints, out);
+    if let Workload::Static { dir } = &service.workload {
+        check_static_site(handle, service, dir, running, hints, out);
+        return;
+    }
     let serving = match service.strategy {
         Strategy::Recreate => check_single(handle, running, hints, out),
         Strategy::BlueGreen => check_pair(handle, service, running, hints, out),
@@ -249,6 +258,48 @@ fn check_host(
                 ));
             }
         }
+    }
+}
+
+/// A static site: the proxy runs and serves `live/<site>`.
+fn check_static_site(
+    handle: &HostHandle,
+    service: &Service,
+    site: &std::path::Path,
+    running: bool,
+    hints: &Hints,
+    out: &mut HostCheck,
+) {
+    let route = match handle.router.route(&RouteConfig::for_service(service)) {
+        Ok(route) => route,
+        Err(error) => {
+            out.problems.push(format!("cannot read the route: {error}"));
+            return;
+        }
+    };
+    out.maintenance = route.maintenance;
+    out.proxy = route.proxy.clone();
+    out.static_root = route.static_root.clone();
+    if !running {
+        return;
+    }
+    match &route.proxy {
+        Some(proxy) if proxy.alive => out.healthy = Some(true),
+        Some(proxy) => out.problems.push(format!(
+            "the proxy (pid {}) is not running; `{}` starts it again",
+            proxy.pid, hints.deploy
+        )),
+        None => out.problems.push(format!(
+            "no proxy was ever started; `{}` starts it",
+            hints.deploy
+        )),
+    }
+    if !static_site::serves_site(&route, site) {
+        out.problems.push(format!(
+            "the proxy does not serve `live/{}`; `{}` routes it",
+            site.display(),
+            hints.deploy
+        ));
     }
 }
 

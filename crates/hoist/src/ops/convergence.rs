@@ -4,10 +4,11 @@
 //! healthy, supervised instance, with its proxy, supervisor and boot entry in place.
 
 use hoist_core::ReleaseId;
-use hoist_core::spec::{Service, Strategy};
+use hoist_core::spec::{Service, Strategy, Workload};
 
 use crate::error::Result;
 use crate::ops::run::blue_green::SlotPair;
+use crate::ops::run::static_site;
 use crate::ports::HostHandle;
 use crate::ports::router::RouteConfig;
 use crate::ports::runtime::{InstanceState, Slot, SupervisedStatus};
@@ -30,6 +31,21 @@ pub(crate) fn host_gaps(
     let Some(service) = service else {
         return Ok(gaps);
     };
+    if let Workload::Static { dir } = &service.workload {
+        let route = handle.router.route(&RouteConfig::for_service(service))?;
+        match &route.proxy {
+            Some(proxy) if !proxy.alive => {
+                gaps.push(format!("the proxy (pid {}) is not running", proxy.pid));
+            }
+            None => gaps.push("no proxy runs".to_owned()),
+            Some(_) => {}
+        }
+        if !static_site::serves_site(&route, dir) {
+            gaps.push(format!("the proxy does not serve `live/{}`", dir.display()));
+        }
+        keeper_gaps(handle, &mut gaps)?;
+        return Ok(gaps);
+    }
     let serving = match service.strategy {
         Strategy::Recreate => handle.runtime.current(Slot::Single)?,
         Strategy::BlueGreen => {
@@ -47,6 +63,12 @@ pub(crate) fn host_gaps(
         }
     };
     instance_gaps(handle, service, live, serving.as_ref(), &mut gaps);
+    keeper_gaps(handle, &mut gaps)?;
+    Ok(gaps)
+}
+
+/// The supervisor runs and the boot entry is in place (it restarts the proxy after a reboot).
+fn keeper_gaps(handle: &HostHandle, gaps: &mut Vec<String>) -> Result<()> {
     let supervisor = handle.supervisor.supervisor_state()?;
     if !supervisor.as_ref().is_some_and(|state| state.alive) {
         gaps.push("the supervisor is not running".to_owned());
@@ -55,7 +77,7 @@ pub(crate) fn host_gaps(
     if !boot.installed && boot.kind != BootEntryKind::Unavailable {
         gaps.push(format!("no boot entry: {}", boot.detail));
     }
-    Ok(gaps)
+    Ok(())
 }
 
 fn instance_gaps(

@@ -6,7 +6,7 @@
 //! refresh. An unchanged tree whose hosts drifted is revived in place (no hooks). Supervision
 //! and the boot entry are put back after every run.
 
-use hoist_core::spec::Strategy;
+use hoist_core::spec::{Strategy, Workload};
 use hoist_core::{Action, EnvName, EnvState, ReleaseId, ReleaseStatus, Step};
 
 use crate::error::{Error, Result};
@@ -24,6 +24,7 @@ use crate::ports::store::LiveInstance;
 pub(crate) mod blue_green;
 pub(crate) mod hooks;
 pub(crate) mod recreate;
+pub(crate) mod static_site;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -147,6 +148,9 @@ fn make_live_once(
     };
     let address = handle.host.address();
     let outcome = match &run.ctx.spec.service {
+        Some(service) if let Workload::Static { dir } = &service.workload => {
+            static_site::make_live(run, handle, service, dir, target, live)?
+        }
         Some(service) if service.strategy == Strategy::BlueGreen => blue_green::make_live(
             run,
             handle,

@@ -2,7 +2,7 @@
 //! built-in `hoist proxy` (started and pid-tracked by hoist) or the host's nginx.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hoist_core::spec::{Proxy, Service};
@@ -77,6 +77,9 @@ pub struct RouteState {
     /// The instance address requests go to (none: no route yet).
     pub upstream: Option<SocketAddr>,
     pub maintenance: bool,
+    /// The directory the built-in proxy serves files from, for a static site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_root: Option<PathBuf>,
     /// The built-in proxy's process, when it is the router and was ever started.
     pub proxy: Option<ProxyProcessState>,
 }
@@ -101,6 +104,9 @@ pub trait Router: Send + Sync {
     fn route(&self, config: &RouteConfig) -> Result<RouteState>;
     /// Points the route at `127.0.0.1:port` in one swap (an upsert, never remove-then-add).
     fn set_upstream(&self, config: &RouteConfig, port: u16) -> Result<()>;
+    /// Serves the static site `site` (relative to the live release) with the built-in proxy,
+    /// through the deploy root's `live` link: switching `live` is the deploy from then on.
+    fn set_static(&self, config: &RouteConfig, site: &Path) -> Result<()>;
     /// Waits until no request is in flight to `port`, at most `limit`; returns how many still
     /// were when it stopped waiting.
     fn drain(&self, config: &RouteConfig, port: u16, limit: Duration) -> Result<usize>;

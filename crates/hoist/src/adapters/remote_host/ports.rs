@@ -121,6 +121,12 @@ impl Router for RemoteHost {
         self.call(&HostRequest::RouterSetUpstream { config, port })
     }
 
+    fn set_static(&self, config: &RouteConfig, site: &std::path::Path) -> Result<()> {
+        let config = config.clone();
+        let site = site.to_owned();
+        self.call(&HostRequest::RouterSetStatic { config, site })
+    }
+
     fn drain(&self, config: &RouteConfig, port: u16, limit: Duration) -> Result<usize> {
         let config = config.clone();
         let limit_ms = millis(limit);

@@ -100,6 +100,9 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
         }
         Request::RouterEnsure { config } => Response::from_result(router.ensure_proxy(&config)),
         Request::RouterRoute { config } => Response::from_result(router.route(&config)),
+        Request::RouterSetStatic { config, site } => {
+            Response::from_result(router.set_static(&config, &site))
+        }
         Request::RouterSetUpstream { config, port } => {
             Response::from_result(router.set_upstream(&config, port))
         }

@@ -164,6 +164,10 @@ fn every_request() -> Vec<HostRequest> {
             config: route(),
             port: 4001,
         },
+        R::RouterSetStatic {
+            config: route(),
+            site: "public".into(),
+        },
         R::RouterDrain {
             config: route(),
             port: 4001,

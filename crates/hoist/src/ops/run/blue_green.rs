@@ -253,7 +253,11 @@ pub(crate) fn make_live(
     Ok(HostRun::Switched { previous: live })
 }
 
-fn ensure_proxy(run: &CommandRun<'_>, handle: &HostHandle, config: &RouteConfig) -> Result<()> {
+pub(crate) fn ensure_proxy(
+    run: &CommandRun<'_>,
+    handle: &HostHandle,
+    config: &RouteConfig,
+) -> Result<()> {
     let outcome = handle.router.ensure_proxy(config)?;
     let address = handle.host.address();
     match outcome {
