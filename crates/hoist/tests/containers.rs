@@ -10,7 +10,7 @@ use crate::blue_green::assert_converged;
 use crate::harness::Test;
 use crate::load_loop::LoadLoop;
 
-const API_TOKEN: &str = "ctr-secret-5e4d3c2b1a";
+pub const API_TOKEN: &str = "ctr-secret-5e4d3c2b1a";
 
 pub const CONTAINER_SPEC: &str = r#"
 [app]
@@ -54,6 +54,7 @@ mkdir -p /www
 cp /app/message.txt /www/index.html
 [ -e /app/unhealthy ] || echo ok > /www/health
 echo "greeting=$GREETING token-length=${#API_TOKEN}" > /www/env
+echo "serving $(cat /app/message.txt) on $PORT"
 httpd -f -p "$PORT" -h /www &
 wait
 "#;
@@ -93,7 +94,7 @@ pub fn container_test() -> Test {
     t
 }
 
-fn deploy(t: &Test) -> crate::harness::Outcome {
+pub fn deploy(t: &Test) -> crate::harness::Outcome {
     deploy_with(t, &[])
 }
 
@@ -105,7 +106,7 @@ pub fn deploy_with(t: &Test, extra: &[(&str, &str)]) -> crate::harness::Outcome 
 }
 
 /// The names of the containers podman runs for the deploy root.
-fn containers_of(root: &Path) -> Vec<String> {
+pub fn containers_of(root: &Path) -> Vec<String> {
     let id = std::fs::read_to_string(root.join(".hoist/root-id")).expect("root id");
     let output = Command::new("podman")
         .args([
@@ -296,187 +297,45 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// The env's built image tags, as podman lists them.
-fn images_of_env() -> impl Fn() -> Vec<String> {
-    || {
-        let output = Command::new("podman")
-            .args(["images", "--format={{.Repository}}:{{.Tag}}"])
-            .output()
-            .expect("podman images");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|line| line.starts_with("localhost/hoist/boxed/dev:"))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 #[test]
-fn images_are_pruned_with_their_releases_and_a_rollback_starts_the_kept_one() {
+fn a_killed_container_is_started_again_by_the_supervisor_and_its_output_is_in_the_logs() {
     let t = container_test();
-    let images = images_of_env();
-    let mut releases = Vec::new();
-    for version in ["v1", "v2", "v3", "v4"] {
-        t.write("message.txt", &format!("{version}\n"));
-        deploy(&t).success();
-        releases.push(t.live().unwrap());
-    }
-    // keep_releases = 3: the first release and its image are gone.
-    let kept = images();
-    let tag = |release: &String| format!("localhost/hoist/boxed/dev:{release}");
-    assert!(!kept.contains(&tag(&releases[0])), "{kept:?}");
-    for release in &releases[1..] {
-        assert!(kept.contains(&tag(release)), "{release} in {kept:?}");
-    }
-
-    t.hoist(&["rollback", "dev"]).success();
-    assert_eq!(t.body().trim(), "v3");
-    assert_converged(&t, &releases[2]);
+    deploy(&t).success();
+    let logs = t.hoist(&["logs", "dev"]).success();
+    assert!(
+        logs.stdout.contains("serving v1 on 8080"),
+        "{}",
+        logs.stdout
+    );
 
     let id = std::fs::read_to_string(t.root.join(".hoist/root-id")).unwrap();
-    assert_eq!(containers_of(&t.root).len(), 1);
-    t.hoist(&["destroy", "dev", "--yes"]).success();
-    // Other tests build `boxed/dev` images at the same time: only this one's releases count.
-    let left: Vec<String> = images()
-        .into_iter()
-        .filter(|image| releases.iter().any(|release| image == &tag(release)))
-        .collect();
-    assert_eq!(left, Vec::<String>::new());
-    let output = Command::new("podman")
-        .args([
-            "ps",
-            "--all",
-            &format!("--filter=label=hoist.root={}", id.trim()),
-            "--format={{.Names}}",
-        ])
+    let running = containers_of(&t.root);
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert!(running[0].starts_with(&format!("hoist-{}-", id.trim())));
+    // The container dies under the engine, not through hoist.
+    let killed = Command::new("podman")
+        .args(["kill", &running[0]])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "");
-}
-
-/// A registry of the test's own (Debian's docker-registry) on a loopback port, killed on drop.
-struct LocalRegistry {
-    port: u16,
-    process: std::process::Child,
-    dir: tempfile::TempDir,
-}
-
-impl LocalRegistry {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = crate::harness::free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let process = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("docker-registry");
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 10,
-                "the registry did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(killed.status.success(), "{killed:?}");
+    let started = std::time::Instant::now();
+    loop {
+        if t.get("/")
+            .is_ok_and(|(status, body)| status == 200 && body.trim() == "v1")
+        {
+            let status = t.hoist(&["status", "dev", "--json"]).success().json();
+            let restarts = &status["hosts"][0]["instance"]["supervision"]["restarts"];
+            if restarts.as_u64() >= Some(1) {
+                break;
+            }
         }
-        std::fs::write(
-            dir.path().join("registries.conf"),
-            format!("[[registry]]\nlocation = \"127.0.0.1:{port}\"\ninsecure = true\n"),
-        )
-        .unwrap();
-        Self { port, process, dir }
-    }
-
-    /// Copies a local image into the registry as `name`.
-    fn push(&self, local: &str, name: &str) -> String {
-        let reference = format!("127.0.0.1:{}/{name}", self.port);
-        let copied = Command::new("skopeo")
-            .args([
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-                &format!("containers-storage:{local}"),
-                &format!("docker://{reference}"),
-            ])
-            .output()
-            .unwrap();
-        assert!(copied.status.success(), "{copied:?}");
-        reference
-    }
-
-    fn registries_conf(&self) -> String {
-        self.dir
-            .path()
-            .join("registries.conf")
-            .display()
-            .to_string()
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-#[test]
-fn an_image_from_a_registry_is_pulled_by_the_host_and_run() {
-    let registry = LocalRegistry::start();
-    // The app's image, built here once and known to the engine only by its registry name
-    // after the copy: the host must pull it.
-    let t = container_test();
-    let local = format!("localhost/hoist-test/pulled-{}:1", t.port);
-    let built = Command::new("podman")
-        .args(["build", "--quiet", "--tag", &local])
-        .arg(&t.project)
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{built:?}");
-    let reference = registry.push(&local, &format!("boxed-{}:1", t.port));
-    Command::new("podman")
-        .args(["rmi", &local])
-        .output()
-        .unwrap();
-
-    let spec = CONTAINER_SPEC
-        .replace("[build]\ncontainerfile = \"Containerfile\"\n", "")
-        .replace(
-            "runtime = \"container\"",
-            &format!("runtime = \"container\"\nimage = \"{reference}\""),
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the container was not started again"
         );
-    let t = t.spec(&spec);
-    let conf = registry.registries_conf();
-    t.hoist_with(
-        &["deploy", "dev"],
-        &[
-            ("API_TOKEN", API_TOKEN),
-            ("CONTAINERS_REGISTRIES_CONF", &conf),
-        ],
-    )
-    .success();
-    assert_eq!(t.body().trim(), "v1");
-    let live = t.live().unwrap();
-    assert_converged(&t, &live);
-    // A pulled image belongs to its registry: destroy leaves it.
-    t.hoist(&["destroy", "dev", "--yes"]).success();
-    let listed = Command::new("podman")
-        .args(["image", "exists", &reference])
-        .status()
-        .unwrap();
-    assert!(listed.success(), "{reference} was removed");
-    Command::new("podman")
-        .args(["rmi", &reference])
-        .output()
-        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(containers_of(&t.root).len(), 1);
+    let check = t.hoist(&["check", "dev", "--json"]).json();
+    assert_eq!(check["ok"], true, "{check:#}");
 }

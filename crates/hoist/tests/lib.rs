@@ -47,6 +47,7 @@ mod config_rollback;
 mod containers;
 mod containers_crash;
 mod containers_fleet;
+mod containers_images;
 mod continuation_hints;
 mod crash;
 mod daemon_log;
