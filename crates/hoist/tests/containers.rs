@@ -339,3 +339,49 @@ fn a_killed_container_is_started_again_by_the_supervisor_and_its_output_is_in_th
     let check = t.hoist(&["check", "dev", "--json"]).json();
     assert_eq!(check["ok"], true, "{check:#}");
 }
+
+#[test]
+fn after_a_reboot_the_boot_entry_brings_the_proxy_and_the_container_back() {
+    use crate::root_processes::{alive, kill9, marked_processes, recorded_pid, run_boot_entry};
+    let t = container_test();
+    deploy(&t).success();
+    let live = t.live().unwrap();
+    // A power cut: every process of the root, and the container under the engine, gone.
+    let mut pids = marked_processes(&t.root);
+    for record in ["supervisor.json", "proxy.json"] {
+        pids.extend(recorded_pid(&t.root, record).filter(|pid| alive(*pid)));
+    }
+    for pid in &pids {
+        kill9(*pid);
+    }
+    for name in containers_of(&t.root) {
+        Command::new("podman")
+            .args(["rm", "--force", "--time=0", &name])
+            .output()
+            .unwrap();
+    }
+    assert!(t.get("/").is_err(), "nothing answers after the power cut");
+
+    run_boot_entry(&t.root);
+    let started = std::time::Instant::now();
+    while !t.get("/").is_ok_and(|(status, _)| status == 200) {
+        if started.elapsed().as_secs() >= 20 {
+            let logs = walk(&t.root.join("logs"))
+                .into_iter()
+                .map(|p| {
+                    format!(
+                        "{}:\n{}",
+                        p.display(),
+                        std::fs::read_to_string(&p).unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!("the container did not come back:\n{logs}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(t.body().trim(), "v1");
+    assert_eq!(containers_of(&t.root).len(), 1);
+    assert_converged(&t, &live);
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
-use crate::hostside::container_engine::engine_program;
+use crate::hostside::container_engine::{engine_command, engine_path, engine_program};
 use crate::ports::runtime::{ComposeLaunch, StackService};
 
 /// The label both compose clients put on a project's containers, networks and volumes.
@@ -24,8 +24,7 @@ fn client(engine: Option<&str>) -> Result<(PathBuf, Vec<&'static str>)> {
     if engine.file_name().is_some_and(|n| n == "docker") {
         return Ok((engine, vec!["compose"]));
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
+    std::env::split_paths(&engine_path())
         .map(|dir| dir.join("podman-compose"))
         .find(|program| program.is_file())
         .map(|program| (program, Vec::new()))
@@ -43,7 +42,7 @@ pub(crate) fn up_command(
     variables: &[(String, String)],
 ) -> Result<Command> {
     let (program, prefix) = client(compose.engine.as_deref())?;
-    let mut command = Command::new(program);
+    let mut command = engine_command(&program);
     command
         .args(prefix)
         .arg(format!("--project-name={}", compose.project))
@@ -51,7 +50,8 @@ pub(crate) fn up_command(
         .arg("up")
         .current_dir(release_dir)
         .env_clear()
-        .envs(variables.iter().map(|(k, v)| (k, v)));
+        .envs(variables.iter().map(|(k, v)| (k, v)))
+        .env("PATH", engine_path());
     Ok(command)
 }
 
@@ -60,20 +60,20 @@ pub(crate) fn up_command(
 pub(crate) fn down(compose: &ComposeLaunch, volumes: bool) -> Result<()> {
     let engine = engine_program(compose.engine.as_deref())?;
     let filter = format!("--filter=label={PROJECT_LABEL}={}", compose.project);
-    let ids = output(Command::new(&engine).args(["ps", "--all", "--quiet", &filter]))?;
+    let ids = output(engine_command(&engine).args(["ps", "--all", "--quiet", &filter]))?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if !ids.is_empty() {
-        let mut remove = Command::new(&engine);
+        let mut remove = engine_command(&engine);
         remove.args(["rm", "--force", "--time=0"]).args(&ids);
         output(&mut remove)?;
     }
-    let networks = output(Command::new(&engine).args(["network", "ls", "--quiet", &filter]))
+    let networks = output(engine_command(&engine).args(["network", "ls", "--quiet", &filter]))
         .unwrap_or_default();
     // podman-compose 1.0 does not label its network; it is `<project>_default`.
     let mut names: Vec<String> = networks.split_whitespace().map(str::to_owned).collect();
     names.push(format!("{}_default", compose.project));
     for name in names {
-        let _ = output(Command::new(&engine).args(["network", "rm", &name]));
+        let _ = output(engine_command(&engine).args(["network", "rm", &name]));
     }
     if volumes {
         remove_volumes(&compose.project, compose.engine.as_deref())?;
@@ -89,7 +89,7 @@ pub(crate) fn remove_volumes(project: &str, engine: Option<&str>) -> Result<Vec<
     let engine = engine_program(engine)?;
     let mut names: Vec<String> = Vec::new();
     for label in [PROJECT_LABEL, PODMAN_PROJECT_LABEL] {
-        let labelled = output(Command::new(&engine).args([
+        let labelled = output(engine_command(&engine).args([
             "volume",
             "ls",
             "--format={{.Name}}",
@@ -97,7 +97,7 @@ pub(crate) fn remove_volumes(project: &str, engine: Option<&str>) -> Result<Vec<
         ]))?;
         names.extend(labelled.split_whitespace().map(str::to_owned));
     }
-    let all = output(Command::new(&engine).args(["volume", "ls", "--format={{.Name}}"]))?;
+    let all = output(engine_command(&engine).args(["volume", "ls", "--format={{.Name}}"]))?;
     let prefix = format!("{project}.");
     names.extend(
         all.split_whitespace()
@@ -107,7 +107,7 @@ pub(crate) fn remove_volumes(project: &str, engine: Option<&str>) -> Result<Vec<
     names.sort();
     names.dedup();
     for name in &names {
-        output(Command::new(&engine).args(["volume", "rm", "--force", name]))?;
+        output(engine_command(&engine).args(["volume", "rm", "--force", name]))?;
     }
     Ok(names)
 }
@@ -116,7 +116,7 @@ pub(crate) fn remove_volumes(project: &str, engine: Option<&str>) -> Result<Vec<
 /// engine's JSON listing: podman's is one array, docker's one object a line.
 pub(crate) fn services(compose: &ComposeLaunch) -> Result<Vec<StackService>> {
     let engine = engine_program(compose.engine.as_deref())?;
-    let text = output(Command::new(&engine).args([
+    let text = output(engine_command(&engine).args([
         "ps",
         "--all",
         &format!("--filter=label={PROJECT_LABEL}={}", compose.project),

@@ -46,13 +46,43 @@ pub(crate) fn container_name(root_id: &str, slot: Slot) -> String {
     format!("hoist-{root_id}-{slot}")
 }
 
-/// The engine program: the one asked for, else podman, else docker, as found on `PATH`.
+/// Where an engine and its helpers are looked for: `PATH` and the standard directories it
+/// lacks. Started from cron (`PATH=/usr/bin:/bin`), podman's netavark cannot find iptables
+/// in `/usr/sbin` and no container starts after a reboot.
+pub(crate) fn engine_path() -> std::ffi::OsString {
+    let mut dirs: Vec<PathBuf> =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect();
+    for dir in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        if !dirs.iter().any(|known| known == Path::new(dir)) {
+            dirs.push(PathBuf::from(dir));
+        }
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// A command running `program` (an engine, its compose client, a registry) with
+/// `engine_path` as its `PATH`.
+pub(crate) fn engine_command(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    command.env("PATH", engine_path());
+    command
+}
+
+/// The engine program: the one asked for, else podman, else docker, as found on
+/// `engine_path`.
 pub(crate) fn engine_program(asked: Option<&str>) -> Result<PathBuf> {
     let candidates: Vec<&str> = match asked {
         Some(name) => vec![name],
         None => vec!["podman", "docker"],
     };
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = engine_path();
     for name in &candidates {
         for dir in std::env::split_paths(&path) {
             let program = dir.join(name);
@@ -140,7 +170,7 @@ pub(crate) fn run_command(
     }
     args.push(container.image.clone().into());
     args.extend(container.command.iter().flatten().map(OsString::from));
-    let mut command = Command::new(engine);
+    let mut command = engine_command(&engine);
     command.args(args);
     Ok(command)
 }
@@ -148,7 +178,7 @@ pub(crate) fn run_command(
 /// Pulls `image` from its registry (the engine's registries.conf says how to reach it).
 pub(crate) fn pull(image: &str, engine: Option<&str>) -> Result<()> {
     let engine = engine_program(engine)?;
-    let output = Command::new(&engine)
+    let output = engine_command(&engine)
         .args(["pull", "--quiet", image])
         .stdin(Stdio::null())
         .output()
@@ -164,7 +194,7 @@ pub(crate) fn pull(image: &str, engine: Option<&str>) -> Result<()> {
 /// Removes the container `name` at once (it is already being stopped, or is a leftover);
 /// false when there was none.
 pub(crate) fn remove(engine: &Path, name: &str) -> Result<bool> {
-    let output = Command::new(engine)
+    let output = engine_command(&engine)
         .args(["rm", "--force", "--time=0", name])
         .stdin(Stdio::null())
         .output()
@@ -203,7 +233,7 @@ pub(crate) fn remove_images(images: &[String], engine: Option<&str>) -> Result<V
     let engine = engine_program(engine)?;
     let mut removed = Vec::new();
     for image in images.iter().filter(|i| i.starts_with(BUILT_IMAGES)) {
-        let done = Command::new(&engine)
+        let done = engine_command(&engine)
             .args(["rmi", image])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -223,7 +253,7 @@ pub(crate) fn containers_of_root(root: &Path) -> Result<Vec<(String, Slot)>> {
         return Ok(Vec::new());
     };
     let engine = engine_program(None)?;
-    let output = Command::new(&engine)
+    let output = engine_command(&engine)
         .args([
             "ps",
             "--all",

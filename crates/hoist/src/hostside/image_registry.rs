@@ -61,7 +61,7 @@ impl ImageRegistry {
         let log_err = log_file
             .try_clone()
             .map_err(|e| Error::io("open", &log, e))?;
-        let child = Command::new(&program)
+        let child = container_engine::engine_command(&program)
             .arg("serve")
             .arg(&config)
             .stdin(Stdio::null())
@@ -134,14 +134,14 @@ impl ImageRegistry {
         // lose a fresh name to the other's untag: pulled again then.
         let mut tagged = Err(Error::internal("not tried"));
         for _ in 0..3 {
-            let mut pull = Command::new(&engine);
+            let mut pull = container_engine::engine_command(&engine);
             pull.arg("pull").arg("--quiet");
             if is_podman {
                 pull.arg("--tls-verify=false");
             }
             run(pull.arg(&source), "pull the image from the host's registry")?;
             tagged = run(
-                Command::new(&engine).args(["tag", &source, &target]),
+                container_engine::engine_command(&engine).args(["tag", &source, &target]),
                 "tag the image",
             );
             if tagged.is_ok() {
@@ -151,7 +151,7 @@ impl ImageRegistry {
         tagged?;
         // The registry's name for it is only the way in.
         run(
-            Command::new(&engine).args(["rmi", &source]),
+            container_engine::engine_command(&engine).args(["rmi", &source]),
             "untag the registry's name",
         )?;
         Ok(())
@@ -178,9 +178,9 @@ fn run(command: &mut Command, what: &str) -> Result<()> {
 }
 
 fn registry_program() -> Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = container_engine::engine_path();
     for name in REGISTRY_PROGRAMS {
-        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
+        for dir in std::env::split_paths(&path) {
             let program = dir.join(name);
             if program.is_file() {
                 return Ok(program);

@@ -138,6 +138,7 @@ fn container_command(
             command.env(name, value);
         }
     }
+    command.env("PATH", container_engine::engine_path());
     Ok(command)
 }
 
