@@ -2,7 +2,7 @@
 //! or nginx through its upstream file. Remote hosts run the same code through `hoist host`.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,14 @@ impl LocalRouter {
         Self {
             proxy: ProxyProcess::new(root),
         }
+    }
+
+    /// Routes the built-in proxy to the files under `root` (a static site; usually
+    /// `<deploy root>/live/public`, resolved again on every request), or to nothing.
+    pub fn set_static_root(&self, root: Option<&Path>) -> Result<()> {
+        self.running_proxy()?
+            .admin(&AdminCommand::SetStatic(root.map(Path::to_path_buf)))
+            .map(|_| ())
     }
 
     /// The running proxy, or an error saying how to get one.
