@@ -16,8 +16,10 @@
 # - hoist proxy: `hoist proxy` with a routes.json whose static_root is the site.
 #
 # Each round, per file, in an order that alternates every round: wrk -t2 -c32 against nginx
-# and hoist. Medians over rounds, and the ratio hoist/nginx per file. Every run counts socket
-# errors and non-2xx answers, which must be zero for its figures to count.
+# and hoist. Medians over rounds, and the ratio hoist/nginx per file; also each server's CPU
+# time a request (from /proc, user + system), steadier than requests/s on a shared machine.
+# Every run counts socket errors and non-2xx answers, which must be zero for its figures to
+# count.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-3}
@@ -46,6 +48,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# nginx's workers run as an unprivileged user when started as root: they must reach the site.
+chmod 755 "$WORK"
 SITE=$WORK/site
 mkdir -p "$SITE"
 python3 - "$SITE" <<'PY'
@@ -84,12 +88,14 @@ http {
 }
 CONF
 "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+NGINX_PID=$!
 PIDS+=($!)
 
 mkdir -p "$WORK/hoist"
 python3 -c 'import json,sys; print(json.dumps({"upstream": None, "static_root": sys.argv[1],
   "maintenance": False, "health_paths": ["/health"], "version": 1}))' "$SITE" > "$WORK/hoist/routes.json"
 "$HOIST" proxy --listen "127.0.0.1:$HOIST_PORT" --state-dir "$WORK/hoist" 2>"$WORK/hoist/stderr" &
+HOIST_PID=$!
 PIDS+=($!)
 
 declare -A BASE=([nginx]=http://127.0.0.1:$NGINX_PORT [hoist]=http://127.0.0.1:$HOIST_PORT)
@@ -106,21 +112,36 @@ for target in "${TARGETS[@]}"; do
   done
 done
 
-# wrk prints one machine-readable line: requests/s, bytes/s, socket errors, non-2xx.
+# wrk prints one machine-readable line: requests/s, bytes/s, socket errors, non-2xx, requests.
 cat > "$WORK/report.lua" <<'LUA'
 done = function(summary, latency, requests)
   local e = summary.errors
   local seconds = summary.duration / 1e6
-  io.write(string.format("RESULT %.1f %.0f %d %d\n", summary.requests / seconds,
-    summary.bytes / seconds, e.connect + e.read + e.write + e.timeout, e.status))
+  io.write(string.format("RESULT %.1f %.0f %d %d %d\n", summary.requests / seconds,
+    summary.bytes / seconds, e.connect + e.read + e.write + e.timeout, e.status, summary.requests))
 end
 LUA
+# CPU time (user + system, clock ticks) of a server's processes: on a shared machine a
+# steadier figure than requests/s, which other sessions' load moves from run to run.
+declare -A SERVER_PIDS=([hoist]=$HOIST_PID)
+SERVER_PIDS[nginx]="$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"
+cpu_ticks() { # target
+  local total=0 pid fields
+  for pid in ${SERVER_PIDS[$1]}; do
+    read -r -a fields < "/proc/$pid/stat"; total=$((total + fields[13] + fields[14]))
+  done
+  echo "$total"
+}
+# Appends "round file requests/s bytes/s cpu-us-per-request" to $WORK/$target.throughput.
 measure() { # target, file, round
-  local line
+  local line before after
+  before=$(cpu_ticks "$1")
   line=$(timeout 60 wrk -t2 -c32 -d"$DURATION" -s "$WORK/report.lua" "${BASE[$1]}/$2" | grep '^RESULT') || {
     echo "error: wrk against $1 failed" >&2; exit 1; }
-  read -r _ rps bps errors non_2xx <<< "$line"
-  echo "$3 $2 $rps $bps" >> "$WORK/$1.throughput"
+  after=$(cpu_ticks "$1")
+  read -r _ rps bps errors non_2xx requests <<< "$line"
+  local cpu_us=$(( (after - before) * 1000000 / $(getconf CLK_TCK) / (requests > 0 ? requests : 1) ))
+  echo "$3 $2 $rps $bps $cpu_us" >> "$WORK/$1.throughput"
   echo $((errors + non_2xx)) >> "$WORK/failures"
 }
 
@@ -136,30 +157,31 @@ done
 python3 - "$WORK" "$ROUNDS" "${FILES[@]}" <<'PY'
 import os, statistics, sys
 work, rounds, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-def table(target):  # {(round, file): (rps, bytes/s)}
+def table(target):  # {(round, file): (rps, bytes/s, cpu us a request)}
     rows = {}
     for line in open(f"{work}/{target}.throughput"):
-        r, f, rps, bps = line.split()
-        rows[(int(r), f)] = (float(rps), float(bps))
+        r, f, rps, bps, cpu = line.split()
+        rows[(int(r), f)] = (float(rps), float(bps), float(cpu))
     return rows
 data = {t: table(t) for t in ("nginx", "hoist")}
 med = statistics.median
+def column(target, f, i):
+    return med(data[target][(r, f)][i] for r in range(1, rounds + 1))
 failures = sum(int(line) for line in open(f"{work}/failures"))
 print(f"static files benchmark, {rounds} rounds, medians; wrk -t2 -c32; all on loopback")
-print(f"{'file':12} {'size':>9} {'nginx req/s':>12} {'hoist req/s':>12} {'nginx MB/s':>11}"
-      f" {'hoist MB/s':>11} {'hoist/nginx':>12} {'per round':>12}")
+print(f"{'file':11} {'size':>8} {'nginx req/s':>11} {'hoist req/s':>11} {'nginx MB/s':>10}"
+      f" {'hoist MB/s':>10} {'hoist/nginx':>11} {'per round':>10} {'CPU us/req nginx/hoist':>23}")
 worst = None
 for f in files:
     size = os.path.getsize(f"{work}/site/{f}")
-    n = med(data["nginx"][(r, f)][0] for r in range(1, rounds + 1))
-    h = med(data["hoist"][(r, f)][0] for r in range(1, rounds + 1))
-    nb = med(data["nginx"][(r, f)][1] for r in range(1, rounds + 1)) / 1e6
-    hb = med(data["hoist"][(r, f)][1] for r in range(1, rounds + 1)) / 1e6
+    n, h = column("nginx", f, 0), column("hoist", f, 0)
     ratios = sorted(data["hoist"][(r, f)][0] / data["nginx"][(r, f)][0] for r in range(1, rounds + 1))
     ratio = h / n
     worst = ratio if worst is None else min(worst, ratio)
-    print(f"{f:12} {size:9} {n:12.0f} {h:12.0f} {nb:11.0f} {hb:11.0f} {ratio:11.3f}x"
-          f" {ratios[0]:5.2f}..{ratios[-1]:.2f}")
+    cpu = f"{column('nginx', f, 2):.0f} / {column('hoist', f, 2):.0f}"
+    print(f"{f:11} {size:8} {n:11.0f} {h:11.0f} {column('nginx', f, 1) / 1e6:10.0f}"
+          f" {column('hoist', f, 1) / 1e6:10.0f} {ratio:10.3f}x {ratios[0]:4.2f}..{ratios[-1]:.2f}"
+          f" {cpu:>23}")
 print(f"failed requests (socket errors + non-2xx) over all runs: {failures}")
 met = "met" if worst >= 0.9 else "NOT met"
 print(f"verdict: lowest throughput ratio {worst:.3f}x nginx (goal >= 0.90x: {met})"

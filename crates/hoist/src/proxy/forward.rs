@@ -2,7 +2,7 @@
 //! proxy must rewrite, and stream both bodies through without buffering them.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::proxy::in_flight::{CountedBody, InFlight};
 use crate::proxy::routes::{RouteTable, Routes};
-use crate::proxy::static_files;
+use crate::proxy::static_files::{self, SiteCache};
 
 /// Why a response body stopped: the upstream's connection, or a file that could not be read.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -46,6 +46,8 @@ pub struct Forwarder {
     routes: Arc<RouteTable>,
     in_flight: Arc<InFlight>,
     client: Client<HttpConnector, Incoming>,
+    /// Shared by the connections of one serving thread (each thread builds its forwarder).
+    static_cache: Arc<Mutex<SiteCache>>,
 }
 
 impl Forwarder {
@@ -61,6 +63,7 @@ impl Forwarder {
             routes,
             in_flight,
             client,
+            static_cache: Arc::default(),
         }
     }
 
@@ -80,7 +83,7 @@ impl Forwarder {
                 return match &routes.static_root {
                     // Files need no draining: a request holds its file open, not a process.
                     Some(_) if in_maintenance(&routes, &request) => maintenance_page(),
-                    Some(root) => static_files::serve(&request, root).await,
+                    Some(root) => static_files::serve(&request, root, &self.static_cache),
                     None => text(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "no upstream is routed yet\n",

@@ -1,6 +1,6 @@
 //! `hoist proxy`: the built-in reverse proxy on a host. It forwards HTTP/1.1 and h2c to
-//! one upstream named by a route table, which an admin socket swaps atomically (blue-green)
-//! and which survives restarts. Its state directory holds `routes.json`, `admin.sock` and
+//! one upstream named by a route table, or serves the files of one directory (a static
+//! site), which an admin socket swaps atomically (blue-green) and which survives restarts. Its state directory holds `routes.json`, `admin.sock` and
 //! `proxy.pid`.
 
 pub mod admin;

@@ -1,17 +1,19 @@
 //! A static site served from a directory instead of an upstream: GET and HEAD, content types
 //! by extension, `ETag`/`Last-Modified` with 304s, one byte range, pre-compressed `.br`/`.gz`
-//! variants. The root is resolved on every request (it usually passes through the `live`
-//! symlink, which a deploy switches by rename), and each request is answered from the one
-//! release it resolved.
+//! variants. The root path is looked up again on every request (it usually passes through
+//! the `live` symlink, which a deploy switches by rename), and each request is answered from
+//! the one release it found.
 
 mod content_types;
 mod file_body;
 mod lookup;
 mod ranges;
+mod site_cache;
 mod site_path;
 mod validators;
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
@@ -22,14 +24,21 @@ use crate::proxy::forward::{ProxyBody, text};
 use file_body::FileBody;
 use lookup::{Lookup, OpenedFile};
 use ranges::RangeRequest;
+pub use site_cache::SiteCache;
 use site_path::{Refused, SitePath};
 use validators::Validators;
 
 /// Files up to this size are read in one go; larger ones stream in chunks.
 const SMALL_FILE: u64 = 64 * 1024;
 
-/// Answers `request` from the files under `root`.
-pub async fn serve<B>(request: &Request<B>, root: &Path) -> Response<ProxyBody> {
+/// Answers `request` from the files under `root`, with the serving thread's `cache`. The
+/// file system is used right here, on the serving thread: handing lookups and reads of
+/// page-cached files to the blocking pool halved throughput (docs/BENCHMARKS.md).
+pub fn serve<B>(
+    request: &Request<B>,
+    root: &Path,
+    cache: &Mutex<SiteCache>,
+) -> Response<ProxyBody> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -48,7 +57,14 @@ pub async fn serve<B>(request: &Request<B>, root: &Path) -> Response<ProxyBody> 
         Err(Refused::Hidden) => return not_found(),
     };
     let accept_encoding = header_str(request.headers(), &header::ACCEPT_ENCODING).unwrap_or("");
-    match Lookup::find(root, &site, accept_encoding) {
+    // A serving thread's cache is never contended: only that thread's requests use it.
+    let lookup = Lookup::find(
+        &mut cache.lock().unwrap_or_else(PoisonError::into_inner),
+        root,
+        &site,
+        accept_encoding,
+    );
+    match lookup {
         Lookup::File(found) => respond(request, found),
         Lookup::Directory => redirect_to_directory(request.uri()),
         Lookup::Missing => not_found(),
