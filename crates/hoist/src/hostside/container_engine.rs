@@ -194,7 +194,7 @@ pub(crate) fn pull(image: &str, engine: Option<&str>) -> Result<()> {
 /// Removes the container `name` at once (it is already being stopped, or is a leftover);
 /// false when there was none.
 pub(crate) fn remove(engine: &Path, name: &str) -> Result<bool> {
-    let output = engine_command(&engine)
+    let output = engine_command(engine)
         .args(["rm", "--force", "--time=0", name])
         .stdin(Stdio::null())
         .output()

@@ -31,14 +31,6 @@ impl LocalRouter {
         }
     }
 
-    /// Routes the built-in proxy to the files under `root` (a static site; usually
-    /// `<deploy root>/live/public`, resolved again on every request), or to nothing.
-    pub fn set_static_root(&self, root: Option<&Path>) -> Result<()> {
-        self.running_proxy()?
-            .admin(&AdminCommand::SetStatic(root.map(Path::to_path_buf)))
-            .map(|_| ())
-    }
-
     /// The running proxy, or an error saying how to get one.
     fn running_proxy(&self) -> Result<&ProxyProcess> {
         match self.proxy.state()? {
@@ -151,6 +143,7 @@ impl Router for LocalRouter {
                     .hint("leave `proxy` out of `[service]`"),
             );
         };
+        // Through `live`, resolved again on every request: switching `live` is the deploy.
         let root = self.root.join("live").join(site);
         self.running_proxy()?
             .admin(&AdminCommand::SetStatic(Some(root)))
