@@ -50,6 +50,14 @@ fn a_static_site_is_switched_under_load_rolled_back_and_checked() {
         .to_owned();
     assert!(served.ends_with("live/public"), "{served}");
     let first = t.live().unwrap();
+    let status = t.hoist(&["status", "dev"]).success();
+    assert!(
+        status
+            .stdout
+            .contains("healthy (the proxy serves `live/public`)"),
+        "{}",
+        status.stdout
+    );
 
     let load = LoadLoop::start(t.port, "/", 4);
     for version in ["v2", "v3"] {

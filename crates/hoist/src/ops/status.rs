@@ -1,6 +1,7 @@
 //! `list` and `status`: what the store records about environments, with each host's live
 //! release and instance. Read-only: no command, no lock.
 
+use hoist_core::spec::Workload;
 use hoist_core::{EnvName, EnvState, ReleaseId};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -10,8 +11,10 @@ use crate::ops::context::Context;
 use crate::ops::fleet;
 use crate::ops::host_targets::host_targets;
 use crate::ops::run::blue_green::serving_instance;
+use crate::ops::run::static_site;
 use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
+use crate::ports::router::RouteConfig;
 use crate::ports::runtime::InstanceState;
 use crate::ports::store::{CommandFilter, CommandRecord, StepFailure};
 use crate::ports::supervisor::{BootEntry, SupervisorState};
@@ -157,6 +160,16 @@ fn read_host(
         None => None,
     };
     let health = match (&ctx.spec.service, &instance) {
+        // A static site has no instance: it is up when the proxy runs and serves it.
+        (Some(service), _) if let Workload::Static { dir } = &service.workload => {
+            let route = handle.router.route(&RouteConfig::for_service(service))?;
+            let proxy_alive = route.proxy.as_ref().is_some_and(|proxy| proxy.alive);
+            Some(match (proxy_alive, static_site::serves_site(&route, dir)) {
+                (true, true) => Ok(format!("the proxy serves `live/{}`", dir.display())),
+                (false, _) => Err("the proxy is not running".to_owned()),
+                (true, false) => Err(format!("the proxy does not serve `live/{}`", dir.display())),
+            })
+        }
         (Some(service), Some(state)) if state.alive => service.health.as_ref().map(|health| {
             handle.probe.probe_once(
                 state.instance.port,
