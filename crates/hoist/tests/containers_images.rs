@@ -191,3 +191,61 @@ fn an_image_from_a_registry_is_pulled_by_the_host_and_run() {
         .output()
         .unwrap();
 }
+
+#[test]
+fn limits_a_command_and_a_named_volume_reach_the_container_which_recreate_keeps() {
+    let spec = CONTAINER_SPEC.replace("name = \"boxed\"", "name = \"boxed-vol\"").replace(
+        "container_port = 8080",
+        "container_port = 8080\ncommand = [\"/bin/sh\", \"/app/serve.sh\", \"limits\"]\nmemory = \"64MB\"\ncpus = 0.5\nvolumes = [\"data:/data\"]",
+    );
+    let t = container_test().spec(&spec);
+    t.write(
+        "serve.sh",
+        r#"#!/bin/sh
+trap 'exit 0' TERM INT
+mkdir -p /www
+cp /app/message.txt /www/index.html
+echo ok > /www/health
+echo "$1" > /www/args
+cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /www/memory 2>/dev/null || cat /sys/fs/cgroup/memory.max > /www/memory
+cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us > /www/cpu 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max > /www/cpu
+cat /app/message.txt >> /data/history
+cp /data/history /www/history
+httpd -f -p "$PORT" -h /www &
+wait
+"#,
+    );
+    let volume = "hoist-boxed-vol-dev.data";
+    // Left by an earlier run that failed before its destroy.
+    Command::new("podman")
+        .args(["volume", "rm", "--force", volume])
+        .output()
+        .unwrap();
+    deploy(&t).success();
+    let get = |path: &str| t.get(path).unwrap().1.trim().to_owned();
+    assert_eq!(get("/args"), "limits", "the command replaced the image's");
+    assert_eq!(get("/memory"), (64 * 1024 * 1024).to_string());
+    assert_eq!(get("/cpu"), "50000", "half of a 100 ms period");
+    // A writable volume: the container is replaced, never run twice at once.
+    assert!(t.root.join("run/instance.json").is_file(), "recreate's single slot");
+    assert!(!t.root.join("run/instance-blue.json").exists());
+
+    t.write("message.txt", "v2\n");
+    deploy(&t).success();
+    assert_eq!(
+        get("/history"),
+        "v1\nv2",
+        "the volume outlived the first container"
+    );
+
+    let exists = || {
+        Command::new("podman")
+            .args(["volume", "exists", volume])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(exists());
+    t.hoist(&["destroy", "dev", "--yes", "--volumes"]).success();
+    assert!(!exists(), "destroy --volumes removes {volume}");
+}
