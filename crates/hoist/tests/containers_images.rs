@@ -227,7 +227,10 @@ wait
     assert_eq!(get("/memory"), (64 * 1024 * 1024).to_string());
     assert_eq!(get("/cpu"), "50000", "half of a 100 ms period");
     // A writable volume: the container is replaced, never run twice at once.
-    assert!(t.root.join("run/instance.json").is_file(), "recreate's single slot");
+    assert!(
+        t.root.join("run/instance.json").is_file(),
+        "recreate's single slot"
+    );
     assert!(!t.root.join("run/instance-blue.json").exists());
 
     t.write("message.txt", "v2\n");

@@ -324,3 +324,6 @@ fn path_text(path: &Path) -> Result<String> {
             .hint("use a deploy root whose path is UTF-8")
     })
 }
+
+#[cfg(test)]
+mod tests;
