@@ -252,3 +252,30 @@ wait
     t.hoist(&["destroy", "dev", "--yes", "--volumes"]).success();
     assert!(!exists(), "destroy --volumes removes {volume}");
 }
+
+#[test]
+fn a_change_only_the_image_sees_is_a_new_release_and_no_change_is_none() {
+    // message.txt goes into the image but not into the upload.
+    let spec = CONTAINER_SPEC.replace(
+        "containerfile = \"Containerfile\"",
+        "containerfile = \"Containerfile\"\nexclude = [\"message.txt\"]",
+    );
+    let t = container_test().spec(&spec);
+    deploy(&t).success();
+    let first = t.live().unwrap();
+    assert_eq!(t.body().trim(), "v1");
+
+    let again = deploy(&t).success();
+    assert_eq!(
+        t.live().unwrap(),
+        first,
+        "an unchanged image is no new release: {again:?}"
+    );
+
+    t.write("message.txt", "v2\n");
+    deploy(&t).success();
+    let second = t.live().unwrap();
+    assert_ne!(second, first, "the image changed: a new release");
+    assert_eq!(t.body().trim(), "v2");
+    assert_converged(&t, &second);
+}

@@ -2,7 +2,7 @@
 //! `Containerfile` is built and tagged with the release id, and the launch the hosts get.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use hoist_core::spec::{Container, ImageSource, VolumeMode, VolumeSource, Workload, engine_name};
 use hoist_core::{EnvName, ReleaseId};
@@ -103,35 +103,53 @@ pub(crate) fn launch(
     }
 }
 
-/// Builds the `Containerfile` in the spec's directory and tags the result for `release`.
+/// The container a service builds from a `Containerfile`, if it does.
+pub(crate) fn built_container(service: Option<&hoist_core::spec::Service>) -> Option<&Container> {
+    match service.map(|s| &s.workload) {
+        Some(Workload::Container(container))
+            if matches!(container.image, ImageSource::Build { .. }) =>
+        {
+            Some(container)
+        }
+        _ => None,
+    }
+}
+
+/// Builds the `Containerfile` in the spec's directory, tagged `<repository>:pending` until a
+/// release is made of it, and returns the image's id: part of what the release is, so a
+/// change that reaches only the image (a file the upload leaves out) is still a new release.
 pub(crate) fn build(
     spec_dir: &Path,
     app: &str,
     env: &EnvName,
     container: &Container,
-    release: &ReleaseId,
 ) -> Result<String> {
     let ImageSource::Build {
         containerfile,
         context,
     } = &container.image
     else {
-        return Ok(image_of(app, env, container, release));
+        return Err(Error::internal("the service's image is pulled, not built"));
     };
     let engine = container_engine::engine_program(container.engine.map(|e| e.as_str()))?;
-    let tag = image_of(app, env, container, release);
-    let output = Command::new(&engine)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let id_path =
+        std::env::temp_dir().join(format!("hoist-image-id-{}-{nanos}", std::process::id()));
+    let output = container_engine::engine_command(&engine)
         .current_dir(spec_dir)
         .arg("build")
         .arg(format!("--file={}", containerfile.display()))
-        .arg(format!("--tag={tag}"))
-        .arg(format!("--label=hoist.release={release}"))
+        .arg(format!("--tag={}:pending", built_repository(app, env)))
+        .arg(format!("--iidfile={}", id_path.display()))
         .arg("--")
         .arg(context)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))?;
     if !output.status.success() {
+        let _ = std::fs::remove_file(&id_path);
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stderr));
         return Err(
@@ -143,6 +161,33 @@ pub(crate) fn build(
                     containerfile.display(),
                     context.display()
                 )),
+        );
+    }
+    let id = std::fs::read_to_string(&id_path).map_err(|e| Error::io("read", &id_path, e));
+    let _ = std::fs::remove_file(&id_path);
+    Ok(id?.trim().to_owned())
+}
+
+/// Tags the built image `id` for `release`; returns the tag.
+pub(crate) fn tag_release(
+    app: &str,
+    env: &EnvName,
+    container: &Container,
+    id: &str,
+    release: &ReleaseId,
+) -> Result<String> {
+    let engine = container_engine::engine_program(container.engine.map(|e| e.as_str()))?;
+    let tag = image_of(app, env, container, release);
+    let output = container_engine::engine_command(&engine)
+        .args(["tag", id, &tag])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))?;
+    if !output.status.success() {
+        return Err(
+            Error::failed(format!("cannot tag the built image as `{tag}`"))
+                .cause(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+                .hint("deploy again: the image is built anew"),
         );
     }
     Ok(tag)

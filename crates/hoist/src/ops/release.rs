@@ -35,6 +35,9 @@ pub struct ReleaseOptions {
 pub struct PreparedRelease {
     pub tree: SourceTree,
     pub snapshot: ConfigSnapshot,
+    /// The id of the image built from the `Containerfile`, if the service has one; folded
+    /// into the tree's content hash.
+    pub image: Option<String>,
 }
 
 impl PreparedRelease {
@@ -79,9 +82,27 @@ pub fn prepare(ctx: &Context<'_>, env: &EnvName) -> Result<PreparedRelease> {
             .hint("build steps see only PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TZ, TMPDIR and SHELL of your environment; list any other variable they need in `[build] pass_env`"));
         }
     }
-    let tree = SourceTree::collect(&ctx.spec_dir, &ctx.spec.build)?;
+    let mut tree = SourceTree::collect(&ctx.spec_dir, &ctx.spec.build)?;
+    let image = match container_image::built_container(ctx.spec.service.as_ref()) {
+        Some(container) => {
+            if let ImageSource::Build { containerfile, .. } = &container.image {
+                ctx.progress
+                    .note(&format!("build: image from `{}`", containerfile.display()));
+            }
+            let id = container_image::build(&ctx.spec_dir, &ctx.spec.app.name, env, container)?;
+            tree.content_hash = blake3::hash(format!("{}\n{id}", tree.content_hash).as_bytes())
+                .to_hex()
+                .to_string();
+            Some(id)
+        }
+        None => None,
+    };
     let snapshot = config_render::snapshot(ctx.spec, &ctx.spec_dir, env, ctx.env_spec(env)?)?;
-    Ok(PreparedRelease { tree, snapshot })
+    Ok(PreparedRelease {
+        tree,
+        snapshot,
+        image,
+    })
 }
 
 /// Uploads `prepared` to every host as one new release and marks it ready everywhere.
@@ -102,18 +123,12 @@ pub(crate) fn release_step(
     });
     discarded.ok()?;
     let id = fresh_id(run, &prepared.tree.content_hash)?;
-    if let Some(Workload::Container(container)) = ctx.spec.service.as_ref().map(|s| &s.workload)
-        && let ImageSource::Build { containerfile, .. } = &container.image
-    {
-        ctx.progress
-            .note(&format!("build: image from `{}`", containerfile.display()));
-        let tag = container_image::build(
-            &ctx.spec_dir,
-            &ctx.spec.app.name,
-            &run.env_name,
-            container,
-            &id,
-        )?;
+    if let (Some(container), Some(image)) = (
+        container_image::built_container(ctx.spec.service.as_ref()),
+        &prepared.image,
+    ) {
+        let tag =
+            container_image::tag_release(&ctx.spec.app.name, &run.env_name, container, image, &id)?;
         ctx.progress.note(&format!("build: tagged `{tag}`"));
     }
     let now = ctx.clock.now();
