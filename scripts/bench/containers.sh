@@ -177,7 +177,7 @@ for count in $COUNTS; do
     "$(echo "$hoist_bytes $layer_bytes" | awk '{print $1/(1.2*$2+102400)}')"
   "$HOIST" -f "$PROJECT/Hoist.toml" destroy bench --yes >/dev/null 2>&1 || true
   podman rmi -f "$FLOOR_IMAGE" >/dev/null 2>&1 || true
-  scripts/testbed.sh down "$TESTBED" >/dev/null
+  scripts/testbed.sh down "$TESTBED" >/dev/null 2>&1
   TESTBED=
 done
 echo "goals: redeploy <= 0.5x the floor, first <= 1.2x; hoist bytes <= 1.2x the changed layer + 100 KB (last column <= 1)"
