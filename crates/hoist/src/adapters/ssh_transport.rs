@@ -336,11 +336,18 @@ impl Transport for SshTransport {
         let socket = self.control_dir.path().join("master");
         let mut last_error = String::new();
         let mut forwarded = None;
-        for _ in 0..3 {
-            let local_port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        // The same host and port get the same local port every time when it is free: skopeo
+        // remembers which blobs a registry holds by its address, so a port that moved would
+        // make it send every layer again.
+        let preferred = stable_local_port(&self.destination, remote_port);
+        for attempt in 0..4 {
+            let asked = if attempt == 0 { preferred } else { 0 };
+            let Ok(local_port) = std::net::TcpListener::bind(("127.0.0.1", asked))
                 .and_then(|listener| listener.local_addr())
                 .map(|address| address.port())
-                .map_err(|e| Error::failed("cannot find a free local port").cause(e))?;
+            else {
+                continue;
+            };
             let spec = format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}");
             let output = self
                 .ssh_command()
@@ -428,6 +435,13 @@ impl Drop for SshTransport {
             }
         }
     }
+}
+
+/// A local port in 20000–29999 derived from the host and the remote port.
+fn stable_local_port(destination: &str, remote_port: u16) -> u16 {
+    let hash = blake3::hash(format!("{destination}\n{remote_port}").as_bytes());
+    let bytes = hash.as_bytes();
+    20_000 + u16::from_le_bytes([bytes[0], bytes[1]]) % 10_000
 }
 
 /// `argv` as one line for the remote shell, each word quoted so it arrives as exactly one
