@@ -39,6 +39,15 @@ vars = { GREETING = "hi" }
 secrets = ["API_TOKEN"]
 "#;
 
+/// The spec with the test's own app name, `boxed-<port>`.
+pub fn container_spec(t: &Test) -> String {
+    CONTAINER_SPEC.replace("name = \"boxed\"", &format!("name = \"{}\"", app_name(t)))
+}
+
+pub fn app_name(t: &Test) -> String {
+    format!("boxed-{}", t.port)
+}
+
 /// The image: a static busybox and a script that serves `message.txt` on `$PORT` and leaves
 /// on SIGTERM (as PID 1 it would otherwise ignore it).
 const CONTAINERFILE: &str = r#"FROM scratch
@@ -86,7 +95,11 @@ pub fn busybox_image() -> String {
 
 /// A project whose service is the busybox container.
 pub fn container_test() -> Test {
-    let t = Test::new().spec(CONTAINER_SPEC);
+    let t = Test::new();
+    // An app name of its own: tests running at once share the engine's image store, and
+    // pruning one environment's untagged builds must not touch another test's.
+    let spec = container_spec(&t);
+    let t = t.spec(&spec);
     t.remove("app.py");
     std::fs::copy("/bin/busybox", t.project.join("busybox")).expect("copy busybox");
     t.write("Containerfile", CONTAINERFILE);
@@ -216,7 +229,8 @@ fn a_failed_probe_keeps_the_old_container_serving() {
         &CONTAINERFILE.replace("message.txt /app/", "message.txt unhealthy /app/"),
     );
     t.write("message.txt", "v2\n");
-    let t = t.spec(&CONTAINER_SPEC.replace("deadline = \"20s\"", "deadline = \"2s\""));
+    let spec = container_spec(&t).replace("deadline = \"20s\"", "deadline = \"2s\"");
+    let t = t.spec(&spec);
     let load = LoadLoop::start(t.port, "/", 2);
     deploy(&t)
         .code(1)
@@ -261,7 +275,7 @@ fn a_container_no_record_owns_is_a_stray_that_check_fix_removes() {
             &format!("--label=hoist.root={id}"),
             &format!("--label=hoist.instance={id}:{free_slot}"),
             "--pull=never",
-            &format!("localhost/hoist/boxed/dev:{live}"),
+            &format!("localhost/hoist/{}/dev:{live}", app_name(&t)),
         ])
         .output()
         .unwrap();

@@ -5,18 +5,22 @@
 use std::process::Command;
 
 use crate::blue_green::assert_converged;
-use crate::containers::{API_TOKEN, CONTAINER_SPEC, container_test, containers_of, deploy};
+use crate::containers::{
+    API_TOKEN, CONTAINER_SPEC, app_name, container_spec, container_test, containers_of, deploy,
+};
+use crate::harness::Test;
 
 /// The env's built image tags, as podman lists them.
-fn images_of_env() -> impl Fn() -> Vec<String> {
-    || {
+fn images_of_env(t: &Test) -> impl Fn() -> Vec<String> {
+    let prefix = format!("localhost/hoist/{}/dev:", app_name(t));
+    move || {
         let output = Command::new("podman")
             .args(["images", "--format={{.Repository}}:{{.Tag}}"])
             .output()
             .expect("podman images");
         String::from_utf8_lossy(&output.stdout)
             .lines()
-            .filter(|line| line.starts_with("localhost/hoist/boxed/dev:"))
+            .filter(|line| line.starts_with(&prefix))
             .map(str::to_owned)
             .collect()
     }
@@ -25,7 +29,7 @@ fn images_of_env() -> impl Fn() -> Vec<String> {
 #[test]
 fn images_are_pruned_with_their_releases_and_a_rollback_starts_the_kept_one() {
     let t = container_test();
-    let images = images_of_env();
+    let images = images_of_env(&t);
     let mut releases = Vec::new();
     for version in ["v1", "v2", "v3", "v4"] {
         t.write("message.txt", &format!("{version}\n"));
@@ -34,7 +38,8 @@ fn images_are_pruned_with_their_releases_and_a_rollback_starts_the_kept_one() {
     }
     // keep_releases = 3: the first release and its image are gone.
     let kept = images();
-    let tag = |release: &String| format!("localhost/hoist/boxed/dev:{release}");
+    let app = app_name(&t);
+    let tag = |release: &String| format!("localhost/hoist/{app}/dev:{release}");
     assert!(!kept.contains(&tag(&releases[0])), "{kept:?}");
     for release in &releases[1..] {
         assert!(kept.contains(&tag(release)), "{release} in {kept:?}");
@@ -47,12 +52,22 @@ fn images_are_pruned_with_their_releases_and_a_rollback_starts_the_kept_one() {
     let id = std::fs::read_to_string(t.root.join(".hoist/root-id")).unwrap();
     assert_eq!(containers_of(&t.root).len(), 1);
     t.hoist(&["destroy", "dev", "--yes"]).success();
-    // Other tests build `boxed/dev` images at the same time: only this one's releases count.
     let left: Vec<String> = images()
         .into_iter()
         .filter(|image| releases.iter().any(|release| image == &tag(release)))
         .collect();
     assert_eq!(left, Vec::<String>::new());
+    // Nor the builds left untagged along the way.
+    let labelled = Command::new("podman")
+        .args([
+            "images",
+            "--all",
+            "--quiet",
+            &format!("--filter=label=hoist.image={app}/dev"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&labelled.stdout).trim(), "");
     let output = Command::new("podman")
         .args([
             "ps",
@@ -160,7 +175,7 @@ fn an_image_from_a_registry_is_pulled_by_the_host_and_run() {
         .output()
         .unwrap();
 
-    let spec = CONTAINER_SPEC
+    let spec = container_spec(&t)
         .replace("[build]\ncontainerfile = \"Containerfile\"\n", "")
         .replace(
             "runtime = \"container\"",
@@ -256,11 +271,12 @@ wait
 #[test]
 fn a_change_only_the_image_sees_is_a_new_release_and_no_change_is_none() {
     // message.txt goes into the image but not into the upload.
-    let spec = CONTAINER_SPEC.replace(
+    let t = container_test();
+    let spec = container_spec(&t).replace(
         "containerfile = \"Containerfile\"",
         "containerfile = \"Containerfile\"\nexclude = [\"message.txt\"]",
     );
-    let t = container_test().spec(&spec);
+    let t = t.spec(&spec);
     deploy(&t).success();
     let first = t.live().unwrap();
     assert_eq!(t.body().trim(), "v1");

@@ -28,6 +28,9 @@ pub(crate) const ENGINE_VARIABLES: [&str; 6] = [
     "DOCKER_HOST",
     "TMPDIR",
 ];
+/// The label on every image hoist builds: `<app>/<env>`.
+pub(crate) const IMAGE_LABEL: &str = "hoist.image";
+
 /// Where the images hoist builds are named: `localhost/hoist/<app>/<env>:<release>`.
 pub(crate) const BUILT_IMAGES: &str = "localhost/hoist/";
 
@@ -243,6 +246,28 @@ pub(crate) fn remove_images(images: &[String], engine: Option<&str>) -> Result<V
         if done {
             removed.push(image.clone());
         }
+    }
+    // Builds left without a tag (each release's image once its tag went, older `pending`
+    // builds) of the same environments, found by their label; anyone else's stay.
+    let mut environments: Vec<&str> = images
+        .iter()
+        .filter_map(|image| image.strip_prefix(BUILT_IMAGES)?.rsplit_once(':'))
+        .map(|(repository, _)| repository)
+        .collect();
+    environments.sort_unstable();
+    environments.dedup();
+    for environment in environments {
+        let _ = engine_command(&engine)
+            .args([
+                "image",
+                "prune",
+                "--force",
+                &format!("--filter=label={IMAGE_LABEL}={environment}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
     Ok(removed)
 }

@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::hostside::container_engine;
 use crate::ports::runtime::{ContainerLaunch, ContainerVolume};
 
+/// The label every image hoist builds carries: `<app>/<env>`.
+pub(crate) const IMAGE_LABEL: &str = container_engine::IMAGE_LABEL;
+
 /// The repository an environment's built images are kept under:
 /// `localhost/hoist/<app>/<env>`, so pruning one environment never untags another's.
 pub(crate) fn built_repository(app: &str, env: &EnvName) -> String {
@@ -142,6 +145,8 @@ pub(crate) fn build(
         .arg("build")
         .arg(format!("--file={}", containerfile.display()))
         .arg(format!("--tag={}:pending", built_repository(app, env)))
+        // What lets untagged builds of this environment be pruned, and no one else's.
+        .arg(format!("--label={IMAGE_LABEL}={app}/{env}"))
         .arg(format!("--iidfile={}", id_path.display()))
         .arg("--")
         .arg(context)

@@ -48,8 +48,14 @@ pub fn destroy(ctx: &Context<'_>, options: &DestroyOptions) -> Result<CommandOut
                     .releases()
                     .map(|releases| releases.infos.into_keys().collect())
                     .unwrap_or_default();
-                let images =
+                let mut images =
                     container_image::built_images(&ctx.spec.app.name, &env_name, service, &ids);
+                if !images.is_empty() {
+                    images.push(format!(
+                        "{}:pending",
+                        container_image::built_repository(&ctx.spec.app.name, &env_name)
+                    ));
+                }
                 if !images.is_empty() {
                     handle.host.remove_images(&images, engine.as_deref())?;
                 }
