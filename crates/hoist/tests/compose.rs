@@ -85,6 +85,23 @@ fn project_containers(project: &str) -> Vec<String> {
     ])
 }
 
+/// The engine monitors (conmon) still running for the project's containers.
+fn monitors_of(project: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let pid = entry.ok()?.file_name().to_str()?.parse::<u32>().ok()?;
+            let args = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<&str> = args.split('\0').collect();
+            let ours = args.first()?.ends_with("conmon")
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == "-n" && w[1].starts_with(&format!("{project}_")));
+            ours.then_some(pid)
+        })
+        .collect()
+}
+
 fn project_volumes(project: &str) -> Vec<String> {
     engine_lines(&["volume", "ls", "--format={{.Name}}"])
         .into_iter()
@@ -175,6 +192,11 @@ fn a_stack_comes_up_is_replaced_and_is_taken_down_keeping_its_volumes() {
     t.hoist(&["destroy", "dev", "--yes"]).success();
     assert_eq!(project_containers(project), Vec::<String>::new());
     assert_eq!(project_volumes(project).len(), 1, "volumes are kept");
+    assert_eq!(
+        monitors_of(project),
+        Vec::<u32>::new(),
+        "no conmon of the stack is left"
+    );
     // Tidy up what the test itself kept.
     engine_lines(&["volume", "rm", "--force", &format!("{project}_data")]);
 }

@@ -75,10 +75,53 @@ pub(crate) fn down(compose: &ComposeLaunch, volumes: bool) -> Result<()> {
     for name in names {
         let _ = output(engine_command(&engine).args(["network", "rm", &name]));
     }
+    kill_orphaned_monitors(&compose.project);
     if volumes {
         remove_volumes(&compose.project, compose.engine.as_deref())?;
     }
     Ok(())
+}
+
+/// A stack stopped while `up` was still starting a service leaves that container's conmon
+/// and its `runc init` behind once the container is removed: they are killed, found by the
+/// project in conmon's `-n <project>_<service>_<n>`.
+fn kill_orphaned_monitors(project: &str) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+        let is_conmon = args
+            .first()
+            .is_some_and(|program| program.rsplit(|&b| b == b'/').next() == Some(b"conmon"));
+        let ours = args.windows(2).any(|pair| {
+            pair[0] == b"-n"
+                && pair[1]
+                    .strip_prefix(project.as_bytes())
+                    .is_some_and(|rest| rest.first().is_some_and(|&c| c == b'_' || c == b'-'))
+        });
+        if !(is_conmon && ours) {
+            continue;
+        }
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for child in children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }
 
 /// Removes the volumes of `project`: those its compose clients labelled with it, and the
