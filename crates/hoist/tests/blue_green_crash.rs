@@ -50,6 +50,21 @@ fn slots_running_per_proc(t: &Test) -> BTreeSet<String> {
     slots
 }
 
+/// `check`'s host report names one routed slot, and it runs.
+pub fn assert_one_running_route(host: &serde_json::Value, point: &str) {
+    let routed: Vec<&serde_json::Value> = host["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|slot| slot["routed"] == true)
+        .collect();
+    assert_eq!(routed.len(), 1, "{point}: one routed instance: {host:#}");
+    assert_eq!(
+        routed[0]["alive"], true,
+        "{point}: the route names a running instance: {host:#}"
+    );
+}
+
 fn crash_at(point: &str) {
     let t = blue_green();
     t.hoist(&["deploy", "dev"]).success();
@@ -74,17 +89,7 @@ fn crash_at(point: &str) {
         0,
         "{point}: {host:#}"
     );
-    let routed: Vec<&serde_json::Value> = host["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|slot| slot["routed"] == true)
-        .collect();
-    assert_eq!(routed.len(), 1, "{point}: one routed instance: {host:#}");
-    assert_eq!(
-        routed[0]["alive"], true,
-        "{point}: the route names a running instance"
-    );
+    assert_one_running_route(&host, point);
     assert_eq!(host["healthy"], true, "{point}: {host:#}");
     assert!(
         !host["problems"].as_array().unwrap().is_empty(),

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::blue_green::{assert_converged, check, running_slots};
+use crate::blue_green_crash::assert_one_running_route;
 use crate::containers::{container_test, deploy_with};
 use crate::load_loop::LoadLoop;
 
@@ -49,14 +50,7 @@ fn crash_at(point: &str) {
         slots_running_per_engine(&t.root),
         "{point}: check reports exactly the containers that run: {host:#}"
     );
-    let routed: Vec<&serde_json::Value> = host["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|slot| slot["routed"] == true)
-        .collect();
-    assert_eq!(routed.len(), 1, "{point}: one routed instance: {host:#}");
-    assert_eq!(routed[0]["alive"], true, "{point}: {host:#}");
+    assert_one_running_route(&host, point);
 
     deploy_with(&t, &[]).success();
     std::thread::sleep(Duration::from_millis(100));

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use crate::containers::container_test;
 use crate::harness::http_get_at;
 use crate::load_loop::LoadLoop;
+use crate::test_registry::TestRegistry;
 use crate::testbed::Testbed;
 
 #[test]
@@ -87,93 +88,16 @@ fn a_built_image_travels_to_ssh_hosts_and_is_swapped_there_under_load() {
     }
 }
 
-/// A registry of the test's own inside host h1's network namespace, on h1's loopback, with a
-/// drop-in that lets the engine reach it over plain HTTP; both gone on drop.
-struct HostRegistry {
-    process: std::process::Child,
-    drop_in: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-    netns: String,
-    port: u16,
-}
-
-impl HostRegistry {
-    fn start(tb: &Testbed) -> Self {
-        let pid = std::fs::read_to_string(tb.dir().join("h1/sshd.pid")).unwrap();
-        let netns = String::from_utf8(
-            std::process::Command::new("ip")
-                .args(["netns", "identify", pid.trim()])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap()
-        .trim()
-        .to_owned();
-        assert!(!netns.is_empty(), "h1's network namespace");
-        let dir = tempfile::tempdir().unwrap();
-        let port = crate::harness::free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
+/// Host h1's network namespace, from its sshd's pid.
+fn netns_of_h1(tb: &Testbed) -> String {
+    let pid = std::fs::read_to_string(tb.dir().join("h1/sshd.pid")).unwrap();
+    let output = std::process::Command::new("ip")
+        .args(["netns", "identify", pid.trim()])
+        .output()
         .unwrap();
-        let process = std::process::Command::new("ip")
-            .args(["netns", "exec", &netns, "docker-registry", "serve"])
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let drop_in = std::path::PathBuf::from(format!(
-            "/etc/containers/registries.conf.d/zz-hoist-test-{port}.conf"
-        ));
-        std::fs::write(
-            &drop_in,
-            format!("[[registry]]\nlocation = \"127.0.0.1:{port}\"\ninsecure = true\n"),
-        )
-        .unwrap();
-        Self {
-            process,
-            drop_in,
-            _dir: dir,
-            netns,
-            port,
-        }
-    }
-
-    /// Copies a local image into the registry (from inside the namespace) as `name`.
-    fn push(&self, local: &str, name: &str) -> String {
-        let reference = format!("127.0.0.1:{}/{name}", self.port);
-        let started = std::time::Instant::now();
-        loop {
-            let copied = std::process::Command::new("ip")
-                .args(["netns", "exec", &self.netns, "skopeo", "copy", "--quiet"])
-                .arg("--dest-tls-verify=false")
-                .arg(format!("containers-storage:{local}"))
-                .arg(format!("docker://{reference}"))
-                .output()
-                .unwrap();
-            if copied.status.success() {
-                return reference;
-            }
-            // The registry may still be starting.
-            assert!(started.elapsed().as_secs() < 15, "{copied:?}");
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for HostRegistry {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.drop_in);
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
+    let netns = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(!netns.is_empty(), "h1's network namespace");
+    netns
 }
 
 #[test]
@@ -181,7 +105,8 @@ fn an_ssh_host_pulls_an_image_from_its_registry_and_runs_it() {
     let Some(tb) = Testbed::up(1, false) else {
         return;
     };
-    let registry = HostRegistry::start(&tb);
+    let mut registry = TestRegistry::start(Some(&netns_of_h1(&tb)));
+    registry.install_drop_in();
     let t = container_test();
     let local = format!("localhost/hoist-test/fleet-pulled-{}:1", t.port);
     let built = std::process::Command::new("podman")

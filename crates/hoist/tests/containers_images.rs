@@ -9,6 +9,7 @@ use crate::containers::{
     API_TOKEN, CONTAINER_SPEC, app_name, container_spec, container_test, containers_of, deploy,
 };
 use crate::harness::Test;
+use crate::test_registry::TestRegistry;
 
 /// The env's built image tags, as podman lists them.
 fn images_of_env(t: &Test) -> impl Fn() -> Vec<String> {
@@ -80,85 +81,9 @@ fn images_are_pruned_with_their_releases_and_a_rollback_starts_the_kept_one() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "");
 }
 
-/// A registry of the test's own (Debian's docker-registry) on a loopback port, killed on drop.
-struct LocalRegistry {
-    port: u16,
-    process: std::process::Child,
-    dir: tempfile::TempDir,
-}
-
-impl LocalRegistry {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = crate::harness::free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let process = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("docker-registry");
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 10,
-                "the registry did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        std::fs::write(
-            dir.path().join("registries.conf"),
-            format!("[[registry]]\nlocation = \"127.0.0.1:{port}\"\ninsecure = true\n"),
-        )
-        .unwrap();
-        Self { port, process, dir }
-    }
-
-    /// Copies a local image into the registry as `name`.
-    fn push(&self, local: &str, name: &str) -> String {
-        let reference = format!("127.0.0.1:{}/{name}", self.port);
-        let copied = Command::new("skopeo")
-            .args([
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-                &format!("containers-storage:{local}"),
-                &format!("docker://{reference}"),
-            ])
-            .output()
-            .unwrap();
-        assert!(copied.status.success(), "{copied:?}");
-        reference
-    }
-
-    fn registries_conf(&self) -> String {
-        self.dir
-            .path()
-            .join("registries.conf")
-            .display()
-            .to_string()
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
 #[test]
 fn an_image_from_a_registry_is_pulled_by_the_host_and_run() {
-    let registry = LocalRegistry::start();
+    let registry = TestRegistry::start(None);
     // The app's image, built here once and known to the engine only by its registry name
     // after the copy: the host must pull it.
     let t = container_test();

@@ -23,6 +23,7 @@ mod root_processes;
     reason = "the store's unit tests use more of the fixture than these do"
 )]
 mod postgres_server;
+mod test_registry;
 mod testbed;
 // The TLS test parts (a CA made at test time, its certificates), shared with the unit tests.
 #[path = "../src/adapters/http_client/test_tls.rs"]
