@@ -231,6 +231,10 @@ pub enum HostRequest {
         slot: Slot,
         release: ReleaseId,
     },
+    /// → `Vec<StackService>`.
+    RuntimeStackServices {
+        slot: Slot,
+    },
     /// → `LogPage`: lines of the service logs.
     ServiceLogs {
         query: crate::ports::service_logs::LogQuery,
@@ -241,7 +245,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 50] = [
+pub const OPS: [&str; 51] = [
     "version",
     "provision",
     "lock",
@@ -290,6 +294,7 @@ pub const OPS: [&str; 50] = [
     "host_events",
     "ack_host_events",
     "runtime_relabel",
+    "runtime_stack_services",
     "service_logs",
     "exec_target",
 ];

@@ -33,7 +33,9 @@ use crate::hostside::instance_record::{
 use crate::hostside::proc_identity;
 use crate::hostside::root_id::INSTANCE_MARK;
 use crate::hostside::{compose_engine, container_engine};
-use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
+use crate::ports::runtime::{
+    Instance, InstanceSpec, InstanceState, Runtime, Slot, StackService, StrayProcess,
+};
 
 /// How long a new instance must stay up before `start` calls it started.
 const STARTUP_CHECK: Duration = Duration::from_millis(100);
@@ -324,16 +326,18 @@ impl Runtime for ProcessRuntime {
     }
 
     fn current(&self, slot: Slot) -> Result<Option<InstanceState>> {
-        let Some(record) = self.records.read(slot)? else {
-            return Ok(None);
-        };
-        let compose = record.launch.as_ref().and_then(|l| l.compose.clone());
-        let mut state = Self::state_of(record);
-        if let Some(compose) = compose {
-            // What the engine says, or nothing when it cannot be asked: the rest still stands.
-            state.services = compose_engine::services(&compose).unwrap_or_default();
+        Ok(self.records.read(slot)?.map(Self::state_of))
+    }
+
+    fn stack_services(&self, slot: Slot) -> Result<Vec<StackService>> {
+        let compose = self
+            .records
+            .read(slot)?
+            .and_then(|record| record.launch?.compose);
+        match compose {
+            Some(compose) => compose_engine::services(&compose),
+            None => Ok(Vec::new()),
         }
-        Ok(Some(state))
     }
 
     fn strays(&self) -> Result<Vec<StrayProcess>> {

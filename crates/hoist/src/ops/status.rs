@@ -15,7 +15,7 @@ use crate::ops::run::static_site;
 use crate::ops::supervision::collect_host_events;
 use crate::ports::HostHandle;
 use crate::ports::router::RouteConfig;
-use crate::ports::runtime::InstanceState;
+use crate::ports::runtime::{InstanceState, Slot};
 use crate::ports::store::{CommandFilter, CommandRecord, StepFailure};
 use crate::ports::supervisor::{BootEntry, SupervisorState};
 
@@ -155,10 +155,19 @@ fn read_host(
     // What the supervisor did since hoist last talked to the host goes into the timeline.
     let _ = collect_host_events(ctx, env, handle);
     let live_release = handle.host.releases()?.live;
-    let instance = match &ctx.spec.service {
+    let mut instance = match &ctx.spec.service {
         Some(service) => serving_instance(handle, service)?,
         None => None,
     };
+    if let (Some(service), Some(state)) = (&ctx.spec.service, instance.as_mut())
+        && matches!(service.workload, Workload::Compose(_))
+    {
+        // What the engine says, or nothing when it cannot be asked: the rest still stands.
+        state.services = handle
+            .runtime
+            .stack_services(Slot::Single)
+            .unwrap_or_default();
+    }
     let health = match (&ctx.spec.service, &instance) {
         // A static site has no instance: it is up when the proxy runs and serves it.
         (Some(service), _) if let Workload::Static { dir } = &service.workload => {

@@ -263,4 +263,7 @@ pub trait Runtime: Send + Sync {
     /// After `refresh` hooks made the running instance serve `release` (it reloads from
     /// `live`): its record, and what the supervisor would start again, name `release`.
     fn relabel(&self, slot: Slot, release: &ReleaseId) -> Result<()>;
+    /// The services of the slot's compose stack, as its engine lists them; none for any other
+    /// kind of instance. Asked by `status` only: it costs an engine call.
+    fn stack_services(&self, slot: Slot) -> Result<Vec<StackService>>;
 }

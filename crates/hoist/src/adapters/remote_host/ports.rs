@@ -14,7 +14,9 @@ use crate::hostside::host_call::{
 use crate::hostside::instance_record::RecordedPolicy;
 use crate::ports::probe::{Probe, ProbeReport};
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState, Router};
-use crate::ports::runtime::{Instance, InstanceSpec, InstanceState, Runtime, Slot, StrayProcess};
+use crate::ports::runtime::{
+    Instance, InstanceSpec, InstanceState, Runtime, Slot, StackService, StrayProcess,
+};
 use crate::ports::supervisor::{
     BootEntry, HostEvent, SupervisionPolicy, Supervisor, SupervisorStart, SupervisorState,
 };
@@ -52,6 +54,10 @@ impl Runtime for RemoteHost {
     fn relabel(&self, slot: Slot, release: &ReleaseId) -> Result<()> {
         let release = release.clone();
         self.call(&HostRequest::RuntimeRelabel { slot, release })
+    }
+
+    fn stack_services(&self, slot: Slot) -> Result<Vec<StackService>> {
+        self.call(&HostRequest::RuntimeStackServices { slot })
     }
 }
 

@@ -152,6 +152,9 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
         Request::RuntimeRelabel { slot, release } => {
             Response::from_result(runtime.relabel(slot, &release))
         }
+        Request::RuntimeStackServices { slot } => {
+            Response::from_result(runtime.stack_services(slot))
+        }
         Request::ServiceLogs { query } => Response::from_result(host.service_logs(&query)),
         Request::ExecTarget => {
             Response::from_result(crate::hostside::live_exec::live_release(host.layout()))

@@ -222,6 +222,7 @@ fn every_request() -> Vec<HostRequest> {
             slot: Slot::Single,
             release: id(2),
         },
+        R::RuntimeStackServices { slot: Slot::Single },
         R::ServiceLogs {
             query: crate::ports::service_logs::LogQuery {
                 since: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),
