@@ -112,6 +112,7 @@ fn kill_orphaned_monitors(project: &str) {
             .split_whitespace()
             .filter_map(|c| c.parse::<i32>().ok())
         {
+            remove_network_namespace_of(child);
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child),
                 nix::sys::signal::Signal::SIGKILL,
@@ -153,6 +154,34 @@ pub(crate) fn remove_volumes(project: &str, engine: Option<&str>) -> Result<Vec<
         output(engine_command(&engine).args(["volume", "rm", "--force", name]))?;
     }
     Ok(names)
+}
+
+/// The engine's named network namespace (`/run/netns/netns-…`) that `pid` runs in: nobody
+/// cleans it up once its container was removed mid-start, so it goes with the process.
+fn remove_network_namespace_of(pid: i32) {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(own), Ok(host)) = (
+        std::fs::metadata(format!("/proc/{pid}/ns/net")),
+        std::fs::metadata("/proc/self/ns/net"),
+    ) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    if own.ino() == host.ino() {
+        return;
+    }
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let same = std::fs::metadata(entry.path()).is_ok_and(|m| m.ino() == own.ino());
+        if name.starts_with("netns-") && same {
+            let _ = engine_command(Path::new("ip"))
+                .args(["netns", "delete", &name])
+                .stdin(Stdio::null())
+                .output();
+        }
+    }
 }
 
 /// The project's containers with their service and state (`running`, `exited`, …), from the
