@@ -82,6 +82,7 @@ mod scheduling;
 mod scheduling_postgres;
 mod secrets;
 mod spec_commands;
+mod ssh_shared_masters;
 mod ssh_transport;
 mod static_site;
 mod supervision;

@@ -173,17 +173,109 @@ impl Remote {
     }
 }
 
+/// A local transport whose "host" keeps its per-user binary cache in `cache` (its own
+/// `XDG_CACHE_HOME`), so tests that damage it touch no one else's.
+fn host_with_cache(cache: &Path) -> LocalProcessTransport {
+    LocalProcessTransport::new().with_env("XDG_CACHE_HOME", cache.to_str().unwrap())
+}
+
+/// Counts the bytes fed to the host's commands: the binary travels on stdin.
+#[derive(Debug)]
+struct CountingStdin {
+    inner: LocalProcessTransport,
+    sent: Mutex<u64>,
+}
+
+impl CountingStdin {
+    fn sent(&self) -> u64 {
+        *self.sent.lock().unwrap()
+    }
+}
+
+impl Transport for CountingStdin {
+    fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {
+        let mut counting = Counting {
+            inner: stdin,
+            count: 0,
+        };
+        let output = self.inner.run(argv, &mut counting);
+        *self.sent.lock().unwrap() += counting.count;
+        output
+    }
+
+    fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>> {
+        self.inner.open_session(argv)
+    }
+
+    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
+        self.inner.spawn(argv)
+    }
+
+    fn has_rsync(&self) -> bool {
+        self.inner.has_rsync()
+    }
+
+    fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()> {
+        self.inner.rsync_files(local_root, paths, remote_dir)
+    }
+
+    fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
+        self.inner.forward_port(remote_port)
+    }
+}
+
+/// A real hoist build that differs from this one where it runs (a help text), as another
+/// release of hoist would: appended bytes would not do, the host copy leaves them out.
+fn hoist_variant(dir: &Path, tag: &str) -> PathBuf {
+    let mut bytes = fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap();
+    let from: &[u8] = b"run on a host by its controller";
+    let at = bytes
+        .windows(from.len())
+        .position(|window| window == from)
+        .unwrap();
+    let to = format!("{tag:<width$}", width = from.len());
+    assert_eq!(to.len(), from.len());
+    bytes[at..at + from.len()].copy_from_slice(to.as_bytes());
+    let path = dir.join(format!("hoist-{tag}"));
+    fs::write(&path, &bytes).unwrap();
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+fn hash_of(path: &Path) -> String {
+    blake3::hash(&fs::read(path).unwrap()).to_hex().to_string()
+}
+
+fn this_hoist() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_hoist"))
+}
+
 #[test]
-fn provision_installs_the_binary_once() {
-    let remote = remote(Arc::new(LocalProcessTransport::new()));
+fn provision_installs_the_lean_binary_once_through_the_users_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let remote = remote(Arc::new(host_with_cache(cache.path())));
     let facts = remote.handle.host.provision(false).unwrap();
     assert_eq!(facts.arch, std::env::consts::ARCH);
     assert!(remote.root.join("releases").is_dir());
     let installed = remote.root.join(".hoist/bin/hoist");
-    let local = Path::new(env!("CARGO_BIN_EXE_hoist")).metadata().unwrap();
+    let expected = hoist::adapters::remote_host::host_copy_hash(this_hoist()).unwrap();
+    assert_eq!(hash_of(&installed), expected);
+    let local = this_hoist().metadata().unwrap();
     let first = installed.metadata().unwrap();
-    assert_eq!(first.len(), local.len());
+    assert!(
+        first.len() < local.len() / 2,
+        "the host copy carries no debug information: {} of {} bytes",
+        first.len(),
+        local.len()
+    );
     assert_eq!(first.mode() & 0o777, 0o755);
+    let output = std::process::Command::new(&installed)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "the host copy runs");
+    let cached = cache.path().join(format!("hoist/bin/hoist-{expected}"));
+    assert_eq!(cached.metadata().unwrap().ino(), first.ino(), "hard-linked");
     remote.handle.host.provision(false).unwrap();
     let second = installed.metadata().unwrap();
     assert_eq!(
@@ -194,6 +286,114 @@ fn provision_installs_the_binary_once() {
         .unwrap()
         .collect();
     assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    let cache_entries: Vec<_> = fs::read_dir(cache.path().join("hoist/bin"))
+        .unwrap()
+        .collect();
+    assert_eq!(cache_entries.len(), 1, "{cache_entries:?}");
+}
+
+#[test]
+fn two_roots_on_one_host_share_one_binary_and_the_second_is_sent_nothing() {
+    let cache = tempfile::tempdir().unwrap();
+    let first_transport = Arc::new(CountingStdin {
+        inner: host_with_cache(cache.path()),
+        sent: Mutex::default(),
+    });
+    let first = remote(first_transport.clone());
+    first.handle.host.provision(false).unwrap();
+    let sent = first_transport.sent();
+    let local = this_hoist().metadata().unwrap().len();
+    assert!(
+        sent > 0 && sent < local / 4,
+        "the first root is sent a compressed lean copy: {sent} bytes of {local}"
+    );
+    let second_transport = Arc::new(CountingStdin {
+        inner: host_with_cache(cache.path()),
+        sent: Mutex::default(),
+    });
+    let second = remote(second_transport.clone());
+    second.handle.host.provision(false).unwrap();
+    assert_eq!(
+        second_transport.sent(),
+        0,
+        "the second root gets it from the cache"
+    );
+    let inode = |remote: &Remote| {
+        remote
+            .root
+            .join(".hoist/bin/hoist")
+            .metadata()
+            .unwrap()
+            .ino()
+    };
+    assert_eq!(inode(&first), inode(&second), "one file on the host");
+    assert!(second.handle.host.releases().unwrap().infos.is_empty());
+}
+
+#[test]
+fn a_damaged_binary_is_replaced_from_the_cache_or_sent_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let transport = Arc::new(CountingStdin {
+        inner: host_with_cache(cache.path()),
+        sent: Mutex::default(),
+    });
+    let remote = remote(transport.clone());
+    remote.handle.host.provision(false).unwrap();
+    let installed = remote.root.join(".hoist/bin/hoist");
+    let expected = hash_of(&installed);
+    let cached = cache.path().join(format!("hoist/bin/hoist-{expected}"));
+    // The root's copy cut short (it cannot even start): the next call puts the cached
+    // one back, and nothing travels.
+    let damaged = dir.path().join("damaged");
+    fs::write(&damaged, &fs::read(&installed).unwrap()[..4096]).unwrap();
+    fs::set_permissions(
+        &damaged,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    fs::rename(&damaged, &installed).unwrap();
+    let before = transport.sent();
+    let fresh = remote_with_root(host_with_cache(cache.path()), &remote.root);
+    assert!(
+        fresh.host.releases().unwrap().infos.is_empty(),
+        "the call is answered"
+    );
+    assert_eq!(hash_of(&installed), expected);
+    assert_eq!(transport.sent(), before);
+    drop(fresh);
+    // The cached copy itself damaged (one inode with the root's: both change), yet still
+    // runnable: its hash gives it away, and provision sends a fresh copy.
+    drop(remote.handle);
+    let variant = hoist_variant(dir.path(), "damaged");
+    fs::write(&installed, fs::read(&variant).unwrap()).unwrap();
+    assert_ne!(hash_of(&cached), expected);
+    let fresh_transport = Arc::new(CountingStdin {
+        inner: host_with_cache(cache.path()),
+        sent: Mutex::default(),
+    });
+    let fresh = RemoteHost::new(
+        "deploy@web1".parse().unwrap(),
+        remote.root.clone(),
+        fresh_transport.clone(),
+        this_hoist().to_path_buf(),
+    )
+    .handle();
+    fresh.host.provision(false).unwrap();
+    assert!(fresh_transport.sent() > 0, "a fresh copy was sent");
+    assert_eq!(hash_of(&installed), expected);
+    assert_eq!(hash_of(&cached), expected);
+}
+
+/// A controller for an existing root on this machine.
+fn remote_with_root(transport: LocalProcessTransport, root: &Path) -> HostHandle {
+    RemoteHost::new(
+        "deploy@web1".parse().unwrap(),
+        root.to_path_buf(),
+        Arc::new(transport),
+        this_hoist().to_path_buf(),
+    )
+    .handle()
 }
 
 /// A host running an older hoist: a command's session starts on the old program, then
@@ -203,11 +403,7 @@ fn provision_replaces_an_older_hoist_while_a_session_runs_it() {
     let first = remote(Arc::new(LocalProcessTransport::new()));
     first.handle.host.provision(false).unwrap();
     let installed = first.root.join(".hoist/bin/hoist");
-    let newer = first._temp.path().join("hoist-newer");
-    let mut bytes = fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap();
-    bytes.extend_from_slice(b"\0newer build");
-    fs::write(&newer, &bytes).unwrap();
-    fs::set_permissions(&newer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let newer = hoist_variant(first._temp.path(), "newer build");
 
     let address = "deploy@web1".parse().unwrap();
     let upgraded = RemoteHost::new(
@@ -221,8 +417,8 @@ fn provision_replaces_an_older_hoist_while_a_session_runs_it() {
     assert!(upgraded.host.releases().unwrap().infos.is_empty());
     upgraded.host.provision(false).unwrap();
     assert_eq!(
-        fs::read(&installed).unwrap(),
-        bytes,
+        hash_of(&installed),
+        hoist::adapters::remote_host::host_copy_hash(&newer).unwrap(),
         "the newer hoist is installed"
     );
 }
@@ -247,15 +443,8 @@ fn an_older_hoist_on_the_host_is_replaced_when_it_does_not_know_a_request() {
     let remote = remote(Arc::new(LocalProcessTransport::new()));
     remote.handle.host.provision(false).unwrap();
     let installed = remote.root.join(".hoist/bin/hoist");
-    let mut older = fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap();
-    older.extend_from_slice(b"\0older build");
-    let older_path = remote.root.join(".hoist/older-hoist");
-    fs::write(&older_path, &older).unwrap();
-    fs::set_permissions(
-        &older_path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let older = hoist_variant(remote._temp.path(), "older build");
+    fs::rename(&older, remote.root.join(".hoist/older-hoist")).unwrap();
     // Renamed over it: the first session still runs the file it replaced.
     let staged = remote.root.join(".hoist/staged");
     fs::write(&staged, OLDER_HOIST).unwrap();
@@ -278,8 +467,8 @@ fn an_older_hoist_on_the_host_is_replaced_when_it_does_not_know_a_request() {
     let port = controller.router.free_port().unwrap();
     assert!(port > 0);
     assert_eq!(
-        fs::read(&installed).unwrap(),
-        fs::read(env!("CARGO_BIN_EXE_hoist")).unwrap(),
+        hash_of(&installed),
+        hoist::adapters::remote_host::host_copy_hash(this_hoist()).unwrap(),
         "this controller's hoist was installed"
     );
 }

@@ -236,13 +236,14 @@ fn one_master_carries_every_command_and_nothing_outlives_the_transport() {
     let first = ssh_connection(&transport);
     let second = ssh_connection(&transport);
     assert_eq!(first, second, "both commands used one connection");
-    let master = transport.master_pid();
-    // The master and its jump hop; the commands' own ssh processes are gone.
+    let master = transport.master_pid().unwrap();
+    // The master, the jump host's master and the hop riding it; the commands' own ssh
+    // processes are gone.
     let running = processes_with(&marker);
     assert!(running.contains(&master), "{running:?}");
-    assert_eq!(running.len(), 2, "master and jump hop: {running:?}");
+    assert_eq!(running.len(), 3, "master, jump master and hop: {running:?}");
 
-    let control_dir = transport.control_dir().to_owned();
+    let control_dir = transport.control_dir().unwrap().to_owned();
     assert!(control_dir.join("master").exists());
     drop(transport);
     assert!(
@@ -275,7 +276,7 @@ fn a_serving_master_carries_the_session_and_survives_a_missing_command() {
     );
     assert_eq!(
         processes_with(&marker),
-        vec![transport.master_pid()],
+        vec![transport.master_pid().unwrap()],
         "the master alone carries the session"
     );
     drop(session);
@@ -420,6 +421,7 @@ fn a_silent_host_times_out_after_the_connect_timeout() {
         identity: None,
         host_binary: None,
         connect_timeout: Duration::from_secs(1),
+        ssh_persist: Duration::ZERO,
     };
     let started = Instant::now();
     let error = SshTransport::connect(&target).unwrap_err();

@@ -99,6 +99,7 @@ impl Testbed {
             identity: None,
             host_binary: None,
             connect_timeout: Duration::from_secs(5),
+            ssh_persist: Duration::ZERO,
         }
     }
 }

@@ -30,6 +30,8 @@ pub(super) const RESTART_CRASH_LOOP: u32 = 5;
 pub(super) const RESTART_WINDOW: Duration = Duration::from_secs(120);
 pub(super) const KEEP_RELEASES: u32 = 5;
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a host's ssh connection outlives a command, as Ansible's ControlPersist.
+pub(super) const SSH_PERSIST: Duration = Duration::from_secs(60);
 pub(super) const PARALLEL: u32 = 8;
 pub(super) const CANARY: u32 = 0;
 /// The most `parallel` and `canary` may be: each host in flight holds an ssh connection and
@@ -133,6 +135,10 @@ pub fn explain_defaults() -> Vec<(&'static str, String)> {
         ),
         ("config.templates", "[]".to_owned()),
         ("env.NAME.connect_timeout", quoted_duration(CONNECT_TIMEOUT)),
+        (
+            "env.NAME.ssh_persist",
+            format!("{} (\"0s\": off)", quoted_duration(SSH_PERSIST)),
+        ),
         ("env.NAME.parallel", PARALLEL.to_string()),
         ("env.NAME.canary", CANARY.to_string()),
         ("env.NAME.provision.pass_env", "[]".to_owned()),

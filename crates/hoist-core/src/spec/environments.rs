@@ -21,6 +21,7 @@ const ENV_KEYS: &[&str] = &[
     "identity",
     "host_binary",
     "connect_timeout",
+    "ssh_persist",
     "parallel",
     "canary",
     "provision",

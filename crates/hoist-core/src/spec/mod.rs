@@ -168,6 +168,9 @@ pub struct SshOptions {
     pub host_binary: Option<PathBuf>,
     /// `connect_timeout = "10s"`.
     pub connect_timeout: Duration,
+    /// `ssh_persist = "60s"`: how long a host's connection stays up after a command, for the
+    /// next one to reuse (`"0s"`: closed with the command).
+    pub persist: Duration,
 }
 
 /// `parallel = 4`, `canary = 1`: how a command rolls across hosts. Failure policy is halt:

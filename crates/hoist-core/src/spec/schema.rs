@@ -448,6 +448,11 @@ fn environment() -> Value {
                 "default": format_duration(defaults::CONNECT_TIMEOUT),
                 "description": "How long to wait for an SSH connection; more than zero, at most 5m.",
             },
+            "ssh_persist": {
+                "$ref": "#/$defs/duration",
+                "default": format_duration(defaults::SSH_PERSIST),
+                "description": "How long a host's SSH connection stays up after a command for the next to reuse; \"0s\" closes it with the command; at most 24h.",
+            },
             "parallel": {
                 "type": "integer",
                 "minimum": 1,

@@ -1,5 +1,5 @@
 //! How an environment's SSH hosts are reached: `jump`, `ssh_config`, `identity`,
-//! `host_binary` and `connect_timeout` of `[env.NAME]`.
+//! `host_binary`, `connect_timeout` and `ssh_persist` of `[env.NAME]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +13,8 @@ use crate::duration::format_duration;
 
 /// Longer than this, a host that does not answer holds up the whole rollout.
 pub(super) const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// A connection kept longer than a day is one nobody remembers opening.
+pub(super) const MAX_SSH_PERSIST: Duration = Duration::from_secs(24 * 60 * 60);
 
 const LOCAL_PATH_HINT: &str = "write a path relative to the spec's directory, an absolute path, or one in your home directory like `~/.ssh/deploy_ed25519`";
 
@@ -47,12 +49,31 @@ pub(super) fn read_ssh_options(section: &Section<'_>, problems: &mut Problems) -
             Some(timeout)
         })
         .unwrap_or(defaults::CONNECT_TIMEOUT);
+    let persist = section
+        .field("ssh_persist")
+        .and_then(|field| {
+            let persist = field.duration(true, problems)?;
+            if persist > MAX_SSH_PERSIST {
+                problems.error_with_hint(
+                    field.span(),
+                    format!(
+                        "`ssh_persist` must be at most {}",
+                        format_duration(MAX_SSH_PERSIST)
+                    ),
+                    "connections are reopened in well under a second; `\"0s\"` turns keeping them off",
+                );
+                return None;
+            }
+            Some(persist)
+        })
+        .unwrap_or(defaults::SSH_PERSIST);
     SshOptions {
         jump,
         config,
         identity,
         host_binary,
         connect_timeout,
+        persist,
     }
 }
 

@@ -131,6 +131,8 @@ shared_dirs = []
 # jump = "ops@bastion"
 # # Optional: ssh_config = "deploy/ssh_config", identity = "~/.ssh/deploy_ed25519".
 # connect_timeout = "10s"
+# # A host's connection stays up this long after a command, for the next one ("0s": off).
+# ssh_persist = "60s"
 # # At most this many hosts at once; `canary` hosts go first, through health, before the rest.
 # parallel = 8
 # canary = 1

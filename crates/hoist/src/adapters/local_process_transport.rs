@@ -21,6 +21,9 @@ const NOT_FOUND: i32 = 127;
 #[derive(Debug, Clone)]
 pub struct LocalProcessTransport {
     rsync: bool,
+    /// Variables set for every command, as a host's login would (tests give each "host" its
+    /// own `XDG_CACHE_HOME`).
+    env: Vec<(String, String)>,
 }
 
 impl Default for LocalProcessTransport {
@@ -39,12 +42,25 @@ impl LocalProcessTransport {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|status| status.success());
-        Self { rsync }
+        Self {
+            rsync,
+            env: Vec::new(),
+        }
     }
 
     /// Never uses rsync, so uploads take the streaming fallback.
     pub fn without_rsync() -> Self {
-        Self { rsync: false }
+        Self {
+            rsync: false,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets `name` to `value` for every command this transport runs.
+    #[must_use]
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
     }
 }
 
@@ -53,19 +69,32 @@ impl Transport for LocalProcessTransport {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::internal("cannot run an empty command"));
         };
-        // Like a shell that cannot find the program: a child that exits with 127.
+        // Like a shell that cannot find the program: a child that exits with 127; one that
+        // cannot run it (not executable, damaged): 126.
         let (program, args): (&str, Vec<String>) = if Path::new(program).exists() {
             (program.as_str(), args.to_vec())
         } else {
             ("sh", vec!["-c".to_owned(), "exit 127".to_owned()])
         };
-        let child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|error| Error::failed(format!("cannot run `{program}`")).cause(error))?;
+        let spawn = |program: &str, args: &[String]| {
+            Command::new(program)
+                .args(args)
+                .envs(self.env.iter().map(|(name, value)| (name, value)))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+        };
+        let child = match spawn(program, &args) {
+            Err(error)
+                if error.kind() == io::ErrorKind::PermissionDenied
+                    || error.raw_os_error() == Some(nix::libc::ENOEXEC) =>
+            {
+                spawn("sh", &["-c".to_owned(), "exit 126".to_owned()])
+            }
+            spawned => spawned,
+        }
+        .map_err(|error| Error::failed(format!("cannot run `{program}`")).cause(error))?;
         Ok(Box::new(ChildSession::new(child)?))
     }
 
@@ -75,6 +104,7 @@ impl Transport for LocalProcessTransport {
         };
         Command::new(program)
             .args(args)
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -88,6 +118,7 @@ impl Transport for LocalProcessTransport {
         };
         let spawned = Command::new(program)
             .args(args)
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -6,6 +6,7 @@
 
 mod binary;
 mod image_push;
+mod lean_binary;
 mod ports;
 mod upload;
 
@@ -32,8 +33,16 @@ use crate::source_tree::SourceTree;
 
 pub use binary::shell_quote;
 
+/// blake3 (hex) of the copy of `binary` that hosts run (`lean_binary`): what a host's
+/// `.hoist/bin/hoist` hashes to once installed.
+pub fn host_copy_hash(binary: &Path) -> Result<String> {
+    lean_binary::LeanBinary::of(binary).map(|lean| lean.hash)
+}
+
 /// The exit status of a command the host's shell cannot find.
 const NOT_FOUND: i32 = 127;
+/// The exit status of a command the host's shell found but cannot run (a damaged binary).
+const NOT_EXECUTABLE: i32 = 126;
 /// stderr lines quoted when a call gives no answer.
 const STDERR_LINES: usize = 10;
 
@@ -65,6 +74,9 @@ enum Install {
 enum SessionFailure {
     /// The host's shell could not find the binary (exit status 127).
     NotInstalled,
+    /// A session that had just started died by a signal before it answered: the binary
+    /// cannot run (damaged), unless it is the same as this controller's.
+    Unrunnable(Error),
     /// The session ended or broke: the host, ssh or the connection went away.
     Lost(Error),
 }
@@ -164,19 +176,29 @@ impl RemoteHost {
         let body = serde_json::to_vec(request)
             .map_err(|e| Error::internal("cannot encode a host request").cause(e))?;
         let mut answered = self.session_call(&body);
-        if let Some(adopt) = installing
-            && matches!(answered, Err(SessionFailure::NotInstalled))
-        {
-            // A host never provisioned (its first contact is the lock): install, then retry.
-            binary::ensure_installed(self, adopt)?;
-            answered = self.session_call(&body);
+        if let Some(adopt) = installing {
+            match answered {
+                // A host never provisioned (its first contact is the lock): install, then retry.
+                Err(SessionFailure::NotInstalled) => {
+                    binary::ensure_installed(self, adopt)?;
+                    answered = self.session_call(&body);
+                }
+                // A damaged binary: replaced, then retried; the right one crashing is an error.
+                Err(SessionFailure::Unrunnable(error)) => {
+                    if binary::ensure_installed(self, adopt)? == binary::Installed::Already {
+                        return Err(error);
+                    }
+                    answered = self.session_call(&body);
+                }
+                _ => {}
+            }
         }
         match answered {
             Ok(line) => match (self.decode(&line), installing) {
                 // An older hoist on the host does not know this request: install this
                 // controller's, start a session on it, and ask again.
                 (Err(error), Some(adopt)) if is_protocol_refusal(&error) => {
-                    if !binary::ensure_installed(self, adopt)? {
+                    if binary::ensure_installed(self, adopt)? == binary::Installed::Already {
                         return Err(error);
                     }
                     self.end_session();
@@ -185,7 +207,9 @@ impl RemoteHost {
                         Err(SessionFailure::NotInstalled) => {
                             Err(self.not_installed("(the shell could not find it)"))
                         }
-                        Err(SessionFailure::Lost(error)) => Err(error),
+                        Err(SessionFailure::Lost(error) | SessionFailure::Unrunnable(error)) => {
+                            Err(error)
+                        }
                     }
                 }
                 (decoded, _) => decoded,
@@ -193,7 +217,7 @@ impl RemoteHost {
             Err(SessionFailure::NotInstalled) => {
                 Err(self.not_installed("(the shell could not find it)"))
             }
-            Err(SessionFailure::Lost(error)) => Err(error),
+            Err(SessionFailure::Lost(error) | SessionFailure::Unrunnable(error)) => Err(error),
         }
     }
 
@@ -210,6 +234,7 @@ impl RemoteHost {
     /// Sends one request line on the session (opening it if needed) and reads one answer line.
     fn session_call(&self, body: &[u8]) -> std::result::Result<Vec<u8>, SessionFailure> {
         let mut guard = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let fresh = guard.is_none();
         let session = match guard.as_mut() {
             Some(session) => session,
             None => {
@@ -227,7 +252,7 @@ impl RemoteHost {
         }
         // The session is over: learn how it ended, and open a new one next time.
         let code = guard.take().and_then(|mut session| session.exit_status());
-        if code == Some(NOT_FOUND) {
+        if matches!(code, Some(NOT_FOUND | NOT_EXECUTABLE)) {
             return Err(SessionFailure::NotInstalled);
         }
         let why = match exchanged {
@@ -237,6 +262,18 @@ impl RemoteHost {
                 code.map_or("none".to_owned(), |c| c.to_string())
             ),
         };
+        // Killed by a signal: no status here, 128 + the signal from a shell over ssh.
+        if fresh && matches!(code, None | Some(129..=191)) {
+            return Err(SessionFailure::Unrunnable(
+                Error::failed(format!(
+                    "hoist on `{}` at `{}` died as it started",
+                    self.address,
+                    self.remote_binary().display()
+                ))
+                .cause(why)
+                .hint("`hoist provision ENV` installs a fresh copy"),
+            ));
+        }
         Err(SessionFailure::Lost(
             Error::failed(format!("lost the connection to `{}`", self.address))
                 .cause(why)
@@ -321,6 +358,10 @@ fn last_lines(text: &str, count: usize) -> String {
 impl Host for RemoteHost {
     fn address(&self) -> &HostAddress {
         &self.address
+    }
+
+    fn close_connection_when_done(&self) {
+        self.transport.close_when_done();
     }
 
     fn provision(&self, adopt: bool) -> Result<HostFacts> {

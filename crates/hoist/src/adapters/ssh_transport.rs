@@ -8,7 +8,9 @@
 mod command_line;
 mod control_dir;
 mod diagnosis;
+mod jump_master;
 mod master_session;
+mod shared_master;
 mod streaming;
 
 use std::ffi::OsString;
@@ -16,6 +18,7 @@ use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,14 +30,16 @@ use crate::adapters::transport::{
 use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
-use command_line::{SshCommandLine, shell_quote};
+use command_line::{Route, SshCommandLine, shell_quote};
 use control_dir::{ControlDir, EntryWatch};
 use diagnosis::{Attempt, ConnectFailure};
+use jump_master::JumpMaster;
 use master_session::{MasterInput, MasterSession, wrapped_command};
+use shared_master::SharedSocket;
 use streaming::{STDERR_TAIL_BYTES, read_tail, run_streaming};
 
 /// Time a login may take beyond the connect timeouts (key exchange, auth, a slow host).
-const LOGIN_SLACK: Duration = Duration::from_secs(10);
+pub(crate) const LOGIN_SLACK: Duration = Duration::from_secs(10);
 /// How long a master may take to exit when asked before it is killed.
 const MASTER_EXIT_GRACE: Duration = Duration::from_secs(3);
 
@@ -45,15 +50,24 @@ pub struct SshTransport {
     jump: Option<String>,
     connect_timeout: Duration,
     command_line: SshCommandLine,
-    master: Mutex<Child>,
+    /// Where the master listens.
+    socket: PathBuf,
+    /// This transport's own master (`ssh_persist` is zero): it ends with the transport.
+    master: Option<Mutex<Child>>,
+    /// The shared master this transport rides instead (`ssh_persist`): it stays up.
+    shared: Option<SharedSocket>,
     /// The master's stdin when it carries a session: open until drop, whoever holds the
     /// session, so the master (and every channel riding it) lasts as long as the transport.
     master_input: MasterInput,
     /// The session the master carries, until `open_session` hands it out.
     master_session: Mutex<Option<CarriedSession>>,
     has_rsync: OnceLock<bool>,
-    /// Declared last: dropped after the master is gone.
-    control_dir: ControlDir,
+    /// Close the shared masters on drop (`close_when_done`).
+    closing: AtomicBool,
+    /// The jump host's master every host behind it rides; dropped after this host's master.
+    jump_master: Option<Arc<JumpMaster>>,
+    /// Declared last: dropped after the master is gone (own masters only).
+    control_dir: Option<ControlDir>,
 }
 
 impl SshTransport {
@@ -85,9 +99,49 @@ impl SshTransport {
                 target.address
             )));
         };
+        let jump_master = match &target.jump {
+            Some(jump) => Some(JumpMaster::for_target(ssh_program, target, jump)?),
+            None => None,
+        };
+        let route = target.jump.as_ref().map(|jump| Route {
+            jump,
+            socket: jump_master.as_ref().map(|master| master.socket()),
+        });
+        if !target.ssh_persist.is_zero() {
+            let shared =
+                SharedSocket::for_host(ssh_program, target, destination, target.jump.as_ref())?;
+            let command_line =
+                SshCommandLine::new(ssh_program, target, destination, &shared.path, route)?;
+            let destination_text = destination.to_string();
+            let jump_text = target.jump.as_ref().map(ToString::to_string);
+            shared.ensure(
+                &command_line,
+                target.ssh_persist,
+                &Attempt {
+                    destination: &destination_text,
+                    jump: jump_text.as_deref(),
+                    connect_timeout: target.connect_timeout,
+                },
+            )?;
+            return Ok(Self {
+                destination: destination_text,
+                jump: jump_text,
+                connect_timeout: target.connect_timeout,
+                command_line,
+                socket: shared.path.clone(),
+                master: None,
+                shared: Some(shared),
+                master_input: Arc::new(Mutex::new(None)),
+                master_session: Mutex::new(None),
+                has_rsync: OnceLock::new(),
+                closing: AtomicBool::new(false),
+                jump_master,
+                control_dir: None,
+            });
+        }
         let control_dir = ControlDir::create()?;
         let socket = control_dir.path().join("master");
-        let command_line = SshCommandLine::new(ssh_program, target, destination, &socket)?;
+        let command_line = SshCommandLine::new(ssh_program, target, destination, &socket, route)?;
         let log_path = control_dir.path().join("master.log");
         let log = File::create(&log_path)
             .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
@@ -116,11 +170,15 @@ impl SshTransport {
             jump: target.jump.as_ref().map(ToString::to_string),
             connect_timeout: target.connect_timeout,
             command_line,
-            master: Mutex::new(master),
+            socket: socket.clone(),
+            master: Some(Mutex::new(master)),
+            shared: None,
             master_input: Arc::new(Mutex::new(input)),
             master_session: Mutex::new(carried),
             has_rsync: OnceLock::new(),
-            control_dir,
+            closing: AtomicBool::new(false),
+            jump_master,
+            control_dir: Some(control_dir),
         };
         transport.wait_for_master(&socket, &log_path)?;
         Ok(transport)
@@ -131,14 +189,34 @@ impl SshTransport {
         &self.destination
     }
 
-    /// Where the master's socket lives: private to this transport, removed on drop.
-    pub fn control_dir(&self) -> &Path {
-        self.control_dir.path()
+    /// Where this transport's own master's socket lives: private to it, removed on drop.
+    /// `None` when it rides a shared master.
+    pub fn control_dir(&self) -> Option<&Path> {
+        self.control_dir.as_ref().map(ControlDir::path)
     }
 
-    /// The ControlMaster's process id (it is this process's child until drop).
-    pub fn master_pid(&self) -> u32 {
-        self.master_lock().id()
+    /// The master's socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// This transport's own ControlMaster's process id (its child until drop); `None` when
+    /// it rides a shared master.
+    pub fn master_pid(&self) -> Option<u32> {
+        self.master
+            .as_ref()
+            .map(|master| master.lock().unwrap_or_else(PoisonError::into_inner).id())
+    }
+
+    /// Closes the shared masters this transport rides, its host's and its jump host's, for
+    /// good (`destroy`): the next command logs in again.
+    pub fn close_shared(&self) {
+        if let Some(shared) = &self.shared {
+            shared.close(&self.command_line);
+        }
+        if let Some(jump) = &self.jump_master {
+            jump.close();
+        }
     }
 
     /// The master's socket appears once it is logged in; an exit before that is a failed login.
@@ -146,15 +224,19 @@ impl SshTransport {
     fn wait_for_master(&self, socket: &Path, log_path: &Path) -> Result<()> {
         let hops = if self.jump.is_some() { 2 } else { 1 };
         let deadline = Instant::now() + self.connect_timeout * hops + LOGIN_SLACK;
+        let (Some(master), Some(control_dir)) = (&self.master, &self.control_dir) else {
+            return Ok(());
+        };
         // The socket wakes us as it appears; the pauses only pace the checks for an exit.
-        let watch = EntryWatch::new(self.control_dir.path());
+        let watch = EntryWatch::new(control_dir.path());
         let mut pause = Duration::from_millis(1);
         loop {
             if std::fs::symlink_metadata(socket).is_ok() {
                 return Ok(());
             }
-            let exited = self
-                .master_lock()
+            let exited = master
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
                 .try_wait()
                 .map_err(|error| Error::internal("cannot wait for ssh").cause(error))?;
             if exited.is_some() {
@@ -180,10 +262,6 @@ impl SshTransport {
         }
     }
 
-    fn master_lock(&self) -> std::sync::MutexGuard<'_, Child> {
-        self.master.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn ssh_command(&self) -> Command {
         Command::new(&self.command_line.program)
     }
@@ -196,6 +274,10 @@ impl SshTransport {
 }
 
 impl Transport for SshTransport {
+    fn close_when_done(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+    }
+
     fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {
         if argv.is_empty() {
             return Err(Error::internal("no command to run over ssh"));
@@ -333,7 +415,7 @@ impl Transport for SshTransport {
     /// before (ssh takes no port 0 for `-L`; a port taken in between is tried again with
     /// another); the guard sends `-O cancel` for it.
     fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
-        let socket = self.control_dir.path().join("master");
+        let socket = &self.socket;
         let mut last_error = String::new();
         let mut forwarded = None;
         // The same host and port get the same local port every time when it is free: skopeo
@@ -351,7 +433,7 @@ impl Transport for SshTransport {
             let spec = format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}");
             let output = self
                 .ssh_command()
-                .args(self.command_line.forward_args(&socket, "forward", &spec)?)
+                .args(self.command_line.forward_args(socket, "forward", &spec)?)
                 .stdin(Stdio::null())
                 .output()
                 .map_err(|error| spawn_error(&self.command_line.program, error))?;
@@ -371,7 +453,7 @@ impl Transport for SshTransport {
         };
         let program = self.command_line.program.clone();
         let cancel = self.command_line.forward_args(
-            &socket,
+            socket,
             "cancel",
             &format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}"),
         )?;
@@ -403,10 +485,14 @@ impl Drop for SshTransport {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let master = self
-            .master
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
+        if self.closing.load(Ordering::Relaxed) {
+            self.close_shared();
+        }
+        let Some(master) = self.master.as_mut() else {
+            // A shared master stays up for the next command.
+            return;
+        };
+        let master = master.get_mut().unwrap_or_else(PoisonError::into_inner);
         if matches!(master.try_wait(), Ok(Some(_)) | Err(_)) {
             return;
         }

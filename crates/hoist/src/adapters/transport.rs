@@ -48,6 +48,10 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// Forwards a loopback port here to `remote_port` on the host's loopback, through the
     /// same connection, until the returned guard is dropped.
     fn forward_port(&self, remote_port: u16) -> Result<PortForward>;
+
+    /// Closes the connection for good once the transport is let go, even one kept up for
+    /// later commands (`destroy`: nothing of the environment stays behind).
+    fn close_when_done(&self) {}
 }
 
 /// A forwarded port: `local_port` reaches the host's port while this lives.

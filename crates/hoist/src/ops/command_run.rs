@@ -495,6 +495,11 @@ impl<'c> CommandRun<'c> {
         // A destroyed root has nowhere to hold its audit line (writing one would bring the
         // root back); the store keeps that command's record.
         let destroyed = self.action == Action::Destroy && status == CommandStatus::Succeeded;
+        if destroyed {
+            for handle in &self.hosts {
+                handle.host.close_connection_when_done();
+            }
+        }
         let _ = self.event(
             &format!("command.{status}"),
             format!("{} {} {status}", self.action, self.env_name),

@@ -67,6 +67,7 @@ fn target(
         identity: ssh.identity.as_deref().map(|p| resolve(spec_dir, p)),
         host_binary: ssh.host_binary.as_deref().map(|p| resolve(spec_dir, p)),
         connect_timeout: ssh.connect_timeout,
+        ssh_persist: ssh.persist,
     })
 }
 

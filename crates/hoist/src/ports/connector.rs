@@ -24,6 +24,9 @@ pub struct HostTarget {
     /// The hoist binary to install on the host (absolute; default: the running one).
     pub host_binary: Option<PathBuf>,
     pub connect_timeout: Duration,
+    /// How long the host's ssh connection outlives the command, for the next to reuse
+    /// (zero: it ends with the command).
+    pub ssh_persist: Duration,
 }
 
 /// One connected host with the parts ops use on it.

@@ -187,6 +187,10 @@ pub trait Host: Send + Sync {
     fn remove_volumes(&self, project: &str, engine: Option<&str>) -> Result<Vec<String>>;
     fn destroy(&self) -> Result<()>;
 
+    /// Once this command lets go of the host, its connection closes for good rather than
+    /// staying up for the next command (after `destroy`).
+    fn close_connection_when_done(&self) {}
+
     /// Lines of the service logs (`logs/*.log` and their rotated files, not the proxy's),
     /// as `query` asks.
     fn service_logs(&self, query: &LogQuery) -> Result<LogPage>;

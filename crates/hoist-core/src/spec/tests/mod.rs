@@ -52,6 +52,7 @@ pub(super) fn env_with_defaults(hosts: Vec<super::HostSpec>) -> super::EnvSpec {
         root: None,
         ssh: super::SshOptions {
             connect_timeout: super::defaults::CONNECT_TIMEOUT,
+            persist: super::defaults::SSH_PERSIST,
             ..Default::default()
         },
         rollout: super::Rollout {

@@ -27,6 +27,7 @@ ssh_config = "deploy/ssh_config"
 identity = "~/.ssh/deploy_ed25519"
 host_binary = "/opt/hoist/bin/hoist"
 connect_timeout = "5s"
+ssh_persist = "0s"
 parallel = 4
 canary = 1
 keep_releases = 3
@@ -86,6 +87,7 @@ fn full_ssh_environment_parses_to_the_expected_struct() {
             identity: Some(PathBuf::from("~/.ssh/deploy_ed25519")),
             host_binary: Some(PathBuf::from("/opt/hoist/bin/hoist")),
             connect_timeout: Duration::from_secs(5),
+            persist: Duration::ZERO,
         },
         rollout: Rollout {
             parallel: 4,
@@ -312,6 +314,16 @@ fn ssh_option_values_are_checked() {
             "\"5m1s\"",
         ),
         (
+            "ssh_persist = \"25h\"",
+            "`ssh_persist` must be at most 1d",
+            "\"25h\"",
+        ),
+        (
+            "ssh_persist = 60",
+            "`ssh_persist` must be a duration like `\"10s\"`",
+            "60",
+        ),
+        (
             "connect_timeout = \"5\"",
             "`connect_timeout` must be a duration like `\"10s\"`, not `5`",
             "\"5\"",
@@ -348,10 +360,11 @@ fn ssh_option_values_are_checked() {
         assert_eq!(at, *expected_at, "{message}");
     }
     let longest = parsed(&ssh_prod(
-        "connect_timeout = \"5m\"\nparallel = 256\ncanary = 256",
+        "connect_timeout = \"5m\"\nparallel = 256\ncanary = 256\nssh_persist = \"24h\"",
     ));
     let prod = &longest.envs[&env_name("prod")];
     assert_eq!(prod.ssh.connect_timeout, Duration::from_secs(300));
+    assert_eq!(prod.ssh.persist, Duration::from_secs(24 * 3600));
     assert_eq!((prod.rollout.parallel, prod.rollout.canary), (256, 256));
 }
 

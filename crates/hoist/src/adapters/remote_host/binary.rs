@@ -1,15 +1,19 @@
-//! Installing the hoist binary on a host at `<root>/.hoist/bin/hoist`: refused when the
-//! host's platform is not the binary's, skipped when the host already runs the same binary
-//! (same blake3), else copied over stdin into a temporary file and renamed into place, so a
-//! running `hoist host` keeps its old inode.
+//! Installing the hoist binary on a host at `<root>/.hoist/bin/hoist`. The copy hosts run is
+//! the lean one (`LeanBinary`: no debug information, gzip-compressed on the way) and it is
+//! kept once per user on the host, in `~/.cache/hoist/bin/hoist-<hash>`, hard-linked (or
+//! copied, across file systems) into each deploy root: a second app or environment on the
+//! host costs no transfer. Every copy is checked by its hash after it lands; a cached copy
+//! that does not match is sent again. The root's binary is replaced by rename, so a running
+//! `hoist host` keeps its old inode.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use super::RemoteHost;
+use super::lean_binary::LeanBinary;
 use crate::error::{Error, Result};
-use crate::hostside::host_call::{HostRequest, HostVersion, hash_file};
+use crate::hostside::host_call::{HostRequest, HostVersion};
 use crate::hostside::root_mark;
 
 /// An operating system and CPU in `std::env::consts` terms (`linux`, `x86_64`).
@@ -28,35 +32,47 @@ impl std::fmt::Display for Platform {
 /// The exit status of the root check when the root holds files hoist did not put there.
 const FOREIGN_ROOT_STATUS: i32 = 75;
 
-/// Makes sure the host runs this controller's binary. Returns whether it was copied.
-/// Installing is the first write into a deploy root, so a root with files of someone
-/// else's is refused here already (`root_mark`'s rule), unless `adopt`.
-pub(super) fn ensure_installed(host: &RemoteHost, adopt: bool) -> Result<bool> {
-    let binary = &host.local_binary;
-    let remote = remote_platform(host)?;
-    let local = binary_platform(binary)?;
-    if remote != local {
+/// How the host got the binary, when it did not run it already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Installed {
+    /// It already ran this controller's binary.
+    Already,
+    /// From the user's cache on the host: nothing travelled.
+    FromCache,
+    /// Sent over the connection.
+    Sent,
+}
+
+/// Makes sure the host runs this controller's binary. Installing is the first write into a
+/// deploy root, so a root with files of someone else's is refused here already
+/// (`root_mark`'s rule), unless `adopt`.
+pub(super) fn ensure_installed(host: &RemoteHost, adopt: bool) -> Result<Installed> {
+    let lean = LeanBinary::of(&host.local_binary)?;
+    if installed_hash(host).as_deref() == Some(lean.hash.as_str()) {
+        return Ok(Installed::Already);
+    }
+    let probe = probe_and_link(host, adopt, &lean.hash)?;
+    let local = binary_platform(&host.local_binary)?;
+    if probe.platform != local {
         return Err(Error::failed(format!(
-            "cannot install hoist on `{}`: the host is {remote}, but `{}` is built for {local}",
+            "cannot install hoist on `{}`: the host is {}, but `{}` is built for {local}",
             host.address,
-            binary.display()
+            probe.platform,
+            host.local_binary.display()
         ))
         .hint(format!(
-            "set `host_binary = \"…\"` in the environment's settings of `Hoist.toml` to a hoist built for {remote}"
+            "set `host_binary = \"…\"` in the environment's settings of `Hoist.toml` to a hoist built for {}",
+            probe.platform
         )));
     }
-    let local_hash = hash_file(binary)?;
-    let installed = |host: &RemoteHost| {
-        host.call_once::<HostVersion>(&HostRequest::Version)
-            .ok()
-            .and_then(|version| version.binary_hash)
-    };
-    if installed(host).as_deref() == Some(local_hash.as_str()) {
-        return Ok(false);
+    if probe.linked && installed_hash(host).as_deref() == Some(lean.hash.as_str()) {
+        // A session still running the binary replaced would answer the next calls.
+        host.end_session();
+        return Ok(Installed::FromCache);
     }
-    check_root(host, adopt)?;
-    copy_binary(host, binary)?;
-    if installed(host).as_deref() != Some(local_hash.as_str()) {
+    // Not cached, or the cached copy is damaged: send it (over the damaged one).
+    send(host, &lean, &probe)?;
+    if installed_hash(host).as_deref() != Some(lean.hash.as_str()) {
         return Err(Error::internal(format!(
             "the hoist installed on `{}` at `{}` is not the one sent",
             host.address,
@@ -64,25 +80,43 @@ pub(super) fn ensure_installed(host: &RemoteHost, adopt: bool) -> Result<bool> {
         ))
         .hint("check the free space and permissions of the deploy root, then provision again"));
     }
-    Ok(true)
+    host.end_session();
+    Ok(Installed::Sent)
 }
 
-/// Before anything is written into the root: a missing root is created with the note that
-/// hoist created it (the claim that follows records it); a root that holds files but no
-/// `.hoist/` is refused, naming them, unless `adopt`. The full claim runs on the host next.
-fn check_root(host: &RemoteHost, adopt: bool) -> Result<()> {
-    let Some(root) = host.root.to_str() else {
+/// The hash of the binary installed in the root, as the host reports it; `None` when there
+/// is none or it cannot run.
+fn installed_hash(host: &RemoteHost) -> Option<String> {
+    host.call_once::<HostVersion>(&HostRequest::Version)
+        .ok()
+        .and_then(|version| version.binary_hash)
+}
+
+/// What one look at the host found: its platform, its cache directory, whether it can
+/// `gzip -d`, and whether a cached copy was linked into the root.
+struct Probe {
+    platform: Platform,
+    cache: String,
+    gzip: bool,
+    linked: bool,
+}
+
+/// One shell on the host: reports the platform; creates the root (with the note that hoist
+/// created it) or refuses one with files but no `.hoist/`, unless `adopt`; finds the user's
+/// binary cache; links the cached copy of `hash` into the root when there is one.
+fn probe_and_link(host: &RemoteHost, adopt: bool, hash: &str) -> Result<Probe> {
+    let Some(root_text) = host.root.to_str() else {
         return Err(Error::failed(format!(
             "the deploy root `{}` is not UTF-8",
             host.root.display()
         )));
     };
+    // Refuses a relative root before anything runs.
     host.argv(&[])?;
-    let root = shell_quote(root);
-    let state = shell_quote(&format!("{}/.hoist", host.root.display()));
+    let root = shell_quote(root_text);
+    let state = shell_quote(&format!("{root_text}/.hoist"));
     let note = shell_quote(&format!(
-        "{}/.hoist/{}",
-        host.root.display(),
+        "{root_text}/.hoist/{}",
         root_mark::ROOT_CREATED_NOTE
     ));
     let foreign = if adopt {
@@ -92,33 +126,78 @@ fn check_root(host: &RemoteHost, adopt: bool) -> Result<()> {
             "elif [ ! -d {state} ] && [ -n \"$(ls -A {root})\" ]; then ls -A {root}; exit {FOREIGN_ROOT_STATUS}; "
         )
     };
-    let script = format!("if [ ! -e {root} ]; then mkdir -p {state} && : > {note}; {foreign}fi");
+    let fallback = shell_quote(&format!("{root_text}/.hoist/bin-cache"));
+    let script = format!(
+        "uname -sm; \
+         if [ ! -e {root} ]; then mkdir -p {state} && : > {note}; {foreign}fi; \
+         c=\"${{XDG_CACHE_HOME:-${{HOME:-/nonexistent}}/.cache}}/hoist/bin\"; \
+         case \"$c\" in /*) ;; *) c={fallback} ;; esac; \
+         (umask 077; mkdir -p \"$c\") 2>/dev/null || {{ c={fallback}; (umask 077; mkdir -p \"$c\") || exit 76; }}; \
+         echo \"cache $c\"; \
+         if command -v gzip >/dev/null 2>&1; then echo gzip; fi; \
+         e=\"$c/hoist-{hash}\"; \
+         if [ -f \"$e\" ]; then {link} && echo linked; fi",
+        link = link_script(host)?,
+    );
     let argv = ["sh", "-c", &script].map(str::to_owned);
     let output = host.transport.run(&argv, &mut std::io::empty())?;
+    let text = String::from_utf8_lossy(&output.stdout);
     match output.status {
-        0 => Ok(()),
+        0 => {}
         FOREIGN_ROOT_STATUS => {
-            let mut entries: Vec<String> = String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .map(str::to_owned)
-                .collect();
+            let mut entries: Vec<String> = text.lines().skip(1).map(str::to_owned).collect();
             entries.sort();
             let mut error = root_mark::foreign_root_error(&host.root, &entries);
             error.message = format!("{}: {}", host.address, error.message);
-            Err(error)
+            return Err(error);
         }
-        status => Err(Error::failed(format!(
-            "cannot create the deploy root `{}` on `{}` (exit status {status})",
-            host.root.display(),
+        status => {
+            return Err(Error::failed(format!(
+                "cannot create the deploy root `{}` on `{}` (exit status {status})",
+                host.root.display(),
+                host.address
+            ))
+            .cause(output.stderr.trim_end())
+            .hint("the deploy root must be writable by the SSH user"));
+        }
+    }
+    let mut lines = text.lines();
+    let platform = parse_platform(lines.next().unwrap_or_default()).ok_or_else(|| {
+        Error::failed(format!(
+            "cannot tell the platform of `{}`: `uname -sm` printed nothing",
             host.address
         ))
         .cause(output.stderr.trim_end())
-        .hint("the deploy root must be writable by the SSH user")),
+    })?;
+    let mut probe = Probe {
+        platform,
+        cache: String::new(),
+        gzip: false,
+        linked: false,
+    };
+    for line in lines {
+        match line {
+            "gzip" => probe.gzip = true,
+            "linked" => probe.linked = true,
+            other => {
+                if let Some(cache) = other.strip_prefix("cache ") {
+                    probe.cache = cache.to_owned();
+                }
+            }
+        }
     }
+    if probe.cache.is_empty() {
+        return Err(Error::internal(format!(
+            "`{}` did not say where its binary cache is",
+            host.address
+        )));
+    }
+    Ok(probe)
 }
 
-/// Sends `binary` on stdin into a temporary file beside its place, then renames it there.
-fn copy_binary(host: &RemoteHost, binary: &Path) -> Result<()> {
+/// Shell that puts the file `$e` at the root's binary: a hard link (a copy across file
+/// systems) under a temporary name, renamed into place. Nothing when it is already that file.
+fn link_script(host: &RemoteHost) -> Result<String> {
     let target = host.remote_binary();
     let (Some(dir), Some(target)) = (target.parent().and_then(Path::to_str), target.to_str())
     else {
@@ -127,47 +206,58 @@ fn copy_binary(host: &RemoteHost, binary: &Path) -> Result<()> {
             host.root.display()
         )));
     };
-    // Refuses a relative root before anything runs.
-    host.argv(&[])?;
-    // The only shell string hoist sends: every path in it quoted; `$$` (the shell's pid)
-    // keeps two concurrent installs from sharing a temporary file.
+    // `$$` (the shell's pid) keeps two concurrent installs from sharing a temporary file.
     let temporary = format!("{}/.hoist.upload.$$", shell_quote(dir));
-    let script = format!(
-        "mkdir -p {dir} && cat > {temporary} && chmod 755 {temporary} && mv -f {temporary} {target}",
+    Ok(format!(
+        "{{ [ \"$e\" -ef {target} ] || {{ mkdir -p {dir} && \
+         {{ ln -f \"$e\" {temporary} 2>/dev/null || cp \"$e\" {temporary}; }} && \
+         mv -f {temporary} {target}; }}; }}",
         dir = shell_quote(dir),
         target = shell_quote(target),
+    ))
+}
+
+/// Sends the lean binary into the host's cache (compressed when the host can `gzip -d`),
+/// renamed into place when whole, then links it into the root. Old cached copies that no
+/// root links any more and that are a day old go.
+fn send(host: &RemoteHost, lean: &LeanBinary, probe: &Probe) -> Result<()> {
+    let cache = shell_quote(&probe.cache);
+    let hash = &lean.hash;
+    let unpack = if probe.gzip { "gzip -dc" } else { "cat" };
+    let script = format!(
+        "c={cache}; e=\"$c/hoist-{hash}\"; t=\"$c/.hoist-{hash}.$$\"; \
+         {unpack} > \"$t\" && chmod 755 \"$t\" && mv -f \"$t\" \"$e\" || {{ rm -f \"$t\"; exit 1; }}; \
+         {link} || exit 1; \
+         find \"$c\" -maxdepth 1 -type f -name 'hoist-*' ! -name \"hoist-{hash}\" -links 1 -mmin +1440 \
+           -exec rm -f {{}} + 2>/dev/null; exit 0",
+        link = link_script(host)?,
     );
     let argv = ["sh", "-c", &script].map(str::to_owned);
-    let mut file = File::open(binary).map_err(|e| Error::io("open", binary, e))?;
-    let output = host.transport.run(&argv, &mut file)?;
+    let output = if probe.gzip {
+        host.transport.run(&argv, &mut lean.open_compressed()?)?
+    } else {
+        host.transport.run(&argv, &mut lean.open_plain()?)?
+    };
     if output.status != 0 {
         return Err(Error::failed(format!(
-            "cannot install hoist on `{}` at `{target}` (exit status {})",
-            host.address, output.status
+            "cannot install hoist on `{}` at `{}` (exit status {})",
+            host.address,
+            host.remote_binary().display(),
+            output.status
         ))
         .cause(output.stderr.trim_end())
-        .hint("the deploy root must be writable by the SSH user"));
+        .hint("the deploy root and `~/.cache` must be writable by the SSH user"));
     }
     Ok(())
 }
 
-/// `uname -sm` on the host.
-fn remote_platform(host: &RemoteHost) -> Result<Platform> {
-    let argv = ["uname", "-sm"].map(str::to_owned);
-    let output = host.transport.run(&argv, &mut std::io::empty())?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut words = text.split_whitespace();
-    match (output.status, words.next(), words.next()) {
-        (0, Some(os), Some(arch)) => Ok(Platform {
-            os: os_name(os),
-            arch: arch_name(arch),
-        }),
-        _ => Err(Error::failed(format!(
-            "cannot tell the platform of `{}`: `uname -sm` exited with status {}",
-            host.address, output.status
-        ))
-        .cause(output.stderr.trim_end())),
-    }
+/// `uname -sm` output in `std::env::consts` terms.
+fn parse_platform(line: &str) -> Option<Platform> {
+    let mut words = line.split_whitespace();
+    Some(Platform {
+        os: os_name(words.next()?),
+        arch: arch_name(words.next()?),
+    })
 }
 
 /// `uname -s` in `std::env::consts::OS` terms.

@@ -24,22 +24,32 @@ pub(crate) struct SshCommandLine {
     pub host: String,
 }
 
+/// How a host behind a jump host is reached: through `jump`, over the jump's own master
+/// at `socket` when there is one (all hosts behind it then share one connection to it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route<'a> {
+    pub jump: &'a SshDestination,
+    pub socket: Option<&'a Path>,
+}
+
 impl SshCommandLine {
-    /// The options to reach `target`'s host through `control_path`. Paths must be UTF-8: they
-    /// travel inside the jump's ProxyCommand and rsync's `-e` string.
+    /// The options to reach `destination` (with `target`'s settings) through `control_path`,
+    /// via `route` when given. Paths must be UTF-8: they travel inside the jump's
+    /// ProxyCommand and rsync's `-e` string.
     pub fn new(
         program: &Path,
         target: &HostTarget,
         destination: &SshDestination,
         control_path: &Path,
+        route: Option<Route<'_>>,
     ) -> Result<Self> {
         let program_text = utf8(program, "the ssh program")?;
         let mut options = common_options(target, destination)?;
-        if let Some(jump) = &target.jump {
+        if let Some(route) = route {
             options.push("-o".to_owned());
             options.push(format!(
                 "ProxyCommand={}",
-                proxy_command(program_text, target, jump)?
+                proxy_command(program_text, target, route)?
             ));
         }
         options.push("-o".to_owned());
@@ -61,6 +71,34 @@ impl SshCommandLine {
             ["-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-N"].map(str::to_owned),
         );
         self.finish(args)
+    }
+
+    /// Arguments for a master that outlives its command: it goes to the background once
+    /// logged in (`-f`, so its parent's exit says the login is done) and stays up for
+    /// `persist_seconds` after its last client.
+    pub fn shared_master_args(&self, persist_seconds: u64) -> Vec<String> {
+        let mut args = self.options.clone();
+        args.extend([
+            "-o".to_owned(),
+            "ControlMaster=yes".to_owned(),
+            "-o".to_owned(),
+            format!("ControlPersist={persist_seconds}s"),
+            "-N".to_owned(),
+            "-f".to_owned(),
+        ]);
+        self.finish(args)
+    }
+
+    /// Arguments that ask the master at `control_path` to exit.
+    pub fn exit_args(&self, control_path: &Path) -> Result<Vec<String>> {
+        Ok(vec![
+            "-S".to_owned(),
+            utf8(control_path, "the control path")?.to_owned(),
+            "-O".to_owned(),
+            "exit".to_owned(),
+            "--".to_owned(),
+            self.host.clone(),
+        ])
     }
 
     /// Arguments for a master that runs `remote_command` (one shell string) as its own
@@ -180,15 +218,23 @@ fn common_options(target: &HostTarget, destination: &SshDestination) -> Result<V
 
 /// The jump hop as a ProxyCommand (ssh runs it as `$SHELL -c "exec …"`) rather than `-J`: `-J` passes the hop only `-F`, so the
 /// hop would prompt, skip the identity and take unchecked defaults. This hop gets every
-/// option the target gets, and never a control socket of its own.
-fn proxy_command(program: &str, target: &HostTarget, jump: &SshDestination) -> Result<String> {
+/// option the target gets; it rides the jump's master when the route names one (and, should
+/// that master be gone, connects on its own with the same options).
+fn proxy_command(program: &str, target: &HostTarget, route: Route<'_>) -> Result<String> {
+    let jump = route.jump;
     let mut words = vec![shell_quote(program)];
     words.extend(
         common_options(target, jump)?
             .iter()
             .map(|option| shell_quote(option)),
     );
-    words.extend(["-o", "ControlMaster=no", "-o", "ControlPath=none"].map(shell_quote));
+    match route.socket {
+        Some(socket) => {
+            let socket = utf8(socket, "the control path")?;
+            words.extend(["-S", socket, "-o", "ControlMaster=no"].map(shell_quote));
+        }
+        None => words.extend(["-o", "ControlMaster=no", "-o", "ControlPath=none"].map(shell_quote)),
+    }
     // The outer ssh expands `%` tokens in a ProxyCommand once: escape ours, keep `%h`/`%p`.
     let hop = percent_escape(&words.join(" "));
     Ok(format!(
@@ -238,6 +284,7 @@ mod tests {
             identity: Some(PathBuf::from("/keys/id_%u")),
             host_binary: None,
             connect_timeout: Duration::from_millis(2500),
+            ssh_persist: Duration::ZERO,
         }
     }
 
@@ -248,6 +295,10 @@ mod tests {
             target,
             &destination,
             Path::new("/tmp/h/master"),
+            target
+                .jump
+                .as_ref()
+                .map(|jump| Route { jump, socket: None }),
         )
         .unwrap()
     }
@@ -349,6 +400,7 @@ mod tests {
             &target(None),
             &destination,
             Path::new("/tmp/h/master"),
+            None,
         )
         .unwrap();
         assert_eq!(line.rsync_host(), "[2001:db8::1]");

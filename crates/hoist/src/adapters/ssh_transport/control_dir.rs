@@ -28,18 +28,7 @@ impl ControlDir {
     /// A new directory under `$XDG_RUNTIME_DIR/hoist-ssh` when that is short and plain, else
     /// under `/tmp/hoist-ssh-<uid>`.
     pub fn create() -> Result<Self> {
-        let uid = nix::unistd::getuid();
-        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
-        let parent = match runtime_dir {
-            Some(dir) if dir.is_absolute() && dir.is_dir() => dir.join("hoist-ssh"),
-            _ => PathBuf::from(format!("/tmp/hoist-ssh-{uid}")),
-        };
-        let parent = if is_short_and_plain(&parent) {
-            parent
-        } else {
-            PathBuf::from(format!("/tmp/hoist-ssh-{uid}"))
-        };
-        ensure_private_parent(&parent, uid.as_raw())?;
+        let parent = private_parent()?;
         let pid = std::process::id();
         loop {
             let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -58,6 +47,25 @@ impl ControlDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// This user's private (0700) directory for ssh control sockets: `$XDG_RUNTIME_DIR/hoist-ssh`
+/// when that is short and plain, else `/tmp/hoist-ssh-<uid>`. Shared masters live in it
+/// directly; each transport's own master in a directory of its own under it.
+pub(crate) fn private_parent() -> Result<PathBuf> {
+    let uid = nix::unistd::getuid();
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    let parent = match runtime_dir {
+        Some(dir) if dir.is_absolute() && dir.is_dir() => dir.join("hoist-ssh"),
+        _ => PathBuf::from(format!("/tmp/hoist-ssh-{uid}")),
+    };
+    let parent = if is_short_and_plain(&parent) {
+        parent
+    } else {
+        PathBuf::from(format!("/tmp/hoist-ssh-{uid}"))
+    };
+    ensure_private_parent(&parent, uid.as_raw())?;
+    Ok(parent)
 }
 
 /// Waits for something new in a directory: woken at once by inotify, or, where inotify is

@@ -1,0 +1,197 @@
+//! A ControlMaster that outlives the command that opened it (`ssh_persist`), for the next
+//! command, the daemon and the hosts behind a jump host to reuse. One per host and set of ssh
+//! settings: its socket sits in the user's private control directory, named by a hash of the
+//! host and one of everything that shapes the connection, so a changed setting gets a master
+//! of its own and the old one is told to exit. A socket nobody answers on (a killed master)
+//! is removed and a new master started: the user sees no error, only a login.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use hoist_core::SshDestination;
+use nix::fcntl::{Flock, FlockArg};
+
+use super::command_line::SshCommandLine;
+use super::control_dir::private_parent;
+use super::diagnosis::Attempt;
+use super::{LOGIN_SLACK, read_log, spawn_error};
+use crate::error::{Error, Result};
+use crate::ports::connector::HostTarget;
+
+/// Hex digits of each half of a socket's name (sockets allow 108 bytes in all).
+const KEY_LENGTH: usize = 12;
+
+/// Where a shared master of one host with one set of settings lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SharedSocket {
+    pub path: PathBuf,
+    /// `s-<host key>-`: every master of this host, whatever its settings.
+    host_prefix: String,
+    parent: PathBuf,
+}
+
+impl SharedSocket {
+    /// The socket for `destination` reached with `target`'s settings (and `jump`), shared
+    /// for `persist`.
+    pub fn for_host(
+        program: &Path,
+        target: &HostTarget,
+        destination: &SshDestination,
+        jump: Option<&SshDestination>,
+    ) -> Result<Self> {
+        let parent = private_parent()?;
+        let host = format!(
+            "{destination}\n{}",
+            jump.map(ToString::to_string).unwrap_or_default()
+        );
+        let config = target.ssh_config.clone().or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".ssh").join("config"))
+        });
+        let settings = format!(
+            "{host}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}\n{}",
+            program.display(),
+            target.ssh_config,
+            target.identity,
+            config.as_deref().and_then(changed_at),
+            target.connect_timeout,
+            target.ssh_persist.as_secs(),
+            // The key file replaced (rotated) is a changed setting too.
+            target
+                .identity
+                .as_deref()
+                .and_then(changed_at)
+                .map(|at| format!("{at:?}"))
+                .unwrap_or_default(),
+        );
+        let host_prefix = format!("s-{}-", short_hash(&host));
+        let path = parent.join(format!("{host_prefix}{}", short_hash(&settings)));
+        Ok(Self {
+            path,
+            host_prefix,
+            parent,
+        })
+    }
+
+    /// Whether a master answers on the socket.
+    pub fn is_alive(&self) -> bool {
+        UnixStream::connect(&self.path).is_ok()
+    }
+
+    /// Makes sure a live master listens on the socket: the one there, or a new one started
+    /// with `command_line` (whose control path is this socket) and logged in before this
+    /// returns. Masters of the same host with other settings are told to exit.
+    pub fn ensure(
+        &self,
+        command_line: &SshCommandLine,
+        persist: Duration,
+        attempt: &Attempt<'_>,
+    ) -> Result<()> {
+        if self.is_alive() {
+            return Ok(());
+        }
+        // One command starts the master; one that comes at the same time waits and uses it.
+        let _lock = self.lock()?;
+        if self.is_alive() {
+            return Ok(());
+        }
+        self.close_others(command_line);
+        // A socket left by a killed master: ssh would refuse to listen on it.
+        let _ = std::fs::remove_file(&self.path);
+        let log_path = self.path.with_extension("log");
+        let log = File::create(&log_path)
+            .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
+        let mut child = Command::new(&command_line.program)
+            .args(command_line.shared_master_args(persist.as_secs().max(1)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|error| spawn_error(&command_line.program, error))?;
+        let hops = if attempt.jump.is_some() { 2 } else { 1 };
+        let deadline = Instant::now() + attempt.connect_timeout * hops + LOGIN_SLACK;
+        // With `-f` the process exits once logged in, leaving the master behind it.
+        let mut pause = Duration::from_millis(1);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let mut error = attempt.timed_out();
+                    for line in read_log(&log_path).lines().filter(|l| !l.trim().is_empty()) {
+                        error = error.cause(line.trim());
+                    }
+                    return Err(error);
+                }
+                Ok(None) => std::thread::sleep(pause),
+                Err(error) => {
+                    return Err(Error::internal("cannot wait for ssh").cause(error));
+                }
+            }
+            pause = (pause * 2).min(Duration::from_millis(10));
+        };
+        if status.success() && self.is_alive() {
+            // The log only ever explains a failed login.
+            let _ = std::fs::remove_file(&log_path);
+            return Ok(());
+        }
+        Err(attempt.error(&read_log(&log_path)))
+    }
+
+    /// Asks the master to exit (`ssh -O exit`) and removes what it leaves.
+    pub fn close(&self, command_line: &SshCommandLine) {
+        close_socket(command_line, &self.path);
+    }
+
+    /// Masters of this host started with other settings: the settings changed since.
+    fn close_others(&self, command_line: &SshCommandLine) {
+        let Ok(entries) = std::fs::read_dir(&self.parent) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let path = entry.path();
+            if name.starts_with(&self.host_prefix) && !name.contains('.') && path != self.path {
+                close_socket(command_line, &path);
+            }
+        }
+    }
+
+    fn lock(&self) -> Result<Flock<File>> {
+        // A name with a dot: never taken for a socket by `close_others`.
+        let path = self.parent.join(format!("{}.lock", self.host_prefix));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|error| Error::io("open", &path, error))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, error)| Error::io("lock", &path, error.into()))
+    }
+}
+
+fn close_socket(command_line: &SshCommandLine, socket: &Path) {
+    if let Ok(args) = command_line.exit_args(socket) {
+        let _ = Command::new(&command_line.program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = std::fs::remove_file(socket);
+    let _ = std::fs::remove_file(socket.with_extension("log"));
+}
+
+fn changed_at(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn short_hash(text: &str) -> String {
+    blake3::hash(text.as_bytes()).to_hex()[..KEY_LENGTH].to_owned()
+}
