@@ -3,14 +3,15 @@
 # network namespace (reached over a veth pair with a /30 from 10.213.0.0/16) and its own mount
 # namespace (a clean /root and a private /srv, so every host has its deploy root at `/srv`).
 #
-#   scripts/testbed.sh up DIR N [--jump]   # hosts h1..hN (N <= 16); --jump adds j1, reachable only through h1
+#   scripts/testbed.sh up DIR N [--jump[=M]]   # hosts h1..hN (N <= 16); --jump adds j1 (=M: j1..jM,
+#                                              # M <= 16), reachable only through h1
 #   scripts/testbed.sh down DIR            # tears everything down, even after a half-failed `up`
 #   scripts/testbed.sh stop-host DIR h3    # kills h3's sshd and its sessions (a crashed sshd)
 #   scripts/testbed.sh start-host DIR h3   # starts it again
 #
 # Needs root. Writes into DIR: id_ed25519 (the client key), known_hosts, ssh_config (Host h1…,
-# Host j1 with ProxyJump h1, and `Host *` with the key and known_hosts, so addresses work too)
-# and hosts.env (H1=10.213.x.y …, J1=…, UNREACHABLE= an address in the range with no host).
+# Host jK with ProxyJump h1, and `Host *` with the key and known_hosts, so addresses work too)
+# and hosts.env (H1=10.213.x.y …, J1=… JM=…, UNREACHABLE= an address in the range with no host).
 #
 # Network rule: before any namespace exists, the blackhole route `unreachable 10.213.0.0/16` is
 # installed and checked, so a test address without a host never leaves this machine. It is
@@ -28,7 +29,7 @@ die() {
 }
 
 usage() {
-  die "usage: testbed.sh up DIR N [--jump] | down DIR | stop-host DIR NAME | start-host DIR NAME"
+  die "usage: testbed.sh up DIR N [--jump[=M]] | down DIR | stop-host DIR NAME | start-host DIR NAME"
 }
 
 # apt-get only when something is missing: most runs install nothing.
@@ -127,8 +128,9 @@ teardown_failed_up() {
 }
 
 # Host i (1..16) gets 10.213.SLOT.(4i-4)/30: .(4i-3) on this side, .(4i-2) on the host.
-# j1's link from inside h1 is 10.213.SLOT.64/30: .65 in h1, .66 in j1.
+# jK's link from inside h1 is 10.213.SLOT.(60+4K)/30: .(61+4K) in h1, .(62+4K) in jK (j1: .66).
 host_address() { echo "10.213.$1.$((4 * $2 - 2))"; }
+jump_address() { echo "10.213.$1.$((60 + 4 * $2 + 2))"; }
 
 build_hosts() {
   local dir=$1 prefix=$2 slot=$3 count=$4 jump=$5
@@ -142,7 +144,10 @@ build_hosts() {
     names+=("h$i")
     addresses+=("$(host_address "$slot" "$i")")
   done
-  [ "$jump" = 1 ] && names+=(j1) && addresses+=("10.213.$slot.66")
+  for i in $(seq 1 "$jump"); do
+    names+=("j$i")
+    addresses+=("$(jump_address "$slot" "$i")")
+  done
 
   # Every namespace is created only now, with the blackhole route checked again just before.
   blackhole_present || die "the blackhole route for $RANGE vanished; refusing to create namespaces"
@@ -156,7 +161,7 @@ build_hosts() {
       echo "addr add 10.213.$slot.$((4 * i - 3))/30 dev ${prefix}v$i"
       echo "link set ${prefix}v$i up"
     done
-    [ "$jump" = 1 ] && echo "netns add $prefix-j1"
+    for i in $(seq 1 "$jump"); do echo "netns add $prefix-j$i"; done
   } >"$batch"
   ip -batch "$batch"
   for i in $(seq 1 "$count"); do
@@ -164,18 +169,21 @@ build_hosts() {
       echo "link set lo up"
       echo "addr add $(host_address "$slot" "$i")/30 dev eth0"
       echo "link set eth0 up"
-      if [ "$i" = 1 ] && [ "$jump" = 1 ]; then
-        echo "link add eth1 type veth peer name eth0 netns $prefix-j1"
-        echo "addr add 10.213.$slot.65/30 dev eth1"
-        echo "link set eth1 up"
+      if [ "$i" = 1 ]; then
+        local k
+        for k in $(seq 1 "$jump"); do
+          echo "link add eth$k type veth peer name eth0 netns $prefix-j$k"
+          echo "addr add 10.213.$slot.$((60 + 4 * k + 1))/30 dev eth$k"
+          echo "link set eth$k up"
+        done
       fi
     } >"$batch"
     ip -n "$prefix-h$i" -batch "$batch"
   done
-  if [ "$jump" = 1 ]; then
-    printf 'link set lo up\naddr add 10.213.%s.66/30 dev eth0\nlink set eth0 up\n' "$slot" >"$batch"
-    ip -n "$prefix-j1" -batch "$batch"
-  fi
+  for i in $(seq 1 "$jump"); do
+    printf 'link set lo up\naddr add %s/30 dev eth0\nlink set eth0 up\n' "$(jump_address "$slot" "$i")" >"$batch"
+    ip -n "$prefix-j$i" -batch "$batch"
+  done
   rm -f "$batch"
 
   local extra_options=""
@@ -242,9 +250,9 @@ write_client_files() {
     for i in $(seq 1 "$count"); do
       printf 'Host h%s\n  HostName %s\n' "$i" "$(host_address "$slot" "$i")"
     done
-    if [ "$jump" = 1 ]; then
-      printf 'Host j1\n  HostName 10.213.%s.66\n  ProxyJump h1\n' "$slot"
-    fi
+    for i in $(seq 1 "$jump"); do
+      printf 'Host j%s\n  HostName %s\n  ProxyJump h1\n' "$i" "$(jump_address "$slot" "$i")"
+    done
     cat <<EOF
 Host *
   User root
@@ -263,7 +271,7 @@ EOF
     for i in $(seq 1 "$count"); do
       printf 'H%s=%s\n' "$i" "$(host_address "$slot" "$i")"
     done
-    [ "$jump" = 1 ] && printf 'J1=10.213.%s.66\n' "$slot"
+    for i in $(seq 1 "$jump"); do printf 'J%s=%s\n' "$i" "$(jump_address "$slot" "$i")"; done
     printf 'UNREACHABLE=10.213.%s.250\n' "$slot"
   } >"$dir/hosts.env"
 }
@@ -339,7 +347,8 @@ cmd_down() {
 
   local namespaces=() pids=() i
   for i in $(seq 1 "$N"); do namespaces+=("$PREFIX-h$i"); done
-  [ "$JUMP" = 1 ] && namespaces+=("$PREFIX-j1")
+  local k
+  for k in $(seq 1 "$JUMP"); do namespaces+=("$PREFIX-j$k"); done
 
   # Everything running in our namespaces (sshd, its sessions, what they started), plus the
   # recorded sshd pids — those only while their command line is still ours (pid reuse).
@@ -349,7 +358,7 @@ cmd_down() {
       for pid in $(ip netns pids "$ns" 2>/dev/null); do pids+=("$pid"); done
     fi
   done
-  for host_dir in "$dir"/h* "$dir"/j1; do
+  for host_dir in "$dir"/h* "$dir"/j*; do
     [ -f "$host_dir/sshd.pid" ] || continue
     pid=$(cat "$host_dir/sshd.pid")
     if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$host_dir/sshd_config"; then
@@ -392,7 +401,7 @@ cmd_down() {
   local ids=() id_file
   while IFS= read -r id_file; do
     ids+=("$(tr -dc '0-9a-f' <"$id_file")")
-  done < <(find "$dir"/h* "$dir"/j1 -path '*/srv/*' -path '*/.hoist/root-id' 2>/dev/null)
+  done < <(find "$dir"/h* "$dir"/j* -path '*/srv/*' -path '*/.hoist/root-id' 2>/dev/null)
   if [ ${#ids[@]} -gt 0 ] && command -v crontab >/dev/null && crontab -l >/dev/null 2>&1; then
     local pattern
     pattern="# hoist-boot ($(IFS='|'; echo "${ids[*]}"))\$"
@@ -430,7 +439,14 @@ case "${1:-}" in
   up)
     [ $# -ge 3 ] || usage
     jump=0
-    [ $# -ge 4 ] && { [ "$4" = --jump ] || usage; } && jump=1
+    if [ $# -ge 4 ]; then
+      case "$4" in
+        --jump) jump=1 ;;
+        --jump=*) jump=${4#--jump=} ;;
+        *) usage ;;
+      esac
+      [[ "$jump" =~ ^[0-9]+$ ]] && [ "$jump" -ge 1 ] && [ "$jump" -le 16 ] || usage
+    fi
     [ $# -le 4 ] || usage
     cmd_up "$2" "$3" "$jump"
     ;;
@@ -439,7 +455,7 @@ case "${1:-}" in
     cmd_down "$2"
     ;;
   stop-host | start-host)
-    [ $# -eq 3 ] && [[ "$3" =~ ^(h[0-9]+|j1)$ ]] || usage
+    [ $# -eq 3 ] && [[ "$3" =~ ^(h[0-9]+|j[0-9]+)$ ]] || usage
     dir=$(cd "$2" && pwd -P)
     if [ "$1" = stop-host ]; then cmd_stop_host "$dir" "$3"; else cmd_start_host "$dir" "$3"; fi
     ;;

@@ -180,12 +180,12 @@ impl RemoteHost {
             match answered {
                 // A host never provisioned (its first contact is the lock): install, then retry.
                 Err(SessionFailure::NotInstalled) => {
-                    binary::ensure_installed(self, adopt)?;
+                    binary::ensure_installed(self, adopt, true)?;
                     answered = self.session_call(&body);
                 }
                 // A damaged binary: replaced, then retried; the right one crashing is an error.
                 Err(SessionFailure::Unrunnable(error)) => {
-                    if binary::ensure_installed(self, adopt)? == binary::Installed::Already {
+                    if binary::ensure_installed(self, adopt, false)? == binary::Installed::Already {
                         return Err(error);
                     }
                     answered = self.session_call(&body);
@@ -198,7 +198,7 @@ impl RemoteHost {
                 // An older hoist on the host does not know this request: install this
                 // controller's, start a session on it, and ask again.
                 (Err(error), Some(adopt)) if is_protocol_refusal(&error) => {
-                    if binary::ensure_installed(self, adopt)? == binary::Installed::Already {
+                    if binary::ensure_installed(self, adopt, false)? == binary::Installed::Already {
                         return Err(error);
                     }
                     self.end_session();
@@ -365,7 +365,7 @@ impl Host for RemoteHost {
     }
 
     fn provision(&self, adopt: bool) -> Result<HostFacts> {
-        binary::ensure_installed(self, adopt)?;
+        binary::ensure_installed(self, adopt, false)?;
         self.call_with(
             &HostRequest::Provision { adopt },
             Install::IfNeeded { adopt },

@@ -46,9 +46,13 @@ pub(super) enum Installed {
 /// Makes sure the host runs this controller's binary. Installing is the first write into a
 /// deploy root, so a root with files of someone else's is refused here already
 /// (`root_mark`'s rule), unless `adopt`.
-pub(super) fn ensure_installed(host: &RemoteHost, adopt: bool) -> Result<Installed> {
+pub(super) fn ensure_installed(
+    host: &RemoteHost,
+    adopt: bool,
+    known_missing: bool,
+) -> Result<Installed> {
     let lean = LeanBinary::of(&host.local_binary)?;
-    if installed_hash(host).as_deref() == Some(lean.hash.as_str()) {
+    if !known_missing && installed_hash(host).as_deref() == Some(lean.hash.as_str()) {
         return Ok(Installed::Already);
     }
     let probe = probe_and_link(host, adopt, &lean.hash)?;
@@ -65,13 +69,15 @@ pub(super) fn ensure_installed(host: &RemoteHost, adopt: bool) -> Result<Install
             probe.platform
         )));
     }
+    // A session still running the binary replaced would answer the next calls: the check
+    // starts one on the new binary, which the next calls then use.
+    host.end_session();
     if probe.linked && installed_hash(host).as_deref() == Some(lean.hash.as_str()) {
-        // A session still running the binary replaced would answer the next calls.
-        host.end_session();
         return Ok(Installed::FromCache);
     }
     // Not cached, or the cached copy is damaged: send it (over the damaged one).
     send(host, &lean, &probe)?;
+    host.end_session();
     if installed_hash(host).as_deref() != Some(lean.hash.as_str()) {
         return Err(Error::internal(format!(
             "the hoist installed on `{}` at `{}` is not the one sent",
@@ -80,7 +86,6 @@ pub(super) fn ensure_installed(host: &RemoteHost, adopt: bool) -> Result<Install
         ))
         .hint("check the free space and permissions of the deploy root, then provision again"));
     }
-    host.end_session();
     Ok(Installed::Sent)
 }
 
@@ -92,13 +97,22 @@ fn installed_hash(host: &RemoteHost) -> Option<String> {
         .and_then(|version| version.binary_hash)
 }
 
-/// What one look at the host found: its platform, its cache directory, whether it can
-/// `gzip -d`, and whether a cached copy was linked into the root.
+/// What one look at the host found: its platform, its cache directory, how it unpacks, and
+/// whether a cached copy was linked into the root.
 struct Probe {
     platform: Platform,
     cache: String,
-    gzip: bool,
+    unpack: Unpack,
     linked: bool,
+}
+
+/// How the binary travels: zstd where the host has it (fastest to unpack), else gzip, else
+/// as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unpack {
+    Zstd,
+    Gzip,
+    Plain,
 }
 
 /// One shell on the host: reports the platform; creates the root (with the note that hoist
@@ -134,7 +148,7 @@ fn probe_and_link(host: &RemoteHost, adopt: bool, hash: &str) -> Result<Probe> {
          case \"$c\" in /*) ;; *) c={fallback} ;; esac; \
          (umask 077; mkdir -p \"$c\") 2>/dev/null || {{ c={fallback}; (umask 077; mkdir -p \"$c\") || exit 76; }}; \
          echo \"cache $c\"; \
-         if command -v gzip >/dev/null 2>&1; then echo gzip; fi; \
+         if command -v zstd >/dev/null 2>&1; then echo zstd; elif command -v gzip >/dev/null 2>&1; then echo gzip; fi; \
          e=\"$c/hoist-{hash}\"; \
          if [ -f \"$e\" ]; then {link} && echo linked; fi",
         link = link_script(host)?,
@@ -172,12 +186,13 @@ fn probe_and_link(host: &RemoteHost, adopt: bool, hash: &str) -> Result<Probe> {
     let mut probe = Probe {
         platform,
         cache: String::new(),
-        gzip: false,
+        unpack: Unpack::Plain,
         linked: false,
     };
     for line in lines {
         match line {
-            "gzip" => probe.gzip = true,
+            "zstd" => probe.unpack = Unpack::Zstd,
+            "gzip" => probe.unpack = Unpack::Gzip,
             "linked" => probe.linked = true,
             other => {
                 if let Some(cache) = other.strip_prefix("cache ") {
@@ -223,7 +238,11 @@ fn link_script(host: &RemoteHost) -> Result<String> {
 fn send(host: &RemoteHost, lean: &LeanBinary, probe: &Probe) -> Result<()> {
     let cache = shell_quote(&probe.cache);
     let hash = &lean.hash;
-    let unpack = if probe.gzip { "gzip -dc" } else { "cat" };
+    let unpack = match probe.unpack {
+        Unpack::Zstd => "zstd -dcq",
+        Unpack::Gzip => "gzip -dc",
+        Unpack::Plain => "cat",
+    };
     let script = format!(
         "c={cache}; e=\"$c/hoist-{hash}\"; t=\"$c/.hoist-{hash}.$$\"; \
          {unpack} > \"$t\" && chmod 755 \"$t\" && mv -f \"$t\" \"$e\" || {{ rm -f \"$t\"; exit 1; }}; \
@@ -233,10 +252,10 @@ fn send(host: &RemoteHost, lean: &LeanBinary, probe: &Probe) -> Result<()> {
         link = link_script(host)?,
     );
     let argv = ["sh", "-c", &script].map(str::to_owned);
-    let output = if probe.gzip {
-        host.transport.run(&argv, &mut lean.open_compressed()?)?
-    } else {
-        host.transport.run(&argv, &mut lean.open_plain()?)?
+    let output = match probe.unpack {
+        Unpack::Zstd => host.transport.run(&argv, &mut lean.open_zstd()?)?,
+        Unpack::Gzip => host.transport.run(&argv, &mut lean.open_gzip()?)?,
+        Unpack::Plain => host.transport.run(&argv, &mut lean.open_plain()?)?,
     };
     if output.status != 0 {
         return Err(Error::failed(format!(
