@@ -4,6 +4,7 @@
 pub mod adapters;
 pub mod app;
 pub mod cli;
+pub mod cpu_priority;
 pub mod daemon_log;
 pub mod error;
 pub mod failpoint;

@@ -90,4 +90,5 @@ mod supervision_deploys;
 mod supervision_fleet;
 mod tls_clients;
 mod tokens;
+mod warm_connections;
 mod webhooks;

@@ -56,6 +56,7 @@ pub struct SshTransport {
     master: Option<Mutex<Child>>,
     /// The shared master this transport rides instead (`ssh_persist`): it stays up.
     shared: Option<SharedSocket>,
+    persist: Duration,
     /// The master's stdin when it carries a session: open until drop, whoever holds the
     /// session, so the master (and every channel riding it) lasts as long as the transport.
     master_input: MasterInput,
@@ -131,6 +132,7 @@ impl SshTransport {
                 socket: shared.path.clone(),
                 master: None,
                 shared: Some(shared),
+                persist: target.ssh_persist,
                 master_input: Arc::new(Mutex::new(None)),
                 master_session: Mutex::new(None),
                 has_rsync: OnceLock::new(),
@@ -173,6 +175,7 @@ impl SshTransport {
             socket: socket.clone(),
             master: Some(Mutex::new(master)),
             shared: None,
+            persist: Duration::ZERO,
             master_input: Arc::new(Mutex::new(input)),
             master_session: Mutex::new(carried),
             has_rsync: OnceLock::new(),
@@ -206,6 +209,19 @@ impl SshTransport {
         self.master
             .as_ref()
             .map(|master| master.lock().unwrap_or_else(PoisonError::into_inner).id())
+    }
+
+    /// A shared master can go while the transport waits between uses (its window ends when no
+    /// channel is open, e.g. during a long build): each use makes sure it is up, starting a
+    /// new one when it is not — a socket check, no process, when it is.
+    fn ensure_shared(&self) -> Result<()> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        if shared.is_alive() {
+            return Ok(());
+        }
+        shared.ensure(&self.command_line, self.persist, &self.attempt())
     }
 
     /// Closes the shared masters this transport rides, its host's and its jump host's, for
@@ -282,6 +298,7 @@ impl Transport for SshTransport {
         if argv.is_empty() {
             return Err(Error::internal("no command to run over ssh"));
         }
+        self.ensure_shared()?;
         let remote_command = remote_command_line(argv);
         let mut command = self.ssh_command();
         command.args(self.command_line.command_args(remote_command));
@@ -302,6 +319,7 @@ impl Transport for SshTransport {
         if argv.is_empty() {
             return Err(Error::internal("no command to run over ssh"));
         }
+        self.ensure_shared()?;
         let carried = {
             let mut slot = self
                 .master_session
@@ -336,6 +354,7 @@ impl Transport for SshTransport {
         if argv.is_empty() {
             return Err(Error::internal("no command to run over ssh"));
         }
+        self.ensure_shared()?;
         let mut command = self.ssh_command();
         command
             .args(self.command_line.command_args(remote_command_line(argv)))
@@ -357,6 +376,7 @@ impl Transport for SshTransport {
         if paths.is_empty() {
             return Ok(());
         }
+        self.ensure_shared()?;
         // A relative source with a `:` would read as remote to rsync; `./` keeps it local.
         let mut source = if local_root.is_absolute() {
             OsString::new()
@@ -415,6 +435,7 @@ impl Transport for SshTransport {
     /// before (ssh takes no port 0 for `-L`; a port taken in between is tried again with
     /// another); the guard sends `-O cancel` for it.
     fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
+        self.ensure_shared()?;
         let socket = &self.socket;
         let mut last_error = String::new();
         let mut forwarded = None;

@@ -75,6 +75,9 @@ fn run(
         .stdin(Stdio::null())
         .stdout(writer.try_clone().map_err(spawn_error)?)
         .stderr(writer);
+    // Instances, hooks and the host's own processes run at the priority the controller
+    // started with, not the one it lowered itself to (`cpu_priority`).
+    let _normal = crate::cpu_priority::NormalPriority::for_spawn();
     let mut child = shell.spawn().map_err(spawn_error)?;
     // The command holds our copies of the pipe's write end: without dropping it, the read
     // below would never see the end of the output.

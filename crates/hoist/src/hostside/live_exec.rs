@@ -80,6 +80,9 @@ pub fn run_streaming(
     output: &mut dyn FnMut(ExecStream, &[u8]),
 ) -> Result<i32> {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Instances, hooks and the host's own processes run at the priority the controller
+    // started with, not the one it lowered itself to (`cpu_priority`).
+    let _normal = crate::cpu_priority::NormalPriority::for_spawn();
     match command.spawn() {
         Ok(child) => {
             let status = stream_child(child, output)

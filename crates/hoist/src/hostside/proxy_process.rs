@@ -156,6 +156,9 @@ impl ProxyProcess {
             .try_clone()
             .map_err(|e| Error::io("open the log", &self.log_path(), e))?;
         let state_dir = self.state_dir();
+        // Instances, hooks and the host's own processes run at the priority the controller
+        // started with, not the one it lowered itself to (`cpu_priority`).
+        let _normal = crate::cpu_priority::NormalPriority::for_spawn();
         let mut child = Command::new(&binary)
             .arg("proxy")
             .arg("--listen")

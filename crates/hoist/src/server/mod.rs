@@ -14,6 +14,7 @@ pub mod route;
 pub mod routes;
 pub mod serve;
 pub mod shutdown_signal;
+pub mod warm_connections;
 
 pub use serve::{ServeOptions, serve};
 pub use shutdown_signal::ShutdownSignal;

@@ -91,6 +91,11 @@ fn start_background_tasks(
     tasks.push(BackgroundTask::thread("reconciler", move || {
         reconciler::run(reconciler_app, reconciler, &reconciler_stop)
     })?);
+    // Warm connections: the ssh masters of the environments' hosts stay up.
+    let (warm_app, warm_stop) = (Arc::clone(app), shutdown.clone());
+    tasks.push(BackgroundTask::thread("warm connections", move || {
+        crate::server::warm_connections::run(warm_app, &warm_stop)
+    })?);
     // Both stop on the shutdown signal.
     let shutdown = shutdown.clone();
     tasks.push(BackgroundTask::thread("shutdown relay", move || {

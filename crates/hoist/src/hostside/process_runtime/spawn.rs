@@ -205,6 +205,9 @@ pub(crate) fn spawn_monitor(
         // How a probe tells the stack's containers from anyone else's.
         command.env(COMPOSE_PROJECT_MARK, &compose.project);
     }
+    // Instances, hooks and the host's own processes run at the priority the controller
+    // started with, not the one it lowered itself to (`cpu_priority`).
+    let _normal = crate::cpu_priority::NormalPriority::for_spawn();
     let mut child = command.spawn().map_err(|error| {
         Error::failed(format!("cannot start release `{}`", launch.release))
             .cause(format!("`{}`: {error}", binary.display()))
