@@ -8,20 +8,28 @@ use crate::api_server::Server;
 use crate::harness::Test;
 use crate::testbed::Testbed;
 
-/// The shared masters of the testbed's hosts (their command line names its ssh_config and a
-/// ControlPersist window).
+/// The processes holding an ssh connection to the testbed's host: its masters. (A master
+/// that carried a session renames itself `ssh: <socket> [mux]`, so its command line does not
+/// tell.)
 fn masters(tb: &Testbed) -> Vec<u32> {
-    let config = tb.ssh_config.display().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                let cmdline = String::from_utf8_lossy(&cmdline);
-                cmdline.contains(&config) && cmdline.contains("ControlPersist=")
-            })
+    let output = std::process::Command::new("ss")
+        .args(["-Htnp", "state", "established", "dst"])
+        .arg(format!("{}:22", tb.hosts[0]))
+        .output()
+        .unwrap();
+    let mut pids: Vec<u32> = String::from_utf8_lossy(&output.stdout)
+        .split("pid=")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
         })
-        .collect()
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids
 }
 
 fn spec(t: &Test, tb: &Testbed, persist: &str) -> String {

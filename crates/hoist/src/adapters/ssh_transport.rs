@@ -108,49 +108,70 @@ impl SshTransport {
             jump,
             socket: jump_master.as_ref().map(|master| master.socket()),
         });
-        if !target.ssh_persist.is_zero() {
+        let destination_text = destination.to_string();
+        let jump_text = target.jump.as_ref().map(ToString::to_string);
+        let attempt = Attempt {
+            destination: &destination_text,
+            jump: jump_text.as_deref(),
+            connect_timeout: target.connect_timeout,
+        };
+        let persist = target.ssh_persist;
+        let (socket, control_dir, shared) = if persist.is_zero() {
+            let control_dir = ControlDir::create()?;
+            (control_dir.path().join("master"), Some(control_dir), None)
+        } else {
             let shared =
                 SharedSocket::for_host(ssh_program, target, destination, target.jump.as_ref())?;
-            let command_line =
-                SshCommandLine::new(ssh_program, target, destination, &shared.path, route)?;
-            let destination_text = destination.to_string();
-            let jump_text = target.jump.as_ref().map(ToString::to_string);
-            shared.ensure(
-                &command_line,
-                target.ssh_persist,
-                &Attempt {
-                    destination: &destination_text,
-                    jump: jump_text.as_deref(),
-                    connect_timeout: target.connect_timeout,
-                },
-            )?;
-            return Ok(Self {
-                destination: destination_text,
-                jump: jump_text,
-                connect_timeout: target.connect_timeout,
-                command_line,
-                socket: shared.path.clone(),
-                master: None,
-                shared: Some(shared),
-                persist: target.ssh_persist,
-                master_input: Arc::new(Mutex::new(None)),
-                master_session: Mutex::new(None),
-                has_rsync: OnceLock::new(),
-                closing: AtomicBool::new(false),
-                jump_master,
-                control_dir: None,
-            });
-        }
-        let control_dir = ControlDir::create()?;
-        let socket = control_dir.path().join("master");
+            (shared.path.clone(), None, Some(shared))
+        };
         let command_line = SshCommandLine::new(ssh_program, target, destination, &socket, route)?;
-        let log_path = control_dir.path().join("master.log");
+        let riding = |command_line: SshCommandLine, shared: SharedSocket, jump_master| Self {
+            destination: destination_text.clone(),
+            jump: jump_text.clone(),
+            connect_timeout: target.connect_timeout,
+            command_line,
+            socket: shared.path.clone(),
+            master: None,
+            shared: Some(shared),
+            persist,
+            master_input: Arc::new(Mutex::new(None)),
+            master_session: Mutex::new(None),
+            has_rsync: OnceLock::new(),
+            closing: AtomicBool::new(false),
+            jump_master,
+            control_dir: None,
+        };
+        // A shared master: ride the one that is up, or start one (under the host's lock, so
+        // two commands at once start one between them). Started for a session, it carries
+        // that session in the process that started it, as an own master would.
+        let mut starting = None;
+        if let Some(shared) = shared.as_ref()
+            && !shared.is_alive()
+        {
+            let lock = shared.lock()?;
+            if !shared.is_alive() {
+                if session.is_none() {
+                    shared.start_detached(&command_line, persist, &attempt)?;
+                } else {
+                    shared.clear_for_new_master(&command_line);
+                    starting = Some(lock);
+                }
+            }
+        }
+        if let (Some(shared), None) = (&shared, &starting) {
+            return Ok(riding(command_line, shared.clone(), jump_master));
+        }
+        let log_path = match &control_dir {
+            Some(dir) => dir.path().join("master.log"),
+            None => socket.with_extension("log"),
+        };
         let log = File::create(&log_path)
             .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
+        let persist_seconds = (!persist.is_zero()).then(|| persist.as_secs().max(1));
         let mut master = Command::new(ssh_program);
         match &session {
             Some(argv) => master
-                .args(command_line.master_running_args(wrapped_command(argv)))
+                .args(command_line.master_running_args(wrapped_command(argv), persist_seconds))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped()),
             None => master
@@ -168,22 +189,26 @@ impl SshTransport {
             _ => None,
         };
         let transport = Self {
-            destination: destination.to_string(),
-            jump: target.jump.as_ref().map(ToString::to_string),
+            destination: destination_text.clone(),
+            jump: jump_text.clone(),
             connect_timeout: target.connect_timeout,
             command_line,
             socket: socket.clone(),
             master: Some(Mutex::new(master)),
-            shared: None,
-            persist: Duration::ZERO,
+            shared,
+            persist,
             master_input: Arc::new(Mutex::new(input)),
             master_session: Mutex::new(carried),
             has_rsync: OnceLock::new(),
             closing: AtomicBool::new(false),
             jump_master,
-            control_dir: Some(control_dir),
+            control_dir,
         };
         transport.wait_for_master(&socket, &log_path)?;
+        if starting.is_some() {
+            // The log only ever explains a failed login.
+            let _ = std::fs::remove_file(&log_path);
+        }
         Ok(transport)
     }
 
@@ -240,11 +265,11 @@ impl SshTransport {
     fn wait_for_master(&self, socket: &Path, log_path: &Path) -> Result<()> {
         let hops = if self.jump.is_some() { 2 } else { 1 };
         let deadline = Instant::now() + self.connect_timeout * hops + LOGIN_SLACK;
-        let (Some(master), Some(control_dir)) = (&self.master, &self.control_dir) else {
+        let (Some(master), Some(dir)) = (&self.master, socket.parent()) else {
             return Ok(());
         };
         // The socket wakes us as it appears; the pauses only pace the checks for an exit.
-        let watch = EntryWatch::new(control_dir.path());
+        let watch = EntryWatch::new(dir);
         let mut pause = Duration::from_millis(1);
         loop {
             if std::fs::symlink_metadata(socket).is_ok() {
@@ -517,13 +542,17 @@ impl Drop for SshTransport {
         if matches!(master.try_wait(), Ok(Some(_)) | Err(_)) {
             return;
         }
-        let asked = i32::try_from(master.id()).ok().is_some_and(|pid| {
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            )
-            .is_ok()
-        });
+        // A shared master carrying our session is that session's process until the session
+        // ends (its stdin closed above), then goes to the background and this process exits:
+        // no signal, or the master would go too.
+        let asked = self.shared.is_some()
+            || i32::try_from(master.id()).ok().is_some_and(|pid| {
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                )
+                .is_ok()
+            });
         let deadline = Instant::now()
             + if asked {
                 MASTER_EXIT_GRACE

@@ -103,11 +103,22 @@ impl SshCommandLine {
 
     /// Arguments for a master that runs `remote_command` (one shell string) as its own
     /// session, stdin and stdout being that session's, while it listens on the control path.
-    pub fn master_running_args(&self, remote_command: String) -> Vec<String> {
+    /// With `persist_seconds`, the master goes to the background as it logs in and stays
+    /// up that long after its last client, this process carrying the session as its client.
+    pub fn master_running_args(
+        &self,
+        remote_command: String,
+        persist_seconds: Option<u64>,
+    ) -> Vec<String> {
         let mut args = self.options.clone();
-        args.extend(
-            ["-o", "ControlMaster=yes", "-o", "ControlPersist=no", "-T"].map(str::to_owned),
-        );
+        let persist = persist_seconds.map_or("no".to_owned(), |seconds| format!("{seconds}s"));
+        args.extend([
+            "-o".to_owned(),
+            "ControlMaster=yes".to_owned(),
+            "-o".to_owned(),
+            format!("ControlPersist={persist}"),
+            "-T".to_owned(),
+        ]);
         let mut args = self.finish(args);
         args.push(remote_command);
         args
@@ -374,7 +385,7 @@ mod tests {
         assert!(proxy.contains("ControlPath=none"), "{proxy}");
         assert!(proxy.ends_with(" -W '[%h]:%p' -- bastion"), "{proxy}");
         assert!(args.ends_with(&["-N".to_owned(), "--".to_owned(), "web1".to_owned()]));
-        let running = line(&target(None)).master_running_args("serve".to_owned());
+        let running = line(&target(None)).master_running_args("serve".to_owned(), None);
         assert!(running.ends_with(&["-T", "--", "web1", "serve"].map(str::to_owned)));
         assert!(
             running.join(" ").contains("ControlMaster=yes"),

@@ -97,9 +97,24 @@ impl SharedSocket {
         if self.is_alive() {
             return Ok(());
         }
+        self.start_detached(command_line, persist, attempt)
+    }
+
+    /// Before a new master listens here (under `lock`): masters of this host with other
+    /// settings exit, and a socket left by a killed master goes (ssh would refuse it).
+    pub fn clear_for_new_master(&self, command_line: &SshCommandLine) {
         self.close_others(command_line);
-        // A socket left by a killed master: ssh would refuse to listen on it.
         let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// Starts a master that goes to the background once logged in (under `lock`).
+    pub fn start_detached(
+        &self,
+        command_line: &SshCommandLine,
+        persist: Duration,
+        attempt: &Attempt<'_>,
+    ) -> Result<()> {
+        self.clear_for_new_master(command_line);
         let log_path = self.path.with_extension("log");
         let log = File::create(&log_path)
             .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
@@ -161,7 +176,8 @@ impl SharedSocket {
         }
     }
 
-    fn lock(&self) -> Result<Flock<File>> {
+    /// The host's lock: held while a master of it starts.
+    pub fn lock(&self) -> Result<Flock<File>> {
         // A name with a dot: never taken for a socket by `close_others`.
         let path = self.parent.join(format!("{}.lock", self.host_prefix));
         let file = OpenOptions::new()
