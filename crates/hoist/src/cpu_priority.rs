@@ -1,6 +1,7 @@
-//! The controller's own work — start-up, the store, hashing, ssh and rsync — runs at a lower
-//! CPU priority (nice + `LOWER_BY`), so on a host it shares with the services it deploys it
-//! takes their CPU last. What it starts that serves or that the user wrote (instances, the
+//! The controller's own work for an environment on this machine — the store, hashing, the
+//! host calls — runs at a lower CPU priority (nice + `LOWER_BY`), so on the host it shares
+//! with the services it deploys it takes their CPU last. (For SSH hosts it does not: their
+//! services run elsewhere.) What it starts that serves or that the user wrote (instances, the
 //! proxy, the supervisor, hooks, `exec`) runs at the priority the controller had: Linux keeps
 //! a nice value per thread and a child takes its spawning thread's, so the thread that spawns
 //! one returns to that priority for the spawn (`NormalPriority`). Raising a priority again
@@ -15,24 +16,25 @@ use rustix::process::{Resource, geteuid, getpriority_process, getrlimit, setprio
 /// process's share of a busy CPU).
 const LOWER_BY: i32 = 10;
 
-/// The nice value the controller started with, once it lowered its own.
+/// The nice value the controller had before it first lowered a thread's.
 static ORIGINAL: OnceLock<i32> = OnceLock::new();
 
-/// Lowers this thread's priority, and so that of every thread it starts from now on. Call
-/// it first thing, on the main thread, in controller commands only.
+/// Lowers the calling thread's priority, and so that of every thread it starts from then on
+/// (a command's thread in `hoist serve`, the main thread of the CLI). Once per thread.
 pub fn lower_for_controller() {
     if std::env::var_os("HOIST_NICE").is_some_and(|value| value == "0") {
         return;
     }
-    let Ok(original) = getpriority_process(None) else {
+    let Ok(current) = getpriority_process(None) else {
         return;
     };
-    if !can_raise_to(original) {
+    let original = *ORIGINAL.get_or_init(|| current);
+    if current != original || !can_raise_to(original) {
         return;
     }
     let lowered = (original + LOWER_BY).min(19);
-    if lowered > original && setpriority_process(None, lowered).is_ok() {
-        let _ = ORIGINAL.set(original);
+    if lowered > original {
+        let _ = setpriority_process(None, lowered);
     }
 }
 
@@ -58,6 +60,9 @@ impl NormalPriority {
         let Some(&original) = ORIGINAL.get() else {
             return Self { lowered: None };
         };
+        if !can_raise_to(original) {
+            return Self { lowered: None };
+        }
         let lowered = getpriority_process(None)
             .ok()
             .filter(|&current| current != original && setpriority_process(None, original).is_ok());

@@ -8,14 +8,15 @@
 mod command_line;
 mod control_dir;
 mod diagnosis;
+mod file_copy;
 mod jump_master;
 mod master_session;
+mod port_forward;
 mod shared_master;
 mod streaming;
 
-use std::ffi::OsString;
 use std::fs::File;
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +33,7 @@ use crate::ports::connector::HostTarget;
 
 use command_line::{Route, SshCommandLine, shell_quote};
 use control_dir::{ControlDir, EntryWatch};
-use diagnosis::{Attempt, ConnectFailure};
+use diagnosis::Attempt;
 use jump_master::JumpMaster;
 use master_session::{MasterInput, MasterSession, wrapped_command};
 use shared_master::SharedSocket;
@@ -398,119 +399,14 @@ impl Transport for SshTransport {
     }
 
     fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()> {
-        if paths.is_empty() {
-            return Ok(());
-        }
-        self.ensure_shared()?;
-        // A relative source with a `:` would read as remote to rsync; `./` keeps it local.
-        let mut source = if local_root.is_absolute() {
-            OsString::new()
-        } else {
-            OsString::from("./")
-        };
-        source.push(local_root.as_os_str());
-        source.push("/");
-        let mut target = OsString::from(format!("{}:", self.command_line.rsync_host()));
-        target.push(remote_dir.as_os_str());
-        target.push("/");
-        let mut list = Vec::new();
-        for path in paths {
-            list.extend_from_slice(path.as_bytes());
-            list.push(0);
-        }
-        let mut command = Command::new("rsync");
-        // --ignore-times: every listed file is sent, even one whose size and time match the
-        // file already there (the caller lists what changed). --protect-args: the remote path
-        // travels in rsync's protocol, not through a shell.
-        command
-            .args([
-                "-a",
-                "--ignore-times",
-                "--no-implied-dirs",
-                "--protect-args",
-                "--from0",
-                "--files-from=-",
-                "-e",
-            ])
-            .arg(self.command_line.rsync_shell()?)
-            .arg("--")
-            .arg(&source)
-            .arg(&target);
-        let output = run_streaming(&mut command, &mut Cursor::new(list))
-            .map_err(|error| spawn_error(Path::new("rsync"), error))?;
-        if output.status == 0 {
-            return Ok(());
-        }
-        let context = format!(
-            "cannot copy files to `{}:{}` with rsync",
-            self.destination,
-            remote_dir.display()
-        );
-        if ConnectFailure::from_stderr(&output.stderr) != ConnectFailure::Other {
-            return Err(self.attempt().error(&output.stderr).context(context));
-        }
-        let mut error = Error::failed(format!("{context} (exit {})", output.status));
-        for line in output.stderr.lines().filter(|l| !l.trim().is_empty()) {
-            error = error.cause(line.trim());
-        }
-        Err(error)
+        file_copy::rsync_files(self, local_root, paths, remote_dir)
     }
 
     /// `ssh -O forward -L 127.0.0.1:LOCAL:127.0.0.1:PORT` on a local port found free just
     /// before (ssh takes no port 0 for `-L`; a port taken in between is tried again with
     /// another); the guard sends `-O cancel` for it.
     fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
-        self.ensure_shared()?;
-        let socket = &self.socket;
-        let mut last_error = String::new();
-        let mut forwarded = None;
-        // The same host and port get the same local port every time when it is free: skopeo
-        // remembers which blobs a registry holds by its address, so a port that moved would
-        // make it send every layer again.
-        let preferred = stable_local_port(&self.destination, remote_port);
-        for attempt in 0..4 {
-            let asked = if attempt == 0 { preferred } else { 0 };
-            let Ok(local_port) = std::net::TcpListener::bind(("127.0.0.1", asked))
-                .and_then(|listener| listener.local_addr())
-                .map(|address| address.port())
-            else {
-                continue;
-            };
-            let spec = format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}");
-            let output = self
-                .ssh_command()
-                .args(self.command_line.forward_args(socket, "forward", &spec)?)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|error| spawn_error(&self.command_line.program, error))?;
-            if output.status.success() {
-                forwarded = Some(local_port);
-                break;
-            }
-            last_error = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        }
-        let Some(local_port) = forwarded else {
-            return Err(Error::failed(format!(
-                "cannot forward a port to `{}`",
-                self.destination
-            ))
-            .cause(last_error)
-            .hint("the host's sshd must allow TCP forwarding (`AllowTcpForwarding yes`) for images to travel"));
-        };
-        let program = self.command_line.program.clone();
-        let cancel = self.command_line.forward_args(
-            socket,
-            "cancel",
-            &format!("127.0.0.1:{local_port}:127.0.0.1:{remote_port}"),
-        )?;
-        Ok(PortForward::new(local_port, move || {
-            let _ = Command::new(program)
-                .args(cancel)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }))
+        port_forward::forward_port(self, remote_port)
     }
 }
 
@@ -571,13 +467,6 @@ impl Drop for SshTransport {
             }
         }
     }
-}
-
-/// A local port in 20000–29999 derived from the host and the remote port.
-fn stable_local_port(destination: &str, remote_port: u16) -> u16 {
-    let hash = blake3::hash(format!("{destination}\n{remote_port}").as_bytes());
-    let bytes = hash.as_bytes();
-    20_000 + u16::from_le_bytes([bytes[0], bytes[1]]) % 10_000
 }
 
 /// `argv` as one line for the remote shell, each word quoted so it arrives as exactly one

@@ -37,10 +37,6 @@ pub fn main() -> ExitCode {
     let printer = Printer {
         json: cli.global.json,
     };
-    // The controller yields the CPU to what runs on this machine; host-side work does not.
-    if !matches!(cli.command, Command::Host(_) | Command::Proxy(_)) {
-        crate::cpu_priority::lower_for_controller();
-    }
     match run(&cli, printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -67,6 +67,16 @@ impl<'c> CommandRun<'c> {
         env_name: &EnvName,
         args: serde_json::Value,
     ) -> Result<Self> {
+        // An environment on this machine shares its CPU with the services it runs: the
+        // controller's own work yields to them (this thread and those it starts).
+        let local = ctx.env_spec(env_name).is_ok_and(|env| {
+            env.hosts
+                .iter()
+                .any(|host| matches!(host.address, hoist_core::HostAddress::Local { .. }))
+        });
+        if local {
+            crate::cpu_priority::lower_for_controller();
+        }
         let command = match &ctx.claimed {
             Some(claimed) => ctx.store.command(claimed.id)?.ok_or_else(|| {
                 Error::failed(format!("command {} is no longer recorded", claimed.id))
