@@ -38,6 +38,17 @@ pub fn lower_for_controller() {
     }
 }
 
+/// Back to the original priority for the calling thread (and those it starts from then on):
+/// a command on SSH hosts has nothing here to yield to.
+pub fn restore_for_controller() {
+    let Some(&original) = ORIGINAL.get() else {
+        return;
+    };
+    if getpriority_process(None).is_ok_and(|current| current != original) {
+        let _ = setpriority_process(None, original);
+    }
+}
+
 /// Whether this process may set its nice value back to `nice` once lowered.
 fn can_raise_to(nice: i32) -> bool {
     if geteuid().is_root() {
@@ -118,5 +129,9 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(in_thread, original + LOWER_BY);
+        // A command on SSH hosts takes its priority back.
+        restore_for_controller();
+        assert_eq!(getpriority_process(None).unwrap(), original);
+        assert_eq!(nice_of_child(), original);
     }
 }

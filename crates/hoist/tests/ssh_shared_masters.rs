@@ -8,30 +8,8 @@ use std::time::{Duration, Instant};
 use hoist::adapters::ssh_transport::SshTransport;
 use hoist::adapters::transport::Transport;
 
+use crate::ssh_transport::{processes_with, ssh_connection};
 use crate::testbed::Testbed;
-
-fn ssh_connection(transport: &SshTransport) -> Vec<String> {
-    let argv = ["sh", "-c", "echo $SSH_CONNECTION"].map(str::to_owned);
-    let output = transport.run(&argv, &mut std::io::empty()).unwrap();
-    assert_eq!(output.status, 0, "{}", output.stderr);
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Live processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(needle))
-        })
-        .collect()
-}
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -31,7 +31,7 @@ fn stdout(transport: &SshTransport, words: &[&str]) -> String {
 
 /// `client-address client-port server-address server-port` of the ssh connection a command
 /// ran on: the same client port means the same TCP connection.
-fn ssh_connection(transport: &SshTransport) -> Vec<String> {
+pub(crate) fn ssh_connection(transport: &SshTransport) -> Vec<String> {
     stdout(transport, &["sh", "-c", "echo $SSH_CONNECTION"])
         .split_whitespace()
         .map(str::to_owned)
@@ -39,7 +39,7 @@ fn ssh_connection(transport: &SshTransport) -> Vec<String> {
 }
 
 /// Live processes whose command line contains `needle` (zombies have none).
-fn processes_with(needle: &str) -> Vec<u32> {
+pub(crate) fn processes_with(needle: &str) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())

@@ -37,6 +37,11 @@ pub fn main() -> ExitCode {
     let printer = Printer {
         json: cli.global.json,
     };
+    // Start-up and the store run low already; `CommandRun::begin` raises the priority again
+    // for environments whose services run elsewhere.
+    if !matches!(cli.command, Command::Host(_) | Command::Proxy(_)) {
+        crate::cpu_priority::lower_for_controller();
+    }
     match run(&cli, printer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -76,6 +76,8 @@ impl<'c> CommandRun<'c> {
         });
         if local {
             crate::cpu_priority::lower_for_controller();
+        } else {
+            crate::cpu_priority::restore_for_controller();
         }
         let command = match &ctx.claimed {
             Some(claimed) => ctx.store.command(claimed.id)?.ok_or_else(|| {
