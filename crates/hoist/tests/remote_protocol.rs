@@ -385,6 +385,51 @@ fn a_damaged_binary_is_replaced_from_the_cache_or_sent_again() {
     assert_eq!(hash_of(&cached), expected);
 }
 
+/// A host whose PATH has the basic tools but `missing` ones not: the binary travels the way
+/// that host can unpack it, and lands whole.
+fn install_on_a_host_without(missing: &[&str]) -> u64 {
+    let cache = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let tools = [
+        "sh", "uname", "mkdir", "ls", "ln", "cp", "mv", "chmod", "find", "cat", "rm", "gzip",
+        "zstd",
+    ];
+    for tool in tools.iter().filter(|tool| !missing.contains(tool)) {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let path = String::from_utf8(found.stdout).unwrap();
+        std::os::unix::fs::symlink(path.trim(), bin.path().join(tool)).unwrap();
+    }
+    let transport = Arc::new(CountingStdin {
+        inner: host_with_cache(cache.path()).with_env("PATH", bin.path().to_str().unwrap()),
+        sent: Mutex::default(),
+    });
+    let remote = remote(transport.clone());
+    remote.handle.host.provision(false).unwrap();
+    let installed = remote.root.join(".hoist/bin/hoist");
+    assert_eq!(
+        hash_of(&installed),
+        hoist::adapters::remote_host::host_copy_hash(this_hoist()).unwrap()
+    );
+    transport.sent()
+}
+
+#[test]
+fn the_binary_travels_as_the_host_can_unpack_it() {
+    let zstd = install_on_a_host_without(&[]);
+    let gzip = install_on_a_host_without(&["zstd"]);
+    let plain = install_on_a_host_without(&["zstd", "gzip"]);
+    assert!(zstd < gzip, "zstd {zstd} < gzip {gzip}");
+    assert!(gzip < plain / 2, "gzip {gzip} < plain {plain}");
+    let full = this_hoist().metadata().unwrap().len();
+    assert!(
+        plain < full,
+        "the plain copy is the lean one: {plain} of {full}"
+    );
+}
+
 /// A controller for an existing root on this machine.
 fn remote_with_root(transport: LocalProcessTransport, root: &Path) -> HostHandle {
     RemoteHost::new(
