@@ -124,3 +124,48 @@ fn the_master_goes_after_its_window_unless_serve_keeps_it_warm() {
         || masters(&tb).is_empty(),
     );
 }
+
+/// A host that goes away without a word (its link down) while a master to it is kept up: the
+/// next command gives it up about as soon as a new connection would, not after ssh's 45 s.
+#[test]
+fn a_kept_master_to_a_host_that_went_silent_does_not_hold_the_next_command() {
+    let Some(tb) = Testbed::up(1, false) else {
+        return;
+    };
+    let t = Test::new();
+    t.write(
+        "Hoist.toml",
+        &spec(&t, &tb, "60s").replace("ssh_persist", "connect_timeout = \"3s\"\nssh_persist"),
+    );
+    t.hoist(&["deploy", "warm"]).success();
+    assert_eq!(masters(&tb).len(), 1);
+    let state = std::fs::read_to_string(tb.dir().join("testbed.state")).unwrap();
+    let prefix = state
+        .lines()
+        .find_map(|line| line.strip_prefix("PREFIX="))
+        .unwrap()
+        .to_owned();
+    let link = format!("{prefix}v1");
+    let set = |state: &str| {
+        let status = std::process::Command::new("ip")
+            .args(["link", "set", &link, state])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    set("down");
+    let started = Instant::now();
+    let status = t.hoist(&["status", "warm", "--json"]);
+    let took = started.elapsed();
+    set("up");
+    assert!(
+        status.stdout.contains("\"reachable\": false")
+            || status.stdout.contains("\"reachable\":false"),
+        "{}\n{}",
+        status.stdout,
+        status.stderr
+    );
+    // 3 s timeout: keepalives every 2 s, given up after 2 unanswered; ssh's old 15 s × 3
+    // would be 45 s and more.
+    assert!(took < Duration::from_secs(25), "took {took:?}");
+}

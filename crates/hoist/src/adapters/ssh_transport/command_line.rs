@@ -10,10 +10,12 @@ use hoist_core::SshDestination;
 use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
-/// How long a connection may stay silent before ssh probes it, and how many probes may go
-/// unanswered before it gives up: a dead host is noticed within about 45 s.
-const SERVER_ALIVE_INTERVAL_SECONDS: u32 = 15;
-const SERVER_ALIVE_COUNT_MAX: u32 = 3;
+/// How many keepalive probes may go unanswered before ssh gives a connection up. They go out
+/// every half `connect_timeout` of silence (at least `MIN_ALIVE_INTERVAL_SECONDS`), so a host
+/// that went away unannounced is given up about as soon as a new connection to it would be:
+/// a master kept up between commands (`ssh_persist`) must not hold the next command longer.
+const SERVER_ALIVE_COUNT_MAX: u64 = 2;
+const MIN_ALIVE_INTERVAL_SECONDS: u64 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SshCommandLine {
@@ -199,7 +201,10 @@ fn common_options(target: &HostTarget, destination: &SshDestination) -> Result<V
         "BatchMode=yes".to_owned(),
         "StrictHostKeyChecking=yes".to_owned(),
         format!("ConnectTimeout={timeout}"),
-        format!("ServerAliveInterval={SERVER_ALIVE_INTERVAL_SECONDS}"),
+        format!(
+            "ServerAliveInterval={}",
+            timeout.div_ceil(2).max(MIN_ALIVE_INTERVAL_SECONDS)
+        ),
         format!("ServerAliveCountMax={SERVER_ALIVE_COUNT_MAX}"),
         "ClearAllForwardings=yes".to_owned(),
         "PermitLocalCommand=no".to_owned(),
