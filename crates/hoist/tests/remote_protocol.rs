@@ -25,13 +25,15 @@ use tempfile::TempDir;
 
 use crate::harness::{APP_PY, free_port, http_get};
 
-/// A local process transport that records what travels: rsync'd paths, and the bytes
-/// streamed into `hoist host receive`.
+/// A local process transport that records what travels: rsync'd paths, the bytes streamed
+/// into `hoist host receive`, and every byte fed to the host's commands (the binary travels
+/// on stdin).
 #[derive(Debug)]
 struct Recording {
     inner: LocalProcessTransport,
     rsynced: Mutex<Vec<Vec<String>>>,
     streamed: Mutex<Vec<u64>>,
+    sent: Mutex<u64>,
 }
 
 impl Recording {
@@ -40,7 +42,12 @@ impl Recording {
             inner,
             rsynced: Mutex::default(),
             streamed: Mutex::default(),
+            sent: Mutex::default(),
         })
+    }
+
+    fn sent(&self) -> u64 {
+        *self.sent.lock().unwrap()
     }
 }
 
@@ -59,15 +66,15 @@ impl Read for Counting<'_> {
 
 impl Transport for Recording {
     fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {
-        if !argv.iter().any(|arg| arg == "receive") {
-            return self.inner.run(argv, stdin);
-        }
         let mut counting = Counting {
             inner: stdin,
             count: 0,
         };
         let output = self.inner.run(argv, &mut counting);
-        self.streamed.lock().unwrap().push(counting.count);
+        *self.sent.lock().unwrap() += counting.count;
+        if argv.iter().any(|arg| arg == "receive") {
+            self.streamed.lock().unwrap().push(counting.count);
+        }
         output
     }
 
@@ -179,51 +186,6 @@ fn host_with_cache(cache: &Path) -> LocalProcessTransport {
     LocalProcessTransport::new().with_env("XDG_CACHE_HOME", cache.to_str().unwrap())
 }
 
-/// Counts the bytes fed to the host's commands: the binary travels on stdin.
-#[derive(Debug)]
-struct CountingStdin {
-    inner: LocalProcessTransport,
-    sent: Mutex<u64>,
-}
-
-impl CountingStdin {
-    fn sent(&self) -> u64 {
-        *self.sent.lock().unwrap()
-    }
-}
-
-impl Transport for CountingStdin {
-    fn run(&self, argv: &[String], stdin: &mut dyn Read) -> Result<TransportOutput> {
-        let mut counting = Counting {
-            inner: stdin,
-            count: 0,
-        };
-        let output = self.inner.run(argv, &mut counting);
-        *self.sent.lock().unwrap() += counting.count;
-        output
-    }
-
-    fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>> {
-        self.inner.open_session(argv)
-    }
-
-    fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
-        self.inner.spawn(argv)
-    }
-
-    fn has_rsync(&self) -> bool {
-        self.inner.has_rsync()
-    }
-
-    fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()> {
-        self.inner.rsync_files(local_root, paths, remote_dir)
-    }
-
-    fn forward_port(&self, remote_port: u16) -> Result<PortForward> {
-        self.inner.forward_port(remote_port)
-    }
-}
-
 /// A real hoist build that differs from this one where it runs (a help text), as another
 /// release of hoist would: appended bytes would not do, the host copy leaves them out.
 fn hoist_variant(dir: &Path, tag: &str) -> PathBuf {
@@ -295,10 +257,7 @@ fn provision_installs_the_lean_binary_once_through_the_users_cache() {
 #[test]
 fn two_roots_on_one_host_share_one_binary_and_the_second_is_sent_nothing() {
     let cache = tempfile::tempdir().unwrap();
-    let first_transport = Arc::new(CountingStdin {
-        inner: host_with_cache(cache.path()),
-        sent: Mutex::default(),
-    });
+    let first_transport = Recording::new(host_with_cache(cache.path()));
     let first = remote(first_transport.clone());
     first.handle.host.provision(false).unwrap();
     let sent = first_transport.sent();
@@ -307,10 +266,7 @@ fn two_roots_on_one_host_share_one_binary_and_the_second_is_sent_nothing() {
         sent > 0 && sent < local / 4,
         "the first root is sent a compressed lean copy: {sent} bytes of {local}"
     );
-    let second_transport = Arc::new(CountingStdin {
-        inner: host_with_cache(cache.path()),
-        sent: Mutex::default(),
-    });
+    let second_transport = Recording::new(host_with_cache(cache.path()));
     let second = remote(second_transport.clone());
     second.handle.host.provision(false).unwrap();
     assert_eq!(
@@ -334,10 +290,7 @@ fn two_roots_on_one_host_share_one_binary_and_the_second_is_sent_nothing() {
 fn a_damaged_binary_is_replaced_from_the_cache_or_sent_again() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let transport = Arc::new(CountingStdin {
-        inner: host_with_cache(cache.path()),
-        sent: Mutex::default(),
-    });
+    let transport = Recording::new(host_with_cache(cache.path()));
     let remote = remote(transport.clone());
     remote.handle.host.provision(false).unwrap();
     let installed = remote.root.join(".hoist/bin/hoist");
@@ -368,10 +321,7 @@ fn a_damaged_binary_is_replaced_from_the_cache_or_sent_again() {
     let variant = hoist_variant(dir.path(), "damaged");
     fs::write(&installed, fs::read(&variant).unwrap()).unwrap();
     assert_ne!(hash_of(&cached), expected);
-    let fresh_transport = Arc::new(CountingStdin {
-        inner: host_with_cache(cache.path()),
-        sent: Mutex::default(),
-    });
+    let fresh_transport = Recording::new(host_with_cache(cache.path()));
     let fresh = RemoteHost::new(
         "deploy@web1".parse().unwrap(),
         remote.root.clone(),
@@ -402,10 +352,9 @@ fn install_on_a_host_without(missing: &[&str]) -> u64 {
         let path = String::from_utf8(found.stdout).unwrap();
         std::os::unix::fs::symlink(path.trim(), bin.path().join(tool)).unwrap();
     }
-    let transport = Arc::new(CountingStdin {
-        inner: host_with_cache(cache.path()).with_env("PATH", bin.path().to_str().unwrap()),
-        sent: Mutex::default(),
-    });
+    let transport = Recording::new(
+        host_with_cache(cache.path()).with_env("PATH", bin.path().to_str().unwrap()),
+    );
     let remote = remote(transport.clone());
     remote.handle.host.provision(false).unwrap();
     let installed = remote.root.join(".hoist/bin/hoist");
