@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,25 +22,46 @@ use crate::http_client::{self, Patience};
 
 /// An HTTP/1.1 upstream answering its name; `/slow` after 1.5 s, `/forwarded` with the
 /// forwarding headers it saw, `/sum` with the length and blake3 of the request body.
+/// It counts the connections it accepted and those still open.
 struct Upstream {
     address: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
 }
 
 impl Upstream {
     fn start(name: &'static str) -> Self {
+        Self::start_with(name, false)
+    }
+
+    /// With `hang_up_after_one`, every connection is closed after its first response, with
+    /// no `Connection: close` to say so (as an upstream whose keep-alive timeout is short).
+    fn start_with(name: &'static str, hang_up_after_one: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
+        let (accepted, open) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let counts = (Arc::clone(&accepted), Arc::clone(&open));
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                thread::spawn(move || serve_upstream_connection(stream, name));
+                counts.0.fetch_add(1, Ordering::SeqCst);
+                counts.1.fetch_add(1, Ordering::SeqCst);
+                let open = Arc::clone(&counts.1);
+                thread::spawn(move || {
+                    serve_upstream_connection(stream, name, hang_up_after_one);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
-        Self { address }
+        Self {
+            address,
+            accepted,
+            open,
+        }
     }
 }
 
 /// Answers requests on one kept-alive connection until the proxy closes it.
-fn serve_upstream_connection(stream: TcpStream, name: &str) {
+fn serve_upstream_connection(stream: TcpStream, name: &str, hang_up_after_one: bool) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
@@ -90,7 +113,7 @@ fn serve_upstream_connection(stream: TcpStream, name: &str) {
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        if writer.write_all(response.as_bytes()).is_err() {
+        if writer.write_all(response.as_bytes()).is_err() || hang_up_after_one {
             return;
         }
     }
@@ -199,6 +222,50 @@ fn requests_follow_a_swap_while_an_in_flight_request_finishes_on_the_old_upstrea
     assert_eq!(slow.join().unwrap(), (200, "blue".to_owned()));
     let drained = proxy.admin(json!({ "get": null }));
     assert_eq!(drained["in_flight"], json!({}), "{drained}");
+    proxy.stop();
+}
+
+#[test]
+fn upstream_connections_are_kept_alive_and_closed_once_no_route_leads_there() {
+    let (blue, green) = (Upstream::start("blue"), Upstream::start("green"));
+    let (_dir, proxy) = started();
+    proxy.route_to(&blue);
+    for _ in 0..20 {
+        assert_eq!(proxy.get("/"), (200, "blue".to_owned()));
+    }
+    // Twenty client connections, dealt to the serving threads in turn: one upstream
+    // connection per thread, each reused.
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let accepted = blue.accepted.load(Ordering::SeqCst);
+    assert!((1..=threads).contains(&accepted), "{accepted} connections");
+
+    proxy.route_to(&green);
+    assert_eq!(proxy.get("/"), (200, "green".to_owned()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blue.open.load(Ordering::SeqCst) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the proxy still holds idle connections to an upstream no route names"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(green.open.load(Ordering::SeqCst), 1, "the routed one stays");
+    proxy.stop();
+}
+
+#[test]
+fn an_upstream_that_hangs_up_kept_alive_connections_gets_every_request_on_a_new_one() {
+    let upstream = Upstream::start_with("curt", true);
+    let (_dir, proxy) = started();
+    proxy.route_to(&upstream);
+    for round in 0..20 {
+        assert_eq!(proxy.get("/"), (200, "curt".to_owned()), "request {round}");
+        if round % 2 == 0 {
+            // Half the time the hang-up has surely arrived before the next request.
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 20);
     proxy.stop();
 }
 

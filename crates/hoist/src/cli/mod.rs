@@ -38,8 +38,12 @@ pub fn main() -> ExitCode {
         json: cli.global.json,
     };
     // Start-up and the store run low already; `CommandRun::begin` raises the priority again
-    // for environments whose services run elsewhere.
-    if !matches!(cli.command, Command::Host(_) | Command::Proxy(_)) {
+    // for environments whose services run elsewhere. The daemon's own threads keep theirs
+    // (its scheduler must wake on time); its commands lower themselves once started.
+    if !matches!(
+        cli.command,
+        Command::Host(_) | Command::Proxy(_) | Command::Serve(_)
+    ) {
         crate::cpu_priority::lower_for_controller();
     }
     match run(&cli, printer) {

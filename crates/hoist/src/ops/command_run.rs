@@ -68,15 +68,14 @@ impl<'c> CommandRun<'c> {
         args: serde_json::Value,
     ) -> Result<Self> {
         // An environment on this machine shares its CPU with the services it runs: the
-        // controller's own work yields to them (this thread and those it starts).
+        // controller's own work yields to them (this thread and those it starts), from the
+        // moment the command has started (a scheduled one wakes for its start on time).
         let local = ctx.env_spec(env_name).is_ok_and(|env| {
             env.hosts
                 .iter()
                 .any(|host| matches!(host.address, hoist_core::HostAddress::Local { .. }))
         });
-        if local {
-            crate::cpu_priority::lower_for_controller();
-        } else {
+        if !local {
             crate::cpu_priority::restore_for_controller();
         }
         let command = match &ctx.claimed {
@@ -123,6 +122,9 @@ impl<'c> CommandRun<'c> {
                 .map(|target| (target, scope.spawn(move || ctx.hosts.connect(target))))
                 .collect();
             let started = run.start();
+            if local {
+                crate::cpu_priority::lower_for_controller();
+            }
             for (target, worker) in connecting {
                 let handle = worker
                     .join()

@@ -10,24 +10,21 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::http::uri::{self, Authority, PathAndQuery, Scheme};
+use hyper::http::uri::PathAndQuery;
 use hyper::{Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::proxy::in_flight::{CountedBody, InFlight};
+use crate::proxy::in_flight::{CountedBody, InFlight, ThreadInFlight};
 use crate::proxy::routes::{RouteTable, Routes};
 use crate::proxy::static_files::{self, SiteCache};
+use crate::proxy::thread_routes::ThreadRoutes;
+use crate::proxy::upstream_pool::UpstreamPool;
 
 /// Why a response body stopped: the upstream's connection, or a file that could not be read.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 pub type ProxyBody = BoxBody<Bytes, BodyError>;
 
-/// How long an upstream gets to accept a connection, and then to send response headers.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an upstream gets to send response headers.
 const RESPONSE_HEADERS_TIMEOUT: Duration = Duration::from_secs(60);
-const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -41,30 +38,36 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
-#[derive(Debug, Clone)]
+/// One serving thread's forwarder: everything a request touches is this thread's own (its
+/// copy of the routes, its in-flight counts, its upstream connections).
+#[derive(Debug)]
 pub struct Forwarder {
-    routes: Arc<RouteTable>,
-    in_flight: Arc<InFlight>,
-    client: Client<HttpConnector, Incoming>,
+    routes: ThreadRoutes,
+    in_flight: Arc<ThreadInFlight>,
+    /// Each serving thread builds its forwarder, so each has its own upstream connections.
+    upstreams: UpstreamPool,
     /// Shared by the connections of one serving thread (each thread builds its forwarder).
-    static_cache: Arc<Mutex<SiteCache>>,
+    static_cache: Mutex<SiteCache>,
 }
 
 impl Forwarder {
-    pub fn new(routes: Arc<RouteTable>, in_flight: Arc<InFlight>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
-            .build(connector);
+    pub fn new(routes: Arc<RouteTable>, in_flight: &InFlight) -> Self {
         Self {
-            routes,
-            in_flight,
-            client,
-            static_cache: Arc::default(),
+            routes: ThreadRoutes::new(routes),
+            in_flight: in_flight.for_thread(),
+            upstreams: UpstreamPool::default(),
+            static_cache: Mutex::default(),
         }
+    }
+
+    /// Closes idle upstream connections that are old or lead where no route points.
+    pub fn prune_idle_connections(&self) {
+        let routed = self.routes.current().upstream;
+        self.upstreams.prune(|upstream| routed == Some(upstream));
+    }
+
+    pub fn upstream_pool(&self) -> &UpstreamPool {
+        &self.upstreams
     }
 
     pub async fn handle(
@@ -91,7 +94,7 @@ impl Forwarder {
                 };
             };
             let guard = self.in_flight.enter(upstream);
-            if self.routes.current().version == routes.version {
+            if self.routes.version() == routes.version {
                 break (routes, upstream, guard);
             }
         };
@@ -101,7 +104,10 @@ impl Forwarder {
         if rewrite_request(&mut request, upstream, client).is_err() {
             return text(StatusCode::BAD_REQUEST, "the request target is not valid\n");
         }
-        let sent = tokio::time::timeout(RESPONSE_HEADERS_TIMEOUT, self.client.request(request));
+        let sent = tokio::time::timeout(
+            RESPONSE_HEADERS_TIMEOUT,
+            self.upstreams.send(upstream, request),
+        );
         match sent.await {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
@@ -155,20 +161,22 @@ fn rewrite_request(
     if !path.as_str().starts_with('/') {
         return Err(InvalidTarget);
     }
-    let mut target = uri::Parts::default();
-    target.scheme = Some(Scheme::HTTP);
-    target.authority = Some(Authority::try_from(upstream.to_string()).map_err(|_| InvalidTarget)?);
-    target.path_and_query = Some(path);
-    // HTTP/2 carries the host in the URI's authority, not a Host header.
+    // Origin-form, as HTTP/1.1 sends to a server (the upstream connection is ours: nothing
+    // between needs the absolute form).
     let authority = request.uri().authority().cloned();
-    *request.uri_mut() = Uri::from_parts(target).map_err(|_| InvalidTarget)?;
+    *request.uri_mut() = Uri::from(path);
     *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
-    if !headers.contains_key(header::HOST)
-        && let Some(value) = authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    {
-        headers.insert(header::HOST, value);
+    if !headers.contains_key(header::HOST) {
+        // HTTP/2 carries the host in the URI's authority; an HTTP/1.0 client may send none.
+        let host = match authority {
+            Some(authority) => HeaderValue::from_str(authority.as_str()),
+            None => HeaderValue::from_str(&upstream.to_string()),
+        };
+        if let Ok(value) = host {
+            headers.insert(header::HOST, value);
+        }
     }
     let client_ip = client.ip().to_string();
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {

@@ -9,44 +9,69 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 
 use crate::proxy::forward::BodyError;
+use crate::proxy::upstream_pool::UpstreamBody;
 
+/// The counts of every serving thread. Each thread counts its own requests (memory no other
+/// thread writes, so a request's count does not bounce between cores); a snapshot adds
+/// them up.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    counts: Mutex<BTreeMap<SocketAddr, usize>>,
+    threads: Mutex<Vec<Arc<ThreadInFlight>>>,
 }
 
 impl InFlight {
+    /// A new set of counts for one serving thread, included in every snapshot.
+    pub fn for_thread(&self) -> Arc<ThreadInFlight> {
+        let counts = Arc::new(ThreadInFlight::default());
+        lock(&self.threads).push(Arc::clone(&counts));
+        counts
+    }
+
+    /// Upstreams with at least one request in flight, on any thread.
+    pub fn snapshot(&self) -> BTreeMap<SocketAddr, usize> {
+        let mut total = BTreeMap::new();
+        for thread in lock(&self.threads).iter() {
+            for (upstream, count) in lock(&thread.counts).iter() {
+                *total.entry(*upstream).or_default() += count;
+            }
+        }
+        total
+    }
+}
+
+/// One serving thread's requests in flight, by upstream.
+#[derive(Debug, Default)]
+pub struct ThreadInFlight {
+    counts: Mutex<BTreeMap<SocketAddr, usize>>,
+}
+
+impl ThreadInFlight {
     /// Counts one more request to `upstream` until the guard is dropped.
     pub fn enter(self: &Arc<Self>, upstream: SocketAddr) -> InFlightGuard {
-        *self.lock().entry(upstream).or_default() += 1;
+        *lock(&self.counts).entry(upstream).or_default() += 1;
         InFlightGuard {
-            in_flight: Arc::clone(self),
+            counts: Arc::clone(self),
             upstream,
         }
     }
+}
 
-    /// Upstreams with at least one request in flight.
-    pub fn snapshot(&self) -> BTreeMap<SocketAddr, usize> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SocketAddr, usize>> {
-        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[derive(Debug)]
 pub struct InFlightGuard {
-    in_flight: Arc<InFlight>,
+    counts: Arc<ThreadInFlight>,
     upstream: SocketAddr,
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        let mut counts = self.in_flight.lock();
+        let mut counts = lock(&self.counts.counts);
         if let Some(count) = counts.get_mut(&self.upstream) {
             *count -= 1;
             if *count == 0 {
@@ -59,12 +84,12 @@ impl Drop for InFlightGuard {
 /// An upstream's response body that keeps its request counted while it streams.
 #[derive(Debug)]
 pub struct CountedBody {
-    inner: Incoming,
+    inner: UpstreamBody,
     _guard: InFlightGuard,
 }
 
 impl CountedBody {
-    pub fn new(inner: Incoming, guard: InFlightGuard) -> Self {
+    pub fn new(inner: UpstreamBody, guard: InFlightGuard) -> Self {
         Self {
             inner,
             _guard: guard,
@@ -99,14 +124,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn guards_count_per_upstream_and_vanish_at_zero() {
-        let in_flight = Arc::new(InFlight::default());
+    fn guards_count_per_upstream_and_thread_and_vanish_at_zero() {
+        let in_flight = InFlight::default();
+        let (one, two) = (in_flight.for_thread(), in_flight.for_thread());
         let blue: SocketAddr = "127.0.0.1:4001".parse().unwrap();
         let green: SocketAddr = "127.0.0.1:4002".parse().unwrap();
-        let first = in_flight.enter(blue);
-        let second = in_flight.enter(blue);
-        let third = in_flight.enter(green);
+        let first = one.enter(blue);
+        let second = two.enter(blue);
+        let third = one.enter(green);
         assert_eq!(in_flight.snapshot().get(&blue), Some(&2));
+        assert_eq!(in_flight.snapshot().get(&green), Some(&1));
         drop(first);
         drop(third);
         assert_eq!(in_flight.snapshot().get(&blue), Some(&1));

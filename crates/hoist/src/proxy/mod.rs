@@ -10,6 +10,8 @@ pub mod routes;
 pub mod server;
 pub mod serving_thread;
 pub mod static_files;
+pub mod thread_routes;
+pub mod upstream_pool;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,9 @@ impl Default for Routes {
 pub struct RouteTable {
     path: PathBuf,
     current: RwLock<Arc<Routes>>,
+    /// `current`'s version, readable without the lock: serving threads keep a copy of the
+    /// table and only look at this to know their copy is still the current one.
+    version: AtomicU64,
     /// Serializes changes, so two admins never both write version N+1.
     writer: Mutex<()>,
 }
@@ -72,6 +76,7 @@ impl RouteTable {
         };
         Ok(Self {
             path: path.to_owned(),
+            version: AtomicU64::new(routes.version),
             current: RwLock::new(Arc::new(routes)),
             writer: Mutex::new(()),
         })
@@ -91,7 +96,14 @@ impl RouteTable {
         write_atomically(&self.path, &next)?;
         let next = Arc::new(next);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&next);
+        // After the swap: whoever sees this version finds at least it in `current`.
+        self.version.store(next.version, Ordering::SeqCst);
         Ok(next)
+    }
+
+    /// The current table's version.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
     }
 }
 

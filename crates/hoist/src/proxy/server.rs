@@ -27,7 +27,7 @@ pub fn run(options: &ProxyOptions) -> Result<()> {
     let routes = Arc::new(RouteTable::load(&paths.routes)?);
     let in_flight = Arc::new(InFlight::default());
     let serving = ServingThreads::start(
-        || Forwarder::new(Arc::clone(&routes), Arc::clone(&in_flight)),
+        || Forwarder::new(Arc::clone(&routes), &in_flight),
         options.drain_timeout,
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

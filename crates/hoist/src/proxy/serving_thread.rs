@@ -9,6 +9,7 @@
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -92,15 +93,19 @@ fn start_thread(
         .map_err(|e| Error::internal("could not start a proxy thread").cause(e))
 }
 
-/// tokio wakes its own driver through an eventfd (a write, then an extra `epoll_wait`)
-/// whenever a timer is set to fire before the earliest one it last went to sleep toward.
-/// Every request sets two: its 60 s upstream response timeout, then its connection's 30 s
-/// header-read timeout, which is earlier, so that happened on every request. A timer that
-/// is always due within a second keeps every request's timers later than the earliest.
-async fn keep_the_timer_wheel_awake() {
+/// Once a second, closes idle upstream connections that are old or no longer routed.
+///
+/// The tick does a second job: tokio wakes its own driver through an eventfd (a write, then
+/// an extra `epoll_wait`) whenever a timer is set to fire before the earliest one it last
+/// went to sleep toward. Every request sets two: its 60 s upstream response timeout, then
+/// its connection's 30 s header-read timeout, which is earlier, so that happened on every
+/// request. A timer that is always due within a second keeps every request's timers later
+/// than the earliest.
+async fn tend_upstream_connections(forwarder: Arc<Forwarder>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
+        forwarder.prune_idle_connections();
     }
 }
 
@@ -116,16 +121,18 @@ async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
-    tokio::spawn(keep_the_timer_wheel_awake());
+    // One per thread: its clones (one a request) count on this thread's memory.
+    let forwarder = Arc::new(forwarder);
+    tokio::spawn(tend_upstream_connections(Arc::clone(&forwarder)));
     while let Some((stream, client)) = connections.recv().await {
         let Ok(stream) = TcpStream::from_std(stream) else {
             continue;
         };
         // Responses go out whole at once; Nagle would only hold back the tail.
         let _ = stream.set_nodelay(true);
-        let forwarder = forwarder.clone();
+        let forwarder = Arc::clone(&forwarder);
         let service = service_fn(move |request| {
-            let forwarder = forwarder.clone();
+            let forwarder = Arc::clone(&forwarder);
             async move { Ok::<_, Infallible>(forwarder.handle(request, client).await) }
         });
         let connection = builder

@@ -3,7 +3,10 @@
 //! sleep early; none carries data the scheduler trusts — it only makes it read the store.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::error::{Error, Result};
 
@@ -21,6 +24,10 @@ impl WakeSocket {
         let address = socket.local_addr().map_err(|error| {
             Error::internal("cannot read the wake socket's address").cause(error)
         })?;
+        // Waiting is `poll`'s job; reads only ever drain what is there.
+        socket.set_nonblocking(true).map_err(|error| {
+            Error::internal("cannot make the wake socket non-blocking").cause(error)
+        })?;
         Ok(Self { socket, address })
     }
 
@@ -30,19 +37,37 @@ impl WakeSocket {
 
     /// Sleeps up to `timeout` (at least 1 ms); true if woken by a datagram. Drains whatever
     /// else queued up, so a burst of wakes costs one store read.
+    ///
+    /// `poll` times out on a high-resolution timer, at most a second at a time: its slack
+    /// grows with the timeout (0.1%, 0.5% for a lowered priority). A socket receive timeout
+    /// (`SO_RCVTIMEO`) sits on the kernel's coarse timer wheel instead, which rounds a sleep
+    /// of a few seconds up by as much as a quarter of a second: the scheduler woke after
+    /// the first command of a batch was due, not the 100 ms before it that it asked for.
     pub fn sleep(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout.max(Duration::from_millis(1));
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            // Rounded up to whole milliseconds: never early.
+            let millis = left.min(Duration::from_secs(1)).as_micros().div_ceil(1000);
+            let timeout = PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX);
+            let mut socket = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+            if poll(&mut socket, timeout).is_ok_and(|ready| ready > 0) && self.drain() {
+                return true;
+            }
+        }
+    }
+
+    /// Reads every queued datagram; true if there was one.
+    fn drain(&self) -> bool {
         let mut buffer = [0_u8; 64];
-        let timeout = timeout.max(Duration::from_millis(1));
-        if self.socket.set_read_timeout(Some(timeout)).is_err() {
-            std::thread::sleep(timeout);
-            return false;
+        let mut any = false;
+        while self.socket.recv_from(&mut buffer).is_ok() {
+            any = true;
         }
-        let woken = self.socket.recv_from(&mut buffer).is_ok();
-        if woken && self.socket.set_nonblocking(true).is_ok() {
-            while self.socket.recv_from(&mut buffer).is_ok() {}
-            let _ = self.socket.set_nonblocking(false);
-        }
-        woken
+        any
     }
 
     /// Wakes this socket's sleeper (shutdown, a command finishing).
