@@ -26,6 +26,8 @@ use crate::proxy::forward::BodyError;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// An idle connection older than this is closed rather than reused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an idle connection may take to be ready for its next request.
+const READY_WAIT: Duration = Duration::from_secs(1);
 /// Idle connections kept per upstream; more than this many at once are closed when done.
 const MAX_IDLE: usize = 256;
 
@@ -90,8 +92,14 @@ impl UpstreamPool {
                 continue;
             }
             // Given back when its body ended, its connection may take a moment more to be
-            // ready for the next request; a closed one answers with an error at once.
-            if sender.is_ready() || sender.ready().await.is_ok() {
+            // ready for the next request; a closed one answers with an error at once, and one
+            // that stays busy (it should not) is given up rather than waited for.
+            if sender.is_ready()
+                || matches!(
+                    tokio::time::timeout(READY_WAIT, sender.ready()).await,
+                    Ok(Ok(()))
+                )
+            {
                 return Some(sender);
             }
         }

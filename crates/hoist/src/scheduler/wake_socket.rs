@@ -77,3 +77,33 @@ impl WakeSocket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sleep_never_ends_early_and_a_ring_ends_it_at_once() {
+        let socket = WakeSocket::bind().unwrap();
+        // Longer than one `poll` (a second): the rest is slept too.
+        for timeout in [Duration::from_millis(30), Duration::from_millis(1200)] {
+            let started = Instant::now();
+            assert!(!socket.sleep(timeout), "nothing rang");
+            assert!(
+                started.elapsed() >= timeout,
+                "woke early: {:?}",
+                started.elapsed()
+            );
+        }
+        socket.ring();
+        socket.ring();
+        let started = Instant::now();
+        assert!(socket.sleep(Duration::from_secs(60)));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the ring was missed"
+        );
+        // Both rings were one wake-up: nothing is left to end the next sleep.
+        assert!(!socket.sleep(Duration::from_millis(1)));
+    }
+}
