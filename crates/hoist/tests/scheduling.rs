@@ -367,3 +367,46 @@ fn a_command_waits_for_a_busy_environment_until_its_expiry() {
         "it waited for the deploy: {ran:#}"
     );
 }
+
+/// The id, name and nice value of every thread of process `pid`.
+fn thread_nice_values(pid: u32) -> Vec<(String, String, i64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the daemon's threads");
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let (tid, rest) = stat.split_once(" (")?;
+            let (name, rest) = rest.rsplit_once(") ")?;
+            // Field 19 of stat; `rest` starts at field 3.
+            let nice = rest.split_whitespace().nth(16)?.parse().ok()?;
+            Some((tid.to_owned(), name.to_owned(), nice))
+        })
+        .collect()
+}
+
+#[test]
+fn the_daemon_waits_for_due_commands_at_its_own_priority() {
+    // At a lowered priority the thread that wakes for a command's start comes late when the
+    // machine is busy; only a command's own work on this machine yields (its thread and the
+    // threads it starts), once started.
+    let t = Test::new();
+    let daemon = Server::start(&t, &[]);
+    let own = thread_nice_values(std::process::id())
+        .first()
+        .map(|(_, _, nice)| *nice)
+        .expect("this test's own nice value");
+    let before = thread_nice_values(daemon.pid());
+    assert!(before.len() > 1, "{before:?}");
+    for (_, name, nice) in &before {
+        assert_eq!(*nice, own, "thread {name} of hoist serve: {before:?}");
+    }
+    let (id, _) = schedule(&t, &["deploy", "dev", "--in", "300ms"]);
+    let ended = wait_until_ended(&t, id, &[], Duration::from_secs(30));
+    assert_eq!(ended["status"], "succeeded", "{ended:#}");
+    let after = thread_nice_values(daemon.pid());
+    for (tid, name, nice) in &after {
+        if before.iter().any(|(earlier, _, _)| earlier == tid) {
+            assert_eq!(*nice, own, "thread {name} after a command: {after:?}");
+        }
+    }
+}
