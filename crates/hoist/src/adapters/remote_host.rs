@@ -139,6 +139,16 @@ impl RemoteHost {
         &self.root
     }
 
+    /// Whether files can go by rsync: rsync here and on the host. The host is asked through
+    /// the hoist session already open there, which costs a line each way; an ssh session of
+    /// its own for the question cost a process here, a session in sshd and a shell there.
+    pub(crate) fn has_rsync(&self) -> bool {
+        self.transport.has_rsync()
+            && self
+                .exec(&ExecDir::Root, "command -v rsync >/dev/null", &[])
+                .is_ok_and(|output| output.status == 0)
+    }
+
     /// `<root>/.hoist/bin/hoist`.
     pub fn remote_binary(&self) -> PathBuf {
         installed_binary(&self.root)

@@ -307,12 +307,6 @@ impl SshTransport {
     fn ssh_command(&self) -> Command {
         Command::new(&self.command_line.program)
     }
-
-    fn remote_has_rsync(&self) -> bool {
-        let argv = ["sh", "-c", "command -v rsync >/dev/null"].map(str::to_owned);
-        self.run(&argv, &mut std::io::empty())
-            .is_ok_and(|output| output.status == 0)
-    }
 }
 
 impl Transport for SshTransport {
@@ -393,9 +387,11 @@ impl Transport for SshTransport {
     }
 
     fn has_rsync(&self) -> bool {
+        // The host's side is asked through its hoist session (`RemoteHost::has_rsync`), not
+        // with an ssh session of its own.
         *self
             .has_rsync
-            .get_or_init(|| find_on_path("rsync").is_some() && self.remote_has_rsync())
+            .get_or_init(|| find_on_path("rsync").is_some())
     }
 
     fn rsync_files(&self, local_root: &Path, paths: &[String], remote_dir: &Path) -> Result<()> {

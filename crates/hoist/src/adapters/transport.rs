@@ -37,7 +37,8 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// child's exit status is the command's.
     fn spawn(&self, argv: &[String]) -> Result<std::process::Child>;
 
-    /// Whether `rsync_files` can use rsync (present here and on the host).
+    /// Whether `rsync_files` can use rsync as far as this transport knows: present here (an
+    /// SSH transport leaves asking the host to its caller, who has a session open there).
     fn has_rsync(&self) -> bool;
 
     /// Copies `paths` (relative to `local_root`, files only) into `remote_dir` on the host

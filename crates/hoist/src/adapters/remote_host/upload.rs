@@ -61,7 +61,7 @@ fn send_needed(
     if needed.is_empty() {
         return Ok(());
     }
-    if host.transport.has_rsync() {
+    if host.has_rsync() {
         let release_dir = host.root.join("releases").join(id.as_str());
         return host
             .transport
