@@ -66,10 +66,6 @@ impl Forwarder {
         self.upstreams.prune(|upstream| routed == Some(upstream));
     }
 
-    pub fn upstream_pool(&self) -> &UpstreamPool {
-        &self.upstreams
-    }
-
     pub async fn handle(
         &self,
         mut request: Request<Incoming>,

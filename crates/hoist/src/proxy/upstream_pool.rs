@@ -79,11 +79,6 @@ impl UpstreamPool {
         });
     }
 
-    /// Idle connections to `upstream`, for tests.
-    pub fn idle_count(&self, upstream: SocketAddr) -> usize {
-        self.lock().get(&upstream).map_or(0, Vec::len)
-    }
-
     /// The most recently used idle connection that still works.
     async fn take(&self, upstream: SocketAddr) -> Option<SendRequest<Incoming>> {
         loop {
