@@ -33,7 +33,9 @@ struct Recording {
     inner: LocalProcessTransport,
     rsynced: Mutex<Vec<Vec<String>>>,
     streamed: Mutex<Vec<u64>>,
-    sent: Mutex<u64>,
+    sent: Arc<Mutex<u64>>,
+    /// Commands run apart from the session (`run`): the long way of installing takes two.
+    ran: Mutex<usize>,
 }
 
 impl Recording {
@@ -42,12 +44,44 @@ impl Recording {
             inner,
             rsynced: Mutex::default(),
             streamed: Mutex::default(),
-            sent: Mutex::default(),
+            sent: Arc::default(),
+            ran: Mutex::default(),
         })
     }
 
     fn sent(&self) -> u64 {
         *self.sent.lock().unwrap()
+    }
+
+    fn ran(&self) -> usize {
+        *self.ran.lock().unwrap()
+    }
+}
+
+/// A session that adds what it streams (the binary, installed through the session) to `sent`.
+#[derive(Debug)]
+struct CountingSession {
+    inner: Box<dyn TransportSession>,
+    sent: Arc<Mutex<u64>>,
+}
+
+impl TransportSession for CountingSession {
+    fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+        self.inner.exchange(line)
+    }
+
+    fn stream(&mut self, data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {
+        let mut counting = Counting {
+            inner: data,
+            count: 0,
+        };
+        let answer = self.inner.stream(&mut counting);
+        *self.sent.lock().unwrap() += counting.count;
+        answer
+    }
+
+    fn exit_status(&mut self) -> Option<i32> {
+        self.inner.exit_status()
     }
 }
 
@@ -72,6 +106,7 @@ impl Transport for Recording {
         };
         let output = self.inner.run(argv, &mut counting);
         *self.sent.lock().unwrap() += counting.count;
+        *self.ran.lock().unwrap() += 1;
         if argv.iter().any(|arg| arg == "receive") {
             self.streamed.lock().unwrap().push(counting.count);
         }
@@ -79,7 +114,10 @@ impl Transport for Recording {
     }
 
     fn open_session(&self, argv: &[String]) -> Result<Box<dyn TransportSession>> {
-        self.inner.open_session(argv)
+        Ok(Box::new(CountingSession {
+            inner: self.inner.open_session(argv)?,
+            sent: Arc::clone(&self.sent),
+        }))
     }
 
     fn spawn(&self, argv: &[String]) -> Result<std::process::Child> {
@@ -260,6 +298,11 @@ fn two_roots_on_one_host_share_one_binary_and_the_second_is_sent_nothing() {
     let first_transport = Recording::new(host_with_cache(cache.path()));
     let first = remote(first_transport.clone());
     first.handle.host.provision(false).unwrap();
+    assert_eq!(
+        first_transport.ran(),
+        0,
+        "the binary is installed through the host's session, with no command of its own"
+    );
     let sent = first_transport.sent();
     let local = this_hoist().metadata().unwrap().len();
     assert!(
@@ -274,6 +317,7 @@ fn two_roots_on_one_host_share_one_binary_and_the_second_is_sent_nothing() {
         0,
         "the second root gets it from the cache"
     );
+    assert_eq!(second_transport.ran(), 0);
     let inode = |remote: &Remote| {
         remote
             .root
@@ -336,13 +380,14 @@ fn a_damaged_binary_is_replaced_from_the_cache_or_sent_again() {
 }
 
 /// A host whose PATH has the basic tools but `missing` ones not: the binary travels the way
-/// that host can unpack it, and lands whole.
-fn install_on_a_host_without(missing: &[&str]) -> u64 {
+/// that host can unpack it, and lands whole. Returns the bytes sent and the commands run
+/// apart from the session.
+fn install_on_a_host_without(missing: &[&str]) -> (u64, usize) {
     let cache = tempfile::tempdir().unwrap();
     let bin = tempfile::tempdir().unwrap();
     let tools = [
         "sh", "uname", "mkdir", "ls", "ln", "cp", "mv", "chmod", "find", "cat", "rm", "gzip",
-        "zstd",
+        "zstd", "head",
     ];
     for tool in tools.iter().filter(|tool| !missing.contains(tool)) {
         let found = std::process::Command::new("sh")
@@ -362,14 +407,22 @@ fn install_on_a_host_without(missing: &[&str]) -> u64 {
         hash_of(&installed),
         hoist::adapters::remote_host::host_copy_hash(this_hoist()).unwrap()
     );
-    transport.sent()
+    (transport.sent(), transport.ran())
 }
 
 #[test]
 fn the_binary_travels_as_the_host_can_unpack_it() {
-    let zstd = install_on_a_host_without(&[]);
-    let gzip = install_on_a_host_without(&["zstd"]);
-    let plain = install_on_a_host_without(&["zstd", "gzip"]);
+    let (zstd, ran) = install_on_a_host_without(&[]);
+    assert_eq!(ran, 0, "zstd: through the session");
+    let (gzip, ran) = install_on_a_host_without(&["zstd"]);
+    assert_eq!(ran, 0, "gzip: through the session");
+    // Neither: the long way, which sends it as it is.
+    let (plain, ran) = install_on_a_host_without(&["zstd", "gzip"]);
+    assert!(ran > 0);
+    // A host the session cannot install on (no `head`) still gets it, the long way.
+    let (without_head, ran) = install_on_a_host_without(&["head"]);
+    assert!(ran > 0);
+    assert!(without_head > 0 && without_head < plain);
     assert!(zstd < gzip, "zstd {zstd} < gzip {gzip}");
     assert!(gzip < plain / 2, "gzip {gzip} < plain {plain}");
     let full = this_hoist().metadata().unwrap().len();

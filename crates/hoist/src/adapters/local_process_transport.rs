@@ -69,13 +69,6 @@ impl Transport for LocalProcessTransport {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::internal("cannot run an empty command"));
         };
-        // Like a shell that cannot find the program: a child that exits with 127; one that
-        // cannot run it (not executable, damaged): 126.
-        let (program, args): (&str, Vec<String>) = if Path::new(program).exists() {
-            (program.as_str(), args.to_vec())
-        } else {
-            ("sh", vec!["-c".to_owned(), "exit 127".to_owned()])
-        };
         let spawn = |program: &str, args: &[String]| {
             Command::new(program)
                 .args(args)
@@ -85,7 +78,12 @@ impl Transport for LocalProcessTransport {
                 .stderr(Stdio::null())
                 .spawn()
         };
-        let child = match spawn(program, &args) {
+        // Like a shell that cannot find the program: a child that exits with 127; one that
+        // cannot run it (not executable, damaged): 126.
+        let child = match spawn(program, args) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                spawn("sh", &["-c".to_owned(), "exit 127".to_owned()])
+            }
             Err(error)
                 if error.kind() == io::ErrorKind::PermissionDenied
                     || error.raw_os_error() == Some(nix::libc::ENOEXEC) =>

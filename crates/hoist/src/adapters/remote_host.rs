@@ -5,6 +5,7 @@
 //! `local:` host does. `provision` installs that binary first.
 
 mod binary;
+mod bootstrap;
 mod image_push;
 mod lean_binary;
 mod ports;
@@ -19,8 +20,8 @@ use serde::de::DeserializeOwned;
 use crate::adapters::transport::{Transport, TransportOutput, TransportSession};
 use crate::error::{Error, Result};
 use crate::hostside::host_call::{
-    HostRequest, HostResponse, WireConfigFile, WireExecDir, WireExecOutput, WireLockOutcome,
-    WireReleases, host_argv, installed_binary,
+    HostRequest, HostResponse, HostVersion, WireConfigFile, WireExecDir, WireExecOutput,
+    WireLockOutcome, WireReleases, host_argv, installed_binary,
 };
 use crate::hostside::live_exec;
 use crate::ports::host::{
@@ -72,6 +73,8 @@ enum Install {
 
 /// Why a session call got no answer.
 enum SessionFailure {
+    /// The host has no hoist yet, and the session waits to install it (`bootstrap`).
+    InstallNeeded(bootstrap::InstallFacts),
     /// The host's shell could not find the binary (exit status 127).
     NotInstalled,
     /// A session that had just started died by a signal before it answered: the binary
@@ -114,14 +117,11 @@ impl RemoteHost {
         ))
     }
 
-    /// The command of `target`'s session, `<root>/.hoist/bin/hoist host --root ROOT serve`,
-    /// for a transport that starts it as it connects; `None` when the root is unusable (the
-    /// first call then says why).
+    /// The command of `target`'s session (`<root>/.hoist/bin/hoist host --root ROOT serve`
+    /// once installed, `bootstrap`), for a transport that starts it as it connects; `None`
+    /// when the root is unusable (the first call then says why).
     pub fn session_argv(target: &HostTarget) -> Option<Vec<String>> {
-        if !target.root.is_absolute() {
-            return None;
-        }
-        host_argv(&installed_binary(&target.root), &target.root, &["serve"]).ok()
+        bootstrap::session_argv(&target.root)
     }
 
     /// The host, runtime and probe of one host, all speaking through this one.
@@ -188,6 +188,14 @@ impl RemoteHost {
         let mut answered = self.session_call(&body);
         if let Some(adopt) = installing {
             match answered {
+                // A host without hoist whose session can install it: the request it read is
+                // asked again once it runs; the long way when the session could not.
+                Err(SessionFailure::InstallNeeded(facts)) => {
+                    if !bootstrap::install(self, &facts, adopt) {
+                        binary::ensure_installed(self, adopt, true)?;
+                    }
+                    answered = self.session_call(&body);
+                }
                 // A host never provisioned (its first contact is the lock): install, then retry.
                 Err(SessionFailure::NotInstalled) => {
                     binary::ensure_installed(self, adopt, true)?;
@@ -203,6 +211,10 @@ impl RemoteHost {
                 _ => {}
             }
         }
+        if matches!(answered, Err(SessionFailure::InstallNeeded(_))) {
+            self.end_session_declining();
+            answered = Err(SessionFailure::NotInstalled);
+        }
         match answered {
             Ok(line) => match (self.decode(&line), installing) {
                 // An older hoist on the host does not know this request: install this
@@ -217,6 +229,10 @@ impl RemoteHost {
                         Err(SessionFailure::NotInstalled) => {
                             Err(self.not_installed("(the shell could not find it)"))
                         }
+                        Err(SessionFailure::InstallNeeded(_)) => {
+                            self.end_session_declining();
+                            Err(self.not_installed("(the shell could not find it)"))
+                        }
                         Err(SessionFailure::Lost(error) | SessionFailure::Unrunnable(error)) => {
                             Err(error)
                         }
@@ -224,11 +240,29 @@ impl RemoteHost {
                 }
                 (decoded, _) => decoded,
             },
-            Err(SessionFailure::NotInstalled) => {
+            Err(SessionFailure::NotInstalled | SessionFailure::InstallNeeded(_)) => {
                 Err(self.not_installed("(the shell could not find it)"))
             }
             Err(SessionFailure::Lost(error) | SessionFailure::Unrunnable(error)) => Err(error),
         }
+    }
+
+    /// Ends a session that waits to install hoist, telling it to install nothing.
+    fn end_session_declining(&self) {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut session) = session {
+            bootstrap::decline(session.as_mut());
+        }
+    }
+
+    /// `work` on the open session; `None` when there is none.
+    fn with_session<T>(&self, work: impl FnOnce(&mut dyn TransportSession) -> T) -> Option<T> {
+        let mut guard = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_mut().map(|session| work(session.as_mut()))
     }
 
     /// Closes the session, so the next call starts one on the binary installed now.
@@ -248,7 +282,11 @@ impl RemoteHost {
         let session = match guard.as_mut() {
             Some(session) => session,
             None => {
-                let argv = self.argv(&["serve"]).map_err(SessionFailure::Lost)?;
+                let argv = match bootstrap::session_argv(&self.root) {
+                    Some(argv) => argv,
+                    // Says why the root is unusable.
+                    None => self.argv(&["serve"]).map_err(SessionFailure::Lost)?,
+                };
                 let session = self
                     .transport
                     .open_session(&argv)
@@ -258,7 +296,10 @@ impl RemoteHost {
         };
         let exchanged = session.exchange(body);
         if let Ok(Some(line)) = exchanged {
-            return Ok(line);
+            return match bootstrap::install_needed(&line) {
+                Some(facts) => Err(SessionFailure::InstallNeeded(facts)),
+                None => Ok(line),
+            };
         }
         // The session is over: learn how it ended, and open a new one next time.
         let code = guard.take().and_then(|mut session| session.exit_status());
@@ -375,6 +416,9 @@ impl Host for RemoteHost {
     }
 
     fn provision(&self, adopt: bool) -> Result<HostFacts> {
+        // A host without hoist gets it through its session (`bootstrap`); the check after
+        // replaces another build's.
+        let _: HostVersion = self.call_with(&HostRequest::Version, Install::IfNeeded { adopt })?;
         binary::ensure_installed(self, adopt, false)?;
         self.call_with(
             &HostRequest::Provision { adopt },

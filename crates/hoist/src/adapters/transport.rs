@@ -100,6 +100,10 @@ pub trait TransportSession: Send + std::fmt::Debug {
     /// the session is over — its command exited or the connection went away.
     fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>>;
 
+    /// Writes all of `data` as it is (no newline added), then reads one answer line; `None`
+    /// as for `exchange`.
+    fn stream(&mut self, data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>>;
+
     /// Once the session is over: how its command exited, when known.
     fn exit_status(&mut self) -> Option<i32>;
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use super::RemoteHost;
 use super::lean_binary::LeanBinary;
 use crate::error::{Error, Result};
-use crate::hostside::host_call::{HostRequest, HostVersion};
+use crate::hostside::host_call::{HostRequest, HostVersion, installed_binary};
 use crate::hostside::root_mark;
 
 /// An operating system and CPU in `std::env::consts` terms (`linux`, `x86_64`).
@@ -140,18 +140,16 @@ fn probe_and_link(host: &RemoteHost, adopt: bool, hash: &str) -> Result<Probe> {
             "elif [ ! -d {state} ] && [ -n \"$(ls -A {root})\" ]; then ls -A {root}; exit {FOREIGN_ROOT_STATUS}; "
         )
     };
-    let fallback = shell_quote(&format!("{root_text}/.hoist/bin-cache"));
     let script = format!(
         "uname -sm; \
          if [ ! -e {root} ]; then mkdir -p {state} && : > {note}; {foreign}fi; \
-         c=\"${{XDG_CACHE_HOME:-${{HOME:-/nonexistent}}/.cache}}/hoist/bin\"; \
-         case \"$c\" in /*) ;; *) c={fallback} ;; esac; \
-         (umask 077; mkdir -p \"$c\") 2>/dev/null || {{ c={fallback}; (umask 077; mkdir -p \"$c\") || exit 76; }}; \
+         {cache} \
          echo \"cache $c\"; \
          if command -v zstd >/dev/null 2>&1; then echo zstd; elif command -v gzip >/dev/null 2>&1; then echo gzip; fi; \
          e=\"$c/hoist-{hash}\"; \
          if [ -f \"$e\" ]; then {link} && echo linked; fi",
-        link = link_script(host)?,
+        cache = cache_script(root_text, "exit 76"),
+        link = link_script_for(&host.root)?,
     );
     let argv = ["sh", "-c", &script].map(str::to_owned);
     let output = host.transport.run(&argv, &mut std::io::empty())?;
@@ -210,15 +208,34 @@ fn probe_and_link(host: &RemoteHost, adopt: bool, hash: &str) -> Result<Probe> {
     Ok(probe)
 }
 
+/// Shell that sets `c` to the user's binary cache on the host, made private if it is not
+/// there: `$XDG_CACHE_HOME/hoist/bin` or `~/.cache/hoist/bin`, else the root's
+/// `.hoist/bin-cache`; runs `on_failure` when neither can be made.
+pub(super) fn cache_script(root_text: &str, on_failure: &str) -> String {
+    let fallback = shell_quote(&format!("{root_text}/.hoist/bin-cache"));
+    format!(
+        "c=\"${{XDG_CACHE_HOME:-${{HOME:-/nonexistent}}/.cache}}/hoist/bin\"; \
+         case \"$c\" in /*) ;; *) c={fallback} ;; esac; \
+         (umask 077; mkdir -p \"$c\") 2>/dev/null || {{ c={fallback}; (umask 077; mkdir -p \"$c\") || {on_failure}; }};"
+    )
+}
+
+/// Shell that removes cached copies other than `$h`'s that no root links any more and that
+/// are a day old; it never fails.
+pub(super) fn prune_script() -> &'static str {
+    "find \"$c\" -maxdepth 1 -type f -name 'hoist-*' ! -name \"hoist-$h\" -links 1 -mmin +1440 \
+       -exec rm -f {} + 2>/dev/null;"
+}
+
 /// Shell that puts the file `$e` at the root's binary: a hard link (a copy across file
 /// systems) under a temporary name, renamed into place. Nothing when it is already that file.
-fn link_script(host: &RemoteHost) -> Result<String> {
-    let target = host.remote_binary();
+pub(super) fn link_script_for(root: &Path) -> Result<String> {
+    let target = installed_binary(root);
     let (Some(dir), Some(target)) = (target.parent().and_then(Path::to_str), target.to_str())
     else {
         return Err(Error::failed(format!(
             "the deploy root `{}` is not UTF-8",
-            host.root.display()
+            root.display()
         )));
     };
     // `$$` (the shell's pid) keeps two concurrent installs from sharing a temporary file.
@@ -244,12 +261,12 @@ fn send(host: &RemoteHost, lean: &LeanBinary, probe: &Probe) -> Result<()> {
         Unpack::Plain => "cat",
     };
     let script = format!(
-        "c={cache}; e=\"$c/hoist-{hash}\"; t=\"$c/.hoist-{hash}.$$\"; \
+        "c={cache}; h={hash}; e=\"$c/hoist-$h\"; t=\"$c/.hoist-$h.$$\"; \
          {unpack} > \"$t\" && chmod 755 \"$t\" && mv -f \"$t\" \"$e\" || {{ rm -f \"$t\"; exit 1; }}; \
          {link} || exit 1; \
-         find \"$c\" -maxdepth 1 -type f -name 'hoist-*' ! -name \"hoist-{hash}\" -links 1 -mmin +1440 \
-           -exec rm -f {{}} + 2>/dev/null; exit 0",
-        link = link_script(host)?,
+         {prune} exit 0",
+        link = link_script_for(&host.root)?,
+        prune = prune_script(),
     );
     let argv = ["sh", "-c", &script].map(str::to_owned);
     let output = match probe.unpack {

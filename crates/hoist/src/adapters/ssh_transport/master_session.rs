@@ -4,7 +4,7 @@
 //! status on stdout, then holds the channel open until the transport closes the master's
 //! stdin (on drop) — a host without hoist keeps its master for the install that follows.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{ChildStdin, ChildStdout};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -51,14 +51,13 @@ impl MasterSession {
 }
 
 impl MasterSession {
-    /// Writes `line` and a newline to the master; `false` once the transport closed its stdin.
-    fn send(&self, line: &[u8]) -> std::io::Result<bool> {
+    /// Writes `data` to the master; `false` once the transport closed its stdin.
+    fn send(&self, data: &mut dyn Read) -> std::io::Result<bool> {
         let mut input = self.input.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(input) = input.as_mut() else {
             return Ok(false);
         };
-        input.write_all(line)?;
-        input.write_all(b"\n")?;
+        std::io::copy(data, input)?;
         input.flush()?;
         Ok(true)
     }
@@ -66,10 +65,14 @@ impl MasterSession {
 
 impl TransportSession for MasterSession {
     fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+        self.stream(&mut line.chain(&b"\n"[..]))
+    }
+
+    fn stream(&mut self, data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {
         if self.ended {
             return Ok(None);
         }
-        match self.send(line) {
+        match self.send(data) {
             Ok(true) => {}
             Ok(false) => {
                 self.ended = true;

@@ -2,7 +2,7 @@
 //! on this machine, or an ssh client running it on a host. The session owns the child:
 //! ending it closes stdin and reaps the process.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout};
 
 use super::TransportSession;
@@ -35,11 +35,14 @@ impl ChildSession {
 
 impl TransportSession for ChildSession {
     fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+        self.stream(&mut line.chain(&b"\n"[..]))
+    }
+
+    fn stream(&mut self, data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {
         let Some(stdin) = self.stdin.as_mut() else {
             return Ok(None);
         };
-        stdin.write_all(line)?;
-        stdin.write_all(b"\n")?;
+        std::io::copy(data, stdin)?;
         stdin.flush()?;
         let mut answer = Vec::new();
         self.stdout.read_until(b'\n', &mut answer)?;
