@@ -292,9 +292,28 @@ fn a_serving_master_carries_the_session_and_survives_a_missing_command() {
     assert_eq!(session.exchange(b"{}").unwrap(), None);
     assert_eq!(session.exit_status(), Some(127));
     assert_eq!(stdout(&transport, &["echo", "still here"]), "still here\n");
-    // A second session is an ssh client through that master.
+    // A second session is opened on that master's socket: no ssh process of its own.
     let mut again = transport.open_session(&echo).unwrap();
     assert_eq!(again.exchange(b"two").unwrap().unwrap(), b"two\n");
+    assert_eq!(
+        processes_with(&marker),
+        vec![transport.master_pid().unwrap()],
+        "no ssh client for the second session"
+    );
+    assert_eq!(again.exchange(b"three").unwrap().unwrap(), b"three\n");
+    // Its end and exit status come back through the master too, stderr going nowhere.
+    let ends = argv(&[
+        "sh",
+        "-c",
+        "read -r line; echo noise >&2; echo \"got $line\"; exit 3",
+    ]);
+    let mut ending = transport.open_session(&ends).unwrap();
+    assert_eq!(ending.exchange(b"x").unwrap().unwrap(), b"got x\n");
+    assert_eq!(ending.exchange(b"y").unwrap(), None);
+    assert_eq!(ending.exit_status(), Some(3));
+    let mut missing_again = transport.open_session(&missing).unwrap();
+    assert_eq!(missing_again.exchange(b"{}").unwrap(), None);
+    assert_eq!(missing_again.exit_status(), Some(127));
     drop(again);
     drop(session);
     drop(transport);

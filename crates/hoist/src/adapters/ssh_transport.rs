@@ -11,6 +11,7 @@ mod diagnosis;
 mod file_copy;
 mod jump_master;
 mod master_session;
+mod mux_session;
 mod port_forward;
 mod shared_master;
 mod streaming;
@@ -36,6 +37,7 @@ use control_dir::{ControlDir, EntryWatch};
 use diagnosis::Attempt;
 use jump_master::JumpMaster;
 use master_session::{MasterInput, MasterSession, wrapped_command};
+use mux_session::MuxSession;
 use shared_master::SharedSocket;
 use streaming::{STDERR_TAIL_BYTES, read_tail, run_streaming};
 
@@ -358,6 +360,11 @@ impl Transport for SshTransport {
             )));
         }
         let remote_command = remote_command_line(argv);
+        // Through the master's socket, no ssh process; an ssh client when that fails (an
+        // OpenSSH without mux protocol 4), which also says what is wrong.
+        if let Ok(session) = MuxSession::open(&self.socket, &remote_command) {
+            return Ok(Box::new(session));
+        }
         let mut command = self.ssh_command();
         command
             .args(self.command_line.command_args(remote_command))
