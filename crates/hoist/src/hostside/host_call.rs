@@ -16,6 +16,7 @@ mod tests;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use hoist_core::ReleaseId;
 use serde::{Deserialize, Serialize};
@@ -337,11 +338,18 @@ fn parse(input: &[u8]) -> Result<HostRequest> {
     }
 }
 
-/// This binary's version, platform and hash.
+/// This binary's version, platform and hash (the running image's, hashed once per process).
 pub fn version() -> HostVersion {
-    let binary_hash = std::env::current_exe()
-        .ok()
-        .and_then(|path| hash_file(&path).ok());
+    static OWN_HASH: OnceLock<Option<String>> = OnceLock::new();
+    let binary_hash = OWN_HASH.get_or_init(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|path| hash_file(&path).ok())
+    });
+    version_with(binary_hash.clone())
+}
+
+fn version_with(binary_hash: Option<String>) -> HostVersion {
     HostVersion {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         arch: std::env::consts::ARCH.to_owned(),
@@ -354,11 +362,52 @@ pub fn version() -> HostVersion {
 /// after `provision` replaced it, a session still running the old program must report the new
 /// file (its own `/proc/self/exe` would name the deleted one).
 fn installed_version(root: &Path) -> HostVersion {
-    let installed = installed_binary(root);
-    let binary_hash = hash_file(&installed).ok().or_else(|| version().binary_hash);
-    HostVersion {
-        binary_hash,
-        ..version()
+    match remembered_hash(&installed_binary(root)) {
+        Some(hash) => version_with(Some(hash)),
+        None => version(),
+    }
+}
+
+/// The hash of the file at `path`, remembered by its identity (device, inode, size, change
+/// time): a session asked again and again reads an 18 MB binary once, yet a file written
+/// over since is hashed again.
+fn remembered_hash(path: &Path) -> Option<String> {
+    static SEEN: Mutex<Option<(FileIdentity, String)>> = Mutex::new(None);
+    let identity = FileIdentity::of(path)?;
+    let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((known, hash)) = seen.as_ref()
+        && *known == identity
+    {
+        return Some(hash.clone());
+    }
+    let hash = hash_file(path).ok()?;
+    // Written while it was read: not remembered.
+    if FileIdentity::of(path) == Some(identity.clone()) {
+        *seen = Some((identity, hash.clone()));
+    }
+    Some(hash)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+    size: u64,
+    changed: (i64, i64),
+    modified: (i64, i64),
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            size: metadata.size(),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+        })
     }
 }
 
