@@ -94,6 +94,16 @@ impl Drop for PortForward {
     }
 }
 
+/// `line` and its newline in one buffer, for one write: a request in two small writes can
+/// leave in two TCP segments, and Nagle's algorithm holds the second until the first is
+/// acknowledged — up to a delayed ACK's 40 ms on every call.
+pub(crate) fn request_line(line: &[u8]) -> Vec<u8> {
+    let mut buffer = Vec::with_capacity(line.len() + 1);
+    buffer.extend_from_slice(line);
+    buffer.push(b'\n');
+    buffer
+}
+
 /// A long-lived command on the host answering requests, one line each way.
 pub trait TransportSession: Send + std::fmt::Debug {
     /// Sends `line` and a newline, then reads one answer line (newline included). `None`:

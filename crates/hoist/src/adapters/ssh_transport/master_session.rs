@@ -9,7 +9,7 @@ use std::process::{ChildStdin, ChildStdout};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::command_line::shell_quote;
-use crate::adapters::transport::TransportSession;
+use crate::adapters::transport::{TransportSession, request_line};
 
 /// Starts the line the wrapper writes when the command has ended, before its exit status.
 /// The leading control character never appears raw in a JSON answer, so no answer can
@@ -65,7 +65,7 @@ impl MasterSession {
 
 impl TransportSession for MasterSession {
     fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-        self.stream(&mut line.chain(&b"\n"[..]))
+        self.stream(&mut request_line(line).as_slice())
     }
 
     fn stream(&mut self, data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 
-use crate::adapters::transport::TransportSession;
+use crate::adapters::transport::{TransportSession, request_line};
 
 const MUX_MSG_HELLO: u32 = 0x0000_0001;
 const MUX_C_NEW_SESSION: u32 = 0x1000_0002;
@@ -120,7 +120,7 @@ impl MuxSession {
 
 impl TransportSession for MuxSession {
     fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-        self.stream(&mut line.chain(&b"\n"[..]))
+        self.stream(&mut request_line(line).as_slice())
     }
 
     fn stream(&mut self, data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {

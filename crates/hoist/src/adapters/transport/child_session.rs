@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout};
 
-use super::TransportSession;
+use super::{TransportSession, request_line};
 use crate::error::{Error, Result};
 
 #[derive(Debug)]
@@ -35,7 +35,7 @@ impl ChildSession {
 
 impl TransportSession for ChildSession {
     fn exchange(&mut self, line: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-        self.stream(&mut line.chain(&b"\n"[..]))
+        self.stream(&mut request_line(line).as_slice())
     }
 
     fn stream(&mut self, data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {
