@@ -789,3 +789,52 @@ fn locks_config_exec_and_errors_go_through_the_host() {
     host.destroy().unwrap();
     assert!(!remote.root.exists());
 }
+
+fn holder() -> LockHolder {
+    LockHolder {
+        owner: "alice@ci".into(),
+        pid: std::process::id(),
+        machine: "elsewhere".into(),
+        started_at: "2026-11-21T00:00:00Z".into(),
+        message: "hoist deploy prod".into(),
+        command_id: None,
+    }
+}
+
+#[test]
+fn the_session_installs_into_a_root_whose_name_a_shell_would_misread() {
+    let cache = tempfile::tempdir().unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("it's $(touch pwned) `id` ; a root");
+    let transport = Recording::new(host_with_cache(cache.path()));
+    let handle = RemoteHost::new(
+        "deploy@web1".parse().unwrap(),
+        root.clone(),
+        transport.clone(),
+        this_hoist().to_path_buf(),
+    )
+    .handle();
+    let outcome = handle.host.lock(&holder(), false).unwrap();
+    assert_eq!(outcome, LockOutcome::Acquired);
+    assert_eq!(transport.ran(), 0, "installed through the session");
+    assert_eq!(
+        hash_of(&root.join(".hoist/bin/hoist")),
+        hoist::adapters::remote_host::host_copy_hash(this_hoist()).unwrap()
+    );
+    assert!(!parent.path().join("pwned").exists());
+    assert!(!Path::new("pwned").exists());
+    // A foreign root is still refused, by the long way, with its entries named.
+    let foreign = parent.path().join("someone else's");
+    fs::create_dir_all(&foreign).unwrap();
+    fs::write(foreign.join("notes.txt"), "mine\n").unwrap();
+    let handle = RemoteHost::new(
+        "deploy@web1".parse().unwrap(),
+        foreign.clone(),
+        Recording::new(host_with_cache(cache.path())),
+        this_hoist().to_path_buf(),
+    )
+    .handle();
+    let error = handle.host.lock(&holder(), false).unwrap_err();
+    assert!(error.to_string().contains("notes.txt"), "{error}");
+    assert!(!foreign.join(".hoist").exists(), "nothing written into it");
+}
