@@ -37,6 +37,51 @@ fn connections_to(address: &str) -> usize {
         .count()
 }
 
+/// TCP_NODELAY on each connection of the sshd processes that serve `address`:22, read from those
+/// processes' own file descriptors (`pidfd_getfd`, by a short Python script).
+fn jump_side_nodelay(address: &str) -> Vec<bool> {
+    const SCRIPT: &str = r#"
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        if not open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"sshd:"):
+            continue
+        pidfd = os.pidfd_open(int(pid))
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        continue
+    for fd in fds:
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                continue
+        except OSError:
+            continue
+        copy = libc.syscall(438, pidfd, int(fd), 0)
+        if copy < 0:
+            continue
+        s = socket.socket(fileno=copy)
+        try:
+            if s.family == socket.AF_INET and s.type == socket.SOCK_STREAM and s.getsockname() == (sys.argv[1], 22):
+                s.getpeername()  # the listener has none
+                print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        except OSError:
+            pass
+        finally:
+            s.close()
+    os.close(pidfd)
+"#;
+    let output = Command::new("python3")
+        .args(["-c", SCRIPT, address])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.trim() != "0")
+        .collect()
+}
+
 #[test]
 fn a_shared_master_outlives_the_command_is_reused_and_a_killed_one_is_replaced() {
     let Some(testbed) = Testbed::up(1, false) else {
@@ -128,6 +173,13 @@ fn hosts_behind_a_jump_host_share_one_connection_to_it() {
             connections_to(jump),
             1,
             "one connection to the jump host carries both (persist {persist:?})"
+        );
+        // Several hosts' answers come back together on it: Nagle's algorithm must be off at
+        // the jump host's end, or each waits for a delayed ACK.
+        let nodelay = jump_side_nodelay(jump);
+        assert!(
+            !nodelay.is_empty() && nodelay.iter().all(|on| *on),
+            "TCP_NODELAY at the jump host's sshd: {nodelay:?} (persist {persist:?})"
         );
         for transport in &transports {
             transport.close_when_done();

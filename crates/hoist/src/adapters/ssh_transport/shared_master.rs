@@ -17,7 +17,9 @@ use nix::fcntl::{Flock, FlockArg};
 use super::command_line::SshCommandLine;
 use super::control_dir::private_parent;
 use super::diagnosis::Attempt;
+use super::mux_session::MuxSession;
 use super::{LOGIN_SLACK, read_log, spawn_error};
+use crate::adapters::transport::TransportSession;
 use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
@@ -151,6 +153,7 @@ impl SharedSocket {
         if status.success() && self.is_alive() {
             // The log only ever explains a failed login.
             let _ = std::fs::remove_file(&log_path);
+            turn_nagle_off(&self.path);
             return Ok(());
         }
         Err(attempt.error(&read_log(&log_path)))
@@ -202,6 +205,18 @@ fn close_socket(command_line: &SshCommandLine, socket: &Path) {
     }
     let _ = std::fs::remove_file(socket);
     let _ = std::fs::remove_file(socket.with_extension("log"));
+}
+
+/// Runs one short session (`true`) through the new master. sshd turns Nagle's algorithm off
+/// for a connection only when a session starts on it, and a jump host's connection carries
+/// none of its own (only its hosts' forwarded connections): there, the answers of several
+/// hosts coming back at once each waited for a delayed ACK, 40 ms at a time. A master started
+/// with a command does not run it (ControlPersist hands it to a client that `-f` dismisses),
+/// hence a session of its own. Best effort: a master that refuses it works as before.
+fn turn_nagle_off(socket: &Path) {
+    if let Ok(mut session) = MuxSession::open(socket, "true") {
+        let _ = session.exit_status();
+    }
 }
 
 fn changed_at(path: &Path) -> Option<SystemTime> {
