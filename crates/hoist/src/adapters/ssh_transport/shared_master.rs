@@ -210,9 +210,9 @@ fn close_socket(command_line: &SshCommandLine, socket: &Path) {
 /// Runs one short session (`true`) through the new master. sshd turns Nagle's algorithm off
 /// for a connection only when a session starts on it, and a jump host's connection carries
 /// none of its own (only its hosts' forwarded connections): there, the answers of several
-/// hosts coming back at once each waited for a delayed ACK, 40 ms at a time. A master started
-/// with a command does not run it (ControlPersist hands it to a client that `-f` dismisses),
-/// hence a session of its own. Best effort: a master that refuses it works as before.
+/// hosts coming back at once each waited for a delayed ACK, 40 ms at a time. A command given
+/// to a master started with `-f` and ControlPersist is not run (seen with OpenSSH 9.2), hence
+/// a session of its own. Best effort: a master that refuses it works as before.
 fn turn_nagle_off(socket: &Path) {
     if let Ok(mut session) = MuxSession::open(socket, "true") {
         let _ = session.exit_status();
