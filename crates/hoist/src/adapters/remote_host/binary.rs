@@ -220,11 +220,11 @@ pub(super) fn cache_script(root_text: &str, on_failure: &str) -> String {
     )
 }
 
-/// Shell that removes cached copies other than `$h`'s that no root links any more and that
-/// are a day old; it never fails.
+/// Shell that removes, once a day old, cached copies other than `$h`'s that no root links any
+/// more and the half-written ones of sends cut off (a dropped connection); it never fails.
 pub(super) fn prune_script() -> &'static str {
-    "find \"$c\" -maxdepth 1 -type f -name 'hoist-*' ! -name \"hoist-$h\" -links 1 -mmin +1440 \
-       -exec rm -f {} + 2>/dev/null;"
+    "find \"$c\" -maxdepth 1 -type f \\( -name 'hoist-*' ! -name \"hoist-$h\" -links 1 \
+       -o -name '.hoist-*' \\) -mmin +1440 -exec rm -f {} + 2>/dev/null;"
 }
 
 /// Shell that puts the file `$e` at the root's binary: a hard link (a copy across file
@@ -405,6 +405,58 @@ mod tests {
             assert!(output.status.success(), "{text:?}");
             assert_eq!(String::from_utf8(output.stdout).unwrap(), text);
         }
+    }
+
+    #[test]
+    fn pruning_keeps_the_current_and_linked_copies_and_drops_old_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        for name in [
+            "hoist-current",
+            "hoist-old",
+            "hoist-linked",
+            "hoist-recent",
+            ".hoist-cut.123",
+            ".hoist-fresh.456",
+        ] {
+            std::fs::write(path(name), name).unwrap();
+        }
+        std::fs::hard_link(path("hoist-linked"), dir.path().join("root-binary")).unwrap();
+        for name in [
+            "hoist-current",
+            "hoist-old",
+            "hoist-linked",
+            ".hoist-cut.123",
+        ] {
+            let touched = Command::new("touch")
+                .args(["-d", "2 days ago"])
+                .arg(path(name))
+                .status()
+                .unwrap();
+            assert!(touched.success());
+        }
+        let script = format!(
+            "c={}; h=current; {}",
+            shell_quote(dir.path().to_str().unwrap()),
+            prune_script()
+        );
+        let status = Command::new("sh").args(["-c", &script]).status().unwrap();
+        assert!(status.success());
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".hoist-fresh.456",
+                "hoist-current",
+                "hoist-linked",
+                "hoist-recent",
+                "root-binary"
+            ]
+        );
     }
 
     #[test]
