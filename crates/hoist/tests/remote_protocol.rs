@@ -726,14 +726,7 @@ fn locks_config_exec_and_errors_go_through_the_host() {
     let remote = remote(Arc::new(LocalProcessTransport::new()));
     let host = &remote.handle.host;
     host.provision(false).unwrap();
-    let holder = LockHolder {
-        owner: "alice@ci".into(),
-        pid: std::process::id(),
-        machine: "elsewhere".into(),
-        started_at: "2026-11-21T00:00:00Z".into(),
-        message: "hoist deploy prod".into(),
-        command_id: None,
-    };
+    let holder = holder();
     assert_eq!(host.lock(&holder, false).unwrap(), LockOutcome::Acquired);
     let other = LockHolder {
         owner: "bob@laptop".into(),
