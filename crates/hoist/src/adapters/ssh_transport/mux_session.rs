@@ -101,8 +101,21 @@ impl MuxSession {
         })
     }
 
+    /// Closes the command's stdin and waits at most `timeout` for its exit status; the channel
+    /// of a command that does not end in time is closed when the session is dropped.
+    pub fn exit_status_within(&mut self, timeout: Duration) -> Option<i32> {
+        self.stdin.take();
+        if self.control.set_read_timeout(Some(timeout)).is_err() {
+            return None;
+        }
+        let status = self.read_exit();
+        // Not waited for again on drop: closing the control connection closes the channel.
+        self.status = Some(status);
+        status
+    }
+
     /// The command's exit status from the master's exit message; `None` when the master
-    /// closed the control connection without one.
+    /// closed the control connection without one (or a read timeout passed).
     fn read_exit(&mut self) -> Option<i32> {
         loop {
             let packet = read_packet(&mut self.control).ok()?;

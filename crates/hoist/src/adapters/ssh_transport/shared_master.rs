@@ -19,10 +19,11 @@ use super::control_dir::private_parent;
 use super::diagnosis::Attempt;
 use super::mux_session::MuxSession;
 use super::{LOGIN_SLACK, read_log, spawn_error};
-use crate::adapters::transport::TransportSession;
 use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
+/// How long the session that turns Nagle off may take to end.
+const NAGLE_SESSION_WAIT: Duration = Duration::from_secs(2);
 /// Hex digits of each half of a socket's name (sockets allow 108 bytes in all).
 const KEY_LENGTH: usize = 12;
 
@@ -212,10 +213,11 @@ fn close_socket(command_line: &SshCommandLine, socket: &Path) {
 /// none of its own (only its hosts' forwarded connections): there, the answers of several
 /// hosts coming back at once each waited for a delayed ACK, 40 ms at a time. A command given
 /// to a master started with `-f` and ControlPersist is not run (seen with OpenSSH 9.2), hence
-/// a session of its own. Best effort: a master that refuses it works as before.
+/// a session of its own. Best effort: a master that refuses it works as before, and a jump
+/// host whose forced command does not end is not waited for long.
 fn turn_nagle_off(socket: &Path) {
     if let Ok(mut session) = MuxSession::open(socket, "true") {
-        let _ = session.exit_status();
+        let _ = session.exit_status_within(NAGLE_SESSION_WAIT);
     }
 }
 
