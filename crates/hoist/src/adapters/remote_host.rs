@@ -249,12 +249,7 @@ impl RemoteHost {
 
     /// Ends a session that waits to install hoist, telling it to install nothing.
     fn end_session_declining(&self) {
-        let session = self
-            .session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(mut session) = session {
+        if let Some(mut session) = self.take_session() {
             bootstrap::decline(session.as_mut());
         }
     }
@@ -267,12 +262,15 @@ impl RemoteHost {
 
     /// Closes the session, so the next call starts one on the binary installed now.
     fn end_session(&self) {
-        let session = self
-            .session
+        drop(self.take_session());
+    }
+
+    /// The open session, taken out (the lock is not held while it ends).
+    fn take_session(&self) -> Option<Box<dyn TransportSession>> {
+        self.session
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        drop(session);
+            .take()
     }
 
     /// Sends one request line on the session (opening it if needed) and reads one answer line.
