@@ -140,19 +140,27 @@ pub(crate) fn build(
         .map_or(0, |d| d.as_nanos());
     let id_path =
         std::env::temp_dir().join(format!("hoist-image-id-{}-{nanos}", std::process::id()));
-    let output = container_engine::engine_command(&engine)
-        .current_dir(spec_dir)
-        .arg("build")
-        .arg(format!("--file={}", containerfile.display()))
-        .arg(format!("--tag={}:pending", built_repository(app, env)))
-        // What lets untagged builds of this environment be pruned, and no one else's.
-        .arg(format!("--label={IMAGE_LABEL}={app}/{env}"))
-        .arg(format!("--iidfile={}", id_path.display()))
-        .arg("--")
-        .arg(context)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))?;
+    let run_build = || {
+        container_engine::engine_command(&engine)
+            .current_dir(spec_dir)
+            .arg("build")
+            .arg(format!("--file={}", containerfile.display()))
+            .arg(format!("--tag={}:pending", built_repository(app, env)))
+            // What lets untagged builds of this environment be pruned, and no one else's.
+            .arg(format!("--label={IMAGE_LABEL}={app}/{env}"))
+            .arg(format!("--iidfile={}", id_path.display()))
+            .arg("--")
+            .arg(context)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::failed(format!("cannot run `{}`", engine.display())).cause(e))
+    };
+    let mut attempts = 1;
+    let mut output = run_build()?;
+    while !output.status.success() && attempts < BUILD_ATTEMPTS && lost_a_race(&output) {
+        attempts += 1;
+        output = run_build()?;
+    }
     if !output.status.success() {
         let _ = std::fs::remove_file(&id_path);
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -171,6 +179,25 @@ pub(crate) fn build(
     let id = std::fs::read_to_string(&id_path).map_err(|e| Error::io("read", &id_path, e));
     let _ = std::fs::remove_file(&id_path);
     Ok(id?.trim().to_owned())
+}
+
+/// How many times a build that lost a race with the engine's storage is run.
+const BUILD_ATTEMPTS: u32 = 3;
+
+/// Whether a failed build lost a race with another command removing images from the same
+/// storage (a deploy's prune, a user's `rmi`): buildah's cache lookup fails with "layer not
+/// known" when an image it listed is removed before it looks at it (buildah#5674, fixed in
+/// buildah 1.43). The same build run again finds the storage settled.
+fn lost_a_race(output: &std::process::Output) -> bool {
+    mentions_a_vanished_layer(&String::from_utf8_lossy(&output.stderr))
+        || mentions_a_vanished_layer(&String::from_utf8_lossy(&output.stdout))
+}
+
+fn mentions_a_vanished_layer(text: &str) -> bool {
+    text.lines().any(|line| {
+        line.contains("layer not known")
+            && (line.contains("cached image") || line.contains("committing"))
+    })
 }
 
 /// Tags the built image `id` for `release`; returns the tag.
@@ -196,4 +223,27 @@ pub(crate) fn tag_release(
         );
     }
     Ok(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions_a_vanished_layer;
+
+    #[test]
+    fn a_layer_removed_under_the_cache_lookup_is_a_race_and_a_broken_containerfile_is_not() {
+        assert!(mentions_a_vanished_layer(
+            "STEP 6/6: LABEL x=y\nError: checking if cached image exists from a previous build: \
+             getting top layer info: layer not known\n"
+        ));
+        assert!(mentions_a_vanished_layer(
+            "Error: committing container for step {}: copying layers and metadata: \
+             committing the finished image: creating image \"41\": layer not known"
+        ));
+        assert!(!mentions_a_vanished_layer(
+            "STEP 2/2: RUN false\nError: building at STEP \"RUN false\": exit status 1"
+        ));
+        assert!(!mentions_a_vanished_layer(
+            "COPY layer not known.txt /app/\nError: no such file"
+        ));
+    }
 }
