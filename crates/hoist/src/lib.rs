@@ -20,3 +20,7 @@ pub mod source_tree;
 pub mod webhooks;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// A fingerprint of the sources and settings this binary was built from (`build.rs`): the
+/// same in `hoist` and `hoist-host` of one build.
+pub const BUILD_ID: &str = env!("HOIST_BUILD_ID");

@@ -6,6 +6,7 @@
 
 mod binary;
 mod bootstrap;
+mod host_build;
 mod image_push;
 mod lean_binary;
 mod ports;
@@ -33,6 +34,7 @@ use crate::ports::{HostHandle, HostTarget};
 use crate::source_tree::SourceTree;
 
 pub use binary::shell_quote;
+pub use host_build::{HOST_BUILD_NAME, host_binary_for};
 
 /// blake3 (hex) of the copy of `binary` that hosts run (`lean_binary`): what a host's
 /// `.hoist/bin/hoist` hashes to once installed.
@@ -102,13 +104,16 @@ impl RemoteHost {
     }
 
     /// A host of an environment: its address and root, and the binary to install — the
-    /// spec's `host_binary`, else the running executable.
+    /// spec's `host_binary`, else the host-only build beside the running executable
+    /// (`host_build`), else the running executable.
     pub fn for_target(target: &HostTarget, transport: Arc<dyn Transport>) -> Result<Self> {
-        let local_binary = match &target.host_binary {
-            Some(binary) => binary.clone(),
-            None => std::env::current_exe()
-                .map_err(|e| Error::internal("cannot find the running hoist binary").cause(e))?,
-        };
+        let local_binary =
+            match &target.host_binary {
+                Some(binary) => binary.clone(),
+                None => host_binary_for(&std::env::current_exe().map_err(|e| {
+                    Error::internal("cannot find the running hoist binary").cause(e)
+                })?),
+            };
         Ok(Self::new(
             target.address.clone(),
             target.root.clone(),

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod commands;
 pub mod daemon_args;
+pub mod host_cli;
 pub mod interrupt;
 pub mod operate_args;
 pub mod printer;

@@ -391,3 +391,56 @@ fn the_session_installs_into_a_root_whose_name_a_shell_would_misread() {
     assert!(error.to_string().contains("notes.txt"), "{error}");
     assert!(!foreign.join(".hoist").exists(), "nothing written into it");
 }
+
+#[test]
+fn hosts_get_the_host_only_build_beside_hoist_which_is_smaller_and_serves_the_same_calls() {
+    let host_build = Path::new(env!("CARGO_BIN_EXE_hoist-host"));
+    let chosen = hoist::adapters::remote_host::host_binary_for(this_hoist());
+    assert_eq!(
+        chosen, host_build,
+        "the build beside hoist is of the same build"
+    );
+
+    let cache = tempfile::tempdir().unwrap();
+    let full_transport = Recording::new(host_with_cache(cache.path()));
+    let full = remote_with_binary(full_transport.clone(), this_hoist());
+    full.handle.host.provision(false).unwrap();
+    let lean_transport = Recording::new(host_with_cache(cache.path()));
+    let lean = remote_with_binary(lean_transport.clone(), &chosen);
+    let facts = lean.handle.host.provision(false).unwrap();
+    assert_eq!(facts.arch, std::env::consts::ARCH);
+
+    let installed = lean.root.join(".hoist/bin/hoist");
+    assert_eq!(
+        hash_of(&installed),
+        hoist::adapters::remote_host::host_copy_hash(host_build).unwrap()
+    );
+    let (lean_size, full_size) = (
+        installed.metadata().unwrap().len(),
+        full.root.join(".hoist/bin/hoist").metadata().unwrap().len(),
+    );
+    assert!(
+        lean_size < full_size * 3 / 4,
+        "the host-only build leaves the controller out: {lean_size} of {full_size} bytes"
+    );
+    assert!(
+        lean_transport.sent() < full_transport.sent(),
+        "{} bytes sent, {} for the full copy",
+        lean_transport.sent(),
+        full_transport.sent()
+    );
+
+    // It runs the host side: a release uploaded, switched and listed through it.
+    lean.deploy(1);
+    assert_eq!(
+        fs::read_to_string(lean.release_file(1, "message.txt")).unwrap(),
+        "v1\n"
+    );
+    assert_eq!(lean.handle.host.releases().unwrap().live, Some(id(1)));
+    // And it is no controller: it refuses the controller's commands.
+    let output = std::process::Command::new(&installed)
+        .args(["deploy", "dev"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+}

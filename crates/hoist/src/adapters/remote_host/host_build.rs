@@ -1,0 +1,96 @@
+//! Which binary a controller installs on hosts when the spec names none: the host-only build
+//! beside it (`hoist-host`, a fraction of the size: the controller's commands, the daemon, the
+//! dashboard and the stores are not linked in), when that one is of the same build — else the
+//! controller's own binary, which runs the host side as well. A `hoist-host` left from an
+//! earlier build (`cargo run` rebuilds `hoist` alone) is passed over, not installed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
+
+use crate::cli::host_cli::BUILD_ID_FLAG;
+
+/// The host-only binary's file name, beside the controller's.
+pub const HOST_BUILD_NAME: &str = "hoist-host";
+
+/// What this process already decided, per controller binary.
+static CHOSEN: Mutex<Option<HashMap<PathBuf, PathBuf>>> = Mutex::new(None);
+
+/// The binary to install on hosts for the controller binary `controller`.
+pub fn host_binary_for(controller: &Path) -> PathBuf {
+    let mut chosen = CHOSEN.lock().unwrap_or_else(PoisonError::into_inner);
+    let chosen = chosen.get_or_insert_with(HashMap::new);
+    if let Some(binary) = chosen.get(controller) {
+        return binary.clone();
+    }
+    let candidate = controller.with_file_name(HOST_BUILD_NAME);
+    let binary = match is_of_this_build(&candidate) {
+        true => candidate,
+        false => controller.to_owned(),
+    };
+    chosen.insert(controller.to_owned(), binary.clone());
+    binary
+}
+
+/// Whether `candidate` is a `hoist-host` built with this very code (`crate::BUILD_ID`).
+fn is_of_this_build(candidate: &Path) -> bool {
+    if !candidate.is_file() {
+        return false;
+    }
+    Command::new(candidate)
+        .arg(BUILD_ID_FLAG)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|output| {
+            output.status.success()
+                && String::from_utf8_lossy(&output.stdout).trim() == crate::BUILD_ID
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{text}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_host_build_of_this_build_is_chosen_and_any_other_passed_over() {
+        let same = tempfile::tempdir().unwrap();
+        let controller = script(same.path(), "hoist", "exit 1");
+        script(
+            same.path(),
+            HOST_BUILD_NAME,
+            &format!("[ \"$1\" = --build-id ] && echo {}", crate::BUILD_ID),
+        );
+        assert_eq!(
+            host_binary_for(&controller),
+            same.path().join(HOST_BUILD_NAME)
+        );
+
+        let stale = tempfile::tempdir().unwrap();
+        let controller = script(stale.path(), "hoist", "exit 1");
+        script(stale.path(), HOST_BUILD_NAME, "echo 0.1.0-0000000000000000");
+        assert_eq!(host_binary_for(&controller), controller);
+
+        let broken = tempfile::tempdir().unwrap();
+        let controller = script(broken.path(), "hoist", "exit 1");
+        script(
+            broken.path(),
+            HOST_BUILD_NAME,
+            &format!("echo {}; exit 3", crate::BUILD_ID),
+        );
+        assert_eq!(host_binary_for(&controller), controller);
+
+        let none = tempfile::tempdir().unwrap();
+        let controller = script(none.path(), "hoist", "exit 1");
+        assert_eq!(host_binary_for(&controller), controller);
+    }
+}
