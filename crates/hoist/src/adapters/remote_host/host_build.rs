@@ -5,6 +5,7 @@
 //! earlier build (`cargo run` rebuilds `hoist` alone) is passed over, not installed.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, PoisonError};
@@ -14,30 +15,40 @@ use crate::cli::host_cli::BUILD_ID_FLAG;
 /// The host-only binary's file name, beside the controller's.
 pub const HOST_BUILD_NAME: &str = "hoist-host";
 
-/// What this process already decided, per controller binary.
-static CHOSEN: Mutex<Option<HashMap<PathBuf, PathBuf>>> = Mutex::new(None);
+/// What this process already found out about each candidate, by the candidate's identity: a
+/// `hoist-host` rebuilt while a daemon runs is a new file, checked again.
+static CHECKED: Mutex<Option<HashMap<Identity, bool>>> = Mutex::new(None);
+
+/// A file as the file system names it: path, device, inode, size, modification time.
+type Identity = (PathBuf, u64, u64, u64, i64, i64);
 
 /// The binary to install on hosts for the controller binary `controller`.
 pub fn host_binary_for(controller: &Path) -> PathBuf {
-    let mut chosen = CHOSEN.lock().unwrap_or_else(PoisonError::into_inner);
-    let chosen = chosen.get_or_insert_with(HashMap::new);
-    if let Some(binary) = chosen.get(controller) {
-        return binary.clone();
-    }
     let candidate = controller.with_file_name(HOST_BUILD_NAME);
-    let binary = match is_of_this_build(&candidate) {
+    let Ok(metadata) = std::fs::metadata(&candidate) else {
+        return controller.to_owned();
+    };
+    let identity = (
+        candidate.clone(),
+        metadata.dev(),
+        metadata.ino(),
+        metadata.size(),
+        metadata.mtime(),
+        metadata.mtime_nsec(),
+    );
+    let mut checked = CHECKED.lock().unwrap_or_else(PoisonError::into_inner);
+    let same_build = *checked
+        .get_or_insert_with(HashMap::new)
+        .entry(identity)
+        .or_insert_with(|| metadata.is_file() && is_of_this_build(&candidate));
+    match same_build {
         true => candidate,
         false => controller.to_owned(),
-    };
-    chosen.insert(controller.to_owned(), binary.clone());
-    binary
+    }
 }
 
 /// Whether `candidate` is a `hoist-host` built with this very code (`crate::BUILD_ID`).
 fn is_of_this_build(candidate: &Path) -> bool {
-    if !candidate.is_file() {
-        return false;
-    }
     Command::new(candidate)
         .arg(BUILD_ID_FLAG)
         .stdin(Stdio::null())
@@ -92,5 +103,14 @@ mod tests {
         let none = tempfile::tempdir().unwrap();
         let controller = script(none.path(), "hoist", "exit 1");
         assert_eq!(host_binary_for(&controller), controller);
+
+        // Rebuilt while this process runs (a daemon): the new file is checked again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        script(stale.path(), HOST_BUILD_NAME, &format!("echo {}", crate::BUILD_ID));
+        let controller = stale.path().join("hoist");
+        assert_eq!(
+            host_binary_for(&controller),
+            stale.path().join(HOST_BUILD_NAME)
+        );
     }
 }
