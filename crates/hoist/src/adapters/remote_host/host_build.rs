@@ -106,7 +106,11 @@ mod tests {
 
         // Rebuilt while this process runs (a daemon): the new file is checked again.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        script(stale.path(), HOST_BUILD_NAME, &format!("echo {}", crate::BUILD_ID));
+        script(
+            stale.path(),
+            HOST_BUILD_NAME,
+            &format!("echo {}", crate::BUILD_ID),
+        );
         let controller = stale.path().join("hoist");
         assert_eq!(
             host_binary_for(&controller),
