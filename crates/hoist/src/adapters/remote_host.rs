@@ -42,6 +42,14 @@ pub fn host_copy_hash(binary: &Path) -> Result<String> {
     lean_binary::LeanBinary::of(binary).map(|lean| lean.hash)
 }
 
+/// The hash a session wants of the root's binary (`bootstrap::session_argv`): that of the
+/// host copy of `binary`; `None` (any binary serves) when that copy cannot be made.
+fn wanted_hash(binary: &Path) -> Option<String> {
+    lean_binary::LeanBinary::of(binary)
+        .ok()
+        .map(|lean| lean.hash)
+}
+
 /// The exit status of a command the host's shell cannot find.
 const NOT_FOUND: i32 = 127;
 /// The exit status of a command the host's shell found but cannot run (a damaged binary).
@@ -107,26 +115,34 @@ impl RemoteHost {
     /// spec's `host_binary`, else the host-only build beside the running executable
     /// (`host_build`), else the running executable.
     pub fn for_target(target: &HostTarget, transport: Arc<dyn Transport>) -> Result<Self> {
-        let local_binary =
-            match &target.host_binary {
-                Some(binary) => binary.clone(),
-                None => host_binary_for(&std::env::current_exe().map_err(|e| {
-                    Error::internal("cannot find the running hoist binary").cause(e)
-                })?),
-            };
         Ok(Self::new(
             target.address.clone(),
             target.root.clone(),
             transport,
-            local_binary,
+            Self::binary_for(target)?,
         ))
     }
 
+    /// The binary `target`'s hosts get.
+    fn binary_for(target: &HostTarget) -> Result<PathBuf> {
+        Ok(match &target.host_binary {
+            Some(binary) => binary.clone(),
+            None => {
+                host_binary_for(&std::env::current_exe().map_err(|e| {
+                    Error::internal("cannot find the running hoist binary").cause(e)
+                })?)
+            }
+        })
+    }
+
     /// The command of `target`'s session (`<root>/.hoist/bin/hoist host --root ROOT serve`
-    /// once installed, `bootstrap`), for a transport that starts it as it connects; `None`
-    /// when the root is unusable (the first call then says why).
+    /// once this controller's binary is installed, `bootstrap`), for a transport that starts
+    /// it as it connects; `None` when the root is unusable (the first call then says why).
     pub fn session_argv(target: &HostTarget) -> Option<Vec<String>> {
-        bootstrap::session_argv(&target.root)
+        let want = Self::binary_for(target)
+            .ok()
+            .and_then(|binary| wanted_hash(&binary));
+        bootstrap::session_argv(&target.root, want.as_deref())
     }
 
     /// The host, runtime and probe of one host, all speaking through this one.
@@ -217,8 +233,8 @@ impl RemoteHost {
             }
         }
         if matches!(answered, Err(SessionFailure::InstallNeeded(_))) {
-            self.end_session_declining();
-            answered = Err(SessionFailure::NotInstalled);
+            // A call that must not install runs on whatever binary is there, if any.
+            answered = self.serve_as_is(&body);
         }
         match answered {
             Ok(line) => match (self.decode(&line), installing) {
@@ -249,6 +265,18 @@ impl RemoteHost {
                 Err(self.not_installed("(the shell could not find it)"))
             }
             Err(SessionFailure::Lost(error) | SessionFailure::Unrunnable(error)) => Err(error),
+        }
+    }
+
+    /// Has a session that waits to install hoist serve on the binary that is there instead,
+    /// and asks it `body`.
+    fn serve_as_is(&self, body: &[u8]) -> std::result::Result<Vec<u8>, SessionFailure> {
+        match self.with_session(|session| bootstrap::serve_as_is(session, body)) {
+            Some(Ok(Some(line))) => Ok(line),
+            _ => {
+                self.end_session();
+                Err(SessionFailure::NotInstalled)
+            }
         }
     }
 
@@ -285,7 +313,8 @@ impl RemoteHost {
         let session = match guard.as_mut() {
             Some(session) => session,
             None => {
-                let argv = match bootstrap::session_argv(&self.root) {
+                let want = wanted_hash(&self.local_binary);
+                let argv = match bootstrap::session_argv(&self.root, want.as_deref()) {
                     Some(argv) => argv,
                     // Says why the root is unusable.
                     None => self.argv(&["serve"]).map_err(SessionFailure::Lost)?,

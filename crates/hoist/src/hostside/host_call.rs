@@ -448,3 +448,9 @@ pub fn host_argv(binary: &Path, root: &Path, command: &[&str]) -> Result<Vec<Str
 pub fn installed_binary(root: &Path) -> PathBuf {
     root.join(".hoist").join("bin").join("hoist")
 }
+
+/// The blake3 of the binary installed in `root`, as its install wrote it: what a session
+/// compares with the controller's before it serves on that binary.
+pub fn installed_hash_marker(root: &Path) -> PathBuf {
+    root.join(".hoist").join("bin").join("hoist.hash")
+}

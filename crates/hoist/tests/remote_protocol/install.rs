@@ -68,10 +68,16 @@ fn provision_installs_the_lean_binary_once_through_the_users_cache() {
         (second.ino(), second.mtime_nsec()),
         (first.ino(), first.mtime_nsec())
     );
-    let leftovers: Vec<_> = fs::read_dir(remote.root.join(".hoist/bin"))
+    let mut leftovers: Vec<String> = fs::read_dir(remote.root.join(".hoist/bin"))
         .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    leftovers.sort();
+    assert_eq!(
+        leftovers,
+        ["hoist", "hoist.hash"],
+        "the binary and its hash, no temporary file"
+    );
     let cache_entries: Vec<_> = fs::read_dir(cache.path().join("hoist/bin"))
         .unwrap()
         .collect();
@@ -137,7 +143,7 @@ fn a_damaged_binary_is_replaced_from_the_cache_or_sent_again() {
     .unwrap();
     fs::rename(&damaged, &installed).unwrap();
     let before = transport.sent();
-    let fresh = remote_with_root(host_with_cache(cache.path()), &remote.root);
+    let fresh = remote_with_root(Arc::new(host_with_cache(cache.path())), &remote.root);
     assert!(
         fresh.host.releases().unwrap().infos.is_empty(),
         "the call is answered"
@@ -219,11 +225,11 @@ fn the_binary_travels_as_the_host_can_unpack_it() {
 }
 
 /// A controller for an existing root on this machine.
-fn remote_with_root(transport: LocalProcessTransport, root: &Path) -> HostHandle {
+fn remote_with_root(transport: Arc<dyn Transport>, root: &Path) -> HostHandle {
     RemoteHost::new(
         "deploy@web1".parse().unwrap(),
         root.to_path_buf(),
-        Arc::new(transport),
+        transport,
         this_hoist().to_path_buf(),
     )
     .handle()
@@ -246,8 +252,8 @@ fn provision_replaces_an_older_hoist_while_a_session_runs_it() {
         newer.clone(),
     )
     .handle();
-    // The first call starts a session on the old program.
-    assert!(upgraded.host.releases().unwrap().infos.is_empty());
+    // A call that never installs starts a session on the old program.
+    upgraded.host.unlock(&holder()).unwrap();
     upgraded.host.provision(false).unwrap();
     assert_eq!(
         hash_of(&installed),
@@ -443,4 +449,55 @@ fn hosts_get_the_host_only_build_beside_hoist_which_is_smaller_and_serves_the_sa
         .output()
         .unwrap();
     assert!(!output.status.success());
+}
+
+/// Upgrading the controller reaches the host on its next command, not only on `provision`: the
+/// session serves only on the binary whose hash the install wrote beside it.
+#[test]
+fn a_root_running_another_build_gets_this_one_on_its_next_command_but_not_from_unlock() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let older = hoist_variant(dir.path(), "older build");
+    let first = remote_with_binary(Arc::new(host_with_cache(cache.path())), &older);
+    first.handle.host.provision(false).unwrap();
+    first.deploy(1);
+    let installed = first.root.join(".hoist/bin/hoist");
+    let marker = first.root.join(".hoist/bin/hoist.hash");
+    let older_hash = hoist::adapters::remote_host::host_copy_hash(&older).unwrap();
+    let this_hash = hoist::adapters::remote_host::host_copy_hash(this_hoist()).unwrap();
+    assert_eq!(hash_of(&installed), older_hash);
+    assert_eq!(fs::read_to_string(&marker).unwrap().trim(), older_hash);
+
+    // A call that never installs is served by the binary that is there.
+    let unlocking = remote_with_root(Arc::new(host_with_cache(cache.path())), &first.root);
+    unlocking.host.unlock(&holder()).unwrap();
+    assert_eq!(hash_of(&installed), older_hash, "unlock installs nothing");
+
+    // Any other call installs this build first, from the host's cache when it is there.
+    let transport = Recording::new(host_with_cache(cache.path()));
+    let upgraded = remote_with_root(transport.clone(), &first.root);
+    assert_eq!(upgraded.host.releases().unwrap().live, Some(id(1)));
+    assert_eq!(hash_of(&installed), this_hash, "this build is installed");
+    assert_eq!(fs::read_to_string(&marker).unwrap().trim(), this_hash);
+    assert_eq!(
+        transport.ran(),
+        0,
+        "through the session, no command of its own"
+    );
+    drop(upgraded);
+
+    // A root installed before the hash was written beside the binary: the next command
+    // writes it, sends nothing (the binary is in the cache) and keeps the same file.
+    fs::remove_file(&marker).unwrap();
+    let inode = installed.metadata().unwrap().ino();
+    let transport = Recording::new(host_with_cache(cache.path()));
+    let again = remote_with_root(transport.clone(), &first.root);
+    assert_eq!(again.host.releases().unwrap().live, Some(id(1)));
+    assert_eq!(fs::read_to_string(&marker).unwrap().trim(), this_hash);
+    assert_eq!(installed.metadata().unwrap().ino(), inode);
+    assert!(
+        transport.sent() < 100_000,
+        "{} bytes sent",
+        transport.sent()
+    );
 }

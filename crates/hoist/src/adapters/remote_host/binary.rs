@@ -13,7 +13,9 @@ use std::path::Path;
 use super::RemoteHost;
 use super::lean_binary::LeanBinary;
 use crate::error::{Error, Result};
-use crate::hostside::host_call::{HostRequest, HostVersion, installed_binary};
+use crate::hostside::host_call::{
+    HostRequest, HostVersion, installed_binary, installed_hash_marker,
+};
 use crate::hostside::root_mark;
 
 /// An operating system and CPU in `std::env::consts` terms (`linux`, `x86_64`).
@@ -227,10 +229,19 @@ pub(super) fn prune_script() -> &'static str {
        -o -name '.hoist-*' \\) -mmin +1440 -exec rm -f {} + 2>/dev/null;"
 }
 
-/// Shell that puts the file `$e` at the root's binary: a hard link (a copy across file
-/// systems) under a temporary name, renamed into place. Nothing when it is already that file.
+/// Shell that puts the file `$e` (`…/hoist-HASH`) at the root's binary: a hard link (a copy
+/// across file systems) under a temporary name, renamed into place; nothing when it is
+/// already that file. Then it writes HASH beside it (`installed_hash_marker`), which the
+/// session's shell compares with the controller's before it serves (`bootstrap`).
 pub(super) fn link_script_for(root: &Path) -> Result<String> {
     let target = installed_binary(root);
+    let marker = installed_hash_marker(root);
+    let Some(marker) = marker.to_str() else {
+        return Err(Error::failed(format!(
+            "the deploy root `{}` is not UTF-8",
+            root.display()
+        )));
+    };
     let (Some(dir), Some(target)) = (target.parent().and_then(Path::to_str), target.to_str())
     else {
         return Err(Error::failed(format!(
@@ -243,9 +254,11 @@ pub(super) fn link_script_for(root: &Path) -> Result<String> {
     Ok(format!(
         "{{ [ \"$e\" -ef {target} ] || {{ mkdir -p {dir} && \
          {{ ln -f \"$e\" {temporary} 2>/dev/null || cp \"$e\" {temporary}; }} && \
-         mv -f {temporary} {target}; }}; }}",
+         mv -f {temporary} {target}; }}; }} && \
+         printf '%s\\n' \"${{e##*/hoist-}}\" > {marker}",
         dir = shell_quote(dir),
         target = shell_quote(target),
+        marker = shell_quote(marker),
     ))
 }
 

@@ -19,7 +19,9 @@ use super::binary::{self, Platform, arch_name, os_name, shell_quote};
 use super::lean_binary::LeanBinary;
 use crate::adapters::transport::TransportSession;
 use crate::error::{Error, Result};
-use crate::hostside::host_call::{HostRequest, HostVersion, host_argv, installed_binary};
+use crate::hostside::host_call::{
+    HostRequest, HostVersion, host_argv, installed_binary, installed_hash_marker,
+};
 use crate::hostside::root_mark;
 
 /// Starts the shell's line saying hoist is missing; a control character never starts a
@@ -59,10 +61,19 @@ enum Unpack {
 }
 
 /// The session's command: `sh -c SCRIPT`, which is `hoist host --root ROOT serve` once the
-/// binary is there. `None` for a root that is relative or not UTF-8 (the first call says why).
-pub(super) fn session_argv(root: &std::path::Path) -> Option<Vec<String>> {
+/// binary is there — and, with `want` (the blake3 of the controller's host copy), once it is
+/// that binary by the hash its install wrote beside it: a host still running an earlier
+/// build of hoist goes the install path on the next command, not only on `provision`. A
+/// call that must not install answers `serve` and gets the binary that is there. `None` for
+/// a root that is relative or not UTF-8 (the first call says why).
+pub(super) fn session_argv(root: &std::path::Path, want: Option<&str>) -> Option<Vec<String>> {
     let root_text = root.to_str().filter(|_| root.is_absolute())?;
     let binary = installed_binary(root);
+    let marker = installed_hash_marker(root);
+    // Hex only: it goes into the script as it is.
+    let want = want
+        .filter(|hash| hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or("");
     let serve = host_argv(&binary, root, &["serve"]).ok()?;
     let serve = serve
         .iter()
@@ -71,15 +82,15 @@ pub(super) fn session_argv(root: &std::path::Path) -> Option<Vec<String>> {
         .join(" ");
     let state = format!("{root_text}/.hoist");
     let script = format!(
-        "b={binary}; r={root}; \
-         [ -e \"$b\" ] && exec {serve}; \
+        "b={binary}; r={root}; w={want}; m={marker}; \
+         [ -e \"$b\" ] && {{ [ -z \"$w\" ] || {{ [ -f \"$m\" ] && IFS= read -r v < \"$m\" && [ \"$v\" = \"$w\" ]; }}; }} && exec {serve}; \
          IFS= read -r _ || exit 127; \
          if [ ! -e \"$r\" ]; then s=new; elif [ -d {state} ]; then s=ours; \
          elif [ -z \"$(ls -A \"$r\" 2>/dev/null)\" ]; then s=empty; else s=foreign; fi; \
          if command -v zstd >/dev/null 2>&1; then u=zstd; elif command -v gzip >/dev/null 2>&1; then u=gzip; else u=none; fi; \
          printf '\\001hoist-install-needed %s %s %s\\n' \"$(uname -sm)\" \"$s\" \"$u\"; \
          IFS= read -r go || exit 127; \
-         case \"$go\" in 'install '*) h=${{go#install }} ;; *) exit 127 ;; esac; \
+         case \"$go\" in 'install '*) h=${{go#install }} ;; serve) [ -e \"$b\" ] && exec {serve}; exit 127 ;; *) exit 127 ;; esac; \
          case \"$h\" in ''|*[!0-9a-f]*) exit 127 ;; esac; \
          if [ ! -e \"$r\" ]; then mkdir -p {state} && : > {note} || exit 127; fi; \
          {cache} \
@@ -97,6 +108,7 @@ pub(super) fn session_argv(root: &std::path::Path) -> Option<Vec<String>> {
          printf '\\001hoist-install-done\\n'; \
          exec {serve}",
         binary = shell_quote(binary.to_str()?),
+        marker = shell_quote(marker.to_str()?),
         root = shell_quote(root_text),
         state = shell_quote(&state),
         note = shell_quote(&format!("{state}/{}", root_mark::ROOT_CREATED_NOTE)),
@@ -136,6 +148,19 @@ pub(super) fn install_needed(line: &[u8]) -> Option<InstallFacts> {
 /// Ends a session waiting for the go-ahead without installing anything.
 pub(super) fn decline(session: &mut dyn TransportSession) {
     let _ = session.exchange(b"quit");
+}
+
+/// Tells a session waiting for the go-ahead to serve on the binary that is there, and sends
+/// it `request` (the shell read the first one only to learn it was asked something); its
+/// answer, or `None` when there is no binary to serve on.
+pub(super) fn serve_as_is(
+    session: &mut dyn TransportSession,
+    request: &[u8],
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut data = b"serve\n".to_vec();
+    data.extend_from_slice(request);
+    data.push(b'\n');
+    session.stream(&mut data.as_slice())
 }
 
 /// Installs this controller's binary through the session that said it is missing, and checks
@@ -226,8 +251,15 @@ mod tests {
 
     #[test]
     fn only_absolute_utf8_roots_get_a_session() {
-        assert!(session_argv(std::path::Path::new("relative/root")).is_none());
-        let argv = session_argv(std::path::Path::new("/srv/it's here")).unwrap();
+        assert!(session_argv(std::path::Path::new("relative/root"), None).is_none());
+        let argv = session_argv(std::path::Path::new("/srv/it's here"), Some("ab12")).unwrap();
+        assert!(argv[2].contains("w=ab12;"), "{}", argv[2]);
+        let argv = session_argv(std::path::Path::new("/srv/a"), Some("ab; rm -rf /")).unwrap();
+        assert!(
+            argv[2].contains("w='';") || argv[2].contains("w=;"),
+            "{}",
+            argv[2]
+        );
         assert_eq!(&argv[..2], ["sh", "-c"]);
     }
 }
