@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 use crate::cli::args::{HostArgs, ProxyArgs};
 use crate::cli::commands::{host, proxy};
 use crate::cli::printer::report_error;
-use crate::error::ErrorKind;
 
 /// The flag that prints the build's fingerprint (`crate::BUILD_ID`).
 pub const BUILD_ID_FLAG: &str = "--build-id";
@@ -41,16 +40,9 @@ pub fn main() -> ExitCode {
     if args.len() == 1 && args[0] == BUILD_ID_FLAG {
         return print_build_id();
     }
-    let cli = match HostCli::try_parse() {
+    let cli = match crate::cli::parse_args::<HostCli>() {
         Ok(cli) => cli,
-        Err(error) => {
-            let code = match error.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => ErrorKind::Failed.exit_code(),
-            };
-            let _ = error.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     let result = match &cli.command {
         HostOnlyCommand::Host(args) => host::exec(args),

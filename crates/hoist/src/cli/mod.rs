@@ -24,16 +24,9 @@ pub fn main() -> ExitCode {
     if let Some(code) = commands::host::long_running() {
         return code;
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args::<Cli>() {
         Ok(cli) => cli,
-        Err(error) => {
-            let code = match error.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => ErrorKind::Failed.exit_code(),
-            };
-            let _ = error.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     let printer = Printer {
         json: cli.global.json,
@@ -54,6 +47,19 @@ pub fn main() -> ExitCode {
             ExitCode::from(error.kind.exit_code())
         }
     }
+}
+
+/// The command line as `P`, or the exit code after clap printed help, the version or what is
+/// wrong with it.
+pub(crate) fn parse_args<P: Parser>() -> Result<P, ExitCode> {
+    P::try_parse().map_err(|error| {
+        let code = match error.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+            _ => ErrorKind::Failed.exit_code(),
+        };
+        let _ = error.print();
+        ExitCode::from(code)
+    })
 }
 
 fn run(cli: &Cli, printer: Printer) -> Result<(), Error> {

@@ -72,45 +72,38 @@ mod tests {
         path
     }
 
+    /// A directory with a controller and, when given, a `hoist-host` script beside it.
+    fn controller_beside(host_build: Option<&str>) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let controller = script(dir.path(), "hoist", "exit 1");
+        if let Some(text) = host_build {
+            script(dir.path(), HOST_BUILD_NAME, text);
+        }
+        (dir, controller)
+    }
+
     #[test]
     fn a_host_build_of_this_build_is_chosen_and_any_other_passed_over() {
-        let same = tempfile::tempdir().unwrap();
-        let controller = script(same.path(), "hoist", "exit 1");
-        script(
-            same.path(),
-            HOST_BUILD_NAME,
-            &format!("[ \"$1\" = --build-id ] && echo {}", crate::BUILD_ID),
-        );
+        let same_build = format!("[ \"$1\" = --build-id ] && echo {}", crate::BUILD_ID);
+        let (same, controller) = controller_beside(Some(&same_build));
         assert_eq!(
             host_binary_for(&controller),
             same.path().join(HOST_BUILD_NAME)
         );
 
-        let stale = tempfile::tempdir().unwrap();
-        let controller = script(stale.path(), "hoist", "exit 1");
-        script(stale.path(), HOST_BUILD_NAME, "echo 0.1.0-0000000000000000");
+        let (stale, controller) = controller_beside(Some("echo 0.1.0-0000000000000000"));
         assert_eq!(host_binary_for(&controller), controller);
 
-        let broken = tempfile::tempdir().unwrap();
-        let controller = script(broken.path(), "hoist", "exit 1");
-        script(
-            broken.path(),
-            HOST_BUILD_NAME,
-            &format!("echo {}; exit 3", crate::BUILD_ID),
-        );
+        let broken_build = format!("echo {}; exit 3", crate::BUILD_ID);
+        let (_broken, controller) = controller_beside(Some(&broken_build));
         assert_eq!(host_binary_for(&controller), controller);
 
-        let none = tempfile::tempdir().unwrap();
-        let controller = script(none.path(), "hoist", "exit 1");
+        let (_none, controller) = controller_beside(None);
         assert_eq!(host_binary_for(&controller), controller);
 
         // Rebuilt while this process runs (a daemon): the new file is checked again.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        script(
-            stale.path(),
-            HOST_BUILD_NAME,
-            &format!("echo {}", crate::BUILD_ID),
-        );
+        script(stale.path(), HOST_BUILD_NAME, &same_build);
         let controller = stale.path().join("hoist");
         assert_eq!(
             host_binary_for(&controller),
