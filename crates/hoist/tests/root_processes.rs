@@ -172,9 +172,27 @@ pub fn boot_line(root: &Path) -> Option<String> {
 /// Runs the boot entry's command exactly as cron would: `sh -c` with cron's small
 /// environment, from the home directory, detached from this terminal.
 pub fn run_boot_entry(root: &Path) {
+    let status = boot_entry_status(root);
+    let journal = std::fs::read_to_string(root.join(".hoist/journal.jsonl")).unwrap_or_default();
+    let failures: Vec<&str> = journal
+        .lines()
+        .filter(|line| line.contains("\"boot.failed\""))
+        .collect();
+    let log = std::fs::read_to_string(root.join("logs/supervisor.log")).unwrap_or_default();
+    let log_tail: Vec<&str> = log.lines().rev().take(20).collect();
+    assert!(
+        status.success(),
+        "the boot entry of `{}` failed: {status}; its journal says {failures:#?}; \
+         the supervisor's log ends (last line first) {log_tail:#?}",
+        root.display()
+    );
+}
+
+/// Runs the boot entry's command as `run_boot_entry` does; how it exited.
+pub fn boot_entry_status(root: &Path) -> std::process::ExitStatus {
     let command = boot_line(root).expect("the root's @reboot line in the crontab");
     let home = std::env::var("HOME").unwrap_or_else(|_| "/".to_owned());
-    let status = Command::new("/bin/sh")
+    Command::new("/bin/sh")
         .arg("-c")
         .arg(&command)
         .env_clear()
@@ -185,11 +203,7 @@ pub fn run_boot_entry(root: &Path) {
         .current_dir(&home)
         .stdin(std::process::Stdio::null())
         .status()
-        .expect("run the boot entry");
-    assert!(
-        status.success(),
-        "the boot entry `{command}` failed: {status}"
-    );
+        .expect("run the boot entry")
 }
 
 fn whoami() -> String {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::blue_green::blue_green;
 use crate::harness::{SPEC, Test};
 use crate::root_processes::{
-    alive, event_kinds, host_status, kill9, marked_groups, marked_processes, recorded_pid,
-    run_boot_entry, service_of, serving, wait_until,
+    alive, boot_entry_status, event_kinds, host_status, kill9, marked_groups, marked_processes,
+    recorded_pid, run_boot_entry, service_of, serving, wait_until,
 };
 
 /// How long a killed instance may take to serve again (backoff 1 s + start + probe).
@@ -180,6 +180,33 @@ fn after_a_reboot_the_boot_entry_brings_a_recreate_service_back() {
     assert_eq!(host["supervisor"]["alive"], true, "{host:#}");
     assert_eq!(host["instance"]["alive"], true, "{host:#}");
     assert!(event_kinds(&t).iter().any(|k| k == "boot"));
+    t.hoist(&["check", "dev"]).success();
+}
+
+#[test]
+fn a_boot_that_fails_says_why_in_the_timeline_and_deploy_brings_the_service_back() {
+    let (t, _, _) = deployed();
+    power_cut(&t);
+    // The supervisor cannot open its log: `logs` is a file now.
+    let logs = t.root.join("logs");
+    std::fs::rename(&logs, t.root.join("logs.aside")).unwrap();
+    std::fs::write(&logs, "in the way").unwrap();
+    assert!(!boot_entry_status(&t.root).success());
+    assert!(serving(&t).is_none());
+    // `status` moves the host's journal into the timeline.
+    let host = host_status(&t);
+    assert_eq!(host["instance"]["alive"], false, "{host:#}");
+    let events = t.hoist(&["--json", "events", "dev"]).success().stdout;
+    let failed = events
+        .lines()
+        .find(|line| line.contains("\"boot.failed\""))
+        .unwrap_or_else(|| panic!("a boot.failed event in {events}"));
+    assert!(failed.contains("logs"), "names what failed: {failed}");
+
+    std::fs::remove_file(&logs).unwrap();
+    std::fs::rename(t.root.join("logs.aside"), &logs).unwrap();
+    t.hoist(&["deploy", "dev"]).success();
+    assert!(t.body().contains("v1"));
     t.hoist(&["check", "dev"]).success();
 }
 

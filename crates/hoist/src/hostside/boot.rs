@@ -11,7 +11,9 @@ use crate::hostside::supervisor::{Journal, SupervisorProcess, event};
 use crate::ports::router::ProxyStart;
 use crate::ports::supervisor::SupervisorStart;
 
-/// Brings the root up; returns what it did, one line each.
+/// Brings the root up; returns what it did, one line each. A failure is also written to the
+/// root's journal as `boot.failed`: the boot entry's own output goes nowhere (cron), and the
+/// journal is what `hoist status` and the timeline show.
 pub fn boot(root: &Path) -> Result<Vec<String>> {
     if !root.join(".hoist").is_dir() {
         return Ok(vec![format!(
@@ -19,6 +21,17 @@ pub fn boot(root: &Path) -> Result<Vec<String>> {
             root.display()
         )]);
     }
+    start(root).inspect_err(|error| {
+        let mut message = error.to_string();
+        for hint in &error.hints {
+            message.push_str(&format!(" (hint: {hint})"));
+        }
+        // Best effort: the error itself is what the caller gets.
+        let _ = Journal::new(root).append(event("boot.failed", message));
+    })
+}
+
+fn start(root: &Path) -> Result<Vec<String>> {
     let mut done = Vec::new();
     match ProxyProcess::new(root).restore()? {
         Some(ProxyStart::Started | ProxyStart::Restarted) => {

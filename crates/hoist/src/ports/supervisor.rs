@@ -93,7 +93,7 @@ pub struct HostEvent {
     /// RFC 3339.
     pub at: String,
     /// `instance.exited`, `instance.restarted`, `instance.crash_loop`, `instance.unhealthy`,
-    /// `supervisor.started`, `boot`.
+    /// `supervisor.started`, `boot`, `boot.failed`.
     pub kind: String,
     pub slot: Option<Slot>,
     pub release: Option<ReleaseId>,
