@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark: `hoist proxy` against nginx proxying the same upstream on the same machine, in
-# one run, alternating. Goal (issue): >= 0.9x nginx throughput, p50 added latency <= 100 us.
+# one run, alternating. Goals (issue 15): throughput >= 1.0x nginx, added p50 <= nginx's, one
+# request at a time and at 1000 requests/s.
 #
 # Usage: scripts/bench/proxy.sh [ROUNDS]        (default 5 rounds; about 50 s a round)
 #   THROUGHPUT_DURATION=5s  LATENCY_DURATION=5s   how long each wrk measurement runs
+#   HOIST_BIN=path      the hoist binary to measure (default: the release build, built first)
+#   BASELINE=path       also measure this other hoist binary (an earlier build) as `base`,
+#                       in the same rounds, to compare two builds side by side
 #
 # What runs, all on loopback, all from a temp dir that is removed on exit:
 # - The upstream: a separate nginx instance answering `return 200 "ok"`. It is the cheapest
@@ -42,7 +46,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 cargo build --release --quiet -p hoist -p hoist-loadgen
 BIN=${CARGO_TARGET_DIR:-target}/release
-HOIST=$BIN/hoist
+HOIST=${HOIST_BIN:-$BIN/hoist}
+BASELINE=${BASELINE:-}
 LOADGEN=$BIN/hoist-loadgen
 
 WORK=$(mktemp -d -t hoist-proxy-bench.XXXXXX)
@@ -56,7 +61,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UPSTREAM_PORT=$(free_port); NGINX_PORT=$(free_port); HOIST_PORT=$(free_port)
+UPSTREAM_PORT=$(free_port); NGINX_PORT=$(free_port); HOIST_PORT=$(free_port); BASE_PORT=$(free_port)
 
 # One nginx instance with its own prefix, config, pid and logs under $WORK/$1.
 start_nginx() { # name, worker_processes, server block
@@ -93,18 +98,26 @@ start_nginx proxy auto "
       proxy_set_header X-Forwarded-Proto \$scheme;
     }
   }"
-mkdir -p "$WORK/hoist"
-printf '{"upstream":"127.0.0.1:%s","maintenance":false,"health_paths":["/health"],"version":1}\n' \
-  "$UPSTREAM_PORT" > "$WORK/hoist/routes.json"
-"$HOIST" proxy --listen "127.0.0.1:$HOIST_PORT" --state-dir "$WORK/hoist" 2>"$WORK/hoist/stderr" &
-PIDS+=($!)
+start_hoist() { # name, binary, port
+  mkdir -p "$WORK/$1"
+  printf '{"upstream":"127.0.0.1:%s","maintenance":false,"health_paths":["/health"],"version":1}\n' \
+    "$UPSTREAM_PORT" > "$WORK/$1/routes.json"
+  "$2" proxy --listen "127.0.0.1:$3" --state-dir "$WORK/$1" 2>"$WORK/$1/stderr" &
+  PIDS+=($!)
+}
+start_hoist hoist "$HOIST" "$HOIST_PORT"
 
 declare -A URL=(
   [direct]=http://127.0.0.1:$UPSTREAM_PORT/
   [nginx]=http://127.0.0.1:$NGINX_PORT/
   [hoist]=http://127.0.0.1:$HOIST_PORT/
+  [base]=http://127.0.0.1:$BASE_PORT/
 )
 TARGETS=(direct nginx hoist)
+if [ -n "$BASELINE" ]; then
+  start_hoist base "$BASELINE" "$BASE_PORT"
+  TARGETS+=(base)
+fi
 for target in "${TARGETS[@]}"; do
   for _ in $(seq 1 100); do
     "$LOADGEN" run --url "${URL[$target]}" --rate 100 --max-requests 1 --timeout 1s \
@@ -148,7 +161,8 @@ PY
 : > "$WORK/failures"
 for round in $(seq 1 "$ROUNDS"); do
   # Rotate the order so no target always runs first (or right after the same one).
-  order=("${TARGETS[@]:$(( (round - 1) % 3 ))}" "${TARGETS[@]:0:$(( (round - 1) % 3 ))}")
+  shift_by=$(( (round - 1) % ${#TARGETS[@]} ))
+  order=("${TARGETS[@]:$shift_by}" "${TARGETS[@]:0:$shift_by}")
   echo "round $round/$ROUNDS: ${order[*]}" >&2
   for target in "${order[@]}"; do
     measure throughput "$target" "$round" -t2 -c32 -d"$THROUGHPUT_DURATION"
@@ -159,9 +173,9 @@ for round in $(seq 1 "$ROUNDS"); do
   for target in "${order[@]}"; do loadgen_measure "$target" "$round"; done
 done
 
-python3 - "$WORK" "$ROUNDS" <<'PY'
+python3 - "$WORK" "$ROUNDS" "${TARGETS[@]}" <<'PY'
 import statistics, sys
-work, rounds = sys.argv[1], int(sys.argv[2])
+work, rounds, targets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def table(target, kind):  # {round: (rps, p50, p99)}
     rows = {}
     for line in open(f"{work}/{target}.{kind}"):
@@ -169,7 +183,7 @@ def table(target, kind):  # {round: (rps, p50, p99)}
         rows[int(r)] = (float(rps), int(p50), int(p99))
     return rows
 med = statistics.median
-data = {k: {t: table(t, k) for t in ("direct", "nginx", "hoist")}
+data = {k: {t: table(t, k) for t in targets}
         for k in ("throughput", "latency", "loadgen")}
 failures = sum(int(line) for line in open(f"{work}/failures"))
 
@@ -180,7 +194,7 @@ def added(kind, target, column):
 print(f"proxy benchmark, {rounds} rounds, medians; upstream: nginx `return 200`; all on loopback")
 print(f"{'target':8} {'req/s (wrk -t2 -c32)':>21} {'p50 us (-c1)':>13} {'p99 us (-c1)':>13}"
       f" {'added p50':>10} {'added p99':>10} {'p50/p99 us @1000/s':>19}")
-for t in ("direct", "nginx", "hoist"):
+for t in targets:
     rps = med(v[0] for v in data["throughput"][t].values())
     p50 = med(v[1] for v in data["latency"][t].values())
     p99 = med(v[2] for v in data["latency"][t].values())
@@ -198,10 +212,20 @@ lg_added = added("loadgen", "hoist", 1)
 print(f"throughput hoist/nginx: {ratio:.3f}x (per round {ratios[0]:.2f}..{ratios[-1]:.2f}); "
       f"added p50: hoist {p50_added:+.0f} us, nginx {added('latency', 'nginx', 1):+.0f} us "
       f"(at 1000/s: hoist {lg_added:+.0f} us, nginx {added('loadgen', 'nginx', 1):+.0f} us)")
+if "base" in targets:
+    base_ratios = sorted(data["throughput"]["hoist"][r][0] / data["throughput"]["base"][r][0]
+                         for r in range(1, rounds + 1))
+    print(f"throughput hoist/base: {med(base_ratios):.3f}x (per round {base_ratios[0]:.2f}.."
+          f"{base_ratios[-1]:.2f}); base/nginx: "
+          f"{med(v[0] for v in data['throughput']['base'].values()) / med(v[0] for v in data['throughput']['nginx'].values()):.3f}x; "
+          f"added p50: base {added('latency', 'base', 1):+.0f} us "
+          f"(at 1000/s: {added('loadgen', 'base', 1):+.0f} us)")
 print(f"failed requests (socket errors + non-2xx) over all runs: {failures}")
 met = lambda ok: "met" if ok else "NOT met"
-print(f"verdict: throughput {ratio:.3f}x nginx (goal >= 0.90x: {met(ratio >= 0.9)}); "
-      f"p50 overhead {p50_added:.0f} us with wrk -c1 (goal <= 100 us: {met(p50_added <= 100)}), "
-      f"{lg_added:.0f} us at 1000 requests/s ({met(lg_added <= 100)})"
+nginx_p50, nginx_lg = added("latency", "nginx", 1), added("loadgen", "nginx", 1)
+print(f"verdict: throughput {ratio:.3f}x nginx (goal >= 1.0x: {met(ratio >= 1.0)}); "
+      f"added p50 {p50_added:.0f} us with wrk -c1 vs nginx's {nginx_p50:.0f} "
+      f"({met(p50_added <= nginx_p50)}), {lg_added:.0f} us at 1000 requests/s vs nginx's "
+      f"{nginx_lg:.0f} ({met(lg_added <= nginx_lg)})"
       + ("" if failures == 0 else f"; WARNING: {failures} failed requests"))
 PY

@@ -74,6 +74,7 @@ mod operate;
 mod operate_fleet;
 mod postgres_state;
 mod proxy;
+mod proxy_framing;
 mod proxy_static;
 mod proxy_static_switch;
 mod remote_cli;

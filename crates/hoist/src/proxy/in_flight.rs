@@ -12,7 +12,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
 use crate::proxy::forward::BodyError;
-use crate::proxy::upstream_pool::UpstreamBody;
+use crate::proxy::upstream_body::UpstreamBody;
 
 /// The counts of every serving thread. Each thread counts its own requests (memory no other
 /// thread writes, so a request's count does not bounce between cores); a snapshot adds

@@ -11,6 +11,8 @@ pub mod server;
 pub mod serving_thread;
 pub mod static_files;
 pub mod thread_routes;
+pub mod upstream_body;
+pub mod upstream_connection;
 pub mod upstream_pool;
 
 use std::net::SocketAddr;
