@@ -8,7 +8,8 @@
 use std::future::poll_fn;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
-use std::task::{Context, Poll, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -18,6 +19,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_util::io::poll_read_buf;
 
 use crate::proxy::upstream_body::{Framing, chunk_header};
 
@@ -179,14 +181,10 @@ impl UpstreamConnection {
         if self.buffer.capacity() - self.buffer.len() < READ_SIZE / 4 {
             self.buffer.reserve(READ_SIZE);
         }
-        loop {
-            match self.stream.try_read_buf(&mut self.buffer) {
-                Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                    ready!(self.stream.poll_read_ready(context))?;
-                }
-                done => return Poll::Ready(done),
-            }
-        }
+        // Through `poll_read`, not `try_read_buf`: a read that did not fill the buffer drained
+        // the socket, and tokio then forgets its readiness, so the idle check before the next
+        // exchange (`is_usable`) makes no system call.
+        poll_read_buf(Pin::new(&mut self.stream), context, &mut self.buffer)
     }
 
     /// Takes up to `most` buffered bytes.
