@@ -309,3 +309,34 @@ fn a_bad_or_cut_upstream_answer_is_a_502_or_a_cut_response_and_the_next_request_
     }
     proxy.stop();
 }
+
+/// A request that names both a length and chunked (the shape of request smuggling) never
+/// reaches the upstream with a length that disagrees with its body.
+#[test]
+fn a_request_with_both_a_length_and_chunked_is_not_smuggled() {
+    let (upstream, _) = start_upstream();
+    let (_dir, proxy) = started();
+    proxy.admin(json!({ "set_upstream": upstream.to_string() }));
+    let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n\
+              Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+              b\r\nhello world\r\n0\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    if answer.starts_with("HTTP/1.1 200") {
+        let hash = blake3::hash(b"hello world").to_hex();
+        assert!(
+            answer.ends_with(&format!("11 {hash} te=chunked cl=")),
+            "the upstream saw another framing than the body: {answer}"
+        );
+    } else {
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+}
