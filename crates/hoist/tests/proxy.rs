@@ -60,51 +60,66 @@ impl Upstream {
     }
 }
 
+/// A request's line and headers (names in lower case), as an upstream reads them.
+pub struct RequestHead {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// Reads one head; `None` at the end of the stream or on anything that is not a head.
+    pub fn read(reader: &mut impl BufRead) -> Option<Self> {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let mut words = line.split_whitespace();
+        let (method, path) = (words.next()?.to_owned(), words.next()?.to_owned());
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                return Some(Self {
+                    method,
+                    path,
+                    headers,
+                });
+            }
+            let (key, value) = line.split_once(':')?;
+            headers.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+
+    /// The first value of header `name` (lower case), or empty.
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// Answers requests on one kept-alive connection until the proxy closes it.
 fn serve_upstream_connection(stream: TcpStream, name: &str, hang_up_after_one: bool) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("/")
-            .to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let line = line.trim_end().to_owned();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((key, value)) = line.split_once(':') {
-                headers.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
-            }
-        }
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let length: u64 = header("content-length").parse().unwrap_or(0);
+    while let Some(head) = RequestHead::read(&mut reader) {
+        let length: u64 = head.header("content-length").parse().unwrap_or(0);
         let mut hasher = blake3::Hasher::new();
         let copied = std::io::copy(&mut (&mut reader).take(length), &mut hasher).unwrap();
-        let body = match path.as_str() {
+        let body = match head.path.as_str() {
             "/slow" => {
                 thread::sleep(Duration::from_millis(1500));
                 name.to_owned()
             }
             "/forwarded" => format!(
                 "{}|{}",
-                header("x-forwarded-for"),
-                header("x-forwarded-proto")
+                head.header("x-forwarded-for"),
+                head.header("x-forwarded-proto")
             ),
             "/sum" => format!("{copied} {}", hasher.finalize().to_hex()),
             _ => name.to_owned(),

@@ -11,9 +11,11 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
+use tempfile::TempDir;
 
 use crate::http_client::{self, Patience};
-use crate::proxy::started;
+
+use crate::proxy::{Proxy, RequestHead, started};
 
 const BIG: usize = 2 * 1024 * 1024;
 
@@ -38,49 +40,19 @@ fn start_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
     (address, accepted)
 }
 
-/// A request as the upstream saw it.
+/// A request as the upstream saw it: its head and its body, decoded.
 struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
+    head: RequestHead,
     body: Vec<u8>,
 }
 
-impl Seen {
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    }
-}
-
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut words = line.split_whitespace();
-    let (method, path) = (words.next()?.to_owned(), words.next()?.to_owned());
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (key, value) = line.split_once(':')?;
-        headers.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
-    }
+    let head = RequestHead::read(reader)?;
     let mut seen = Seen {
-        method,
-        path,
-        headers,
+        head,
         body: Vec::new(),
     };
-    if seen.header("transfer-encoding") == "chunked" {
+    if seen.head.header("transfer-encoding") == "chunked" {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size).ok()?;
@@ -95,7 +67,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
             seen.body.extend_from_slice(&chunk[..size]);
         }
     } else {
-        let length: u64 = seen.header("content-length").parse().unwrap_or(0);
+        let length: u64 = seen.head.header("content-length").parse().unwrap_or(0);
         reader.take(length).read_to_end(&mut seen.body).ok()?;
     }
     Some(seen)
@@ -115,7 +87,7 @@ fn serve(stream: TcpStream) {
 /// Answers one request; `Err` closes the connection.
 fn answer(seen: &Seen, out: &mut TcpStream) -> Result<(), ()> {
     let mut send = |bytes: &[u8]| out.write_all(bytes).map_err(|_| ());
-    match seen.path.as_str() {
+    match seen.head.path.as_str() {
         "/chunked" => {
             send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel")?;
             thread::sleep(Duration::from_millis(20));
@@ -138,7 +110,7 @@ fn answer(seen: &Seen, out: &mut TcpStream) -> Result<(), ()> {
         }
         "/big" => {
             send(format!("HTTP/1.1 200 OK\r\nContent-Length: {BIG}\r\n\r\n").as_bytes())?;
-            if seen.method != "HEAD" {
+            if seen.head.method != "HEAD" {
                 for piece in big_body().chunks(64 * 1024) {
                     send(piece)?;
                 }
@@ -150,8 +122,8 @@ fn answer(seen: &Seen, out: &mut TcpStream) -> Result<(), ()> {
                 "{} {} te={} cl={}",
                 seen.body.len(),
                 blake3::hash(&seen.body).to_hex(),
-                seen.header("transfer-encoding"),
-                seen.header("content-length")
+                seen.head.header("transfer-encoding"),
+                seen.head.header("content-length")
             );
             send(
                 format!(
@@ -171,6 +143,14 @@ fn answer(seen: &Seen, out: &mut TcpStream) -> Result<(), ()> {
         }
         _ => send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
     }
+}
+
+/// A proxy routed to a fresh scripted upstream; the upstream's count of connections.
+fn routed() -> (Arc<AtomicUsize>, TempDir, Proxy) {
+    let (upstream, accepted) = start_upstream();
+    let (dir, proxy) = started();
+    proxy.admin(json!({ "set_upstream": upstream.to_string() }));
+    (accepted, dir, proxy)
 }
 
 fn request(
@@ -207,9 +187,7 @@ fn chunked_post(port: u16, path: &str, body: &[u8]) -> String {
 
 #[test]
 fn every_response_framing_reaches_the_client_whole_and_kept_connections_are_reused() {
-    let (upstream, accepted) = start_upstream();
-    let (_dir, proxy) = started();
-    proxy.admin(json!({ "set_upstream": upstream.to_string() }));
+    let (accepted, _dir, proxy) = routed();
     let port = proxy.port;
     let big = big_body();
     for round in 0..3 {
@@ -273,9 +251,7 @@ fn every_response_framing_reaches_the_client_whole_and_kept_connections_are_reus
 
 #[test]
 fn a_chunked_request_body_goes_to_the_upstream_chunked_and_whole() {
-    let (upstream, _) = start_upstream();
-    let (_dir, proxy) = started();
-    proxy.admin(json!({ "set_upstream": upstream.to_string() }));
+    let (_, _dir, proxy) = routed();
     let body = big_body();
     let answer = chunked_post(proxy.port, "/echo", &body);
     let expected = format!("{BIG} {} te=chunked cl=", blake3::hash(&body).to_hex());
@@ -289,9 +265,7 @@ fn a_chunked_request_body_goes_to_the_upstream_chunked_and_whole() {
 
 #[test]
 fn a_bad_or_cut_upstream_answer_is_a_502_or_a_cut_response_and_the_next_request_works() {
-    let (upstream, _) = start_upstream();
-    let (_dir, proxy) = started();
-    proxy.admin(json!({ "set_upstream": upstream.to_string() }));
+    let (_, _dir, proxy) = routed();
     let garbage = request(proxy.port, "GET", "/garbage", None).unwrap();
     assert_eq!(garbage.status, 502, "{garbage:?}");
     assert!(
@@ -314,9 +288,7 @@ fn a_bad_or_cut_upstream_answer_is_a_502_or_a_cut_response_and_the_next_request_
 /// reaches the upstream with a length that disagrees with its body.
 #[test]
 fn a_request_with_both_a_length_and_chunked_is_not_smuggled() {
-    let (upstream, _) = start_upstream();
-    let (_dir, proxy) = started();
-    proxy.admin(json!({ "set_upstream": upstream.to_string() }));
+    let (_, _dir, proxy) = routed();
     let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

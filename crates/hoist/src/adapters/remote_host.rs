@@ -42,14 +42,6 @@ pub fn host_copy_hash(binary: &Path) -> Result<String> {
     lean_binary::LeanBinary::of(binary).map(|lean| lean.hash)
 }
 
-/// The hash a session wants of the root's binary (`bootstrap::session_argv`): that of the
-/// host copy of `binary`; `None` (any binary serves) when that copy cannot be made.
-fn wanted_hash(binary: &Path) -> Option<String> {
-    lean_binary::LeanBinary::of(binary)
-        .ok()
-        .map(|lean| lean.hash)
-}
-
 /// The exit status of a command the host's shell cannot find.
 const NOT_FOUND: i32 = 127;
 /// The exit status of a command the host's shell found but cannot run (a damaged binary).
@@ -141,7 +133,7 @@ impl RemoteHost {
     pub fn session_argv(target: &HostTarget) -> Option<Vec<String>> {
         let want = Self::binary_for(target)
             .ok()
-            .and_then(|binary| wanted_hash(&binary));
+            .and_then(|binary| host_copy_hash(&binary).ok());
         bootstrap::session_argv(&target.root, want.as_deref())
     }
 
@@ -313,7 +305,8 @@ impl RemoteHost {
         let session = match guard.as_mut() {
             Some(session) => session,
             None => {
-                let want = wanted_hash(&self.local_binary);
+                // No copy can be made: any binary there serves.
+                let want = host_copy_hash(&self.local_binary).ok();
                 let argv = match bootstrap::session_argv(&self.root, want.as_deref()) {
                     Some(argv) => argv,
                     // Says why the root is unusable.

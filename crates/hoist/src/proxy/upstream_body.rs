@@ -73,9 +73,10 @@ impl UpstreamBody {
         };
         // The common case: the whole body came with the head. The connection goes back now.
         if let State::Length(length) = state
-            && usize::try_from(length).is_ok_and(|length| length <= connection.buffer.len())
+            && let Ok(length) = usize::try_from(length)
+            && length <= connection.buffer.len()
         {
-            let whole = connection.take(usize::try_from(length).unwrap_or(0));
+            let whole = connection.take(length);
             let mut body = Self {
                 whole: (!whole.is_empty()).then_some(whole),
                 connection: Some(connection),
