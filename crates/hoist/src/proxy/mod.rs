@@ -13,6 +13,7 @@ pub mod static_files;
 pub mod thread_routes;
 pub mod upstream_body;
 pub mod upstream_connection;
+pub mod upstream_head;
 pub mod upstream_pool;
 
 use std::net::SocketAddr;

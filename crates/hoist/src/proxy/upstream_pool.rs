@@ -17,6 +17,7 @@ use hyper::{Request, Response};
 use crate::proxy::forward::BodyError;
 use crate::proxy::upstream_body::{Returning, UpstreamBody};
 use crate::proxy::upstream_connection::UpstreamConnection;
+use crate::proxy::upstream_head::Forwarding;
 
 /// An idle connection older than this is closed rather than reused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -38,18 +39,19 @@ struct IdleConnection {
 }
 
 impl UpstreamPool {
-    /// Sends `request` to `upstream` on an idle connection, or a new one.
+    /// Sends `request` to its upstream on an idle connection, or a new one.
     pub async fn send(
         &self,
-        upstream: SocketAddr,
+        forwarding: Forwarding,
         mut request: Request<Incoming>,
     ) -> Result<Response<UpstreamBody>, BodyError> {
+        let upstream = forwarding.upstream;
         loop {
             let (mut connection, reused) = match self.take(upstream) {
                 Some(connection) => (connection, true),
                 None => (UpstreamConnection::dial(upstream).await?, false),
             };
-            match connection.exchange(request, reused).await {
+            match connection.exchange(request, forwarding, reused).await {
                 Ok(head) => {
                     let returning = Returning {
                         pool: self.clone(),
