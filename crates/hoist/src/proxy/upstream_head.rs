@@ -82,17 +82,18 @@ pub fn encode_request_head<B>(
     let mut has_length = false;
     let mut forwarded_for: Vec<&[u8]> = Vec::new();
     for (name, value) in headers {
-        if *name == header::HOST {
+        if is_hop_by_hop(name.as_str())
+            || named.iter().any(|n| n.eq_ignore_ascii_case(name.as_str()))
+        {
+            continue;
+        } else if *name == header::HOST {
             has_host = true;
         } else if *name == header::CONTENT_LENGTH {
             has_length = true;
         } else if name.as_str() == "x-forwarded-for" {
             forwarded_for.push(value.as_bytes());
             continue;
-        } else if name.as_str() == "x-forwarded-proto"
-            || is_hop_by_hop(name.as_str())
-            || named.iter().any(|n| n.eq_ignore_ascii_case(name.as_str()))
-        {
+        } else if name.as_str() == "x-forwarded-proto" {
             continue;
         }
         write_field(out, name.as_str().as_bytes(), value.as_bytes());
