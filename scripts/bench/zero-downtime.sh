@@ -99,7 +99,8 @@ TOML
   loadgen_pid=$!
   sleep "$STEADY"
   : > "$windows"
-  local window=(/bin/sleep "$(deploy_seconds)")
+  local window=()
+  [ "$mode" = process ] && window=(/bin/sleep "$(deploy_seconds)")
   for i in $(seq 1 "$DEPLOYS"); do
     [ "$mode" = control ] || [ "$mode" = process ] || echo "v$i" > "$project/version.txt"
     local started ended

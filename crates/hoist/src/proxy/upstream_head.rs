@@ -82,21 +82,20 @@ pub fn encode_request_head<B>(
     let mut has_length = false;
     let mut forwarded_for: Vec<&[u8]> = Vec::new();
     for (name, value) in headers {
-        if is_hop_by_hop(name.as_str())
-            || named.iter().any(|n| n.eq_ignore_ascii_case(name.as_str()))
+        let field = name.as_str();
+        if is_hop_by_hop(field)
+            || named.iter().any(|n| n.eq_ignore_ascii_case(field))
+            || field == "x-forwarded-proto"
         {
             continue;
-        } else if *name == header::HOST {
-            has_host = true;
-        } else if *name == header::CONTENT_LENGTH {
-            has_length = true;
-        } else if name.as_str() == "x-forwarded-for" {
+        }
+        if field == "x-forwarded-for" {
             forwarded_for.push(value.as_bytes());
             continue;
-        } else if name.as_str() == "x-forwarded-proto" {
-            continue;
         }
-        write_field(out, name.as_str().as_bytes(), value.as_bytes());
+        has_host |= *name == header::HOST;
+        has_length |= *name == header::CONTENT_LENGTH;
+        write_field(out, field.as_bytes(), value.as_bytes());
     }
     if !has_host {
         // HTTP/2 carries the host in the URI's authority; an HTTP/1.0 client may send none.
