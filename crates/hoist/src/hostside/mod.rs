@@ -34,4 +34,5 @@ pub mod root_id;
 pub mod root_mark;
 pub mod service_log;
 pub mod supervisor;
+pub mod tree_sync;
 pub mod wire_health;

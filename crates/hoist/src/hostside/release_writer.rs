@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hostside::atomic_fs::{remove_tree, write_json};
 use crate::hostside::layout::Layout;
+use crate::hostside::tree_sync;
 use crate::ports::host::{NewRelease, UploadReport};
 use crate::source_tree::{EntryKind, SourceEntry, SourceTree};
 
@@ -185,6 +186,7 @@ fn finish_tree(
     let mut manifest = Manifest::new();
     let mut report = UploadReport::default();
     let mut dir_modes = Vec::new();
+    let mut new_files = Vec::new();
     for entry in entries {
         if shared.iter().any(|dir| is_within(&entry.path, dir)) {
             continue;
@@ -211,6 +213,7 @@ fn finish_tree(
                         .map_err(|e| Error::io("set the mode of", &target, e))?;
                     report.written += 1;
                     report.bytes_written += size;
+                    new_files.push(target.clone());
                 }
                 let recorded = ManifestEntry {
                     hash: hash.clone(),
@@ -228,11 +231,21 @@ fn finish_tree(
         fs::set_permissions(dir, fs::Permissions::from_mode(*mode))
             .map_err(|e| Error::io("set the mode of", dir, e))?;
     }
-    // One sync of the filesystem instead of one per file: the tree is durable before its
-    // manifest, and both before `mark_ready` can say it is complete.
-    let handle = File::open(&release_dir).map_err(|e| Error::io("open", &release_dir, e))?;
-    nix::unistd::syncfs(&handle)
-        .map_err(|e| Error::io("sync", &release_dir, std::io::Error::from(e)))?;
+    // The tree is durable before its manifest, and both before `mark_ready` can say it is
+    // complete. Every directory whose entries changed: the tree's, `releases/` (the new
+    // tree's entry) and the shared dirs with their parents (they may have been created).
+    let mut dirs: Vec<PathBuf> = dir_modes.into_iter().map(|(dir, _)| dir).collect();
+    dirs.push(release_dir.clone());
+    dirs.push(layout.releases_dir());
+    let shared_root = layout.shared_dir();
+    for dir in shared {
+        dirs.extend(dirs_down_to(&shared_root.join(dir), &shared_root));
+        dirs.extend(dirs_down_to(&release_dir.join(dir), &release_dir).skip(1));
+    }
+    if !shared.is_empty() {
+        dirs.extend(shared_root.parent().map(Path::to_path_buf));
+    }
+    tree_sync::sync_tree(&release_dir, &new_files, &dirs)?;
     write_json(&layout.meta_dir(id).join("manifest.json"), &manifest)?;
     Ok(report)
 }
@@ -297,6 +310,13 @@ pub fn is_plain_relative(path: &str) -> bool {
         && path
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// `path` and each of its parents down to `top`, `top` included.
+fn dirs_down_to<'a>(path: &'a Path, top: &'a Path) -> impl Iterator<Item = PathBuf> + 'a {
+    path.ancestors()
+        .take_while(move |dir| dir.starts_with(top))
+        .map(Path::to_path_buf)
 }
 
 /// Hard-links the live release's copy of an unchanged file; `false` when that fails or the
