@@ -60,6 +60,9 @@ pub enum PortOwner {
         command: String,
         /// Set when its environment carries hoist's instance mark.
         instance: Option<InstanceMark>,
+        /// Its working directory, when that was deleted: an instance whose deploy root was
+        /// removed by hand, which no hoist command answers for any more.
+        deleted_cwd: Option<String>,
     },
     /// Another user's process, whose descriptors hoist may not read.
     Hidden { uid: u32 },
@@ -93,10 +96,18 @@ pub fn ensure_free(port: u16, root: &Path) -> Result<()> {
         return Ok(());
     };
     let owner = owner_of(&listener, root);
-    Err(
-        Error::failed(format!("port {port} is already taken by {owner}"))
-            .hint("free the port, or pick another `port` for the service in the spec"),
-    )
+    let error = Error::failed(format!("port {port} is already taken by {owner}"));
+    Err(match owner {
+        PortOwner::Process {
+            process_group,
+            deleted_cwd: Some(_),
+            ..
+        } => error.hint(format!(
+            "its directory was deleted (a deploy root removed by hand leaves its instances \
+             running): stop it with `kill -TERM -{process_group}`, then deploy again"
+        )),
+        _ => error.hint("free the port, or pick another `port` for the service in the spec"),
+    })
 }
 
 /// Who answers a probe on `127.0.0.1:port`: `Instance` when a listener reachable there is
@@ -308,7 +319,15 @@ fn describe(pid: u32, root: &Path) -> PortOwner {
         process_group,
         command: one_line(&proc_identity::command_line(pid).unwrap_or_default()),
         instance: instance_mark(pid, root),
+        deleted_cwd: deleted_cwd(pid),
     }
+}
+
+/// The holder's working directory when it no longer exists (the kernel marks its path).
+fn deleted_cwd(pid: u32) -> Option<String> {
+    let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+    let cwd = cwd.to_str()?.strip_suffix(" (deleted)")?;
+    Some(cwd.to_owned())
 }
 
 /// A command line fit for a one-line message: whitespace runs as one space, at most
@@ -343,6 +362,7 @@ impl fmt::Display for PortOwner {
                 process_group,
                 command,
                 instance,
+                deleted_cwd,
             } => {
                 write!(f, "pid {pid} (`{command}`")?;
                 if process_group != pid {
@@ -358,6 +378,9 @@ impl fmt::Display for PortOwner {
                         Slot::Single => write!(f, ", an instance of {root}")?,
                         slot => write!(f, ", the {slot} instance of {root}")?,
                     }
+                }
+                if let Some(cwd) = deleted_cwd {
+                    write!(f, ", running in `{cwd}`, which was deleted")?;
                 }
                 Ok(())
             }

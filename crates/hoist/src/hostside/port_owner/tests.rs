@@ -31,6 +31,10 @@ impl Listening {
     /// `sh -c` runs Python as a child (`; true` keeps sh from exec-ing it), so with `worker`
     /// the group's leader is sh and the listener a member.
     fn start(address: &str, env: &[(&str, &str)], worker: bool) -> Self {
+        Self::start_in(Path::new("."), address, env, worker)
+    }
+
+    fn start_in(dir: &Path, address: &str, env: &[(&str, &str)], worker: bool) -> Self {
         let script = format!("python3 -c \"$LISTEN_PY\" {address}");
         let script = if worker {
             script + "; true"
@@ -42,6 +46,7 @@ impl Listening {
             .arg(script)
             .env("LISTEN_PY", LISTEN_PY)
             .envs(env.iter().copied())
+            .current_dir(dir)
             .stdout(Stdio::piped())
             .process_group(0)
             .spawn()
@@ -297,6 +302,38 @@ fn command_lines_are_quoted_on_one_short_line() {
 }
 
 #[test]
+fn an_instance_whose_root_was_deleted_by_hand_is_named_with_the_command_that_stops_it() {
+    let gone = tempfile::tempdir().unwrap();
+    let release_dir = gone.path().join("releases").join("r1");
+    fs::create_dir_all(&release_dir).unwrap();
+    let listening = Listening::start_in(
+        &release_dir,
+        "127.0.0.1",
+        &[("HOIST_INSTANCE", "g0n3:single")],
+        false,
+    );
+    let (port, pid) = (listening.port, listening.child.id());
+    let root = root_with_id("n3w");
+    let before = ensure_free(port, root.path()).unwrap_err();
+    assert!(!before.message.contains("deleted"), "{before:?}");
+    assert!(before.hints[0].contains("`port`"), "{before:?}");
+
+    let path = release_dir.display().to_string();
+    drop(gone);
+    let error = ensure_free(port, root.path()).unwrap_err();
+    assert!(
+        error.message.ends_with(&format!(
+            "an instance of another deploy root, running in `{path}`, which was deleted"
+        )),
+        "{error:?}"
+    );
+    assert!(
+        error.hints[0].contains(&format!("`kill -TERM -{pid}`")),
+        "{error:?}"
+    );
+}
+
+#[test]
 fn owners_read_as_sentences() {
     let process = PortOwner::Process {
         pid: 4242,
@@ -306,6 +343,7 @@ fn owners_read_as_sentences() {
             slot: Slot::Single,
             this_root: false,
         }),
+        deleted_cwd: None,
     };
     assert_eq!(
         process.to_string(),
