@@ -22,6 +22,8 @@ use super::{LOGIN_SLACK, read_log, spawn_error};
 use crate::error::{Error, Result};
 use crate::ports::connector::HostTarget;
 
+/// Lock and log files this old, of a host with no master, go when a master starts.
+const LEFTOVER_AGE: Duration = Duration::from_secs(600);
 /// How long the session that turns Nagle off may take to end.
 const NAGLE_SESSION_WAIT: Duration = Duration::from_secs(2);
 /// Hex digits of each half of a socket's name (sockets allow 108 bytes in all).
@@ -118,6 +120,7 @@ impl SharedSocket {
         attempt: &Attempt<'_>,
     ) -> Result<()> {
         self.clear_for_new_master(command_line);
+        prune_leftovers(&self.parent, SystemTime::now());
         let log_path = self.path.with_extension("log");
         let log = File::create(&log_path)
             .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
@@ -184,14 +187,81 @@ impl SharedSocket {
     pub fn lock(&self) -> Result<Flock<File>> {
         // A name with a dot: never taken for a socket by `close_others`.
         let path = self.parent.join(format!("{}.lock", self.host_prefix));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|error| Error::io("open", &path, error))?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, error)| Error::io("lock", &path, error.into()))
+        loop {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|error| Error::io("open", &path, error))?;
+            let held = Flock::lock(file, FlockArg::LockExclusive)
+                .map_err(|(_, error)| Error::io("lock", &path, error.into()))?;
+            // Pruned between the open and the lock (`prune_leftovers`): no longer the lock.
+            if is_same_file(&held, &path) {
+                return Ok(held);
+            }
+        }
+    }
+}
+
+fn is_same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// Removes what masters that ended on their own leave behind, once older than
+/// `LEFTOVER_AGE`: the lock file of a host none of whose masters has a socket any more, and
+/// the log of a failed login whose socket is gone. A lock goes only while held here, so
+/// whoever opened it just before finds it no longer named (`lock`) and opens a new one.
+fn prune_leftovers(parent: &Path, now: SystemTime) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let mut sockets = Vec::new();
+    let mut leftovers = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if !name.starts_with("s-") {
+            continue;
+        }
+        match name.rsplit_once('.') {
+            None => sockets.push(name),
+            Some((stem, "lock" | "log")) => leftovers.push((entry.path(), stem.to_owned())),
+            Some(_) => {}
+        }
+    }
+    for (path, stem) in leftovers {
+        let old = changed_at(&path)
+            .and_then(|at| now.duration_since(at).ok())
+            .is_some_and(|age| age >= LEFTOVER_AGE);
+        if !old {
+            continue;
+        }
+        let is_lock = path
+            .extension()
+            .is_some_and(|extension| extension == "lock");
+        // A lock's stem is its host's prefix; a log's is its socket's name.
+        if sockets.iter().any(|socket| match is_lock {
+            true => socket.starts_with(&stem),
+            false => *socket == stem,
+        }) {
+            continue;
+        }
+        if !is_lock {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+            continue;
+        };
+        if let Ok(_held) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 
@@ -227,4 +297,65 @@ fn changed_at(path: &Path) -> Option<SystemTime> {
 
 fn short_hash(text: &str) -> String {
     blake3::hash(text.as_bytes()).to_hex()[..KEY_LENGTH].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_aged(path: &Path, age: Duration) {
+        let file = File::create(path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_masters_that_are_gone_are_pruned_and_nothing_in_use_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path();
+        let old = LEFTOVER_AGE + Duration::from_secs(60);
+        let young = Duration::from_secs(5);
+        file_aged(&parent.join("s-aaa-.lock"), old); // no master of host aaa: goes
+        file_aged(&parent.join("s-bbb-.lock"), old); // host bbb has a socket: stays
+        file_aged(&parent.join("s-bbb-111"), old);
+        file_aged(&parent.join("s-ccc-.lock"), young); // too young: stays
+        file_aged(&parent.join("s-ddd-222.log"), old); // its socket is gone: goes
+        file_aged(&parent.join("s-bbb-111.log"), old); // its socket is there: stays
+        file_aged(&parent.join("unrelated.lock"), old); // not hoist's: stays
+        let held = SharedSocket {
+            path: parent.join("s-eee-333"),
+            host_prefix: "s-eee-".to_owned(),
+            parent: parent.to_path_buf(),
+        };
+        let lock = held.lock().unwrap();
+        File::options()
+            .write(true)
+            .open(parent.join("s-eee-.lock"))
+            .unwrap()
+            .set_modified(SystemTime::now() - old)
+            .unwrap();
+
+        prune_leftovers(parent, SystemTime::now());
+        let mut left: Vec<String> = std::fs::read_dir(parent)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "s-bbb-.lock",
+                "s-bbb-111",
+                "s-bbb-111.log",
+                "s-ccc-.lock",
+                "s-eee-.lock", // held: stays
+                "unrelated.lock",
+            ]
+        );
+        drop(lock);
+        prune_leftovers(parent, SystemTime::now());
+        assert!(!parent.join("s-eee-.lock").exists());
+        // The next lock of that host makes a new file and holds it.
+        let again = held.lock().unwrap();
+        assert!(is_same_file(&again, &parent.join("s-eee-.lock")));
+    }
 }
