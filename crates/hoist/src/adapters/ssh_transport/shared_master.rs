@@ -106,10 +106,12 @@ impl SharedSocket {
     }
 
     /// Before a new master listens here (under `lock`): masters of this host with other
-    /// settings exit, and a socket left by a killed master goes (ssh would refuse it).
+    /// settings exit, a socket left by a killed master goes (ssh would refuse it), and so do
+    /// the old leftovers of other hosts' masters.
     pub fn clear_for_new_master(&self, command_line: &SshCommandLine) {
         self.close_others(command_line);
         let _ = std::fs::remove_file(&self.path);
+        prune_leftovers(&self.parent, SystemTime::now());
     }
 
     /// Starts a master that goes to the background once logged in (under `lock`).
@@ -120,7 +122,6 @@ impl SharedSocket {
         attempt: &Attempt<'_>,
     ) -> Result<()> {
         self.clear_for_new_master(command_line);
-        prune_leftovers(&self.parent, SystemTime::now());
         let log_path = self.path.with_extension("log");
         let log = File::create(&log_path)
             .map_err(|error| Error::io("create the ssh log", &log_path, error))?;
@@ -334,7 +335,26 @@ mod tests {
             .set_modified(SystemTime::now() - old)
             .unwrap();
 
-        prune_leftovers(parent, SystemTime::now());
+        // What a new master's start does, under its host's lock.
+        let target = HostTarget {
+            address: "deploy@web1".parse().unwrap(),
+            root: PathBuf::from("/srv/app"),
+            jump: None,
+            ssh_config: None,
+            identity: None,
+            host_binary: None,
+            connect_timeout: Duration::from_secs(1),
+            ssh_persist: Duration::from_secs(60),
+        };
+        let command_line = SshCommandLine::new(
+            Path::new("ssh"),
+            &target,
+            &"deploy@web1".parse().unwrap(),
+            &held.path,
+            None,
+        )
+        .unwrap();
+        held.clear_for_new_master(&command_line);
         let mut left: Vec<String> = std::fs::read_dir(parent)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
