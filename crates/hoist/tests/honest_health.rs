@@ -87,6 +87,78 @@ fn a_second_environment_on_a_taken_port_is_refused_naming_the_first() {
 }
 
 #[test]
+fn check_names_what_holds_the_port_of_a_root_deleted_by_hand_and_how_to_stop_it() {
+    let t = Test::new();
+    t.hoist(&["deploy", "dev"]).success();
+    let group = instance_pid(&t.root);
+    let root_id = std::fs::read_to_string(t.root.join(".hoist/root-id")).unwrap();
+    // The root removed by hand: its instance keeps running, from a directory that is gone.
+    std::fs::remove_dir_all(&t.root).unwrap();
+    let stop = OrphanGroup {
+        group,
+        port: t.port,
+        root_id,
+    };
+    let check = t.hoist(&["check", "dev", "--json"]).json();
+    let problems = check["hosts"][0]["problems"].to_string();
+    assert!(
+        problems.contains(&format!("port {} is taken by pid ", t.port)),
+        "{check}"
+    );
+    assert!(problems.contains("which was deleted"), "{check}");
+    assert!(
+        problems.contains(&format!("`kill -TERM -- -{group}`")),
+        "{check}"
+    );
+
+    // Stopped as the problem says, check names no holder and deploy brings the service back.
+    drop(stop);
+    let check = t.hoist(&["check", "dev", "--json"]).json();
+    assert!(
+        !check["hosts"][0]["problems"]
+            .to_string()
+            .contains("is taken by"),
+        "{check}"
+    );
+    t.hoist(&["deploy", "dev"]).success();
+    t.hoist(&["check", "dev"]).success();
+}
+
+/// SIGTERMs a process group (an instance whose root is gone, which `Test` cannot stop) and
+/// waits until nothing answers on its port (its processes stay as zombies here: the
+/// sandbox's init does not reap them); removes the gone root's boot entry, which the harness
+/// cannot find without the root.
+struct OrphanGroup {
+    group: u64,
+    port: u16,
+    root_id: String,
+}
+
+impl Drop for OrphanGroup {
+    fn drop(&mut self) {
+        let ghost = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(ghost.path().join(".hoist")).unwrap();
+        std::fs::write(ghost.path().join(".hoist/root-id"), &self.root_id).unwrap();
+        let _ = hoist::hostside::boot_entry::BootEntries::new(ghost.path()).remove();
+        use nix::sys::signal::{Signal, killpg};
+        use nix::unistd::Pid;
+        let Ok(raw) = i32::try_from(self.group) else {
+            return;
+        };
+        let group = Pid::from_raw(raw);
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if Instant::now() >= deadline {
+                let _ = killpg(group, Signal::SIGKILL);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
 fn a_foreign_listener_answering_for_a_silent_instance_fails_the_probe_at_once() {
     let t = Test::new();
     let pid_file = t.temp.path().join("foreign.pid");

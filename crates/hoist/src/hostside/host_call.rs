@@ -146,6 +146,10 @@ pub enum HostRequest {
     },
     /// → `Vec<StrayProcess>`.
     RuntimeStrays,
+    /// → `Option<PortHolder>`.
+    RuntimePortHolder {
+        port: u16,
+    },
     /// → whether it was signalled.
     RuntimeStopStray {
         stray: StrayProcess,
@@ -246,7 +250,7 @@ pub enum HostRequest {
 }
 
 /// Every `op` of `HostRequest`, for telling an unknown op from a malformed request.
-pub const OPS: [&str; 51] = [
+pub const OPS: [&str; 52] = [
     "version",
     "provision",
     "lock",
@@ -296,6 +300,7 @@ pub const OPS: [&str; 51] = [
     "ack_host_events",
     "runtime_relabel",
     "runtime_stack_services",
+    "runtime_port_holder",
     "service_logs",
     "exec_target",
 ];

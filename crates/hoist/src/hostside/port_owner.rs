@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::hostside::proc_identity;
 use crate::hostside::root_id::{self, INSTANCE_MARK};
-use crate::ports::runtime::Slot;
+use crate::ports::runtime::{PortHolder, Slot};
 
 /// The `st` of a listening socket in `/proc/net/tcp*`.
 const LISTEN: &str = "0A";
@@ -95,19 +95,46 @@ pub fn ensure_free(port: u16, root: &Path) -> Result<()> {
     let Some(listener) = listeners(port).into_iter().next() else {
         return Ok(());
     };
-    let owner = owner_of(&listener, root);
-    let error = Error::failed(format!("port {port} is already taken by {owner}"));
-    Err(match owner {
+    let holder = described(&owner_of(&listener, root));
+    Err(
+        Error::failed(format!("port {port} is already taken by {}", holder.holder))
+            .hint(holder.hint),
+    )
+}
+
+/// Who listens on `port` (any address or loopback), named, with what to do about it.
+pub fn holder(port: u16, root: &Path) -> Option<PortHolder> {
+    let listener = listeners(port).into_iter().next()?;
+    Some(described(&owner_of(&listener, root)))
+}
+
+fn described(owner: &PortOwner) -> PortHolder {
+    let hint = match owner {
         PortOwner::Process {
             process_group,
             deleted_cwd: Some(_),
             ..
-        } => error.hint(format!(
-            "its directory was deleted (a deploy root removed by hand leaves its instances \
-             running): stop it with `kill -TERM -{process_group}`, then deploy again"
-        )),
-        _ => error.hint("free the port, or pick another `port` for the service in the spec"),
-    })
+        } => format!(
+            "a deploy root removed by hand leaves its instances running: stop it with \
+             `kill -TERM -- -{process_group}`, then deploy again"
+        ),
+        _ => "free the port, or pick another `port` for the service in the spec".to_owned(),
+    };
+    let this_root = matches!(
+        owner,
+        PortOwner::Process {
+            instance: Some(InstanceMark {
+                this_root: true,
+                ..
+            }),
+            ..
+        }
+    );
+    PortHolder {
+        holder: owner.to_string(),
+        hint,
+        this_root,
+    }
 }
 
 /// Who answers a probe on `127.0.0.1:port`: `Instance` when a listener reachable there is

@@ -34,7 +34,7 @@ use crate::hostside::proc_identity;
 use crate::hostside::root_id::INSTANCE_MARK;
 use crate::hostside::{compose_engine, container_engine};
 use crate::ports::runtime::{
-    Instance, InstanceSpec, InstanceState, Runtime, Slot, StackService, StrayProcess,
+    Instance, InstanceSpec, InstanceState, PortHolder, Runtime, Slot, StackService, StrayProcess,
 };
 
 /// How long a new instance must stay up before `start` calls it started.
@@ -338,6 +338,10 @@ impl Runtime for ProcessRuntime {
             Some(compose) => compose_engine::services(&compose),
             None => Ok(Vec::new()),
         }
+    }
+
+    fn port_holder(&self, port: u16) -> Result<Option<PortHolder>> {
+        Ok(crate::hostside::port_owner::holder(port, &self.root))
     }
 
     fn strays(&self) -> Result<Vec<StrayProcess>> {

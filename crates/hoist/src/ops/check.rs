@@ -2,6 +2,8 @@
 //! layout, route and processes (the truth for what is there), and report every drift. With
 //! `--fix` it first repairs what can be repaired safely (`ops::repair`).
 
+mod port_holder;
+
 use std::net::SocketAddr;
 
 use hoist_core::spec::{Service, Strategy, Workload};
@@ -220,6 +222,9 @@ fn check_host(
         Strategy::Recreate => check_single(handle, running, hints, out),
         Strategy::BlueGreen => check_pair(handle, service, running, hints, out),
     };
+    if running {
+        port_holder::check_port_holder(handle, service, serving.as_ref(), out);
+    }
     let Some(serving) = serving else {
         return;
     };

@@ -244,6 +244,17 @@ impl StrayProcess {
     }
 }
 
+/// Who listens on a port an instance or proxy of this root should hold, when they do not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortHolder {
+    /// `pid 123 (`cmd`), an instance of another deploy root, …`.
+    pub holder: String,
+    /// What to do about it.
+    pub hint: String,
+    /// One of this root's own instances (a stray, reported as such elsewhere).
+    pub this_root: bool,
+}
+
 pub trait Runtime: Send + Sync {
     /// Starts the instance of `slot` detached, in its own process group, logging to `logs/`,
     /// and records it. Refuses if that slot's recorded instance is still alive.
@@ -256,6 +267,8 @@ pub trait Runtime: Send + Sync {
     fn current(&self, slot: Slot) -> Result<Option<InstanceState>>;
     /// Processes of this root no slot record owns.
     fn strays(&self) -> Result<Vec<StrayProcess>>;
+    /// Who listens on `port` (any address or loopback), when anyone does.
+    fn port_holder(&self, port: u16) -> Result<Option<PortHolder>>;
     /// Stops a stray's process group (SIGTERM, `grace`, SIGKILL) if it is still that process.
     fn stop_stray(&self, stray: &StrayProcess, grace: Duration) -> Result<bool>;
     /// The last `lines` lines of the log of the instance of `release`.

@@ -15,7 +15,7 @@ use crate::hostside::instance_record::RecordedPolicy;
 use crate::ports::probe::{Probe, ProbeReport};
 use crate::ports::router::{ProxyStart, RouteConfig, RouteState, Router};
 use crate::ports::runtime::{
-    Instance, InstanceSpec, InstanceState, Runtime, Slot, StackService, StrayProcess,
+    Instance, InstanceSpec, InstanceState, PortHolder, Runtime, Slot, StackService, StrayProcess,
 };
 use crate::ports::supervisor::{
     BootEntry, HostEvent, SupervisionPolicy, Supervisor, SupervisorStart, SupervisorState,
@@ -38,6 +38,10 @@ impl Runtime for RemoteHost {
 
     fn strays(&self) -> Result<Vec<StrayProcess>> {
         self.call(&HostRequest::RuntimeStrays)
+    }
+
+    fn port_holder(&self, port: u16) -> Result<Option<PortHolder>> {
+        self.call(&HostRequest::RuntimePortHolder { port })
     }
 
     fn stop_stray(&self, stray: &StrayProcess, grace: Duration) -> Result<bool> {

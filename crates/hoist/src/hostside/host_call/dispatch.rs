@@ -95,6 +95,7 @@ pub fn dispatch(root: &Path, request: HostRequest) -> HostResponse {
         }
         Request::RuntimeCurrent { slot } => Response::from_result(runtime.current(slot)),
         Request::RuntimeStrays => Response::from_result(runtime.strays()),
+        Request::RuntimePortHolder { port } => Response::from_result(runtime.port_holder(port)),
         Request::RuntimeStopStray { stray, grace_ms } => {
             Response::from_result(runtime.stop_stray(&stray, Duration::from_millis(grace_ms)))
         }

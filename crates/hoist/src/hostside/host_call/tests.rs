@@ -223,6 +223,7 @@ fn every_request() -> Vec<HostRequest> {
             release: id(2),
         },
         R::RuntimeStackServices { slot: Slot::Single },
+        R::RuntimePortHolder { port: 8080 },
         R::ServiceLogs {
             query: crate::ports::service_logs::LogQuery {
                 since: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),

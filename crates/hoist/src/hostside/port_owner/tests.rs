@@ -328,7 +328,7 @@ fn an_instance_whose_root_was_deleted_by_hand_is_named_with_the_command_that_sto
         "{error:?}"
     );
     assert!(
-        error.hints[0].contains(&format!("`kill -TERM -{pid}`")),
+        error.hints[0].contains(&format!("`kill -TERM -- -{pid}`")),
         "{error:?}"
     );
 }
