@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::blue_green::blue_green;
 use crate::harness::{SPEC, Test};
 use crate::root_processes::{
-    alive, boot_entry_status, event_kinds, host_status, kill9, marked_groups, marked_processes,
-    recorded_pid, run_boot_entry, service_of, serving, wait_until,
+    alive, boot_entry_status, event_kinds, group_members, host_status, kill9, marked_groups,
+    marked_processes, recorded_pid, root_id, run_boot_entry, service_of, serving, wait_until,
 };
 
 /// How long a killed instance may take to serve again (backoff 1 s + start + probe).
@@ -146,6 +146,45 @@ fn a_killed_blue_green_instance_serves_again_through_the_proxy() {
     assert_one_restart(&t, "SIGKILL");
     let report = t.hoist(&["check", "dev", "--json"]).json();
     assert_eq!(report["ok"], true, "{report:#}");
+}
+
+#[test]
+fn the_supervisor_of_a_root_removed_by_hand_exits_and_its_instance_is_left_to_the_user() {
+    let (t, monitor, service) = deployed();
+    let supervisor = recorded_pid(&t.root, "supervisor.json").expect("a supervisor");
+    let leftovers = Leftovers {
+        groups: marked_groups(&t.root),
+        root_id: root_id(&t.root),
+    };
+    std::fs::remove_dir_all(&t.root).unwrap();
+    // Soon, not at its 60 s safety tick: its lock file going is the sign.
+    wait_until("the supervisor exits", Duration::from_secs(10), || {
+        (!alive(supervisor)).then_some(())
+    });
+    // What runs is no longer hoist's to restart or stop; it keeps running (`check` names it).
+    assert!(alive(monitor) && alive(service));
+    drop(leftovers);
+}
+
+/// The instance groups and boot entry of a root removed by hand, which `Test` cannot find:
+/// killed and removed when dropped.
+struct Leftovers {
+    groups: std::collections::BTreeSet<u32>,
+    root_id: String,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for group in &self.groups {
+            for pid in group_members(*group) {
+                kill9(pid);
+            }
+        }
+        let ghost = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(ghost.path().join(".hoist")).unwrap();
+        std::fs::write(ghost.path().join(".hoist/root-id"), &self.root_id).unwrap();
+        let _ = hoist::hostside::boot_entry::BootEntries::new(ghost.path()).remove();
+    }
 }
 
 /// Kills every process of the root with SIGKILL, as a power cut would.

@@ -60,7 +60,7 @@ pub fn run(root: &Path) -> Result<()> {
         .write(true)
         .open(process.lock_path())
         .map_err(|e| Error::io("open", &process.lock_path(), e))?;
-    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
+    let lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         // Another supervisor of this root runs: it is the one.
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(()),
@@ -102,7 +102,10 @@ pub fn run(root: &Path) -> Result<()> {
         )
         .map_err(|e| Error::internal("cannot watch the run directory").cause(e))?;
     loop {
-        if !run_dir.is_dir() {
+        // The root removed by hand: nothing is left to supervise. `rm -rf` takes the lock file
+        // first, which wakes the loop; the held lock keeps `run/` itself from reporting its
+        // removal until it is closed, so a lock file no longer named is the sign.
+        if !run_dir.is_dir() || !is_still_named(&lock, &process.lock_path()) {
             return Ok(());
         }
         let wait = supervisor.tick();
@@ -132,6 +135,15 @@ pub fn run(root: &Path) -> Result<()> {
         while inotify.read_events().is_ok_and(|events| !events.is_empty()) {}
         let mut drained = [0u8; 64];
         while (&woken).read(&mut drained).is_ok_and(|read| read > 0) {}
+    }
+}
+
+/// Whether `file` is still the one at `path` (not removed or replaced since it was opened).
+fn is_still_named(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
     }
 }
 
