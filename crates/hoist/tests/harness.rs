@@ -332,6 +332,15 @@ pub fn http_get_at(address: std::net::SocketAddr, path: &str) -> Result<(u16, St
     http_client::get(address, path, Patience::LOAD).map(|answer| (answer.status, answer.body))
 }
 
+/// Removes the boot entry of a deploy root that no longer exists, by its id (`.hoist/root-id`
+/// went with the root, so `remove_boot_entries_under` cannot find it).
+pub fn remove_boot_entry_of_root_id(root_id: &str) {
+    let ghost = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(ghost.path().join(".hoist")).unwrap();
+    std::fs::write(ghost.path().join(".hoist/root-id"), root_id).unwrap();
+    let _ = hoist::hostside::boot_entry::BootEntries::new(ghost.path()).remove();
+}
+
 /// Removes the boot entries (crontab lines) of every deploy root under `dir`: tests must not
 /// leave `@reboot` lines behind in the crontab of the user running them.
 pub fn remove_boot_entries_under(dir: &Path) {

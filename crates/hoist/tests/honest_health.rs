@@ -136,10 +136,7 @@ struct OrphanGroup {
 
 impl Drop for OrphanGroup {
     fn drop(&mut self) {
-        let ghost = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(ghost.path().join(".hoist")).unwrap();
-        std::fs::write(ghost.path().join(".hoist/root-id"), &self.root_id).unwrap();
-        let _ = hoist::hostside::boot_entry::BootEntries::new(ghost.path()).remove();
+        crate::harness::remove_boot_entry_of_root_id(&self.root_id);
         use nix::sys::signal::{Signal, killpg};
         use nix::unistd::Pid;
         let Ok(raw) = i32::try_from(self.group) else {

@@ -180,10 +180,7 @@ impl Drop for Leftovers {
                 kill9(pid);
             }
         }
-        let ghost = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(ghost.path().join(".hoist")).unwrap();
-        std::fs::write(ghost.path().join(".hoist/root-id"), &self.root_id).unwrap();
-        let _ = hoist::hostside::boot_entry::BootEntries::new(ghost.path()).remove();
+        crate::harness::remove_boot_entry_of_root_id(&self.root_id);
     }
 }
 

@@ -99,3 +99,13 @@ pub fn remove_tree(path: &Path) -> Result<()> {
         Err(error) => Err(Error::io("remove", path, error)),
     }
 }
+
+/// Whether the open `file` is still the one at `path`: not removed or replaced since it was
+/// opened (a lock file taken from under its holder, say).
+pub fn is_still_named(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}

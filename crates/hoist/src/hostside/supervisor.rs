@@ -27,6 +27,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use crate::error::{Error, Result};
+use crate::hostside::atomic_fs::is_still_named;
 use crate::hostside::hoist_binary::hoist_binary;
 use crate::hostside::instance_record::{InstanceRecords, now_ms};
 use crate::hostside::proc_identity;
@@ -135,15 +136,6 @@ pub fn run(root: &Path) -> Result<()> {
         while inotify.read_events().is_ok_and(|events| !events.is_empty()) {}
         let mut drained = [0u8; 64];
         while (&woken).read(&mut drained).is_ok_and(|read| read > 0) {}
-    }
-}
-
-/// Whether `file` is still the one at `path` (not removed or replaced since it was opened).
-fn is_still_named(file: &std::fs::File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
-        _ => false,
     }
 }
 

@@ -20,6 +20,7 @@ use super::diagnosis::Attempt;
 use super::mux_session::MuxSession;
 use super::{LOGIN_SLACK, read_log, spawn_error};
 use crate::error::{Error, Result};
+use crate::hostside::atomic_fs::is_still_named;
 use crate::ports::connector::HostTarget;
 
 /// Lock and log files this old, of a host with no master, go when a master starts.
@@ -198,18 +199,10 @@ impl SharedSocket {
             let held = Flock::lock(file, FlockArg::LockExclusive)
                 .map_err(|(_, error)| Error::io("lock", &path, error.into()))?;
             // Pruned between the open and the lock (`prune_leftovers`): no longer the lock.
-            if is_same_file(&held, &path) {
+            if is_still_named(&held, &path) {
                 return Ok(held);
             }
         }
-    }
-}
-
-fn is_same_file(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-        _ => false,
     }
 }
 
@@ -376,6 +369,6 @@ mod tests {
         assert!(!parent.join("s-eee-.lock").exists());
         // The next lock of that host makes a new file and holds it.
         let again = held.lock().unwrap();
-        assert!(is_same_file(&again, &parent.join("s-eee-.lock")));
+        assert!(is_still_named(&again, &parent.join("s-eee-.lock")));
     }
 }
